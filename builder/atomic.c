@@ -1,0 +1,116 @@
+/* Atomic file replacement: temp file in the same directory, fsync, rename, fsync dir. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "util.h"
+
+/* Split @rel into an open parent directory fd and its last component. */
+static int parent_of(const struct kb_root *root, const char *rel, char *dir, size_t size,
+		     const char **base)
+{
+	const char *slash = strrchr(rel, '/');
+
+	if (!slash) {
+		*base = rel;
+		return kb_root_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
+	}
+	if ((size_t)(slash - rel) >= size)
+		return -ENAMETOOLONG;
+	memcpy(dir, rel, (size_t)(slash - rel));
+	dir[slash - rel] = '\0';
+	*base = slash + 1;
+	return kb_root_openat(root, *dir ? dir : "/", O_RDONLY | O_DIRECTORY, 0);
+}
+
+int kb_atomic_write(const struct kb_root *root, const char *rel, const void *data, size_t len,
+		    mode_t mode)
+{
+	char dir[PATH_MAX], tmp[NAME_MAX + 1];
+	unsigned char rnd[6];
+	const char *base;
+	int dfd, fd = -1, r;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd < 0)
+		return dfd;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		r = -errno;
+		goto out;
+	}
+	if (snprintf(tmp, sizeof(tmp), ".%.200s.kbtmp-%02x%02x%02x%02x%02x%02x", base, rnd[0],
+		     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]) >= (int)sizeof(tmp)) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = kb_write_all(fd, data, len);
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	fd = -1;
+	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, tmp, 0);
+	else if (fsync(dfd) < 0)
+		r = -errno;
+out:
+	close(dfd);
+	return r;
+}
+
+int kb_durable_unlink(const struct kb_root *root, const char *rel)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int dfd, r = 0;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, base, 0) < 0)
+		r = errno == ENOENT ? 0 : -errno;
+	else if (fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+int kb_durable_rename(const struct kb_root *root, const char *from, const char *to)
+{
+	char fdir[PATH_MAX], tdir[PATH_MAX];
+	const char *fbase, *tbase;
+	int ffd, tfd, r = 0;
+
+	ffd = parent_of(root, from, fdir, sizeof(fdir), &fbase);
+	if (ffd < 0)
+		return ffd;
+	tfd = parent_of(root, to, tdir, sizeof(tdir), &tbase);
+	if (tfd < 0) {
+		close(ffd);
+		return tfd;
+	}
+	if (renameat(ffd, fbase, tfd, tbase) < 0)
+		r = -errno;
+	else if (fsync(tfd) < 0)
+		r = -errno;
+	close(tfd);
+	close(ffd);
+	return r;
+}

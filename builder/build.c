@@ -1,0 +1,313 @@
+/* One (recipe, kernel) build: its directory, its command line, its outcome. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "build.h"
+#include "limits.h"
+#include "log.h"
+
+static const char *const default_make[] = {
+	"make", "-C", "{kernel_build}", "M={build_dir}", "modules", NULL,
+};
+
+static int __attribute__((format(printf, 2, 3))) fail(struct kb_task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(t->reason);
+	va_start(ap, fmt);
+	if (vasprintf(&t->reason, fmt, ap) < 0)
+		t->reason = NULL;
+	va_end(ap);
+	t->state = KB_TASK_FAILED;
+	return -KB_E_BUILD;
+}
+
+static void log_line(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(struct kb_task *t, const char *fmt, ...)
+{
+	struct kb_buf b = KB_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	kb_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	kb_buf_addch(&b, '\n');
+	if (t->log_fd >= 0)
+		kb_write_all(t->log_fd, b.buf, b.len);
+	kb_buf_release(&b);
+}
+
+static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_dir)
+{
+	for (size_t i = 0; i < t->recipe->patches.n; i++) {
+		_cleanup_free_ char *patch = kb_state_patch_path(ctx, t->recipe,
+								 t->recipe->patches.v[i]);
+		struct kb_child c;
+		int status;
+
+		kb_child_init(&c);
+		kb_strv_push(&c.args, "patch");
+		kb_strv_push(&c.args, "-p1");
+		kb_strv_push(&c.args, "--batch");
+		kb_strv_push(&c.args, "--forward");
+		kb_strv_push(&c.args, "--no-backup-if-mismatch");
+		kb_strv_pushf(&c.args, "--input=%s", patch);
+		c.dir = strdup(src_dir);
+		c.out_fd = t->log_fd;
+		log_line(t, "# applying %s", t->recipe->patches.v[i]);
+		status = kb_child_run(&c);
+		kb_child_release(&c);
+		if (status != 0)
+			return fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
+	}
+	return 0;
+}
+
+int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char dir[PATH_MAX], src[PATH_MAX], log[PATH_MAX], parent[PATH_MAX];
+	_cleanup_free_ char *snapshot = kb_state_source_path(ctx, t->recipe), *src_host = NULL;
+	char id[160];
+	int r;
+
+	if (kb_task_build_rel(t, ".new", dir, sizeof(dir)) < 0 ||
+	    kb_task_build_rel(t, ".new/src", src, sizeof(src)) < 0 ||
+	    kb_task_build_rel(t, ".log", log, sizeof(log)) < 0 ||
+	    kb_pathf(parent, sizeof(parent), "%s/builds/%s/%s", KB_STATE_DIR, t->recipe->name,
+		     t->recipe->version) < 0)
+		return fail(t, "build path too long");
+	r = kb_mkdirs(&ctx->root, parent, 0755);
+	if (r >= 0)
+		r = kb_rm_rf(&ctx->root, dir);
+	if (r < 0)
+		return fail(t, "cannot prepare '%s': %s", dir, strerror(-r));
+	t->log_fd = kb_root_openat(&ctx->root, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+	if (t->log_fd < 0)
+		return fail(t, "cannot create log '%s': %s", log, strerror(-t->log_fd));
+	log_line(t, "# kbuildd: building %s for kernel %s", kb_task_id(t, id, sizeof(id)),
+		 t->kernel->release);
+	log_line(t, "# build id %s", t->build_id);
+	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
+	if (r < 0)
+		return fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
+	src_host = kb_root_path(&ctx->root, src);
+	if (!src_host)
+		return fail(t, "out of memory");
+	return apply_patches(ctx, t, src_host);
+}
+
+/* Replace every {placeholder} in @in; unknown ones are an error. */
+static int substitute(const char *in, const char *const vars[][2], struct kb_buf *out,
+		      const char **bad)
+{
+	while (*in) {
+		const char *close;
+		bool found = false;
+
+		if (*in != '{' || !(close = strchr(in, '}'))) {
+			kb_buf_addch(out, *in++);
+			continue;
+		}
+		for (size_t i = 0; vars[i][0]; i++) {
+			size_t len = strlen(vars[i][0]);
+
+			if ((size_t)(close - in - 1) == len && !strncmp(in + 1, vars[i][0], len)) {
+				kb_buf_adds(out, vars[i][1]);
+				found = true;
+				break;
+			}
+		}
+		if (!found) {
+			*bad = in;
+			return -EINVAL;
+		}
+		in = close + 1;
+	}
+	return 0;
+}
+
+static int push_substituted(struct kb_task *t, struct kb_strv *args, const char *word,
+			    const char *const vars[][2])
+{
+	struct kb_buf b = KB_BUF_INIT;
+	const char *bad = NULL;
+	int r = substitute(word, vars, &b, &bad);
+
+	if (r < 0)
+		r = fail(t, "unknown placeholder in '%s'; known: {kernel_release} "
+			 "{kernel_build} {build_dir} {arch} {jobs}", word);
+	else
+		r = kb_strv_push(args, kb_buf_str(&b));
+	kb_buf_release(&b);
+	return r;
+}
+
+int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
+{
+	char src[PATH_MAX], jobs[32];
+	_cleanup_free_ char *build_dir = NULL, *cmdline = NULL;
+	struct kb_buf extra = KB_BUF_INIT;
+	const struct kb_recipe *r = t->recipe;
+	int ret = 0;
+
+	if (kb_task_build_rel(t, ".new/src", src, sizeof(src)) < 0)
+		return fail(t, "build path too long");
+	build_dir = kb_root_path(&ctx->root, src);
+	snprintf(jobs, sizeof(jobs), "%u", kb_ctx_jobs(ctx));
+	{
+		const char *const vars[][2] = {
+			{ "kernel_release", t->kernel->release },
+			{ "kernel_build", t->kernel->build_dir },
+			{ "build_dir", build_dir },
+			{ "arch", t->kernel->arch },
+			{ "jobs", jobs },
+			{ NULL, NULL },
+		};
+
+		if (r->make_cmd.n) {
+			for (size_t i = 0; ret >= 0 && i < r->make_cmd.n; i++)
+				ret = push_substituted(t, &t->child.args, r->make_cmd.v[i], vars);
+		} else {
+			for (size_t i = 0; ret >= 0 && default_make[i]; i++)
+				ret = push_substituted(t, &t->child.args, default_make[i], vars);
+		}
+		for (size_t i = 0; ret >= 0 && i < r->make_args.n; i++)
+			ret = push_substituted(t, &t->child.args, r->make_args.v[i], vars);
+	}
+	for (size_t i = 0; ret >= 0 && i < t->nr_deps; i++) {
+		char rel[PATH_MAX];
+		_cleanup_free_ char *p = NULL;
+
+		kb_task_build_rel(t->deps[i], "/src/Module.symvers", rel, sizeof(rel));
+		p = kb_root_path(&ctx->root, rel);
+		kb_buf_addf(&extra, "%s%s", extra.len ? " " : "", p);
+	}
+	if (ret >= 0 && extra.len)
+		ret = kb_strv_pushf(&t->child.args, "KBUILD_EXTRA_SYMBOLS=%s", kb_buf_str(&extra));
+	kb_buf_release(&extra);
+	if (ret < 0)
+		return ret;
+	/* A clean environment: the build sees nothing of the caller's. */
+	t->child.clean_env = true;
+	kb_strv_push(&t->child.env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+	kb_strv_push(&t->child.env, "LANG=C");
+	kb_strv_push(&t->child.env, "LC_ALL=C");
+	kb_strv_pushf(&t->child.env, "HOME=%s", build_dir);
+	kb_strv_pushf(&t->child.env, "MAKEFLAGS= -j --jobserver-auth=%d,%d", rfd, wfd);
+	if (getenv("SOURCE_DATE_EPOCH"))
+		kb_strv_pushf(&t->child.env, "SOURCE_DATE_EPOCH=%s", getenv("SOURCE_DATE_EPOCH"));
+	t->child.keep_fds[0] = rfd;
+	t->child.keep_fds[1] = wfd;
+	t->child.out_fd = t->log_fd;
+	t->child.new_pgrp = true;
+	t->child.dir = strdup(build_dir);
+	cmdline = kb_child_cmdline(&t->child);
+	log_line(t, "# %s", cmdline);
+	kb_verbose("%s: %s", t->kernel->release, cmdline);
+	return 0;
+}
+
+static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char dir[PATH_MAX], newdir[PATH_MAX], old[PATH_MAX], idfile[PATH_MAX], line[80];
+	int r;
+
+	kb_task_build_rel(t, "", dir, sizeof(dir));
+	kb_task_build_rel(t, ".new", newdir, sizeof(newdir));
+	kb_task_build_rel(t, ".old", old, sizeof(old));
+	kb_task_build_rel(t, ".new/build-id", idfile, sizeof(idfile));
+	snprintf(line, sizeof(line), "%s\n", t->build_id);
+	r = kb_atomic_write(&ctx->root, idfile, line, strlen(line), 0644);
+	if (r < 0)
+		return r;
+	kb_rm_rf(&ctx->root, old);
+	if (kb_root_exists(&ctx->root, dir)) {
+		r = kb_durable_rename(&ctx->root, dir, old);
+		if (r < 0)
+			return r;
+	}
+	r = kb_durable_rename(&ctx->root, newdir, dir);
+	if (r < 0)
+		return r;
+	return kb_rm_rf(&ctx->root, old);
+}
+
+void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
+{
+	char src[PATH_MAX], mod[PATH_MAX];
+	int r;
+
+	if (status != 0) {
+		if (status > 128)
+			fail(t, "build killed by signal %d", status - 128);
+		else
+			fail(t, "build failed (make exited with %d)", status);
+		log_line(t, "# kbuildd: %s", t->reason);
+		kb_build_abandon(ctx, t);
+		return;
+	}
+	kb_task_build_rel(t, ".new/src", src, sizeof(src));
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		const struct kb_module_spec *m = &t->recipe->modules[i];
+
+		if (kb_pathf(mod, sizeof(mod), "%s/%s", src, m->path) < 0 ||
+		    !kb_root_exists(&ctx->root, mod)) {
+			fail(t, "the build did not produce '%s' (module %s)", m->path, m->name);
+			log_line(t, "# kbuildd: %s", t->reason);
+			kb_build_abandon(ctx, t);
+			return;
+		}
+	}
+	r = keep_build(ctx, t);
+	if (r < 0) {
+		fail(t, "cannot keep the build: %s", strerror(-r));
+		kb_build_abandon(ctx, t);
+		return;
+	}
+	log_line(t, "# kbuildd: build succeeded");
+	t->state = KB_TASK_BUILT;
+}
+
+void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char dir[PATH_MAX];
+
+	if (kb_task_build_rel(t, ".new", dir, sizeof(dir)) == 0)
+		kb_rm_rf(&ctx->root, dir);
+}
+
+void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines)
+{
+	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_STRING);
+	char log[PATH_MAX];
+	_cleanup_free_ char *shown = NULL;
+	const char *start;
+	unsigned seen = 0;
+
+	if (kb_task_build_rel(t, ".log", log, sizeof(log)) < 0)
+		return;
+	shown = kb_root_path(&ctx->root, log);
+	if (kb_read_file(ctx->root.fd, log, KB_MAX_STRING, &text) < 0 || !text.len)
+		goto out;
+	start = text.buf + text.len;
+	if (start > text.buf && start[-1] == '\n')
+		start--;
+	while (start > text.buf) {
+		if (start[-1] == '\n' && ++seen == lines)
+			break;
+		start--;
+	}
+	fprintf(stderr, "---- last lines of %s ----\n%s", shown, start);
+	if (text.buf[text.len - 1] != '\n')
+		fputc('\n', stderr);
+	fprintf(stderr, "----\n");
+out:
+	kb_buf_release(&text);
+}

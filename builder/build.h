@@ -1,0 +1,23 @@
+/* One (recipe, kernel) build: its directory, its command line, its outcome. */
+#pragma once
+
+#include "plan.h"
+
+/*
+ * Fresh build dir builds/N/V/K.new/ with a copy of the registered source
+ * and the recipe's patches applied; opens the log builds/N/V/K.log into
+ * t->log_fd. On failure the reason is in t->reason.
+ */
+int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t);
+/* Fill t->child with the make command and clean environment, using jobserver fds @rfd,@wfd. */
+int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd);
+/*
+ * After the command exited with @status: on success check the modules
+ * exist, record the build id and make K.new the kept build; otherwise drop
+ * K.new and keep the log. Sets t->state.
+ */
+void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status);
+/* Remove a half-made build dir after an interruption. */
+void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t);
+/* Print the last lines of @t's log to stderr. */
+void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines);

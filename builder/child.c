@@ -1,0 +1,121 @@
+/* Child processes (make, patch, depmod, compilers): argv, env, log fd, process group. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+
+extern char **environ;
+
+void kb_child_init(struct kb_child *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->out_fd = -1;
+	c->keep_fds[0] = -1;
+	c->keep_fds[1] = -1;
+	c->pid = -1;
+}
+
+void kb_child_release(struct kb_child *c)
+{
+	kb_strv_clear(&c->args);
+	kb_strv_clear(&c->env);
+	free(c->dir);
+	c->dir = NULL;
+}
+
+/* Runs in the forked child: only async-signal-safe calls until exec. */
+static void __attribute__((noreturn)) exec_child(struct kb_child *c)
+{
+	sigset_t none;
+	int null_fd;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (c->new_pgrp)
+		setpgid(0, 0);
+	null_fd = open("/dev/null", O_RDWR);
+	if (null_fd < 0)
+		_exit(127);
+	dup2(null_fd, 0);
+	if (c->out_fd >= 0) {
+		dup2(c->out_fd, 1);
+		dup2(c->out_fd, 2);
+	} else if (c->quiet) {
+		dup2(null_fd, 1);
+		dup2(null_fd, 2);
+	}
+	for (int i = 0; i < 2; i++)
+		if (c->keep_fds[i] >= 0)
+			fcntl(c->keep_fds[i], F_SETFD, 0);
+	if (c->dir && chdir(c->dir) < 0)
+		_exit(127);
+	if (c->clean_env)
+		execvpe(c->args.v[0], c->args.v, (char **)kb_strv_argv(&c->env));
+	else
+		execvp(c->args.v[0], c->args.v);
+	_exit(127);
+}
+
+int kb_child_start(struct kb_child *c)
+{
+	pid_t pid;
+
+	if (!c->args.n)
+		return -EINVAL;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		exec_child(c);
+	if (c->new_pgrp)
+		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
+	c->pid = pid;
+	return 0;
+}
+
+int kb_child_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 255;
+}
+
+int kb_child_wait(struct kb_child *c)
+{
+	int wstatus;
+
+	if (c->pid <= 0)
+		return -ECHILD;
+	while (waitpid(c->pid, &wstatus, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	c->pid = -1;
+	return kb_child_status(wstatus);
+}
+
+int kb_child_run(struct kb_child *c)
+{
+	int r = kb_child_start(c);
+
+	return r < 0 ? r : kb_child_wait(c);
+}
+
+char *kb_child_cmdline(const struct kb_child *c)
+{
+	struct kb_buf b = KB_BUF_INIT;
+
+	for (size_t i = 0; i < c->args.n; i++)
+		kb_buf_addf(&b, "%s%s", i ? " " : "", c->args.v[i]);
+	return kb_buf_detach(&b);
+}

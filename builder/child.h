@@ -1,0 +1,36 @@
+/* Child processes (make, patch, depmod, compilers): argv, env, log fd, process group. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+struct kb_child {
+	struct kb_strv args;	/* argv; args.v[0] is looked up in PATH */
+	struct kb_strv env;	/* used as the whole environment when clean_env */
+	bool clean_env;
+	char *dir;		/* working directory (owned: freed by release), or NULL */
+	int out_fd;		/* stdout and stderr go here; -1 = inherit */
+	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
+	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
+	bool new_pgrp;		/* own process group, so it can be killed whole */
+	pid_t pid;
+};
+
+void kb_child_init(struct kb_child *c);
+void kb_child_release(struct kb_child *c);
+
+/* fork+exec; 0 or negative errno. stdin is /dev/null. */
+int kb_child_start(struct kb_child *c);
+/*
+ * Wait for the child: returns its exit status (0..255), 128+N when killed
+ * by signal N, or a negative errno.
+ */
+int kb_child_wait(struct kb_child *c);
+/* Decode a waitpid() status the same way. */
+int kb_child_status(int wstatus);
+/* start + wait. */
+int kb_child_run(struct kb_child *c);
+/* "make -C ... modules" for messages; caller frees. */
+char *kb_child_cmdline(const struct kb_child *c);

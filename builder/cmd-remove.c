@@ -1,0 +1,94 @@
+/* kbuildd remove: uninstall exactly what was installed, and unregister. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "depmod.h"
+#include "install.h"
+#include "kernel.h"
+#include "log.h"
+#include "manifest.h"
+#include "state.h"
+
+static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k)
+{
+	struct kb_manifest m;
+	char rel[PATH_MAX];
+	bool ours = false;
+	int ret;
+
+	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0) {
+		ours = !strcmp(m.version, r->version);
+		kb_manifest_release(&m);
+	}
+	ret = ours ? kb_uninstall(ctx, k->release, r->name) : 0;
+	if (ret < 0)
+		return kb_err_errno(ret, "cannot remove %s/%s from %s", r->name, r->version, k->release);
+	if (!ctx->dry_run) {
+		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s", KB_STATE_DIR, r->name, r->version,
+			 k->release);
+		kb_rm_rf(&ctx->root, rel);
+		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR, r->name,
+			 r->version, k->release);
+		kb_rm_rf(&ctx->root, rel);
+		kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/builds/");
+	}
+	if (ours && kb_log_get_level() >= KB_LOG_NORMAL)
+		printf("%-24s %-28s removed\n", r->name, k->release);
+	if (ours && !ctx->no_depmod) {
+		ret = kb_depmod(ctx, k);
+		if (ret >= 0)
+			kb_depmod_check(ctx, k);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
+{
+	struct kb_recipe_set set = { 0 };
+	struct kb_kernel_list kernels = { 0 };
+	int ret = 0;
+
+	if (!argc)
+		return kb_err(-KB_E_INPUT, "name what to remove: NAME/VERSION");
+	if (!ctx->all && !ctx->kernels.n)
+		return kb_err(-KB_E_INPUT, "say where: --all (every kernel, and unregister) or "
+			      "-k KERNEL");
+	if (ctx->all && ctx->kernels.n)
+		return kb_err(-KB_E_INPUT, "give --all or -k KERNEL, not both");
+	ret = kb_state_load(ctx, &set);
+	if (ret >= 0)
+		ret = kb_kernels_discover(ctx, &kernels);
+	for (int i = 0; ret >= 0 && i < argc; i++)
+		if (!strchr(argv[i], '/') || !kb_recipe_set_find(&set, argv[i]))
+			ret = kb_err(-KB_E_INPUT, "'%s' is not a registered NAME/VERSION; see "
+				     "'kbuildd status'", argv[i]);
+	for (int i = 0; ret >= 0 && i < argc; i++) {
+		struct kb_recipe *r = kb_recipe_set_find(&set, argv[i]);
+
+		for (size_t k = 0; ret >= 0 && k < kernels.n; k++)
+			ret = remove_for_kernel(ctx, r, &kernels.v[k]);
+		if (ret >= 0 && ctx->all && !ctx->dry_run) {
+			ret = kb_state_forget(ctx, r);
+			if (ret >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
+				printf("unregistered %s/%s\n", r->name, r->version);
+		}
+	}
+	kb_kernel_list_release(&kernels);
+	kb_recipe_set_release(&set);
+	return ret;
+}
+
+const struct kb_cmd kb_cmd_remove = {
+	.name = "remove",
+	.run = cmd_remove,
+	.usage = "NAME/VERSION... (--all | -k KERNEL...)",
+	.summary = "uninstall modules, and with --all unregister the recipe",
+	.help = "Remove exactly the files kbuildd installed for the recipe (as its manifest\n"
+		"lists them) from the named kernels, or from every kernel with --all, which also\n"
+		"forgets the recipe, its source snapshot and its builds. depmod runs once per\n"
+		"kernel that changed. This is what a driver package's prerm calls.",
+	.options = KB_OPT_KERNEL | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_ALL | KB_OPT_WAIT,
+	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
+};

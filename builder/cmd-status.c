@@ -1,0 +1,139 @@
+/* kbuildd status: per registered recipe and kernel, what is built and installed. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "kernel.h"
+#include "log.h"
+#include "manifest.h"
+#include "plan.h"
+
+struct row {
+	const char *state;
+	char detail[512];
+};
+
+static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
+{
+	struct kb_buf id = KB_BUF_INIT_MAX(128);
+	struct kb_manifest m;
+	char rel[PATH_MAX];
+	bool built, installed = false, current = false;
+
+	row->detail[0] = '\0';
+	if (t->action == KB_ACT_EXCLUDED || t->action == KB_ACT_NO_HEADERS ||
+	    t->action == KB_ACT_ERROR) {
+		row->state = t->action == KB_ACT_EXCLUDED ? "excluded" :
+			     t->action == KB_ACT_NO_HEADERS ? "no headers" : "error";
+		snprintf(row->detail, sizeof(row->detail), "%s", t->reason ? t->reason : "");
+		return;
+	}
+	kb_task_build_rel(t, "/build-id", rel, sizeof(rel));
+	built = kb_read_file(ctx->root.fd, rel, 128, &id) == 0;
+	if (kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m) == 0) {
+		installed = !strcmp(m.version, t->recipe->version);
+		current = installed && !strcmp(m.build_id, t->build_id);
+		if (installed) {
+			size_t used = 0;
+
+			for (size_t i = 0; i < m.n && used < sizeof(row->detail); i++)
+				used += (size_t)snprintf(row->detail + used, sizeof(row->detail) - used,
+							 "%s/%s", i ? " " : "", m.files[i].path);
+		}
+		kb_manifest_release(&m);
+	}
+	if (current)
+		row->state = "installed";
+	else if (installed)
+		row->state = "installed (outdated: rebuild pending)";
+	else if (built && !strncmp(kb_buf_str(&id), t->build_id, 64))
+		row->state = "built";
+	else if (kb_task_build_rel(t, ".log", rel, sizeof(rel)) == 0 && kb_root_exists(&ctx->root, rel))
+		row->state = built ? "outdated (last build failed)" : "failed";
+	else
+		row->state = built ? "outdated" : "not built";
+	if (!strcmp(row->state, "failed") || kb_str_startswith(row->state, "outdated ("))
+		snprintf(row->detail, sizeof(row->detail), "see 'kbuildd log %s/%s -k %s'",
+			 t->recipe->name, t->recipe->version, t->kernel->release);
+	kb_buf_release(&id);
+}
+
+static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
+{
+	struct kb_recipe_set set = { 0 };
+	struct kb_kernel_list kernels = { 0 };
+	struct kb_plan plan = { 0 };
+	struct kb_strv ids = KB_STRV_INIT;
+	struct kb_buf b = KB_BUF_INIT;
+	size_t shown = 0;
+	int r;
+
+	for (int i = 0; i < argc; i++)
+		kb_strv_push(&ids, argv[i]);
+	r = kb_state_load(ctx, &set);
+	if (r >= 0)
+		r = kb_kernels_discover(ctx, &kernels);
+	if (r < 0)
+		goto out;
+	if (!argc)	/* every registered version, not just the newest */
+		for (size_t i = 0; i < set.n; i++)
+			kb_strv_pushf(&ids, "%s/%s", set.v[i]->name, set.v[i]->version);
+	r = kb_plan_make(ctx, &set, &kernels, &ids, KB_PLAN_BUILD, &plan);
+	if (r < 0)
+		goto out;
+	if (ctx->json)
+		kb_buf_adds(&b, "[");
+	else if (plan.n)
+		kb_buf_addf(&b, "%-24s %-28s %s\n", "RECIPE", "KERNEL", "STATE");
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct kb_task *t = &plan.tasks[i];
+		char id[160];
+		struct row row;
+
+		if (!t->selected)
+			continue;
+		describe(ctx, t, &row);
+		kb_task_id(t, id, sizeof(id));
+		if (!ctx->json) {
+			kb_buf_addf(&b, "%-24s %-28s %s%s%s\n", id, t->kernel->release, row.state,
+				    row.detail[0] ? ": " : "", row.detail);
+			continue;
+		}
+		kb_buf_adds(&b, shown++ ? ",\n {\"name\": " : "\n {\"name\": ");
+		kb_buf_add_json(&b, t->recipe->name);
+		kb_buf_adds(&b, ", \"version\": ");
+		kb_buf_add_json(&b, t->recipe->version);
+		kb_buf_adds(&b, ", \"kernel\": ");
+		kb_buf_add_json(&b, t->kernel->release);
+		kb_buf_adds(&b, ", \"state\": ");
+		kb_buf_add_json(&b, row.state);
+		kb_buf_adds(&b, ", \"detail\": ");
+		kb_buf_add_json(&b, row.detail);
+		kb_buf_adds(&b, "}");
+	}
+	if (ctx->json)
+		kb_buf_adds(&b, shown ? "\n]\n" : "]\n");
+	else if (!plan.n)
+		kb_buf_adds(&b, "no recipes registered\n");
+	fputs(kb_buf_str(&b), stdout);
+out:
+	kb_buf_release(&b);
+	kb_strv_clear(&ids);
+	kb_plan_release(&plan);
+	kb_kernel_list_release(&kernels);
+	kb_recipe_set_release(&set);
+	return r;
+}
+
+const struct kb_cmd kb_cmd_status = {
+	.name = "status",
+	.run = cmd_status,
+	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json]",
+	.summary = "show what is registered, built and installed, per kernel",
+	.help = "For each registered recipe (every version) and kernel: installed (with the\n"
+		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
+		"not built.",
+	.options = KB_OPT_KERNEL | KB_OPT_JSON,
+	.flags = 0,
+};

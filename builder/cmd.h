@@ -1,0 +1,35 @@
+/* The command table: each builder/cmd-<name>.c ends in one of these descriptors. */
+#pragma once
+
+#include "ctx.h"
+
+/* Options a command accepts (the option table in cli.c carries the same bits). */
+enum kb_opt_bit {
+	KB_OPT_KERNEL = 1 << 0,
+	KB_OPT_JOBS = 1 << 1,
+	KB_OPT_JSON = 1 << 2,
+	KB_OPT_DRY_RUN = 1 << 3,
+	KB_OPT_NO_DEPMOD = 1 << 4,
+	KB_OPT_FORCE = 1 << 5,
+	KB_OPT_ALL = 1 << 6,
+	KB_OPT_WAIT = 1 << 7,
+};
+
+/* What the dispatcher sets up before the command runs. */
+enum kb_cmd_flag {
+	KB_CMD_LOCK = 1 << 0,		/* take the state lock (changes state) */
+	KB_CMD_SETTINGS = 1 << 1,	/* load kbuildd.conf */
+};
+
+struct kb_cmd {
+	const char *name;
+	int (*run)(struct kb_ctx *ctx, int argc, char **argv);
+	const char *usage;	/* arguments after the command name */
+	const char *summary;	/* one line for `kbuildd --help` */
+	const char *help;	/* paragraph for `kbuildd CMD --help` */
+	unsigned options;	/* enum kb_opt_bit */
+	unsigned flags;		/* enum kb_cmd_flag */
+};
+
+extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install,
+	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log;

@@ -1,0 +1,13 @@
+/* Module compression exactly as kbuild's Makefile.modinst does it. */
+#pragma once
+
+#include "kernel.h"
+#include "strbuf.h"
+
+/*
+ * Compress @len bytes at @data into @out: xz with a CRC32 check and a 1 MiB
+ * dictionary (the kernel's XZ decoder rejects CRC64), or zstd at its
+ * default level. KB_COMPRESS_NONE copies. gzip is refused: Debian 12's
+ * kmod cannot read .ko.gz.
+ */
+int kb_compress(enum kb_compress how, const void *data, size_t len, struct kb_buf *out);

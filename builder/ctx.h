@@ -1,0 +1,41 @@
+/* The one context every command receives: options and settings, no globals. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "path.h"
+#include "util.h"
+
+/* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
+struct kb_settings {
+	unsigned long jobs;		/* 0 = auto */
+	unsigned long timeout;		/* seconds per build */
+	char *user;
+	char *dest;			/* default module destination */
+	char *compress;			/* auto | none | xz | zstd | gzip */
+	char *initramfs_backend;
+	char *sign_key, *sign_cert, *sign_hash;
+	char *cache;
+	bool offline;
+};
+
+struct kb_ctx {
+	struct kb_root root;
+	const char *root_arg;		/* --root as given */
+	const char *config_file;	/* --config, or NULL for the default */
+	struct kb_settings settings;
+	struct kb_strv kernels;		/* -k/--kernel, repeatable */
+	unsigned long jobs;		/* -j; 0 = settings, then cores */
+	unsigned long wait_seconds;	/* --wait for the lock */
+	bool json, dry_run, no_depmod, force, all;
+	int lock_fd;
+	const char *command;		/* for the lock's holder line */
+};
+
+/* Total make slots: -j, else settings, else online CPUs. */
+unsigned kb_ctx_jobs(const struct kb_ctx *ctx);
+/* Destination directory for modules whose recipe names none. */
+const char *kb_ctx_dest(const struct kb_ctx *ctx);
+
+int kb_settings_load(struct kb_ctx *ctx);
+void kb_settings_release(struct kb_settings *s);

@@ -1,0 +1,114 @@
+/* depmod once per changed kernel, then libkmod checks what modprobe would load. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libkmod.h>
+
+#include "child.h"
+#include "depmod.h"
+#include "log.h"
+#include "manifest.h"
+
+int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	struct kb_child c;
+	_cleanup_free_ char *cmd = NULL, *conf = NULL;
+	int status;
+
+	kb_child_init(&c);
+	kb_strv_push(&c.args, "depmod");
+	if (ctx->root.path[0]) {
+		/* a fake root: its own depmod.d, never the host's */
+		conf = kb_root_path(&ctx->root, "etc/depmod.d");
+		kb_strv_push(&c.args, "-b");
+		kb_strv_push(&c.args, ctx->root.path);
+		kb_strv_push(&c.args, "-C");
+		kb_strv_push(&c.args, conf);
+	}
+	kb_strv_push(&c.args, "-a");
+	kb_strv_push(&c.args, k->release);
+	cmd = kb_child_cmdline(&c);
+	if (ctx->dry_run) {
+		kb_info("would run: %s", cmd);
+		kb_child_release(&c);
+		return 0;
+	}
+	kb_verbose("running %s", cmd);
+	c.quiet = kb_log_get_level() < KB_LOG_VERBOSE;
+	status = kb_child_run(&c);
+	kb_child_release(&c);
+	if (status != 0)
+		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d)", cmd, status);
+	return 0;
+}
+
+int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name, char *out,
+		      size_t size)
+{
+	const char *no_config[] = { NULL };
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *kctx;
+	char rel[PATH_MAX];
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	out[0] = '\0';
+	snprintf(rel, sizeof(rel), "lib/modules/%s", release);
+	dir = kb_root_path(&ctx->root, rel);
+	kctx = kmod_new(dir, no_config);
+	if (!kctx)
+		return -ENOMEM;
+	r = kmod_module_new_from_name_lookup(kctx, name, &mod);
+	if (r >= 0 && mod) {
+		const char *path = kmod_module_get_path(mod);
+
+		snprintf(out, size, "%s", path ? path : "");
+		kmod_module_unref(mod);
+	}
+	kmod_unref(kctx);
+	return r < 0 ? r : 0;
+}
+
+/* "lib/modules/K/updates/kbuildd/hello.ko.xz" -> "hello" */
+static void module_name(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	char *dot;
+
+	snprintf(out, size, "%s", base ? base + 1 : path);
+	dot = strstr(out, ".ko");
+	if (dot)
+		*dot = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	struct kb_manifest_set set;
+	int shadowed = 0;
+
+	if (ctx->dry_run || kb_manifest_read_all(ctx, k->release, &set) < 0)
+		return 0;
+	for (size_t i = 0; i < set.n; i++) {
+		for (size_t j = 0; j < set.v[i].n; j++) {
+			const char *path = set.v[i].files[j].path;
+			_cleanup_free_ char *want = kb_root_path(&ctx->root, path);
+			char name[NAME_MAX + 1], got[PATH_MAX];
+
+			module_name(path, name, sizeof(name));
+			if (kb_depmod_resolve(ctx, k->release, name, got, sizeof(got)) < 0 ||
+			    !want || !strcmp(got, want))
+				continue;
+			shadowed++;
+			kb_warn("module %s for %s resolves to '%s', which shadows kbuildd's '%s'",
+				name, k->release, got[0] ? got : "(nothing)", want);
+		}
+	}
+	kb_manifest_set_release(&set);
+	return shadowed;
+}

@@ -1,0 +1,22 @@
+/* depmod once per changed kernel, then libkmod checks what modprobe would load. */
+#pragma once
+
+#include "ctx.h"
+#include "kernel.h"
+
+/* Run depmod for @k under the root prefix; 0 or a negative error (reported). */
+int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k);
+
+/*
+ * For every module kbuildd installed for @k, look it up by name as
+ * modprobe would and warn when another file shadows it. Returns the
+ * number of shadowed modules.
+ */
+int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k);
+
+/*
+ * Where modprobe would load module @name from, for @k (absolute host path
+ * in @out), or "" when unknown. 0 or negative errno.
+ */
+int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name, char *out,
+		      size_t size);

@@ -1,0 +1,207 @@
+/* The path of a request (DESIGN.md): state, kernels, plan, build, install, depmod, report. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "depmod.h"
+#include "engine.h"
+#include "install.h"
+#include "jobs.h"
+#include "log.h"
+
+const char *kb_task_outcome(const struct kb_task *t)
+{
+	switch (t->action) {
+	case KB_ACT_EXCLUDED:
+		return "excluded";
+	case KB_ACT_NO_HEADERS:
+		return "no headers";
+	case KB_ACT_ERROR:
+		return "error";
+	default:
+		break;
+	}
+	switch (t->state) {
+	case KB_TASK_BUILT:
+		return t->action == KB_ACT_UPTODATE ? "up to date" : "built";
+	case KB_TASK_INSTALLED:
+		return "installed";
+	case KB_TASK_CURRENT:
+		return "up to date";
+	case KB_TASK_FAILED:
+		return "failed";
+	case KB_TASK_SKIPPED:
+		return "skipped";
+	default:
+		return "not built";
+	}
+}
+
+static bool task_failed(const struct kb_task *t)
+{
+	return t->action == KB_ACT_ERROR || t->state == KB_TASK_FAILED ||
+	       t->state == KB_TASK_SKIPPED;
+}
+
+static void report_json(struct kb_ctx *ctx, const struct kb_plan *plan)
+{
+	struct kb_buf b = KB_BUF_INIT;
+
+	kb_buf_adds(&b, "[");
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+		char log[PATH_MAX];
+		_cleanup_free_ char *log_path = NULL;
+
+		kb_task_build_rel(t, ".log", log, sizeof(log));
+		log_path = kb_root_path(&ctx->root, log);
+		kb_buf_adds(&b, i ? ",\n " : "\n ");
+		kb_buf_adds(&b, "{\"name\": ");
+		kb_buf_add_json(&b, t->recipe->name);
+		kb_buf_adds(&b, ", \"version\": ");
+		kb_buf_add_json(&b, t->recipe->version);
+		kb_buf_adds(&b, ", \"kernel\": ");
+		kb_buf_add_json(&b, t->kernel->release);
+		kb_buf_adds(&b, ", \"result\": ");
+		kb_buf_add_json(&b, kb_task_outcome(t));
+		kb_buf_adds(&b, ", \"reason\": ");
+		if (t->reason)
+			kb_buf_add_json(&b, t->reason);
+		else
+			kb_buf_adds(&b, "null");
+		kb_buf_adds(&b, ", \"build_id\": ");
+		kb_buf_add_json(&b, t->build_id);
+		kb_buf_adds(&b, ", \"log\": ");
+		kb_buf_add_json(&b, log_path ? log_path : "");
+		kb_buf_adds(&b, "}");
+	}
+	kb_buf_adds(&b, plan->n ? "\n]\n" : "]\n");
+	fputs(kb_buf_str(&b), stdout);
+	kb_buf_release(&b);
+}
+
+static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
+{
+	static const char *const names[] = { "installed", "built", "up to date", "excluded",
+					     "no headers", "failed", "skipped", "error" };
+	unsigned counts[ARRAY_SIZE(names)] = { 0 };
+	struct kb_buf summary = KB_BUF_INIT;
+
+	if (ctx->json) {
+		report_json(ctx, plan);
+		return;
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+		const char *outcome = kb_task_outcome(t);
+		char id[160];
+
+		for (size_t j = 0; j < ARRAY_SIZE(names); j++)
+			if (!strcmp(names[j], outcome))
+				counts[j]++;
+		if (kb_log_get_level() < KB_LOG_NORMAL && !task_failed(t))
+			continue;
+		printf("%-24s %-28s %s%s%s\n", kb_task_id(t, id, sizeof(id)), t->kernel->release,
+		       outcome, t->reason ? ": " : "", t->reason ? t->reason : "");
+	}
+	for (size_t j = 0; j < ARRAY_SIZE(names); j++)
+		if (counts[j])
+			kb_buf_addf(&summary, "%s%u %s", summary.len ? ", " : "", counts[j], names[j]);
+	if (kb_log_get_level() >= KB_LOG_NORMAL)
+		printf("%s\n", summary.len ? kb_buf_str(&summary) : "nothing to do");
+	kb_buf_release(&summary);
+}
+
+static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel_list *kernels)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < kernels->n; i++) {
+		struct kb_kernel *k = &kernels->v[i];
+		bool changed = false;
+
+		failed += kb_install_kernel(ctx, plan, k, &changed);
+		if (!changed || ctx->no_depmod)
+			continue;
+		/* once per kernel, however many recipes changed */
+		if (kb_depmod(ctx, k) < 0)
+			failed++;
+		else
+			kb_depmod_check(ctx, k);
+	}
+	return failed;
+}
+
+int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode)
+{
+	struct kb_recipe_set set = { 0 };
+	struct kb_kernel_list kernels = { 0 };
+	struct kb_plan plan = { 0 };
+	int r, failed = 0;
+
+	r = kb_state_load(ctx, &set);
+	if (r >= 0)
+		r = kb_kernels_discover(ctx, &kernels);
+	if (r >= 0)
+		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
+	if (r < 0)
+		goto out;
+	if (ctx->dry_run) {
+		for (size_t i = 0; i < plan.n; i++) {
+			struct kb_task *t = &plan.tasks[i];
+			char id[160];
+
+			if (t->action == KB_ACT_BUILD)
+				kb_info("would build %s for %s", kb_task_id(t, id, sizeof(id)),
+					t->kernel->release);
+			if (t->action == KB_ACT_BUILD || t->action == KB_ACT_UPTODATE)
+				t->state = KB_TASK_BUILT;
+		}
+	} else {
+		r = kb_jobs_run(ctx, &plan);
+		if (r < 0)
+			goto out;
+	}
+	if (mode == KB_PLAN_INSTALL)
+		failed += install_all(ctx, &plan, &kernels);
+	report(ctx, &plan);
+	for (size_t i = 0; i < plan.n; i++)
+		if (task_failed(&plan.tasks[i]))
+			failed++;
+	r = failed ? -KB_E_BUILD : 0;
+out:
+	kb_plan_release(&plan);
+	kb_kernel_list_release(&kernels);
+	kb_recipe_set_release(&set);
+	return r;
+}
+
+int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_paths,
+		   struct kb_strv *ids)
+{
+	if (ctx->all && argc)
+		return kb_err(-KB_E_INPUT, "give recipes or --all, not both");
+	if (!ctx->all && !argc)
+		return kb_err(-KB_E_INPUT, "name a recipe (NAME or NAME/VERSION%s) or use --all",
+			      register_paths ? ", or a recipe file or source directory" : "");
+	for (int i = 0; i < argc; i++) {
+		char *id = NULL;
+		int r;
+
+		if (register_paths && access(argv[i], F_OK) == 0) {
+			r = kb_state_add(ctx, argv[i], &id);
+			if (r < 0)
+				return r;
+			r = kb_strv_push(ids, id);
+			free(id);
+		} else {
+			r = kb_strv_push(ids, argv[i]);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

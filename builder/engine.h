@@ -1,0 +1,25 @@
+/* The path of a request (DESIGN.md): state, kernels, plan, build, install, depmod, report. */
+#pragma once
+
+#include "ctx.h"
+#include "plan.h"
+
+/*
+ * Build (and with KB_PLAN_INSTALL install) @ids, or every registered
+ * recipe's newest version when @ids is NULL, for the kernels in ctx.
+ * Prints one line per (recipe, kernel) and a summary. Returns 0 when all
+ * held, -KB_E_BUILD when some failed, or another negative error.
+ */
+int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode);
+
+/* Human words for a task's outcome ("installed", "up to date", ...). */
+const char *kb_task_outcome(const struct kb_task *t);
+
+/*
+ * Turn command arguments into recipe ids. With @register_paths, an
+ * argument naming an existing file or directory is registered first
+ * (`kbuildd install /usr/src/foo-1.2`). --all with arguments is an error;
+ * neither is an error too. *@all is set for --all (ids stay empty).
+ */
+int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_paths,
+		   struct kb_strv *ids);

@@ -1,0 +1,325 @@
+/* Installing built modules into /lib/modules/K and removing exactly what was installed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libkmod.h>
+
+#include "atomic.h"
+#include "compress.h"
+#include "install.h"
+#include "limits.h"
+#include "log.h"
+
+static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	const char *c = ctx->settings.compress;
+
+	if (!c || !strcmp(c, "auto"))
+		return k->compress;
+	if (!strcmp(c, "xz"))
+		return KB_COMPRESS_XZ;
+	if (!strcmp(c, "zstd"))
+		return KB_COMPRESS_ZSTD;
+	if (!strcmp(c, "gzip"))
+		return KB_COMPRESS_GZIP;
+	return KB_COMPRESS_NONE;
+}
+
+static int __attribute__((format(printf, 2, 3))) task_fail(struct kb_task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(t->reason);
+	va_start(ap, fmt);
+	if (vasprintf(&t->reason, fmt, ap) < 0)
+		t->reason = NULL;
+	va_end(ap);
+	t->state = KB_TASK_FAILED;
+	return -KB_E_BUILD;
+}
+
+/* The module's vermagic must name the kernel it is installed for. */
+static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct kb_kernel *k,
+			  char *found, size_t size)
+{
+	struct kmod_module *mod = NULL;
+	struct kmod_list *info = NULL, *l;
+	int r = -ENOENT;
+
+	found[0] = '\0';
+	if (kmod_module_new_from_path(kctx, path, &mod) < 0)
+		return -EINVAL;
+	if (kmod_module_get_info(mod, &info) < 0) {
+		kmod_module_unref(mod);
+		return -EINVAL;
+	}
+	kmod_list_foreach(l, info) {
+		if (strcmp(kmod_module_info_get_key(l), "vermagic"))
+			continue;
+		snprintf(found, size, "%s", kmod_module_info_get_value(l));
+		r = strncmp(found, k->release, strlen(k->release)) == 0 &&
+		    found[strlen(k->release)] == ' ' ? 0 : -EINVAL;
+		break;
+	}
+	kmod_module_info_free_list(info);
+	kmod_module_unref(mod);
+	return r;
+}
+
+struct staged {
+	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
+	struct kb_buf data;
+	char sha256[KB_SHA256_HEX];
+};
+
+static void staged_release(struct staged *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].path);
+		kb_buf_release(&s[i].data);
+	}
+	free(s);
+}
+
+/* Read, check and compress every module of @t into memory. */
+static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx *kctx,
+			 struct staged *out)
+{
+	enum kb_compress how = target_compression(ctx, t->kernel);
+
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		const struct kb_module_spec *m = &t->recipe->modules[i];
+		struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+		char dir[PATH_MAX], rel[PATH_MAX], vermagic[256];
+		_cleanup_free_ char *host = NULL;
+		int r;
+
+		kb_buf_init(&out[i].data, KB_MAX_MODULE_SIZE);
+		if (kb_task_build_rel(t, "/src", dir, sizeof(dir)) < 0 ||
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, m->path) < 0)
+			return task_fail(t, "module path too long");
+		host = kb_root_path(&ctx->root, rel);
+		if (check_vermagic(kctx, host, t->kernel, vermagic, sizeof(vermagic)) < 0)
+			return task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
+					 "with \"Invalid module format\")", m->path, vermagic,
+					 t->kernel->release);
+		r = kb_read_file(ctx->root.fd, rel, KB_MAX_MODULE_SIZE, &raw);
+		if (r >= 0)
+			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
+		kb_buf_release(&raw);
+		if (r < 0)
+			return task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));
+		if (asprintf(&out[i].path, "lib/modules/%s/%s/%s.ko%s", t->kernel->release,
+			     m->dest ? m->dest : kb_ctx_dest(ctx), m->name,
+			     kb_compress_suffix(how)) < 0)
+			return -ENOMEM;
+		kb_sha256_hex(out[i].data.buf, out[i].data.len, out[i].sha256);
+	}
+	return 0;
+}
+
+/* Every target must be ours, or free, or --force. */
+static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
+			   const struct staged *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
+
+		if (owner && strcmp(owner->name, t->recipe->name))
+			return task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
+					 owner->version);
+		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force)
+			return task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
+					 "install (use --force to take it over)", st[i].path);
+	}
+	return 0;
+}
+
+static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, const struct kb_task *t)
+{
+	if (strcmp(m->version, t->recipe->version) || strcmp(m->build_id, t->build_id))
+		return false;
+	for (size_t i = 0; i < m->n; i++) {
+		char sha[KB_SHA256_HEX];
+
+		if (kb_sha256_file(ctx->root.fd, m->files[i].path, sha) < 0 ||
+		    strcmp(sha, m->files[i].sha256))
+			return false;
+	}
+	return m->n == t->recipe->nr_modules;
+}
+
+static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
+{
+	char stop[PATH_MAX], dir[PATH_MAX], *slash;
+
+	kb_durable_unlink(&ctx->root, path);
+	snprintf(stop, sizeof(stop), "lib/modules/%s/", kernel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		kb_rmdir_parents(&ctx->root, dir, stop);
+	}
+}
+
+static int write_files(struct kb_ctx *ctx, const struct staged *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char dir[PATH_MAX], *slash;
+		int r;
+
+		snprintf(dir, sizeof(dir), "%s", st[i].path);
+		slash = strrchr(dir, '/');
+		*slash = '\0';
+		r = kb_mkdirs(&ctx->root, dir, 0755);
+		if (r >= 0)
+			r = kb_atomic_write(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
+					    st[i].data.len, 0644);
+		if (r < 0)
+			return kb_err_errno(r, "cannot write '/%s'", st[i].path);
+	}
+	return 0;
+}
+
+static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all,
+			struct kmod_ctx *kctx)
+{
+	size_t n = t->recipe->nr_modules;
+	struct staged *st = calloc(n, sizeof(*st));
+	struct kb_manifest *old = NULL, next = { 0 }, both = { 0 };
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	for (size_t i = 0; i < all->n; i++)
+		if (!strcmp(all->v[i].name, t->recipe->name))
+			old = &all->v[i];
+	r = stage_modules(ctx, t, kctx, st);
+	if (r >= 0)
+		r = check_ownership(ctx, t, all, st, n);
+	if (r < 0)
+		goto out;
+	next.name = t->recipe->name;
+	next.version = t->recipe->version;
+	memcpy(next.build_id, t->build_id, KB_SHA256_HEX);
+	both = next;
+	for (size_t i = 0; i < n; i++) {
+		kb_manifest_add_file(&next, st[i].path, st[i].sha256);
+		kb_manifest_add_file(&both, st[i].path, st[i].sha256);
+	}
+	for (size_t i = 0; old && i < old->n; i++)
+		if (!kb_manifest_find(&next, old->files[i].path))
+			kb_manifest_add_file(&both, old->files[i].path, old->files[i].sha256);
+	if (ctx->dry_run) {
+		for (size_t i = 0; i < n; i++)
+			kb_info("would install /%s", st[i].path);
+		t->state = KB_TASK_INSTALLED;
+		goto out_release;
+	}
+	/* 1: own every path first, 2: write, 3: drop old files, 4: final manifest */
+	r = kb_manifest_write(ctx, t->kernel->release, &both);
+	if (r >= 0)
+		r = write_files(ctx, st, n);
+	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
+		if (!kb_manifest_find(&next, old->files[i].path))
+			remove_file(ctx, old->files[i].path, t->kernel->release);
+	if (r >= 0)
+		r = kb_manifest_write(ctx, t->kernel->release, &next);
+	if (r < 0)
+		task_fail(t, "install failed: %s", kb_strerror(r));
+	else
+		t->state = KB_TASK_INSTALLED;
+out_release:
+	/* name/version are borrowed from the recipe */
+	for (size_t i = 0; i < next.n; i++)
+		free(next.files[i].path);
+	for (size_t i = 0; i < both.n; i++)
+		free(both.files[i].path);
+	free(next.files);
+	free(both.files);
+out:
+	staged_release(st, n);
+	return r;
+}
+
+int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k, bool *changed)
+{
+	struct kb_manifest_set all;
+	struct kmod_ctx *kctx;
+	const char *no_config[] = { NULL };
+	int failed = 0, r;
+
+	*changed = false;
+	r = kb_manifest_read_all(ctx, k->release, &all);
+	if (r < 0) {
+		kb_err_errno(r, "cannot read the manifests of kernel %s", k->release);
+		return 1;
+	}
+	kctx = kmod_new(k->build_dir, no_config);
+	if (!kctx) {
+		kb_manifest_set_release(&all);
+		kb_err(-ENOMEM, "cannot create a libkmod context");
+		return 1;
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+		bool current = false;
+		char id[160];
+
+		if (t->kernel != k || !t->install || t->state != KB_TASK_BUILT)
+			continue;
+		for (size_t j = 0; j < all.n; j++)
+			if (!strcmp(all.v[j].name, t->recipe->name) && !ctx->force)
+				current = manifest_current(ctx, &all.v[j], t);
+		if (current) {
+			t->state = KB_TASK_CURRENT;
+			continue;
+		}
+		r = install_task(ctx, t, &all, kctx);
+		if (t->state == KB_TASK_FAILED) {
+			failed++;
+			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)), k->release,
+			       t->reason);
+		} else if (r >= 0) {
+			*changed = *changed || !ctx->dry_run;
+			/* later tasks must see this recipe's new files as owned */
+			kb_manifest_set_release(&all);
+			kb_manifest_read_all(ctx, k->release, &all);
+		}
+	}
+	kmod_unref(kctx);
+	kb_manifest_set_release(&all);
+	return failed;
+}
+
+int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
+{
+	struct kb_manifest m;
+	char rel[PATH_MAX], dir[PATH_MAX];
+	int r;
+
+	r = kb_manifest_read(ctx, kernel, name, &m);
+	if (r < 0)
+		return r;
+	if (ctx->dry_run) {
+		for (size_t i = 0; i < m.n; i++)
+			kb_info("would remove /%s", m.files[i].path);
+		kb_manifest_release(&m);
+		return 0;
+	}
+	for (size_t i = 0; i < m.n; i++)
+		remove_file(ctx, m.files[i].path, kernel);
+	kb_manifest_rel(kernel, name, rel, sizeof(rel));
+	r = kb_durable_unlink(&ctx->root, rel);
+	snprintf(dir, sizeof(dir), "%s", rel);
+	*strrchr(dir, '/') = '\0';
+	kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/installed/");
+	kb_manifest_release(&m);
+	return r;
+}

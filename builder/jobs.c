@@ -1,0 +1,353 @@
+/* Runs a plan's builds in parallel under one GNU make jobserver that kbuildd owns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "jobs.h"
+#include "log.h"
+
+/*
+ * Signal handlers can only reach a static: the write end of the self-pipe
+ * that turns SIGCHLD/SIGINT/SIGTERM into something poll() can wait for.
+ */
+static int signal_pipe_wfd = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (signal_pipe_wfd >= 0 && write(signal_pipe_wfd, &c, 1) < 0) {
+		/* pipe full: a wakeup is already pending */
+	}
+	errno = saved;
+}
+
+struct jobserver {
+	int rfd, wfd;	/* the pipe the makes share */
+	int nb_rfd;	/* our own non-blocking open of the read end */
+	unsigned slots;
+};
+
+static int jobserver_init(struct jobserver *js, unsigned slots)
+{
+	char path[64], *tokens;
+	int fds[2], r;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	js->rfd = fds[0];
+	js->wfd = fds[1];
+	js->slots = slots;
+	/*
+	 * A second open file description of the read end: O_NONBLOCK on it
+	 * does not leak into the makes, which expect a blocking pipe.
+	 */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", js->rfd);
+	js->nb_rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (js->nb_rfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	tokens = malloc(slots);
+	if (!tokens) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memset(tokens, '+', slots);
+	r = kb_write_all(js->wfd, tokens, slots);
+	free(tokens);
+	if (r == 0)
+		return 0;
+fail:
+	close(js->rfd);
+	close(js->wfd);
+	if (js->nb_rfd >= 0)
+		close(js->nb_rfd);
+	return r;
+}
+
+static void jobserver_release(struct jobserver *js)
+{
+	close(js->rfd);
+	close(js->wfd);
+	close(js->nb_rfd);
+}
+
+static bool take_token(struct jobserver *js)
+{
+	char c;
+
+	return read(js->nb_rfd, &c, 1) == 1;
+}
+
+static void give_token(struct jobserver *js)
+{
+	char c = '+';
+
+	kb_write_all(js->wfd, &c, 1);
+}
+
+static bool deps_done(const struct kb_task *t, bool *failed)
+{
+	*failed = false;
+	for (size_t i = 0; i < t->nr_deps; i++) {
+		enum kb_task_state s = t->deps[i]->state;
+
+		if (s == KB_TASK_FAILED || s == KB_TASK_SKIPPED) {
+			*failed = true;
+			return false;
+		}
+		if (s != KB_TASK_BUILT)
+			return false;
+	}
+	return true;
+}
+
+/* Settle tasks that need no make: up to date, or blocked by a failed dependency. */
+static void settle(struct kb_plan *plan, size_t *ready)
+{
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		*ready = 0;
+		for (size_t i = 0; i < plan->n; i++) {
+			struct kb_task *t = &plan->tasks[i];
+			bool failed;
+
+			if (t->state != KB_TASK_PENDING)
+				continue;
+			if (t->action != KB_ACT_BUILD && t->action != KB_ACT_UPTODATE)
+				continue;
+			if (deps_done(t, &failed)) {
+				if (t->action == KB_ACT_UPTODATE) {
+					t->state = KB_TASK_BUILT;
+					changed = true;
+				} else {
+					(*ready)++;
+				}
+			} else if (failed) {
+				t->state = KB_TASK_SKIPPED;
+				free(t->reason);
+				if (asprintf(&t->reason, "a dependency failed to build") < 0)
+					t->reason = NULL;
+				changed = true;
+			}
+		}
+	}
+}
+
+static struct kb_task *next_ready(struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+		bool failed;
+
+		if (t->state == KB_TASK_PENDING && t->action == KB_ACT_BUILD &&
+		    deps_done(t, &failed))
+			return t;
+	}
+	return NULL;
+}
+
+static double elapsed(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task *t,
+		       unsigned *running)
+{
+	char id[160];
+	int r;
+
+	t->state = KB_TASK_RUNNING;
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
+	r = kb_build_prepare(ctx, t);
+	if (r >= 0)
+		r = kb_build_command(ctx, t, js->rfd, js->wfd);
+	if (r >= 0)
+		r = kb_child_start(&t->child);
+	if (r < 0) {
+		if (t->state != KB_TASK_FAILED) {
+			free(t->reason);
+			if (asprintf(&t->reason, "cannot start the build: %s", kb_strerror(r)) < 0)
+				t->reason = NULL;
+			t->state = KB_TASK_FAILED;
+		}
+		kb_build_abandon(ctx, t);
+		give_token(js);
+		return;
+	}
+	(*running)++;
+	kb_info("building %s for %s", kb_task_id(t, id, sizeof(id)), t->kernel->release);
+}
+
+static void finish_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task *t, int status,
+			unsigned *running)
+{
+	char id[160];
+
+	t->child.pid = -1;
+	give_token(js);
+	(*running)--;
+	t->seconds = elapsed(&t->started);
+	kb_build_finish(ctx, t, status);
+	if (t->log_fd >= 0) {
+		close(t->log_fd);
+		t->log_fd = -1;
+	}
+	if (t->state == KB_TASK_FAILED) {
+		kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),
+		       t->kernel->release, t->reason ? t->reason : "failed");
+		kb_build_show_log_tail(ctx, t, KB_MAX_LOG_TAIL);
+	} else {
+		kb_verbose("built %s for %s in %.1fs", kb_task_id(t, id, sizeof(id)),
+			   t->kernel->release, t->seconds);
+	}
+}
+
+static struct kb_task *task_by_pid(struct kb_plan *plan, pid_t pid)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->tasks[i].state == KB_TASK_RUNNING && plan->tasks[i].child.pid == pid)
+			return &plan->tasks[i];
+	return NULL;
+}
+
+static void reap(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js,
+		 unsigned *running)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		struct kb_task *t = task_by_pid(plan, pid);
+
+		if (t)
+			finish_task(ctx, js, t, kb_child_status(wstatus), running);
+	}
+}
+
+/* Stop every running build: TERM to each process group, KILL after a grace period. */
+static void stop_all(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js,
+		     unsigned *running)
+{
+	struct timespec start;
+
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->tasks[i].state == KB_TASK_RUNNING && plan->tasks[i].child.pid > 0)
+			kill(-plan->tasks[i].child.pid, SIGTERM);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (*running) {
+		reap(ctx, plan, js, running);
+		if (!*running)
+			break;
+		if (elapsed(&start) > 3.0)
+			for (size_t i = 0; i < plan->n; i++)
+				if (plan->tasks[i].state == KB_TASK_RUNNING &&
+				    plan->tasks[i].child.pid > 0)
+					kill(-plan->tasks[i].child.pid, SIGKILL);
+		usleep(20 * 1000);
+	}
+}
+
+static void check_timeouts(struct kb_ctx *ctx, struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+
+		if (t->state == KB_TASK_RUNNING && t->child.pid > 0 &&
+		    elapsed(&t->started) > (double)ctx->settings.timeout) {
+			kb_warn("build of %s for %s exceeded %lus; stopping it", t->recipe->name,
+				t->kernel->release, ctx->settings.timeout);
+			kill(-t->child.pid, SIGKILL);
+		}
+	}
+}
+
+static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js, int sig_rfd)
+{
+	unsigned running = 0;
+	int interrupted = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sig_rfd, .events = POLLIN },
+			{ .fd = js->nb_rfd, .events = POLLIN },
+		};
+		struct kb_task *t;
+		size_t ready;
+		char sigs[64];
+		ssize_t n;
+
+		settle(plan, &ready);
+		while (!interrupted && (t = next_ready(plan)) && take_token(js)) {
+			start_task(ctx, js, t, &running);
+			settle(plan, &ready);
+		}
+		if (!running && (interrupted || !next_ready(plan)))
+			break;
+		if (poll(pfd, next_ready(plan) ? 2 : 1, 1000) < 0 && errno != EINTR)
+			return -errno;
+		n = read(sig_rfd, sigs, sizeof(sigs));
+		for (ssize_t i = 0; i < n; i++)
+			if (sigs[i] == SIGINT || sigs[i] == SIGTERM)
+				interrupted = sigs[i];
+		if (interrupted) {
+			kb_err(-KB_E_INTERRUPTED, "%s: stopping all builds",
+			       interrupted == SIGINT ? "interrupted" : "terminated");
+			stop_all(ctx, plan, js, &running);
+			break;
+		}
+		reap(ctx, plan, js, &running);
+		check_timeouts(ctx, plan);
+	}
+	return interrupted ? -KB_E_INTERRUPTED : 0;
+}
+
+int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	struct sigaction old_chld, old_int, old_term;
+	struct jobserver js = { -1, -1, -1, 0 };
+	int sig_pipe[2], r;
+
+	r = jobserver_init(&js, kb_ctx_jobs(ctx));
+	if (r < 0)
+		return kb_err_errno(r, "cannot create the make jobserver");
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = kb_err_errno(-errno, "cannot create a pipe");
+		jobserver_release(&js);
+		return r;
+	}
+	signal_pipe_wfd = sig_pipe[1];
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, &old_chld);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	kb_verbose("jobserver: %u slots", js.slots);
+
+	r = run_loop(ctx, plan, &js, sig_pipe[0]);
+
+	sigaction(SIGCHLD, &old_chld, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	signal_pipe_wfd = -1;
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	jobserver_release(&js);
+	return r;
+}

@@ -1,0 +1,12 @@
+/* Runs a plan's builds in parallel under one GNU make jobserver that kbuildd owns. */
+#pragma once
+
+#include "plan.h"
+
+/*
+ * Build every task whose action is KB_ACT_BUILD once its dependencies are
+ * built; all makes share -j N slots (kb_ctx_jobs). A failed build marks
+ * its dependents skipped and never stops the others. SIGINT/SIGTERM stop
+ * every build and return -KB_E_INTERRUPTED with no half-made build kept.
+ */
+int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan);

@@ -1,0 +1,48 @@
+/* Target kernels: <root>/lib/modules/K/build trees and what they tell about K. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "ctx.h"
+#include "strbuf.h"
+#include "util.h"
+#include "version.h"
+
+enum kb_compress { KB_COMPRESS_NONE, KB_COMPRESS_XZ, KB_COMPRESS_ZSTD, KB_COMPRESS_GZIP };
+
+struct kb_kernel {
+	char *release;
+	struct kb_kver ver;
+	bool has_ver;
+	char *build_dir;	/* host path handed to make -C */
+	bool usable;
+	char *reason;		/* why not usable */
+	char *arch;		/* x86_64, aarch64, ... */
+	enum kb_compress compress;	/* what the kernel's own modules use */
+	bool module_sig;
+	char *sig_hash;
+	struct kb_buf config;	/* the .config text */
+	char config_hash[KB_SHA256_HEX];
+	char symvers_hash[KB_SHA256_HEX];
+	char *cc_version;	/* CONFIG_CC_VERSION_TEXT */
+};
+
+struct kb_kernel_list {
+	struct kb_kernel *v;
+	size_t n;
+};
+
+/*
+ * Find every kernel under <root>/lib/modules, sorted by version. With -k,
+ * only those named, and a named kernel that does not exist is an error
+ * (-KB_E_INPUT). Kernels without a usable build tree are kept, with a reason.
+ */
+int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list);
+void kb_kernel_list_release(struct kb_kernel_list *list);
+struct kb_kernel *kb_kernel_find(struct kb_kernel_list *list, const char *release);
+
+/* Value of CONFIG_X in the kernel's .config ("y", "m", "\"sha256\"" ...) or NULL; caller frees. */
+char *kb_kernel_config(const struct kb_kernel *k, const char *name);
+const char *kb_compress_name(enum kb_compress c);
+/* ".xz" etc., "" for none. */
+const char *kb_compress_suffix(enum kb_compress c);

@@ -1,0 +1,17 @@
+/* Every bound kbuildd puts on its input, named in one place. */
+#pragma once
+
+#define KB_MAX_RECIPE_SIZE	(256 * 1024)	/* bytes in one recipe file */
+#define KB_MAX_RECIPE_LINE	4096		/* bytes in one recipe line */
+#define KB_MAX_CONFIG_SIZE	(64 * 1024)	/* kbuildd.conf */
+#define KB_MAX_KCONFIG_SIZE	(8 * 1024 * 1024)	/* a kernel's .config */
+#define KB_MAX_SYMVERS_SIZE	(64 * 1024 * 1024)	/* Module.symvers */
+#define KB_MAX_MODULE_SIZE	(256 * 1024 * 1024)	/* one built .ko */
+#define KB_MAX_MANIFEST_SIZE	(1024 * 1024)
+#define KB_MAX_MODULES		256		/* [module] sections per recipe */
+#define KB_MAX_LIST_ITEMS	256		/* words in one list value */
+#define KB_MAX_NAME		64		/* recipe and module names */
+#define KB_MAX_VERSION		64
+#define KB_MAX_STRING		(16 * 1024 * 1024)	/* default kb_buf ceiling */
+#define KB_MAX_LOG_TAIL		12		/* lines of a failed log shown */
+#define KB_MAX_JOBS		1024

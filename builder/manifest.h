@@ -1,0 +1,39 @@
+/* Manifests: which files kbuildd installed for a (recipe, kernel), with their sha256. */
+#pragma once
+
+#include "ctx.h"
+#include "util.h"
+
+struct kb_manifest_file {
+	char *path;			/* relative to the root: lib/modules/K/... */
+	char sha256[KB_SHA256_HEX];
+};
+
+struct kb_manifest {
+	char *name, *version;
+	char build_id[KB_SHA256_HEX];
+	struct kb_manifest_file *files;
+	size_t n;
+};
+
+struct kb_manifest_set {
+	struct kb_manifest *v;
+	size_t n;
+};
+
+/* var/lib/kbuildd/installed/KERNEL/NAME.manifest */
+int kb_manifest_rel(const char *kernel, const char *name, char *buf, size_t size);
+
+/* Read one manifest; -ENOENT when absent, -KB_E_INPUT (with file:line) when damaged. */
+int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *name,
+		     struct kb_manifest *m);
+/* Read every manifest of @kernel. */
+int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb_manifest_set *set);
+/* Write atomically (creating the directory). */
+int kb_manifest_write(const struct kb_ctx *ctx, const char *kernel, const struct kb_manifest *m);
+int kb_manifest_add_file(struct kb_manifest *m, const char *path, const char *sha256);
+const struct kb_manifest_file *kb_manifest_find(const struct kb_manifest *m, const char *path);
+/* Which manifest in @set lists @path; NULL if none. */
+const struct kb_manifest *kb_manifest_owner(const struct kb_manifest_set *set, const char *path);
+void kb_manifest_release(struct kb_manifest *m);
+void kb_manifest_set_release(struct kb_manifest_set *set);

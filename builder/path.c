@@ -1,0 +1,428 @@
+/* The root prefix and tree operations inside it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "path.h"
+#include "util.h"
+
+int kb_root_open(struct kb_root *root, const char *path)
+{
+	char *real = realpath(path, NULL);
+
+	root->fd = -1;
+	root->path = NULL;
+	if (!real)
+		return -errno;
+	root->fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root->fd < 0) {
+		int r = -errno;
+
+		free(real);
+		return r;
+	}
+	if (!strcmp(real, "/"))
+		real[0] = '\0';
+	root->path = real;
+	return 0;
+}
+
+void kb_root_release(struct kb_root *root)
+{
+	if (root->fd >= 0)
+		close(root->fd);
+	root->fd = -1;
+	free(root->path);
+	root->path = NULL;
+}
+
+static const char *skip_slash(const char *rel)
+{
+	while (*rel == '/')
+		rel++;
+	return *rel ? rel : ".";
+}
+
+int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	fd = syscall(SYS_openat2, root->fd, skip_slash(rel), &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(root->fd, skip_slash(rel), flags | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+char *kb_root_path(const struct kb_root *root, const char *rel)
+{
+	struct kb_buf b = KB_BUF_INIT;
+
+	while (*rel == '/')
+		rel++;
+	if (kb_buf_addf(&b, "%s/%s", root->path, rel) < 0) {
+		kb_buf_release(&b);
+		return NULL;
+	}
+	return kb_buf_detach(&b);
+}
+
+bool kb_root_exists(const struct kb_root *root, const char *rel)
+{
+	int fd = kb_root_openat(root, rel, O_PATH | O_NOFOLLOW, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Open the parent directory of @rel and point *@last at its final component. */
+static int open_parent(const struct kb_root *root, const char *rel, char *copy, size_t size,
+		       const char **last)
+{
+	char *slash;
+
+	rel = skip_slash(rel);
+	if (strlen(rel) >= size)
+		return -ENAMETOOLONG;
+	strcpy(copy, rel);	/* length checked above */
+	slash = strrchr(copy, '/');
+	if (!slash) {
+		*last = copy;
+		return kb_root_openat(root, ".", O_PATH | O_DIRECTORY, 0);
+	}
+	*slash = '\0';
+	*last = slash + 1;
+	return kb_root_openat(root, copy, O_PATH | O_DIRECTORY, 0);
+}
+
+int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
+{
+	char path[PATH_MAX];
+	char *p;
+
+	rel = skip_slash(rel);
+	if (strlen(rel) >= sizeof(path))
+		return -ENAMETOOLONG;
+	strcpy(path, rel);	/* length checked above */
+	for (p = path;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			const char *last;
+			char parent[PATH_MAX];
+			int dfd;
+
+			*p = '\0';
+			dfd = open_parent(root, path, parent, sizeof(parent), &last);
+			if (dfd < 0)
+				return dfd;
+			if (mkdirat(dfd, last, mode) < 0 && errno != EEXIST) {
+				int r = -errno;
+
+				close(dfd);
+				return r;
+			}
+			close(dfd);
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int rm_rf_at(int dfd, const char *name)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, r = 0;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = rm_rf_at(dirfd(dir), de->d_name);
+		if (r < 0)
+			break;
+	}
+	closedir(dir);
+	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+int kb_rm_rf(const struct kb_root *root, const char *rel)
+{
+	char parent[PATH_MAX];
+	const char *last;
+	int dfd, r;
+
+	dfd = open_parent(root, rel, parent, sizeof(parent), &last);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
+	r = rm_rf_at(dfd, last);
+	close(dfd);
+	return r;
+}
+
+void kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop)
+{
+	char path[PATH_MAX];
+	size_t stop_len = strlen(skip_slash(stop));
+
+	rel = skip_slash(rel);
+	if (strlen(rel) >= sizeof(path))
+		return;
+	strcpy(path, rel);	/* length checked above */
+	while (strlen(path) > stop_len && kb_str_startswith(path, skip_slash(stop))) {
+		char parent[PATH_MAX];
+		const char *last;
+		char *slash;
+		int dfd = open_parent(root, path, parent, sizeof(parent), &last);
+
+		if (dfd < 0)
+			return;
+		if (unlinkat(dfd, last, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			close(dfd);
+			return;
+		}
+		close(dfd);
+		slash = strrchr(path, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
+	}
+}
+
+struct tree_walk {
+	EVP_MD_CTX *md;
+	const struct kb_root *root;	/* NULL: hash only */
+	const char *dst;		/* destination inside the root */
+};
+
+/* Destination of the tree-relative path @rel. */
+static int dst_path(const struct tree_walk *w, const char *rel, char *out, size_t size)
+{
+	if (snprintf(out, size, "%s/%s", w->dst, rel) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Read the names in @fd's directory, sorted, so hashes are stable. */
+static int sorted_names(int fd, struct kb_strv *names)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dup_fd = dup(fd), r = 0;
+
+	if (dup_fd < 0)
+		return -errno;
+	dir = fdopendir(dup_fd);
+	if (!dir) {
+		close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = kb_strv_push(names, de->d_name);
+		if (r < 0)
+			break;
+	}
+	closedir(dir);
+	if (names->n)
+		qsort(names->v, names->n, sizeof(char *), name_cmp);
+	return r;
+}
+
+static void hash_entry(struct tree_walk *w, const char *rel, char type, mode_t mode,
+		       const void *data, size_t len)
+{
+	char head[64];
+
+	if (!w->md)
+		return;
+	snprintf(head, sizeof(head), "%c %o %zu ", type, (unsigned)(mode & 07777), len);
+	EVP_DigestUpdate(w->md, head, strlen(head));
+	EVP_DigestUpdate(w->md, rel, strlen(rel) + 1);
+	if (len)
+		EVP_DigestUpdate(w->md, data, len);
+}
+
+static int copy_file(struct tree_walk *w, int sfd, const char *name, const char *rel,
+		     const struct stat *st)
+{
+	struct kb_buf data = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	char dst[PATH_MAX];
+	int fd, r;
+
+	r = kb_read_file(sfd, name, KB_MAX_MODULE_SIZE, &data);
+	if (r < 0)
+		goto out;
+	hash_entry(w, rel, 'f', st->st_mode, data.buf, data.len);
+	if (!w->root)
+		goto out;
+	r = dst_path(w, rel, dst, sizeof(dst));
+	if (r < 0)
+		goto out;
+	fd = kb_root_openat(w->root, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+			    st->st_mode & 0755);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = kb_write_all(fd, data.buf, data.len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+out:
+	kb_buf_release(&data);
+	return r;
+}
+
+static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *rel)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	int r;
+
+	r = sorted_names(sfd, &names);
+	for (size_t i = 0; r >= 0 && i < names.n; i++) {
+		const char *name = names.v[i];
+		char child[PATH_MAX], dst[PATH_MAX];
+		struct stat st;
+
+		if (snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", name) >=
+			    (int)sizeof(child) ||
+		    dst_path(w, child, dst, sizeof(dst)) < 0) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int cfd;
+
+			hash_entry(w, child, 'd', st.st_mode, NULL, 0);
+			if (w->root && (r = kb_mkdirs(w->root, dst, 0755)) < 0)
+				break;
+			cfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0) {
+				r = -errno;
+				break;
+			}
+			r = walk(w, cfd, src_path, child);
+			close(cfd);
+		} else if (S_ISREG(st.st_mode)) {
+			r = copy_file(w, sfd, name, child, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
+			char parent[PATH_MAX];
+			const char *last;
+			int dfd;
+
+			if (n < 0) {
+				r = -errno;
+				break;
+			}
+			target[n] = '\0';
+			hash_entry(w, child, 'l', 0, target, (size_t)n);
+			if (!w->root)
+				continue;
+			dfd = open_parent(w->root, dst, parent, sizeof(parent), &last);
+			if (dfd < 0) {
+				r = dfd;
+				break;
+			}
+			if (symlinkat(target, dfd, last) < 0)
+				r = -errno;
+			close(dfd);
+		} else {
+			r = kb_err(-KB_E_INPUT, "'%s/%s' is not a file, directory or symlink",
+				   src_path, child);
+		}
+	}
+	kb_strv_clear(&names);
+	return r;
+}
+
+static int tree_op(const char *src, const struct kb_root *root, const char *dst_rel,
+		   char *hash_hex)
+{
+	struct tree_walk w = { .md = NULL, .root = root, .dst = dst_rel };
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int sfd, r;
+
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	if (hash_hex) {
+		w.md = EVP_MD_CTX_new();
+		if (!w.md || !EVP_DigestInit_ex(w.md, EVP_sha256(), NULL)) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (root) {
+		r = kb_mkdirs(root, dst_rel, 0755);
+		if (r < 0)
+			goto out;
+	}
+	r = walk(&w, sfd, src, "");
+	if (r >= 0 && hash_hex) {
+		EVP_DigestFinal_ex(w.md, md, &mdlen);
+		for (unsigned i = 0; i < mdlen; i++)
+			snprintf(hash_hex + 2 * i, 3, "%02x", md[i]);
+	}
+out:
+	EVP_MD_CTX_free(w.md);
+	close(sfd);
+	return r;
+}
+
+int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_rel,
+		 char *hash_hex)
+{
+	return tree_op(src, root, dst_rel, hash_hex);
+}
+
+int kb_hash_tree(const char *src, char *hash_hex)
+{
+	return tree_op(src, NULL, "", hash_hex);
+}

@@ -1,0 +1,44 @@
+/*
+ * The root prefix (--root). Every state path is opened relative to one
+ * directory fd with RESOLVE_IN_ROOT, so absolute symlinks inside a fake
+ * root stay inside it. String paths are built here only for children
+ * (make, depmod), which see the host's file system.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "strbuf.h"
+
+struct kb_root {
+	int fd;		/* O_PATH directory fd of the root */
+	char *path;	/* absolute, no trailing slash; "" for "/" */
+};
+
+int kb_root_open(struct kb_root *root, const char *path);
+void kb_root_release(struct kb_root *root);
+
+/* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */
+int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode);
+/* Host path of @rel for a child process; caller frees. */
+char *kb_root_path(const struct kb_root *root, const char *rel);
+
+/* mkdir -p @rel inside the root; 0 or negative errno. */
+int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode);
+/* rm -rf @rel inside the root without following symlinks; 0 if absent. */
+int kb_rm_rf(const struct kb_root *root, const char *rel);
+/* Remove @rel and then each parent while it is empty, stopping at @stop. */
+void kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop);
+bool kb_root_exists(const struct kb_root *root, const char *rel);
+
+/*
+ * Copy the tree at host path @src to @dst_rel inside the root (which must
+ * not exist). Regular files, directories and symlinks are copied; other
+ * types are refused. When @hash_hex is not NULL it receives a SHA-256
+ * over the tree's names, modes and contents, in sorted order.
+ */
+int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_rel,
+		 char *hash_hex);
+/* Hash a host tree the same way without copying. */
+int kb_hash_tree(const char *src, char *hash_hex);

@@ -1,0 +1,301 @@
+/* The plan: for each (recipe, kernel), excluded with a reason, up to date, or to build. */
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "plan.h"
+
+const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
+{
+	return kb_recipe_id(t->recipe, buf, size);
+}
+
+int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size)
+{
+	return kb_pathf(buf, size, "%s/builds/%s/%s/%s%s", KB_STATE_DIR, t->recipe->name,
+			t->recipe->version, t->kernel->release, suffix ? suffix : "");
+}
+
+char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k)
+{
+	char *why = NULL;
+
+	if (r->has_kernels && (!k->has_ver || !kb_range_match(&r->kernels, &k->ver))) {
+		if (asprintf(&why, "kernel %s is outside 'kernels = %s'", k->release,
+			     r->kernels_text) < 0)
+			return NULL;
+		return why;
+	}
+	if (r->exclusive_kernel) {
+		regex_t re;
+		bool match = false;
+
+		if (regcomp(&re, r->exclusive_kernel, REG_EXTENDED | REG_NOSUB) == 0) {
+			match = regexec(&re, k->release, 0, NULL, 0) == 0;
+			regfree(&re);
+		}
+		if (!match) {
+			if (asprintf(&why, "kernel %s does not match 'exclusive_kernel = %s'",
+				     k->release, r->exclusive_kernel) < 0)
+				return NULL;
+			return why;
+		}
+	}
+	if (r->arch.n && !kb_strv_contains(&r->arch, k->arch)) {
+		if (asprintf(&why, "architecture %s is not in 'arch ='", k->arch) < 0)
+			return NULL;
+		return why;
+	}
+	for (size_t i = 0; i < r->requires_config.n; i++) {
+		_cleanup_free_ char *v = kb_kernel_config(k, r->requires_config.v[i]);
+
+		if (!v || (strcmp(v, "y") && strcmp(v, "m"))) {
+			if (asprintf(&why, "%s is not set in kernel %s", r->requires_config.v[i],
+				     k->release) < 0)
+				return NULL;
+			return why;
+		}
+	}
+	return NULL;
+}
+
+static void hash_field(EVP_MD_CTX *md, const char *tag, const char *value)
+{
+	EVP_DigestUpdate(md, tag, strlen(tag) + 1);
+	EVP_DigestUpdate(md, value ? value : "", strlen(value ? value : "") + 1);
+}
+
+void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
+		      struct kb_task *const *deps, size_t nr_deps, char out[KB_SHA256_HEX])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	hash_field(md, "format", "kbuildd-build-1");
+	hash_field(md, "recipe", kb_buf_str(&r->text));
+	hash_field(md, "source", r->source_hash);
+	hash_field(md, "kernel", k->release);
+	hash_field(md, "config", k->config_hash);
+	hash_field(md, "symvers", k->symvers_hash);
+	hash_field(md, "compiler", k->cc_version);
+	hash_field(md, "signing", "none");
+	for (size_t i = 0; i < nr_deps; i++) {
+		hash_field(md, "depends", deps[i]->recipe->name);
+		hash_field(md, "depends-id", deps[i]->build_id);
+	}
+	EVP_DigestFinal_ex(md, digest, &len);
+	EVP_MD_CTX_free(md);
+	for (unsigned i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+static struct kb_task *find_task(struct kb_plan *plan, const struct kb_recipe *r,
+				 const struct kb_kernel *k)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->tasks[i].recipe == r && plan->tasks[i].kernel == k)
+			return &plan->tasks[i];
+	return NULL;
+}
+
+static struct kb_task *find_task_by_name(struct kb_plan *plan, const char *name,
+					 const struct kb_kernel *k)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (!strcmp(plan->tasks[i].recipe->name, name) && plan->tasks[i].kernel == k)
+			return &plan->tasks[i];
+	return NULL;
+}
+
+/* Add a task for (r, k) and, recursively, for its dependencies. */
+static int add_task(struct kb_plan *plan, struct kb_recipe_set *set, struct kb_recipe *r,
+		    struct kb_kernel *k, size_t cap)
+{
+	struct kb_task *t;
+
+	if (find_task_by_name(plan, r->name, k))
+		return 0;
+	if (plan->n == cap)
+		return -E2BIG;
+	t = &plan->tasks[plan->n++];
+	memset(t, 0, sizeof(*t));
+	t->recipe = r;
+	t->kernel = k;
+	t->log_fd = -1;
+	kb_child_init(&t->child);
+	for (size_t i = 0; i < r->depends.n; i++) {
+		struct kb_recipe *dep = kb_recipe_set_find(set, r->depends.v[i]);
+		int ret;
+
+		if (!dep)
+			continue;	/* reported when resolving */
+		ret = add_task(plan, set, dep, k, cap);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int set_reason(struct kb_task *t, enum kb_action action, char *reason)
+{
+	t->action = action;
+	free(t->reason);
+	t->reason = reason;
+	return reason ? 0 : -ENOMEM;
+}
+
+/* Resolve dependencies, exclusions and build ids, depth first. */
+static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
+		   struct kb_task *t)
+{
+	struct kb_recipe *r = t->recipe;
+	struct kb_buf old_id = KB_BUF_INIT_MAX(128);
+	char rel[4096];
+	char *why;
+
+	if (t->visit == 2)
+		return 0;
+	if (t->visit == 1)
+		return set_reason(t, KB_ACT_ERROR, strdup("dependency cycle"));
+	t->visit = 1;
+	if (!t->kernel->usable) {
+		t->visit = 2;
+		return set_reason(t, KB_ACT_NO_HEADERS, strdup(t->kernel->reason));
+	}
+	why = kb_plan_exclusion(r, t->kernel);
+	if (why) {
+		t->visit = 2;
+		return set_reason(t, KB_ACT_EXCLUDED, why);
+	}
+	t->deps = calloc(r->depends.n + 1, sizeof(*t->deps));
+	if (!t->deps)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->depends.n; i++) {
+		struct kb_recipe *dr = kb_recipe_set_find(set, r->depends.v[i]);
+		struct kb_task *d = dr ? find_task_by_name(plan, dr->name, t->kernel) : NULL;
+		char *msg = NULL;
+
+		if (!d) {
+			t->visit = 2;
+			if (asprintf(&msg, "depends on '%s', which is not registered",
+				     r->depends.v[i]) < 0)
+				msg = NULL;
+			return set_reason(t, KB_ACT_ERROR, msg);
+		}
+		if (d->visit == 1) {
+			t->visit = 2;
+			if (asprintf(&msg, "dependency cycle through '%s'", dr->name) < 0)
+				msg = NULL;
+			return set_reason(t, KB_ACT_ERROR, msg);
+		}
+		resolve(ctx, plan, set, d);
+		if (d->action == KB_ACT_EXCLUDED || d->action == KB_ACT_ERROR ||
+		    d->action == KB_ACT_NO_HEADERS) {
+			t->visit = 2;
+			if (asprintf(&msg, "depends on '%s', which is %s here: %s", dr->name,
+				     d->action == KB_ACT_EXCLUDED ? "excluded" : "not buildable",
+				     d->reason) < 0)
+				msg = NULL;
+			return set_reason(t, d->action == KB_ACT_EXCLUDED ? KB_ACT_EXCLUDED :
+					  KB_ACT_ERROR, msg);
+		}
+		t->deps[t->nr_deps++] = d;
+	}
+	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, t->build_id);
+	t->action = KB_ACT_BUILD;
+	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
+	    kb_read_file(ctx->root.fd, rel, 128, &old_id) == 0 &&
+	    !strncmp(kb_buf_str(&old_id), t->build_id, 64))
+		t->action = KB_ACT_UPTODATE;
+	/* a dependency rebuilt in this run changes our id, so this is enough */
+	kb_buf_release(&old_id);
+	t->visit = 2;
+	return 0;
+}
+
+static int select_ids(struct kb_plan *plan, struct kb_recipe_set *set,
+		      struct kb_kernel_list *kernels, const struct kb_strv *ids, size_t cap)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ids && i < ids->n; i++) {
+		struct kb_recipe *r = kb_recipe_set_find(set, ids->v[i]);
+
+		if (!r) {
+			ret = kb_err(-KB_E_INPUT, "'%s' is not registered; see 'kbuildd status'",
+				     ids->v[i]);
+			continue;
+		}
+		for (size_t k = 0; k < kernels->n; k++) {
+			int r2 = add_task(plan, set, r, &kernels->v[k], cap);
+			struct kb_task *t;
+
+			if (r2 < 0)
+				return r2;
+			t = find_task(plan, r, &kernels->v[k]);
+			if (t)
+				t->selected = true;
+		}
+	}
+	for (size_t i = 0; !ids && i < set->n; i++) {
+		if (!kb_recipe_set_is_newest(set, set->v[i]))
+			continue;
+		for (size_t k = 0; k < kernels->n; k++) {
+			int r2 = add_task(plan, set, set->v[i], &kernels->v[k], cap);
+
+			if (r2 < 0)
+				return r2;
+			find_task(plan, set->v[i], &kernels->v[k])->selected = true;
+		}
+	}
+	return ret;
+}
+
+int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel_list *kernels,
+		 const struct kb_strv *ids, enum kb_plan_mode mode, struct kb_plan *plan)
+{
+	size_t cap = (set->n + 1) * (kernels->n + 1);
+	int ret;
+
+	plan->n = 0;
+	plan->tasks = calloc(cap, sizeof(*plan->tasks));
+	if (!plan->tasks)
+		return -ENOMEM;
+	ret = select_ids(plan, set, kernels, ids, cap);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+
+		ret = resolve(ctx, plan, set, t);
+		if (ret < 0)
+			return ret;
+		t->install = mode == KB_PLAN_INSTALL;	/* a dependency must be loadable too */
+	}
+	return 0;
+}
+
+void kb_plan_release(struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+
+		free(t->reason);
+		free(t->deps);
+		kb_child_release(&t->child);
+		if (t->log_fd >= 0)
+			close(t->log_fd);
+	}
+	free(plan->tasks);
+	plan->tasks = NULL;
+	plan->n = 0;
+}

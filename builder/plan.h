@@ -1,0 +1,80 @@
+/* The plan: for each (recipe, kernel), excluded with a reason, up to date, or to build. */
+#pragma once
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "child.h"
+#include "ctx.h"
+#include "kernel.h"
+#include "state.h"
+
+enum kb_action {
+	KB_ACT_EXCLUDED,	/* recipe does not apply to this kernel */
+	KB_ACT_NO_HEADERS,	/* kernel has no usable build tree */
+	KB_ACT_BUILD,		/* build id changed or never built */
+	KB_ACT_UPTODATE,	/* the kept build has this build id */
+	KB_ACT_ERROR,		/* cannot be planned (missing dependency, cycle) */
+};
+
+enum kb_task_state {
+	KB_TASK_PENDING,
+	KB_TASK_RUNNING,
+	KB_TASK_BUILT,		/* built now or already up to date */
+	KB_TASK_FAILED,
+	KB_TASK_SKIPPED,	/* a dependency failed */
+	KB_TASK_INSTALLED,
+	KB_TASK_CURRENT,	/* already installed with this build id */
+	KB_TASK_UNINSTALLED,
+};
+
+struct kb_task {
+	struct kb_recipe *recipe;
+	struct kb_kernel *kernel;
+	enum kb_action action;
+	enum kb_task_state state;
+	char *reason;			/* why excluded, failed or skipped */
+	char build_id[KB_SHA256_HEX];
+	struct kb_task **deps;
+	size_t nr_deps;
+	bool install;			/* install after building */
+	bool selected;			/* asked for, not just pulled in as a dependency */
+	int visit;			/* cycle detection while planning */
+
+	/* Set while building (jobs.c). */
+	struct kb_child child;
+	int log_fd;
+	struct timespec started;
+	double seconds;
+};
+
+struct kb_plan {
+	struct kb_task *tasks;
+	size_t n;
+};
+
+enum kb_plan_mode { KB_PLAN_BUILD, KB_PLAN_INSTALL };
+
+/*
+ * Plan @ids ("NAME" or "NAME/VERSION"; NULL = every recipe's newest
+ * version) on every kernel in @kernels. Dependencies are pulled in for the
+ * same kernel. Returns 0, or -KB_E_INPUT when an id is not registered.
+ */
+int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel_list *kernels,
+		 const struct kb_strv *ids, enum kb_plan_mode mode, struct kb_plan *plan);
+void kb_plan_release(struct kb_plan *plan);
+
+/*
+ * Is @r meant for @k? Returns NULL if so, else a reason the caller frees.
+ * Pure: looks only at the recipe and the kernel facts.
+ */
+char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k);
+
+/* The build id: SHA-256 over everything that changes the output (DESIGN.md). */
+void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
+		      struct kb_task *const *deps, size_t nr_deps, char out[KB_SHA256_HEX]);
+
+/* var/lib/kbuildd/builds/NAME/VERSION/KERNEL (in @buf). */
+int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size);
+/* "NAME/VERSION" in @buf. */
+const char *kb_task_id(const struct kb_task *t, char *buf, size_t size);

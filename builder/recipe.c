@@ -1,0 +1,518 @@
+/* Native recipes: an INI file describing a driver's source, build and modules. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "limits.h"
+#include "log.h"
+#include "recipe.h"
+
+/* Parser state shared by the line reader and the key handler. */
+struct parse_state {
+	struct kb_recipe *r;
+	const char *file;
+	const char *pos, *end;
+	unsigned line;			/* line last handed to inih */
+	unsigned errors;
+	char last_key[128];		/* for indented continuation lines */
+	char last_section[128];
+	bool continuation;		/* current line is indented */
+	bool seen_recipe, seen_source, seen_build;
+};
+
+static const char *const recipe_keys[] = { "name", "version", "description", NULL };
+static const char *const source_keys[] = { "path", NULL };
+static const char *const build_keys[] = {
+	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
+	"patches", "make_args", "make", NULL,
+};
+static const char *const module_keys[] = { "path", "dest", "initramfs", NULL };
+/* Accepted by later releases; named so the error can say so. */
+static const char *const planned_source_keys[] = {
+	"url", "sha256", "strip", "git", "commit", "ref", "mirrors", "insecure", NULL,
+};
+
+void kb_recipe_init(struct kb_recipe *r)
+{
+	memset(r, 0, sizeof(*r));
+	kb_buf_init(&r->text, KB_MAX_RECIPE_SIZE);
+}
+
+void kb_recipe_release(struct kb_recipe *r)
+{
+	free(r->name);
+	free(r->version);
+	free(r->description);
+	free(r->file);
+	free(r->dir);
+	free(r->source_path);
+	free(r->kernels_text);
+	free(r->exclusive_kernel);
+	kb_strv_clear(&r->arch);
+	kb_strv_clear(&r->requires_config);
+	kb_strv_clear(&r->depends);
+	kb_strv_clear(&r->patches);
+	kb_strv_clear(&r->make_args);
+	kb_strv_clear(&r->make_cmd);
+	for (size_t i = 0; i < r->nr_modules; i++) {
+		free(r->modules[i].name);
+		free(r->modules[i].path);
+		free(r->modules[i].dest);
+	}
+	free(r->modules);
+	kb_buf_release(&r->text);
+	free(r->state_dir);
+	free(r->source_hash);
+	kb_recipe_init(r);
+}
+
+const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", r->name, r->version);
+	return buf;
+}
+
+static bool name_valid(const char *s, bool dots)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > KB_MAX_NAME || !isalnum((unsigned char)s[0]))
+		return false;
+	for (; *s; s++) {
+		if (isalnum((unsigned char)*s) || *s == '_' || *s == '-')
+			continue;
+		if (dots && (*s == '.' || *s == '+'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+bool kb_recipe_name_valid(const char *s)
+{
+	return name_valid(s, true);
+}
+
+bool kb_recipe_version_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > KB_MAX_VERSION || !isalnum((unsigned char)s[0]))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._+~-", *s))
+			return false;
+	return true;
+}
+
+static int __attribute__((format(printf, 2, 3)))
+parse_error(struct parse_state *ps, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kb_err(-KB_E_INPUT, "%s:%u: %s", ps->file, ps->line, msg);
+	ps->errors++;
+	return 1;	/* keep parsing: report every problem at once */
+}
+
+static bool in_list(const char *const *list, const char *key)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, key))
+			return true;
+	return false;
+}
+
+static void list_text(const char *const *list, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (; *list && used < size; list++)
+		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", *list);
+}
+
+static int unknown_key(struct parse_state *ps, const char *section, const char *key,
+		       const char *const *keys)
+{
+	char expected[512];
+
+	if (!strcmp(section, "source") && in_list(planned_source_keys, key))
+		return parse_error(ps, "'%s' sources are not supported by this kbuildd; "
+				   "use 'path = DIR'", key);
+	list_text(keys, expected, sizeof(expected));
+	return parse_error(ps, "unknown key '%s' in [%s]; expected one of: %s", key, section,
+			   expected);
+}
+
+static int set_string(struct parse_state *ps, char **field, const char *key, const char *value)
+{
+	if (*field && !ps->continuation)
+		return parse_error(ps, "'%s' is given twice", key);
+	if (*field)
+		return parse_error(ps, "'%s' takes a single value, not continuation lines", key);
+	if (!*value)
+		return parse_error(ps, "'%s' is empty", key);
+	*field = strdup(value);
+	return *field ? 1 : parse_error(ps, "out of memory");
+}
+
+static int set_list(struct parse_state *ps, struct kb_strv *list, const char *key,
+		    const char *value)
+{
+	if (list->n && !ps->continuation)
+		return parse_error(ps, "'%s' is given twice; list every value on one line "
+				   "or on indented lines below it", key);
+	if (kb_strv_split(list, value) < 0)
+		return parse_error(ps, "'%s' has a word longer than 4095 bytes", key);
+	if (list->n > KB_MAX_LIST_ITEMS)
+		return parse_error(ps, "'%s' lists more than %d values", key, KB_MAX_LIST_ITEMS);
+	return 1;
+}
+
+static bool relative_clean(const char *p)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if ((n == 2 && !strncmp(s, "..", 2)))
+			return false;
+		s += n;
+		while (*s == '/')
+			s++;
+	}
+	return true;
+}
+
+static int handle_recipe(struct parse_state *ps, const char *key, const char *value)
+{
+	struct kb_recipe *r = ps->r;
+
+	if (!strcmp(key, "name")) {
+		if (!kb_recipe_name_valid(value))
+			return parse_error(ps, "invalid name '%s': expected letters, digits and "
+					   "'_.+-', starting with a letter or digit, at most %d",
+					   value, KB_MAX_NAME);
+		return set_string(ps, &r->name, key, value);
+	}
+	if (!strcmp(key, "version")) {
+		if (!kb_recipe_version_valid(value))
+			return parse_error(ps, "invalid version '%s': expected letters, digits and "
+					   "'._+~-', e.g. 1.2.0", value);
+		return set_string(ps, &r->version, key, value);
+	}
+	if (!strcmp(key, "description"))
+		return set_string(ps, &r->description, key, value);
+	return unknown_key(ps, "recipe", key, recipe_keys);
+}
+
+static int handle_build(struct parse_state *ps, const char *key, const char *value)
+{
+	struct kb_recipe *r = ps->r;
+
+	if (!strcmp(key, "kernels")) {
+		const char *why;
+
+		if (kb_range_parse(value, &r->kernels, &why) < 0)
+			return parse_error(ps, "invalid kernels '%s': expected %s", value, why);
+		r->has_kernels = true;
+		return set_string(ps, &r->kernels_text, key, value);
+	}
+	if (!strcmp(key, "exclusive_kernel")) {
+		regex_t re;
+		int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+
+		if (rc) {
+			char msg[256];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			return parse_error(ps, "invalid exclusive_kernel regex '%s': %s", value, msg);
+		}
+		regfree(&re);
+		return set_string(ps, &r->exclusive_kernel, key, value);
+	}
+	if (!strcmp(key, "arch"))
+		return set_list(ps, &r->arch, key, value);
+	if (!strcmp(key, "requires_config")) {
+		size_t before = r->requires_config.n;
+
+		set_list(ps, &r->requires_config, key, value);
+		for (size_t i = before; i < r->requires_config.n; i++)
+			if (!kb_str_startswith(r->requires_config.v[i], "CONFIG_"))
+				parse_error(ps, "invalid requires_config '%s': expected CONFIG_NAME",
+					    r->requires_config.v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "depends")) {
+		size_t before = r->depends.n;
+
+		set_list(ps, &r->depends, key, value);
+		for (size_t i = before; i < r->depends.n; i++)
+			if (!kb_recipe_name_valid(r->depends.v[i]))
+				parse_error(ps, "invalid depends '%s': expected a recipe name",
+					    r->depends.v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "patches")) {
+		size_t before = r->patches.n;
+
+		set_list(ps, &r->patches, key, value);
+		for (size_t i = before; i < r->patches.n; i++)
+			if (!relative_clean(r->patches.v[i]))
+				parse_error(ps, "invalid patch '%s': expected a path relative to the "
+					    "recipe, without '..'", r->patches.v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "make_args"))
+		return set_list(ps, &r->make_args, key, value);
+	if (!strcmp(key, "make"))
+		return set_list(ps, &r->make_cmd, key, value);
+	return unknown_key(ps, "build", key, build_keys);
+}
+
+static int handle_module(struct parse_state *ps, const char *key, const char *value)
+{
+	struct kb_module_spec *m = &ps->r->modules[ps->r->nr_modules - 1];
+
+	if (!strcmp(key, "path")) {
+		if (!relative_clean(value))
+			return parse_error(ps, "invalid path '%s': expected a path relative to the "
+					   "build directory, without '..'", value);
+		return set_string(ps, &m->path, key, value);
+	}
+	if (!strcmp(key, "dest")) {
+		if (!relative_clean(value))
+			return parse_error(ps, "invalid dest '%s': expected a directory under "
+					   "/lib/modules/KERNEL/, such as updates/kbuildd", value);
+		return set_string(ps, &m->dest, key, value);
+	}
+	if (!strcmp(key, "initramfs")) {
+		if (kb_parse_bool(value, &m->initramfs) < 0)
+			return parse_error(ps, "invalid initramfs '%s': expected yes or no", value);
+		return 1;
+	}
+	return unknown_key(ps, "module", key, module_keys);
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_state *ps = user;
+
+	ps->continuation = ps->continuation && !strcmp(ps->last_key, key) &&
+			   !strcmp(ps->last_section, section);
+	snprintf(ps->last_key, sizeof(ps->last_key), "%s", key);
+	snprintf(ps->last_section, sizeof(ps->last_section), "%s", section);
+	if (!*section)
+		return parse_error(ps, "'%s' appears before any [section]", key);
+	if (!strcmp(section, "recipe"))
+		return handle_recipe(ps, key, value);
+	if (!strcmp(section, "source")) {
+		if (!strcmp(key, "path"))
+			return set_string(ps, &ps->r->source_path, key, value);
+		return unknown_key(ps, "source", key, source_keys);
+	}
+	if (!strcmp(section, "build"))
+		return handle_build(ps, key, value);
+	if (kb_str_startswith(section, "module ") && ps->r->nr_modules)
+		return handle_module(ps, key, value);
+	return 1;	/* unknown sections were reported by the reader */
+}
+
+/* "[module NAME]": start a module; other headers are checked by name. */
+static void section_header(struct parse_state *ps, const char *line)
+{
+	char name[256];
+	const char *close = strchr(line, ']');
+	size_t len;
+
+	if (!close)
+		return;		/* inih reports the malformed line */
+	len = (size_t)(close - line - 1);
+	if (len >= sizeof(name)) {
+		parse_error(ps, "section name too long");
+		return;
+	}
+	memcpy(name, line + 1, len);
+	name[len] = '\0';
+	if (!strcmp(name, "recipe") || !strcmp(name, "source") || !strcmp(name, "build")) {
+		bool *seen = !strcmp(name, "recipe") ? &ps->seen_recipe :
+			     !strcmp(name, "source") ? &ps->seen_source : &ps->seen_build;
+
+		if (*seen)
+			parse_error(ps, "[%s] appears twice", name);
+		*seen = true;
+		return;
+	}
+	if (kb_str_startswith(name, "module ")) {
+		struct kb_recipe *r = ps->r;
+		const char *mod = kb_strstrip(name + 7);
+		struct kb_module_spec *mods;
+
+		if (!name_valid(mod, false)) {
+			parse_error(ps, "invalid module name '%s': expected letters, digits, "
+				    "'_' and '-'", mod);
+			return;
+		}
+		for (size_t i = 0; i < r->nr_modules; i++)
+			if (!strcmp(r->modules[i].name, mod)) {
+				parse_error(ps, "[module %s] appears twice (first on line %u)", mod,
+					    r->modules[i].line);
+				return;
+			}
+		if (r->nr_modules == KB_MAX_MODULES) {
+			parse_error(ps, "more than %d modules", KB_MAX_MODULES);
+			return;
+		}
+		mods = realloc(r->modules, (r->nr_modules + 1) * sizeof(*mods));
+		if (!mods) {
+			parse_error(ps, "out of memory");
+			return;
+		}
+		r->modules = mods;
+		memset(&mods[r->nr_modules], 0, sizeof(*mods));
+		mods[r->nr_modules].name = strdup(mod);
+		mods[r->nr_modules].line = ps->line;
+		r->nr_modules++;
+		return;
+	}
+	parse_error(ps, "unknown section [%s]; expected [recipe], [source], [build] or "
+		    "[module NAME]", name);
+}
+
+/* inih's line reader: counts lines, catches over-long ones and section headers. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	const char *nl, *start;
+	size_t len, full;
+
+	if (ps->pos >= ps->end)
+		return NULL;
+	nl = memchr(ps->pos, '\n', (size_t)(ps->end - ps->pos));
+	full = nl ? (size_t)(nl - ps->pos) + 1 : (size_t)(ps->end - ps->pos);
+	ps->line++;
+	start = ps->pos;
+	ps->pos += full;
+	len = full;
+	if (len + 1 > (size_t)num) {
+		parse_error(ps, "line is longer than %d bytes; continue long lists on "
+			    "indented lines", num - 3);
+		str[0] = '\n';
+		str[1] = '\0';
+		return str;
+	}
+	if (memchr(start, '\0', len)) {
+		parse_error(ps, "line contains a NUL byte");
+		str[0] = '\n';
+		str[1] = '\0';
+		return str;
+	}
+	memcpy(str, start, len);
+	str[len] = '\0';
+	ps->continuation = len && (str[0] == ' ' || str[0] == '\t');
+	{
+		const char *p = str;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[')
+			section_header(ps, p);
+	}
+	return str;
+}
+
+static void validate(struct parse_state *ps)
+{
+	struct kb_recipe *r = ps->r;
+
+	ps->line = 0;
+	if (!r->name)
+		parse_error(ps, "missing 'name' in [recipe]");
+	if (!r->version)
+		parse_error(ps, "missing 'version' in [recipe]");
+	if (!r->source_path)
+		parse_error(ps, "missing [source] 'path'");
+	if (!r->nr_modules)
+		parse_error(ps, "no [module NAME] section: name the modules the build produces");
+	if (r->name && kb_strv_contains(&r->depends, r->name))
+		parse_error(ps, "'%s' depends on itself", r->name);
+}
+
+int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len)
+{
+	struct parse_state ps = { .r = r, .file = file, .pos = text, .end = text + len };
+	int rc;
+
+	if (len > KB_MAX_RECIPE_SIZE)
+		return kb_err(-KB_E_INPUT, "%s: larger than %d bytes", file, KB_MAX_RECIPE_SIZE);
+	free(r->file);
+	r->file = strdup(file);
+	kb_buf_reset(&r->text);
+	if (!r->file || kb_buf_add(&r->text, text, len) < 0)
+		return -ENOMEM;
+	rc = ini_parse_stream(reader, &ps, handler, &ps);
+	if (rc > 0 && !ps.errors) {
+		ps.line = (unsigned)rc;
+		parse_error(&ps, "expected 'key = value', '[section]' or a comment");
+	} else if (rc < 0) {
+		return -ENOMEM;
+	}
+	if (!ps.errors)
+		validate(&ps);
+	for (size_t i = 0; !ps.errors && i < r->nr_modules; i++) {
+		struct kb_module_spec *m = &r->modules[i];
+
+		if (!m->path && asprintf(&m->path, "%s.ko", m->name) < 0)
+			return -ENOMEM;
+	}
+	return ps.errors ? -KB_E_INPUT : 0;
+}
+
+int kb_recipe_load(struct kb_recipe *r, const char *path)
+{
+	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE);
+	char copy[PATH_MAX];
+	char *real;
+	int ret;
+
+	ret = kb_read_file(AT_FDCWD, path, KB_MAX_RECIPE_SIZE, &text);
+	if (ret == -EFBIG)
+		ret = kb_err(-KB_E_INPUT, "%s: larger than %d bytes", path, KB_MAX_RECIPE_SIZE);
+	else if (ret < 0)
+		ret = kb_err(-KB_E_INPUT, "cannot read recipe '%s': %s", path, strerror(-ret));
+	if (ret < 0)
+		goto out;
+	ret = kb_recipe_parse(r, path, kb_buf_str(&text), text.len);
+	if (ret < 0)
+		goto out;
+	real = realpath(path, NULL);
+	if (!real) {
+		ret = -errno;
+		goto out;
+	}
+	snprintf(copy, sizeof(copy), "%s", real);
+	free(real);
+	r->dir = strdup(dirname(copy));
+	if (!r->dir)
+		ret = -ENOMEM;
+out:
+	kb_buf_release(&text);
+	return ret;
+}

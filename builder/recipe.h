@@ -1,0 +1,61 @@
+/* Native recipes: an INI file describing a driver's source, build and modules. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+#include "util.h"
+#include "version.h"
+
+struct kb_module_spec {
+	char *name;	/* module name, from [module NAME] */
+	char *path;	/* built file, relative to the build dir (default NAME.ko) */
+	char *dest;	/* under /lib/modules/K/; NULL = the configured default */
+	bool initramfs;
+	unsigned line;
+};
+
+struct kb_recipe {
+	char *name;
+	char *version;
+	char *description;
+	char *file;		/* where it was read from, for messages */
+	char *dir;		/* directory for relative paths; NULL once registered */
+	char *source_path;	/* [source] path as written */
+	bool has_kernels;
+	struct kb_range kernels;
+	char *kernels_text;
+	char *exclusive_kernel;
+	struct kb_strv arch;
+	struct kb_strv requires_config;
+	struct kb_strv depends;
+	struct kb_strv patches;
+	struct kb_strv make_args;
+	struct kb_strv make_cmd;	/* empty: the default kbuild command */
+	struct kb_module_spec *modules;
+	size_t nr_modules;
+	struct kb_buf text;		/* the file as read, hashed into build ids */
+
+	/* Set by state.c for registered recipes. */
+	char *state_dir;		/* var/lib/kbuildd/recipes/NAME/VERSION */
+	char *source_hash;
+};
+
+void kb_recipe_init(struct kb_recipe *r);
+void kb_recipe_release(struct kb_recipe *r);
+
+/*
+ * Parse recipe @text; @file names it in messages ("file:line: ...").
+ * Every problem is reported; returns 0 or -KB_E_INPUT.
+ */
+int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len);
+/* Read and parse the host file @path; relative paths in it resolve from its directory. */
+int kb_recipe_load(struct kb_recipe *r, const char *path);
+
+/* "name/version", into a static-free caller buffer of @size bytes. */
+const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size);
+
+/* Valid recipe or module name: [a-z0-9][a-z0-9_.+-]*, at most KB_MAX_NAME. */
+bool kb_recipe_name_valid(const char *s);
+bool kb_recipe_version_valid(const char *s);

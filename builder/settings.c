@@ -1,0 +1,154 @@
+/* kbuildd.conf: site settings, every key optional (DESIGN.md "State and files"). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "ctx.h"
+#include "limits.h"
+#include "log.h"
+
+#define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"
+
+struct settings_parse {
+	struct kb_settings *s;
+	const char *file;
+	unsigned errors;
+};
+
+static int set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = strdup(value);
+	return *field ? 0 : -ENOMEM;
+}
+
+static int one_of(const char *value, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (!strcmp(value, *allowed))
+			return 0;
+	return -EINVAL;
+}
+
+static int settings_handler(void *user, const char *section, const char *key, const char *value)
+{
+	static const char *const compress[] = { "auto", "none", "xz", "zstd", "gzip", NULL };
+	static const char *const backends[] = { "auto", "initramfs-tools", "dracut", "mkinitcpio",
+		"kernel-install", "builtin", "none", NULL };
+	struct settings_parse *sp = user;
+	struct kb_settings *s = sp->s;
+	int r = -ENOENT;
+
+	if (!strcmp(section, "build")) {
+		if (!strcmp(key, "jobs"))
+			r = !strcmp(value, "auto") ? (s->jobs = 0, 0) :
+			    kb_parse_uint(value, KB_MAX_JOBS, &s->jobs) < 0 || !s->jobs ? -EINVAL : 0;
+		else if (!strcmp(key, "timeout"))
+			r = kb_parse_uint(value, 7 * 24 * 3600, &s->timeout) < 0 || !s->timeout ?
+			    -EINVAL : 0;
+		else if (!strcmp(key, "user"))
+			r = set_str(&s->user, value);
+	} else if (!strcmp(section, "signing")) {
+		if (!strcmp(key, "key"))
+			r = set_str(&s->sign_key, value);
+		else if (!strcmp(key, "cert"))
+			r = set_str(&s->sign_cert, value);
+		else if (!strcmp(key, "hash"))
+			r = set_str(&s->sign_hash, value);
+	} else if (!strcmp(section, "install")) {
+		if (!strcmp(key, "dest"))
+			r = value[0] == '/' || strstr(value, "..") ? -EINVAL : set_str(&s->dest, value);
+		else if (!strcmp(key, "compress"))
+			r = one_of(value, compress) ?: set_str(&s->compress, value);
+	} else if (!strcmp(section, "initramfs")) {
+		if (!strcmp(key, "backend"))
+			r = one_of(value, backends) ?: set_str(&s->initramfs_backend, value);
+	} else if (!strcmp(section, "sources")) {
+		if (!strcmp(key, "cache"))
+			r = set_str(&s->cache, value);
+		else if (!strcmp(key, "offline"))
+			r = kb_parse_bool(value, &s->offline);
+	}
+	if (r == -ENOENT)
+		kb_err(-KB_E_INPUT, "%s: unknown setting '%s' in [%s]", sp->file, key, section);
+	else if (r == -EINVAL)
+		kb_err(-KB_E_INPUT, "%s: invalid value '%s' for '%s' in [%s]", sp->file, value, key,
+		       section);
+	if (r < 0)
+		sp->errors++;
+	return 1;
+}
+
+int kb_settings_load(struct kb_ctx *ctx)
+{
+	struct settings_parse sp = { .s = &ctx->settings };
+	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_CONFIG_SIZE);
+	_cleanup_free_ char *shown = NULL;
+	int fd, r;
+
+	ctx->settings.timeout = 3600;
+	if (ctx->config_file) {
+		fd = open(ctx->config_file, O_RDONLY | O_CLOEXEC);
+		sp.file = ctx->config_file;
+	} else {
+		fd = kb_root_openat(&ctx->root, SETTINGS_FILE, O_RDONLY, 0);
+		shown = kb_root_path(&ctx->root, SETTINGS_FILE);
+		sp.file = shown ? shown : SETTINGS_FILE;
+		if (fd == -ENOENT)
+			return 0;
+	}
+	if (fd < 0)
+		fd = -errno;
+	if (fd < 0)
+		return kb_err(-KB_E_INPUT, "cannot read '%s': %s", sp.file, strerror(-fd));
+	r = kb_read_fd(fd, KB_MAX_CONFIG_SIZE, &text);
+	close(fd);
+	if (r < 0) {
+		r = kb_err(-KB_E_INPUT, "cannot read '%s': %s", sp.file, strerror(-r));
+		goto out;
+	}
+	r = ini_parse_string(kb_buf_str(&text), settings_handler, &sp);
+	if (r > 0)
+		r = kb_err(-KB_E_INPUT, "%s:%d: expected 'key = value', '[section]' or a comment",
+			   sp.file, r);
+	else if (sp.errors)
+		r = -KB_E_INPUT;
+out:
+	kb_buf_release(&text);
+	return r < 0 ? r : 0;
+}
+
+void kb_settings_release(struct kb_settings *s)
+{
+	free(s->user);
+	free(s->dest);
+	free(s->compress);
+	free(s->initramfs_backend);
+	free(s->sign_key);
+	free(s->sign_cert);
+	free(s->sign_hash);
+	free(s->cache);
+	memset(s, 0, sizeof(*s));
+}
+
+unsigned kb_ctx_jobs(const struct kb_ctx *ctx)
+{
+	long cpus;
+
+	if (ctx->jobs)
+		return (unsigned)ctx->jobs;
+	if (ctx->settings.jobs)
+		return (unsigned)ctx->settings.jobs;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+const char *kb_ctx_dest(const struct kb_ctx *ctx)
+{
+	return ctx->settings.dest ? ctx->settings.dest : "updates/kbuildd";
+}

@@ -1,0 +1,396 @@
+/* Registered recipes under <root>/var/lib/kbuildd/recipes/NAME/VERSION/. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "limits.h"
+#include "log.h"
+#include "state.h"
+
+#define RECIPES_DIR KB_STATE_DIR "/recipes"
+
+/* A directory argument means its kbuildd.recipe. */
+static char *recipe_file_of(const char *path)
+{
+	struct stat st;
+	char *file = NULL;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (asprintf(&file, "%s/kbuildd.recipe", path) < 0)
+			return NULL;
+		return file;
+	}
+	return strdup(path);
+}
+
+static int check_inputs(const struct kb_recipe *r, char **src_out)
+{
+	char *src = NULL;
+	struct stat st;
+
+	if (r->source_path[0] == '/')
+		src = strdup(r->source_path);
+	else if (asprintf(&src, "%s/%s", r->dir, r->source_path) < 0)
+		src = NULL;
+	if (!src)
+		return -ENOMEM;
+	if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		kb_err(-KB_E_INPUT, "%s: source path '%s' is not a directory", r->file, src);
+		free(src);
+		return -KB_E_INPUT;
+	}
+	for (size_t i = 0; i < r->patches.n; i++) {
+		char p[PATH_MAX];
+
+		kb_pathf(p, sizeof(p), "%s/%s", r->dir, r->patches.v[i]);
+		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+			kb_err(-KB_E_INPUT, "%s: patch '%s' not found", r->file, p);
+			free(src);
+			return -KB_E_INPUT;
+		}
+	}
+	*src_out = src;
+	return 0;
+}
+
+/* Copy the patch files into <staging>/patches/, keeping their relative names. */
+static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret >= 0 && i < r->patches.n; i++) {
+		struct kb_buf data = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE * 64);
+		char src[PATH_MAX], dst[PATH_MAX], *slash;
+
+		kb_pathf(src, sizeof(src), "%s/%s", r->dir, r->patches.v[i]);
+		kb_pathf(dst, sizeof(dst), "%s/patches/%s", staging, r->patches.v[i]);
+		ret = kb_read_file(AT_FDCWD, src, data.max, &data);
+		slash = strrchr(dst, '/');
+		*slash = '\0';
+		if (ret >= 0)
+			ret = kb_mkdirs(&ctx->root, dst, 0755);
+		*slash = '/';
+		if (ret >= 0)
+			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len, 0644);
+		if (ret < 0)
+			kb_err_errno(ret, "cannot copy patch '%s'", src);
+		kb_buf_release(&data);
+	}
+	return ret;
+}
+
+/* Same recipe text and source hash as what is registered? */
+static bool same_registration(struct kb_ctx *ctx, const char *dir, const struct kb_recipe *r,
+			      const char *hash)
+{
+	struct kb_buf old_text = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE);
+	struct kb_buf old_hash = KB_BUF_INIT_MAX(128);
+	char path[PATH_MAX];
+	bool same = false;
+	int fd;
+
+	kb_pathf(path, sizeof(path), "%s/recipe", dir);
+	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
+	if (fd >= 0) {
+		kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &old_text);
+		close(fd);
+	}
+	kb_pathf(path, sizeof(path), "%s/source-hash", dir);
+	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
+	if (fd >= 0) {
+		kb_read_fd(fd, 128, &old_hash);
+		close(fd);
+	}
+	same = old_text.len == r->text.len && !memcmp(kb_buf_str(&old_text), r->text.buf, r->text.len) &&
+	       !strncmp(kb_buf_str(&old_hash), hash, 64);
+	kb_buf_release(&old_text);
+	kb_buf_release(&old_hash);
+	return same;
+}
+
+static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging,
+			   const char *final, const char *hash)
+{
+	char old[PATH_MAX];
+	int ret;
+
+	if (!kb_root_exists(&ctx->root, final))
+		return kb_durable_rename(&ctx->root, staging, final);
+	if (same_registration(ctx, final, r, hash)) {
+		kb_info("%s/%s is already registered", r->name, r->version);
+		return kb_rm_rf(&ctx->root, staging);
+	}
+	if (!ctx->force) {
+		kb_rm_rf(&ctx->root, staging);
+		return kb_err(-KB_E_INPUT, "%s/%s is already registered with different contents; "
+			      "use a new version, or --force to replace it", r->name, r->version);
+	}
+	kb_pathf(old, sizeof(old), "%s/%s/.%s.old", RECIPES_DIR, r->name, r->version);
+	kb_rm_rf(&ctx->root, old);
+	ret = kb_durable_rename(&ctx->root, final, old);
+	if (ret >= 0)
+		ret = kb_durable_rename(&ctx->root, staging, final);
+	if (ret >= 0)
+		ret = kb_rm_rf(&ctx->root, old);
+	kb_info("%s/%s: registration replaced (--force)", r->name, r->version);
+	return ret;
+}
+
+int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id)
+{
+	_cleanup_free_ char *file = recipe_file_of(path), *src = NULL;
+	char staging[PATH_MAX], final[PATH_MAX], rel[PATH_MAX], hash[KB_SHA256_HEX];
+	struct kb_recipe r;
+	int ret;
+
+	kb_recipe_init(&r);
+	if (!file)
+		return -ENOMEM;
+	ret = kb_recipe_load(&r, file);
+	if (ret < 0)
+		goto out;
+	ret = check_inputs(&r, &src);
+	if (ret < 0)
+		goto out;
+	kb_pathf(final, sizeof(final), "%s/%s/%s", RECIPES_DIR, r.name, r.version);
+	kb_pathf(staging, sizeof(staging), "%s/%s/.%s.new", RECIPES_DIR, r.name, r.version);
+	if (ctx->dry_run) {
+		kb_info("would register %s/%s from '%s'", r.name, r.version, file);
+		goto done;
+	}
+	ret = kb_rm_rf(&ctx->root, staging);
+	if (ret >= 0)
+		ret = kb_mkdirs(&ctx->root, staging, 0755);
+	if (ret < 0) {
+		ret = kb_err_errno(ret, "cannot create '%s'", staging);
+		goto out;
+	}
+	kb_pathf(rel, sizeof(rel), "%s/source", staging);
+	ret = kb_copy_tree(src, &ctx->root, rel, hash);
+	if (ret < 0) {
+		if (ret != -KB_E_INPUT)
+			kb_err_errno(ret, "cannot copy source tree '%s'", src);
+		goto fail;
+	}
+	ret = snapshot_patches(ctx, &r, staging);
+	if (ret < 0)
+		goto fail;
+	kb_pathf(rel, sizeof(rel), "%s/recipe", staging);
+	ret = kb_atomic_write(&ctx->root, rel, r.text.buf, r.text.len, 0644);
+	if (ret >= 0) {
+		char line[KB_SHA256_HEX + 1];
+
+		kb_pathf(rel, sizeof(rel), "%s/source-hash", staging);
+		snprintf(line, sizeof(line), "%s\n", hash);
+		ret = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644);
+	}
+	if (ret >= 0)
+		ret = install_staging(ctx, &r, staging, final, hash);
+	if (ret < 0) {
+		if (ret != -KB_E_INPUT)
+			kb_err_errno(ret, "cannot register %s/%s", r.name, r.version);
+		goto fail;
+	}
+done:
+	if (asprintf(out_id, "%s/%s", r.name, r.version) < 0)
+		ret = -ENOMEM;
+	goto out;
+fail:
+	kb_rm_rf(&ctx->root, staging);
+out:
+	kb_recipe_release(&r);
+	return ret;
+}
+
+static int load_one(struct kb_ctx *ctx, struct kb_recipe_set *set, const char *name,
+		    const char *version)
+{
+	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE);
+	struct kb_buf hash = KB_BUF_INIT_MAX(128);
+	char dir[PATH_MAX], rel[PATH_MAX];
+	_cleanup_free_ char *shown = NULL;
+	struct kb_recipe *r = NULL, **v;
+	int ret;
+
+	kb_pathf(dir, sizeof(dir), "%s/%s/%s", RECIPES_DIR, name, version);
+	kb_pathf(rel, sizeof(rel), "%s/recipe", dir);
+	shown = kb_root_path(&ctx->root, rel);
+	ret = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
+	if (ret >= 0) {
+		int fd = ret;
+
+		ret = kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &text);
+		close(fd);
+	}
+	if (ret < 0) {
+		ret = kb_err_errno(ret, "cannot read registered recipe '%s'", shown);
+		goto out;
+	}
+	kb_pathf(rel, sizeof(rel), "%s/source-hash", dir);
+	kb_read_file(ctx->root.fd, rel + 0, 128, &hash);	/* optional */
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	kb_recipe_init(r);
+	ret = kb_recipe_parse(r, shown, kb_buf_str(&text), text.len);
+	if (ret < 0)
+		goto out;
+	if (strcmp(r->name, name) || strcmp(r->version, version)) {
+		ret = kb_err(-KB_E_INPUT, "%s: registered as %s/%s but names %s/%s", shown, name,
+			     version, r->name, r->version);
+		goto out;
+	}
+	r->state_dir = strdup(dir);
+	r->source_hash = strndup(kb_buf_str(&hash), 64);
+	v = realloc(set->v, (set->n + 1) * sizeof(*v));
+	if (!v || !r->state_dir || !r->source_hash) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	set->v = v;
+	set->v[set->n++] = TAKE_PTR(r);
+out:
+	if (r) {
+		kb_recipe_release(r);
+		free(r);
+	}
+	kb_buf_release(&text);
+	kb_buf_release(&hash);
+	return ret;
+}
+
+static int list_dir(struct kb_ctx *ctx, const char *rel, struct kb_strv *names)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_DIRECTORY, 0);
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && kb_strv_push(names, de->d_name) < 0)
+			break;
+	closedir(dir);
+	return 0;
+}
+
+static int recipe_cmp(const void *a, const void *b)
+{
+	const struct kb_recipe *x = *(struct kb_recipe *const *)a;
+	const struct kb_recipe *y = *(struct kb_recipe *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strverscmp(x->version, y->version);
+}
+
+int kb_state_load(struct kb_ctx *ctx, struct kb_recipe_set *set)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	int ret, errors = 0;
+
+	set->v = NULL;
+	set->n = 0;
+	ret = list_dir(ctx, RECIPES_DIR, &names);
+	for (size_t i = 0; ret >= 0 && i < names.n; i++) {
+		struct kb_strv versions = KB_STRV_INIT;
+		char rel[PATH_MAX];
+
+		kb_pathf(rel, sizeof(rel), "%s/%s", RECIPES_DIR, names.v[i]);
+		ret = list_dir(ctx, rel, &versions);
+		for (size_t j = 0; ret >= 0 && j < versions.n; j++)
+			if (load_one(ctx, set, names.v[i], versions.v[j]) < 0)
+				errors++;
+		kb_strv_clear(&versions);
+	}
+	kb_strv_clear(&names);
+	if (set->n)
+		qsort(set->v, set->n, sizeof(*set->v), recipe_cmp);
+	if (ret < 0)
+		return kb_err_errno(ret, "cannot read '%s'", RECIPES_DIR);
+	return errors ? -KB_E_INPUT : 0;
+}
+
+void kb_recipe_set_release(struct kb_recipe_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		kb_recipe_release(set->v[i]);
+		free(set->v[i]);
+	}
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+struct kb_recipe *kb_recipe_set_find(const struct kb_recipe_set *set, const char *id)
+{
+	const char *slash = strchr(id, '/');
+	size_t nlen = slash ? (size_t)(slash - id) : strlen(id);
+	struct kb_recipe *best = NULL;
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct kb_recipe *r = set->v[i];
+
+		if (strlen(r->name) != nlen || strncmp(r->name, id, nlen))
+			continue;
+		if (slash && !strcmp(r->version, slash + 1))
+			return r;
+		if (!slash && (!best || strverscmp(r->version, best->version) > 0))
+			best = r;
+	}
+	return best;
+}
+
+bool kb_recipe_set_is_newest(const struct kb_recipe_set *set, const struct kb_recipe *r)
+{
+	return kb_recipe_set_find(set, r->name) == r;
+}
+
+int kb_state_forget(struct kb_ctx *ctx, const struct kb_recipe *r)
+{
+	char rel[PATH_MAX];
+	int ret;
+
+	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
+	ret = kb_rm_rf(&ctx->root, rel);
+	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/builds/");
+	if (ret < 0)
+		return kb_err_errno(ret, "cannot remove '%s'", rel);
+	kb_pathf(rel, sizeof(rel), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
+	ret = kb_rm_rf(&ctx->root, rel);
+	kb_rmdir_parents(&ctx->root, rel, RECIPES_DIR "/");
+	if (ret < 0)
+		return kb_err_errno(ret, "cannot remove '%s'", rel);
+	return 0;
+}
+
+char *kb_state_source_path(const struct kb_ctx *ctx, const struct kb_recipe *r)
+{
+	char rel[PATH_MAX];
+
+	kb_pathf(rel, sizeof(rel), "%s/source", r->state_dir);
+	return kb_root_path(&ctx->root, rel);
+}
+
+char *kb_state_patch_path(const struct kb_ctx *ctx, const struct kb_recipe *r, const char *patch)
+{
+	char rel[PATH_MAX];
+
+	kb_pathf(rel, sizeof(rel), "%s/patches/%s", r->state_dir, patch);
+	return kb_root_path(&ctx->root, rel);
+}
