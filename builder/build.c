@@ -214,6 +214,16 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	return 0;
 }
 
+/* Remember which inputs failed, so an unchanged failure is not rebuilt by every hook. */
+static void record_failure(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char rel[PATH_MAX], line[80];
+
+	snprintf(line, sizeof(line), "%s\n", t->build_id);
+	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0)
+		kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644);
+}
+
 static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX], newdir[PATH_MAX], old[PATH_MAX], idfile[PATH_MAX], line[80];
@@ -251,6 +261,8 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			fail(t, "build failed (make exited with %d)", status);
 		log_line(t, "# kbuildd: %s", t->reason);
 		kb_build_abandon(ctx, t);
+		if (status <= 128)
+			record_failure(ctx, t);
 		return;
 	}
 	kb_task_build_rel(t, ".new/src", src, sizeof(src));
@@ -262,6 +274,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			fail(t, "the build did not produce '%s' (module %s)", m->path, m->name);
 			log_line(t, "# kbuildd: %s", t->reason);
 			kb_build_abandon(ctx, t);
+			record_failure(ctx, t);
 			return;
 		}
 	}
@@ -271,6 +284,8 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		kb_build_abandon(ctx, t);
 		return;
 	}
+	if (kb_task_build_rel(t, ".failed", mod, sizeof(mod)) == 0)
+		kb_durable_unlink(&ctx->root, mod);
 	log_line(t, "# kbuildd: build succeeded");
 	t->state = KB_TASK_BUILT;
 }

@@ -29,6 +29,9 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s", KB_STATE_DIR, r->name, r->version,
 			 k->release);
 		kb_rm_rf(&ctx->root, rel);
+		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.failed", KB_STATE_DIR, r->name,
+			 r->version, k->release);
+		kb_rm_rf(&ctx->root, rel);
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR, r->name,
 			 r->version, k->release);
 		kb_rm_rf(&ctx->root, rel);

@@ -217,6 +217,18 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 	    !strncmp(kb_buf_str(&old_id), t->build_id, 64))
 		t->action = KB_ACT_UPTODATE;
 	/* a dependency rebuilt in this run changes our id, so this is enough */
+	kb_buf_reset(&old_id);
+	if (t->action == KB_ACT_BUILD && !ctx->force &&
+	    kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
+	    kb_read_file(ctx->root.fd, rel, 128, &old_id) == 0 &&
+	    !strncmp(kb_buf_str(&old_id), t->build_id, 64)) {
+		/* same inputs fail the same way: do not make every hook pay for it again */
+		t->state = KB_TASK_FAILED;
+		if (asprintf(&t->reason, "the last build with the same inputs failed (see "
+			     "'kbuildd log %s/%s -k %s'; --force retries)", r->name, r->version,
+			     t->kernel->release) < 0)
+			t->reason = NULL;
+	}
 	kb_buf_release(&old_id);
 	t->visit = 2;
 	return 0;

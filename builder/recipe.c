@@ -432,8 +432,14 @@ static char *reader(char *str, int num, void *stream)
 
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p == '[')
+		if (*p == '[' && !strchr(p, ']')) {
+			/* Reported here: inih would only return its first bad line. */
+			parse_error(ps, "expected ']' to end the section name");
+			str[0] = '\n';
+			str[1] = '\0';
+		} else if (*p == '[') {
 			section_header(ps, p);
+		}
 	}
 	return str;
 }
@@ -468,7 +474,7 @@ int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, siz
 	if (!r->file || kb_buf_add(&r->text, text, len) < 0)
 		return -ENOMEM;
 	rc = ini_parse_stream(reader, &ps, handler, &ps);
-	if (rc > 0 && !ps.errors) {
+	if (rc > 0) {
 		ps.line = (unsigned)rc;
 		parse_error(&ps, "expected 'key = value', '[section]' or a comment");
 	} else if (rc < 0) {

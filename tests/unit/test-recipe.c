@@ -529,8 +529,8 @@ static void parse_rejects_initramfs_that_is_not_yes_or_no(void **state)
 static void parse_rejects_an_empty_value(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "description =\n", "t.recipe:7: ", "'description' is empty",
-			 NULL);
+	expect_one_error("[recipe]\nname = hello\ndescription =\nversion = 1\n" RECIPE_TAIL,
+			 "t.recipe:3: ", "'description' is empty", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\npath =\n[module hello]\n", "t.recipe:5: ",
 			 "'path' is empty", NULL);
 }
@@ -627,8 +627,41 @@ static void parse_rejects_a_line_without_an_equals_sign(void **state)
 	(void)state;
 	expect_one_error(MINIMAL "[build]\nmake_args\n", "t.recipe:8: ",
 			 "expected 'key = value', '[section]' or a comment", NULL);
-	expect_one_error("[recipe\n" "name = hello\nversion = 1\n" RECIPE_TAIL, "t.recipe:1: ",
-			 "expected 'key = value', '[section]' or a comment", NULL);
+}
+
+static void parse_reports_a_line_without_an_equals_sign_after_other_errors(void **state)
+{
+	struct kb_recipe r;
+	char *messages;
+	const char *text = MINIMAL "initramfs = maybe\n" "make_args\n";
+
+	(void)state;
+	kb_recipe_init(&r);
+	assert_int_equal(parse(&r, text, strlen(text), &messages), -KB_E_INPUT);
+	kb_recipe_release(&r);
+	assert_contains(messages, "t.recipe:7: invalid initramfs 'maybe'");
+	assert_contains(messages, "t.recipe:8: expected 'key = value', '[section]' or a comment");
+	assert_int_equal(count_lines(messages), 2);
+	free(messages);
+}
+
+static void parse_reports_an_unclosed_section_header_first(void **state)
+{
+	struct kb_recipe r;
+	char *messages;
+	const char *text = "[recipe\nname = hello\nversion = 1\n" RECIPE_TAIL;
+
+	(void)state;
+	expect_one_error(MINIMAL "[build\n", "t.recipe:7: ",
+			 "expected ']' to end the section name", NULL);
+	/* The keys below it have no section: the header is named before them. */
+	kb_recipe_init(&r);
+	assert_int_equal(parse(&r, text, strlen(text), &messages), -KB_E_INPUT);
+	kb_recipe_release(&r);
+	if (strncmp(messages, "kbuildd: error: t.recipe:1: expected ']' to end the section name\n",
+		    strlen("kbuildd: error: t.recipe:1: expected ']' to end the section name\n")))
+		fail_msg("the unclosed header is not the first message:\n%s", messages);
+	free(messages);
 }
 
 static void parse_rejects_a_nul_byte(void **state)
@@ -829,6 +862,8 @@ int main(void)
 		cmocka_unit_test(parse_rejects_a_line_longer_than_the_ini_limit),
 		cmocka_unit_test(parse_counts_lines_correctly_after_a_long_line),
 		cmocka_unit_test(parse_rejects_a_line_without_an_equals_sign),
+		cmocka_unit_test(parse_reports_a_line_without_an_equals_sign_after_other_errors),
+		cmocka_unit_test(parse_reports_an_unclosed_section_header_first),
 		cmocka_unit_test(parse_rejects_a_nul_byte),
 		cmocka_unit_test(parse_reports_every_problem_at_once),
 		cmocka_unit_test(parse_rejects_a_recipe_larger_than_the_limit),
