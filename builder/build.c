@@ -9,7 +9,7 @@
 
 #include "atomic.h"
 #include "build.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 
 static const char *const default_make[] = {

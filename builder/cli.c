@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "lock.h"
 #include "log.h"
 

@@ -35,7 +35,7 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR, r->name,
 			 r->version, k->release);
 		kb_rm_rf(&ctx->root, rel);
-		kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/builds/");
+		kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	}
 	if (ours && kb_log_get_level() >= KB_LOG_NORMAL)
 		printf("%-24s %-28s removed\n", r->name, k->release);

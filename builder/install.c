@@ -12,7 +12,7 @@
 #include "atomic.h"
 #include "compress.h"
 #include "install.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
@@ -319,7 +319,7 @@ int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
 	r = kb_durable_unlink(&ctx->root, rel);
 	snprintf(dir, sizeof(dir), "%s", rel);
 	*strrchr(dir, '/') = '\0';
-	kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/installed/");
+	kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/");
 	kb_manifest_release(&m);
 	return r;
 }

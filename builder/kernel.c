@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 
 const char *kb_compress_name(enum kb_compress c)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 #include "manifest.h"
 

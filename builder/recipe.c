@@ -12,7 +12,7 @@
 
 #include <ini.h>
 
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 #include "recipe.h"
 
@@ -123,7 +123,10 @@ parse_error(struct parse_state *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	kb_err(-KB_E_INPUT, "%s:%u: %s", ps->file, ps->line, msg);
+	if (ps->line)
+		kb_err(-KB_E_INPUT, "%s:%u: %s", ps->file, ps->line, msg);
+	else
+		kb_err(-KB_E_INPUT, "%s: %s", ps->file, msg);
 	ps->errors++;
 	return 1;	/* keep parsing: report every problem at once */
 }

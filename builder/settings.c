@@ -9,7 +9,7 @@
 #include <ini.h>
 
 #include "ctx.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
-#include "limits.h"
+#include "kb-limits.h"
 #include "log.h"
 #include "state.h"
 
@@ -368,12 +368,12 @@ int kb_state_forget(struct kb_ctx *ctx, const struct kb_recipe *r)
 
 	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
 	ret = kb_rm_rf(&ctx->root, rel);
-	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/builds/");
+	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove '%s'", rel);
 	kb_pathf(rel, sizeof(rel), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
 	ret = kb_rm_rf(&ctx->root, rel);
-	kb_rmdir_parents(&ctx->root, rel, RECIPES_DIR "/");
+	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove '%s'", rel);
 	return 0;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "kb-limits.h"
 #include "strbuf.h"
 
 void kb_buf_init(struct kb_buf *b, size_t max)

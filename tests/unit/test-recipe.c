@@ -539,13 +539,13 @@ static void parse_rejects_an_empty_value(void **state)
 static void parse_reports_missing_required_parts(void **state)
 {
 	(void)state;
-	expect_one_error("[recipe]\nversion = 1.0.0\n" RECIPE_TAIL, "t.recipe:0: ",
+	expect_one_error("[recipe]\nversion = 1.0.0\n" RECIPE_TAIL, "t.recipe: ",
 			 "missing 'name' in [recipe]", NULL);
-	expect_one_error("[recipe]\nname = hello\n" RECIPE_TAIL, "t.recipe:0: ",
+	expect_one_error("[recipe]\nname = hello\n" RECIPE_TAIL, "t.recipe: ",
 			 "missing 'version' in [recipe]", NULL);
-	expect_one_error(RECIPE_HEAD "[module hello]\n", "t.recipe:0: ",
+	expect_one_error(RECIPE_HEAD "[module hello]\n", "t.recipe: ",
 			 "missing [source] 'path'", NULL);
-	expect_one_error(RECIPE_HEAD "[source]\npath = .\n", "t.recipe:0: ",
+	expect_one_error(RECIPE_HEAD "[source]\npath = .\n", "t.recipe: ",
 			 "no [module NAME] section", NULL);
 }
 
@@ -558,10 +558,10 @@ static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
 	kb_recipe_init(&r);
 	assert_int_equal(parse(&r, "", 0, &messages), -KB_E_INPUT);
 	kb_recipe_release(&r);
-	assert_contains(messages, "t.recipe:0: missing 'name' in [recipe]\n");
-	assert_contains(messages, "t.recipe:0: missing 'version' in [recipe]\n");
-	assert_contains(messages, "t.recipe:0: missing [source] 'path'\n");
-	assert_contains(messages, "t.recipe:0: no [module NAME] section");
+	assert_contains(messages, "t.recipe: missing 'name' in [recipe]\n");
+	assert_contains(messages, "t.recipe: missing 'version' in [recipe]\n");
+	assert_contains(messages, "t.recipe: missing [source] 'path'\n");
+	assert_contains(messages, "t.recipe: no [module NAME] section");
 	assert_int_equal(count_lines(messages), 4);
 	free(messages);
 }
@@ -569,7 +569,7 @@ static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
 static void parse_rejects_a_recipe_that_depends_on_itself(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\ndepends = provider hello\n", "t.recipe:0: ",
+	expect_one_error(MINIMAL "[build]\ndepends = provider hello\n", "t.recipe: ",
 			 "'hello' depends on itself", NULL);
 }
 
