@@ -16,18 +16,6 @@ static const char *const default_make[] = {
 	"make", "-C", "{kernel_build}", "M={build_dir}", "modules", NULL,
 };
 
-static int __attribute__((format(printf, 2, 3))) fail(struct kb_task *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(t->reason);
-	va_start(ap, fmt);
-	if (vasprintf(&t->reason, fmt, ap) < 0)
-		t->reason = NULL;
-	va_end(ap);
-	t->state = KB_TASK_FAILED;
-	return -KB_E_BUILD;
-}
 
 static void log_line(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(struct kb_task *t, const char *fmt, ...)
@@ -65,7 +53,7 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		status = kb_child_run(&c);
 		kb_child_release(&c);
 		if (status != 0)
-			return fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
+			return kb_task_fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
 	}
 	return 0;
 }
@@ -82,24 +70,24 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	    kb_task_build_rel(t, ".log", log, sizeof(log)) < 0 ||
 	    kb_pathf(parent, sizeof(parent), "%s/builds/%s/%s", KB_STATE_DIR, t->recipe->name,
 		     t->recipe->version) < 0)
-		return fail(t, "build path too long");
+		return kb_task_fail(t, "build path too long");
 	r = kb_mkdirs(&ctx->root, parent, 0755);
 	if (r >= 0)
 		r = kb_rm_rf(&ctx->root, dir);
 	if (r < 0)
-		return fail(t, "cannot prepare '%s': %s", dir, strerror(-r));
+		return kb_task_fail(t, "cannot prepare '%s': %s", dir, strerror(-r));
 	t->log_fd = kb_root_openat(&ctx->root, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
 	if (t->log_fd < 0)
-		return fail(t, "cannot create log '%s': %s", log, strerror(-t->log_fd));
+		return kb_task_fail(t, "cannot create log '%s': %s", log, strerror(-t->log_fd));
 	log_line(t, "# kbuildd: building %s for kernel %s", kb_task_id(t, id, sizeof(id)),
 		 t->kernel->release);
 	log_line(t, "# build id %s", t->build_id);
 	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
 	if (r < 0)
-		return fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
+		return kb_task_fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
 	src_host = kb_root_path(&ctx->root, src);
 	if (!src_host)
-		return fail(t, "out of memory");
+		return kb_task_fail(t, "out of memory");
 	return apply_patches(ctx, t, src_host);
 }
 
@@ -141,7 +129,7 @@ static int push_substituted(struct kb_task *t, struct kb_strv *args, const char 
 	int r = substitute(word, vars, &b, &bad);
 
 	if (r < 0)
-		r = fail(t, "unknown placeholder in '%s'; known: {kernel_release} "
+		r = kb_task_fail(t, "unknown placeholder in '%s'; known: {kernel_release} "
 			 "{kernel_build} {build_dir} {arch} {jobs}", word);
 	else
 		r = kb_strv_push(args, kb_buf_str(&b));
@@ -158,7 +146,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	int ret = 0;
 
 	if (kb_task_build_rel(t, ".new/src", src, sizeof(src)) < 0)
-		return fail(t, "build path too long");
+		return kb_task_fail(t, "build path too long");
 	build_dir = kb_root_path(&ctx->root, src);
 	snprintf(jobs, sizeof(jobs), "%u", kb_ctx_jobs(ctx));
 	{
@@ -256,9 +244,9 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 
 	if (status != 0) {
 		if (status > 128)
-			fail(t, "build killed by signal %d", status - 128);
+			kb_task_fail(t, "build killed by signal %d", status - 128);
 		else
-			fail(t, "build failed (make exited with %d)", status);
+			kb_task_fail(t, "build failed (make exited with %d)", status);
 		log_line(t, "# kbuildd: %s", t->reason);
 		kb_build_abandon(ctx, t);
 		if (status <= 128)
@@ -271,7 +259,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 
 		if (kb_pathf(mod, sizeof(mod), "%s/%s", src, m->path) < 0 ||
 		    !kb_root_exists(&ctx->root, mod)) {
-			fail(t, "the build did not produce '%s' (module %s)", m->path, m->name);
+			kb_task_fail(t, "the build did not produce '%s' (module %s)", m->path, m->name);
 			log_line(t, "# kbuildd: %s", t->reason);
 			kb_build_abandon(ctx, t);
 			record_failure(ctx, t);
@@ -280,7 +268,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 	}
 	r = keep_build(ctx, t);
 	if (r < 0) {
-		fail(t, "cannot keep the build: %s", strerror(-r));
+		kb_task_fail(t, "cannot keep the build: %s", strerror(-r));
 		kb_build_abandon(ctx, t);
 		return;
 	}

@@ -30,18 +30,6 @@ static enum kb_compress target_compression(const struct kb_ctx *ctx, const struc
 	return KB_COMPRESS_NONE;
 }
 
-static int __attribute__((format(printf, 2, 3))) task_fail(struct kb_task *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(t->reason);
-	va_start(ap, fmt);
-	if (vasprintf(&t->reason, fmt, ap) < 0)
-		t->reason = NULL;
-	va_end(ap);
-	t->state = KB_TASK_FAILED;
-	return -KB_E_BUILD;
-}
 
 /* The module's vermagic must name the kernel it is installed for. */
 static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct kb_kernel *k,
@@ -102,10 +90,10 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 		kb_buf_init(&out[i].data, KB_MAX_MODULE_SIZE);
 		if (kb_task_build_rel(t, "/src", dir, sizeof(dir)) < 0 ||
 		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, m->path) < 0)
-			return task_fail(t, "module path too long");
+			return kb_task_fail(t, "module path too long");
 		host = kb_root_path(&ctx->root, rel);
 		if (check_vermagic(kctx, host, t->kernel, vermagic, sizeof(vermagic)) < 0)
-			return task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
+			return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
 					 "with \"Invalid module format\")", m->path, vermagic,
 					 t->kernel->release);
 		r = kb_read_file(ctx->root.fd, rel, KB_MAX_MODULE_SIZE, &raw);
@@ -113,7 +101,7 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);
 		if (r < 0)
-			return task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));
+			return kb_task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));
 		if (asprintf(&out[i].path, "lib/modules/%s/%s/%s.ko%s", t->kernel->release,
 			     m->dest ? m->dest : kb_ctx_dest(ctx), m->name,
 			     kb_compress_suffix(how)) < 0)
@@ -131,10 +119,10 @@ static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct k
 		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
 
 		if (owner && strcmp(owner->name, t->recipe->name))
-			return task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
+			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
 					 owner->version);
 		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force)
-			return task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
+			return kb_task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
 					 "install (use --force to take it over)", st[i].path);
 	}
 	return 0;
@@ -232,7 +220,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	if (r >= 0)
 		r = kb_manifest_write(ctx, t->kernel->release, &next);
 	if (r < 0)
-		task_fail(t, "install failed: %s", kb_strerror(r));
+		kb_task_fail(t, "install failed: %s", kb_strerror(r));
 	else
 		t->state = KB_TASK_INSTALLED;
 out_release:

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,19 @@
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
 {
 	return kb_recipe_id(t->recipe, buf, size);
+}
+
+int kb_task_fail(struct kb_task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(t->reason);
+	va_start(ap, fmt);
+	if (vasprintf(&t->reason, fmt, ap) < 0)
+		t->reason = NULL;
+	va_end(ap);
+	t->state = KB_TASK_FAILED;
+	return -KB_E_BUILD;
 }
 
 int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size)
