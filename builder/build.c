@@ -297,7 +297,7 @@ void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigne
 	if (kb_task_build_rel(t, ".log", log, sizeof(log)) < 0)
 		return;
 	shown = kb_root_path(&ctx->root, log);
-	if (kb_read_file(ctx->root.fd, log, KB_MAX_STRING, &text) < 0 || !text.len)
+	if (kb_root_read(&ctx->root, log, KB_MAX_STRING, &text) < 0 || !text.len)
 		goto out;
 	start = text.buf + text.len;
 	if (start > text.buf && start[-1] == '\n')

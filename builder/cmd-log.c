@@ -29,7 +29,7 @@ static int cmd_log(struct kb_ctx *ctx, int argc, char **argv)
 	}
 	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR, r->name, r->version,
 		 ctx->kernels.v[0]);
-	ret = kb_read_file(ctx->root.fd, rel, KB_MAX_STRING, &text);
+	ret = kb_root_read(&ctx->root, rel, KB_MAX_STRING, &text);
 	if (ret < 0) {
 		ret = kb_err(-KB_E_INPUT, "no build log for %s/%s on kernel %s", r->name, r->version,
 			     ctx->kernels.v[0]);

@@ -30,7 +30,7 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *ro
 		return;
 	}
 	kb_task_build_rel(t, "/build-id", rel, sizeof(rel));
-	built = kb_read_file(ctx->root.fd, rel, 128, &id) == 0;
+	built = kb_root_read(&ctx->root, rel, 128, &id) == 0;
 	if (kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m) == 0) {
 		installed = !strcmp(m.version, t->recipe->version);
 		current = installed && !strcmp(m.build_id, t->build_id);

@@ -96,7 +96,7 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 			return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
 					 "with \"Invalid module format\")", m->path, vermagic,
 					 t->kernel->release);
-		r = kb_read_file(ctx->root.fd, rel, KB_MAX_MODULE_SIZE, &raw);
+		r = kb_root_read(&ctx->root, rel, KB_MAX_MODULE_SIZE, &raw);
 		if (r >= 0)
 			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);
@@ -135,7 +135,7 @@ static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, co
 	for (size_t i = 0; i < m->n; i++) {
 		char sha[KB_SHA256_HEX];
 
-		if (kb_sha256_file(ctx->root.fd, m->files[i].path, sha) < 0 ||
+		if (kb_root_sha256(&ctx->root, m->files[i].path, sha) < 0 ||
 		    strcmp(sha, m->files[i].sha256))
 			return false;
 	}

@@ -98,10 +98,8 @@ static int open_parent(const struct kb_root *root, const char *rel, char *copy, 
 {
 	char *slash;
 
-	rel = skip_slash(rel);
-	if (strlen(rel) >= size)
+	if (kb_pathf(copy, size, "%s", skip_slash(rel)) < 0)
 		return -ENAMETOOLONG;
-	strcpy(copy, rel);	/* length checked above */
 	slash = strrchr(copy, '/');
 	if (!slash) {
 		*last = copy;
@@ -117,10 +115,8 @@ int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
 	char path[PATH_MAX];
 	char *p;
 
-	rel = skip_slash(rel);
-	if (strlen(rel) >= sizeof(path))
+	if (kb_pathf(path, sizeof(path), "%s", skip_slash(rel)) < 0)
 		return -ENAMETOOLONG;
-	strcpy(path, rel);	/* length checked above */
 	for (p = path;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char saved = *p;
@@ -199,10 +195,8 @@ void kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *s
 	char path[PATH_MAX];
 	size_t stop_len = strlen(skip_slash(stop));
 
-	rel = skip_slash(rel);
-	if (strlen(rel) >= sizeof(path))
+	if (kb_pathf(path, sizeof(path), "%s", skip_slash(rel)) < 0)
 		return;
-	strcpy(path, rel);	/* length checked above */
 	while (strlen(path) > stop_len && kb_str_startswith(path, skip_slash(stop))) {
 		char parent[PATH_MAX];
 		const char *last;
@@ -425,4 +419,28 @@ int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_re
 int kb_hash_tree(const char *src, char *hash_hex)
 {
 	return tree_op(src, NULL, "", hash_hex);
+}
+
+int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = kb_read_fd(fd, max, b);
+	close(fd);
+	return r;
+}
+
+int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = kb_sha256_fd(fd, hex);
+	close(fd);
+	return r;
 }

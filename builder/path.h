@@ -42,3 +42,8 @@ int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_re
 		 char *hash_hex);
 /* Hash a host tree the same way without copying. */
 int kb_hash_tree(const char *src, char *hash_hex);
+
+/* Read @rel inside the root into @b, at most @max bytes (-EFBIG past it). */
+int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b);
+/* SHA-256 of @rel inside the root. */
+int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);

@@ -227,14 +227,14 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, t->build_id);
 	t->action = KB_ACT_BUILD;
 	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
-	    kb_read_file(ctx->root.fd, rel, 128, &old_id) == 0 &&
+	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
 	    !strncmp(kb_buf_str(&old_id), t->build_id, 64))
 		t->action = KB_ACT_UPTODATE;
 	/* a dependency rebuilt in this run changes our id, so this is enough */
 	kb_buf_reset(&old_id);
 	if (t->action == KB_ACT_BUILD && !ctx->force &&
 	    kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
-	    kb_read_file(ctx->root.fd, rel, 128, &old_id) == 0 &&
+	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
 	    !strncmp(kb_buf_str(&old_id), t->build_id, 64)) {
 		/* same inputs fail the same way: do not make every hook pay for it again */
 		t->state = KB_TASK_FAILED;

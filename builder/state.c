@@ -234,7 +234,7 @@ static int load_one(struct kb_ctx *ctx, struct kb_recipe_set *set, const char *n
 		goto out;
 	}
 	kb_pathf(rel, sizeof(rel), "%s/source-hash", dir);
-	kb_read_file(ctx->root.fd, rel + 0, 128, &hash);	/* optional */
+	kb_root_read(&ctx->root, rel + 0, 128, &hash);	/* optional */
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		ret = -ENOMEM;

@@ -208,17 +208,14 @@ void kb_sha256_hex(const void *data, size_t len, char hex[KB_SHA256_HEX])
 	to_hex(md, mdlen, hex);
 }
 
-int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX])
+int kb_sha256_fd(int fd, char hex[KB_SHA256_HEX])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	char chunk[65536];
 	EVP_MD_CTX *mdctx;
-	int fd, r = 0;
+	int r = 0;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	mdctx = EVP_MD_CTX_new();
 	if (!mdctx || !EVP_DigestInit_ex(mdctx, EVP_sha256(), NULL)) {
 		r = -ENOMEM;
@@ -241,6 +238,17 @@ int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX])
 	to_hex(md, mdlen, hex);
 out:
 	EVP_MD_CTX_free(mdctx);
+	return r;
+}
+
+int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX])
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = kb_sha256_fd(fd, hex);
 	close(fd);
 	return r;
 }

@@ -51,6 +51,8 @@ int kb_write_all(int fd, const void *data, size_t len);
 
 /* SHA-256 of a memory block, as lowercase hex in @hex. */
 void kb_sha256_hex(const void *data, size_t len, char hex[KB_SHA256_HEX]);
+/* SHA-256 of what remains to read on @fd. */
+int kb_sha256_fd(int fd, char hex[KB_SHA256_HEX]);
 /* SHA-256 of a file's contents; 0 or negative errno. */
 int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX]);
 
