@@ -32,8 +32,12 @@ static void log_line(struct kb_task *t, const char *fmt, ...)
 	kb_buf_release(&b);
 }
 
+static void record_failure(struct kb_ctx *ctx, struct kb_task *t);
+
 static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_dir)
 {
+	int r;
+
 	for (size_t i = 0; i < t->recipe->patches.n; i++) {
 		_cleanup_free_ char *patch = kb_state_patch_path(ctx, t->recipe,
 								 t->recipe->patches.v[i]);
@@ -52,8 +56,11 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		log_line(t, "# applying %s", t->recipe->patches.v[i]);
 		status = kb_child_run(&c);
 		kb_child_release(&c);
-		if (status != 0)
-			return kb_task_fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
+		if (status != 0) {
+			r = kb_task_fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
+			record_failure(ctx, t);	/* same inputs, same failure */
+			return r;
+		}
 	}
 	return 0;
 }

@@ -16,11 +16,11 @@
 
 static const struct kb_cmd *const commands[] = {
 	&kb_cmd_kernels, &kb_cmd_add, &kb_cmd_build, &kb_cmd_install, &kb_cmd_remove,
-	&kb_cmd_status, &kb_cmd_rebuild, &kb_cmd_log,
+	&kb_cmd_status, &kb_cmd_rebuild, &kb_cmd_log, &kb_cmd_sign, &kb_cmd_verify, &kb_cmd_keys,
 };
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION };
+       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -49,6 +49,10 @@ static const struct option_spec {
 	  "every registered recipe (or, for remove, every kernel)" },
 	{ { "wait", required_argument, NULL, OPT_WAIT }, 0, KB_OPT_WAIT, "SECONDS",
 	  "wait at most SECONDS for another kbuildd to finish (default 600)" },
+	{ { "hash", required_argument, NULL, OPT_HASH }, 0, KB_OPT_HASH, "HASH",
+	  "signature digest (default: the kernel's CONFIG_MODULE_SIG_HASH, else sha256)" },
+	{ { "cert", required_argument, NULL, OPT_CERT }, 0, KB_OPT_CERT, "CERT",
+	  "certificate (PEM or DER) to verify the signature with" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -166,6 +170,8 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 			if (kb_parse_uint(optarg, 86400, &ctx->wait_seconds) < 0)
 				return option_error("invalid --wait '%s': expected seconds", optarg);
 			break;
+		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
+		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
 		case 'q': *verbosity = KB_LOG_QUIET; break;
 		case 'v': *verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG; break;
 		case 'h': *help = true; break;

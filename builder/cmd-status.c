@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "compress.h"
+#include "engine.h"
+#include "sign.h"
 #include "kernel.h"
 #include "log.h"
 #include "manifest.h"
@@ -13,6 +16,23 @@ struct row {
 	const char *state;
 	char detail[512];
 };
+
+/* ", signed by CN (key SERIAL)" or ", unsigned" for an installed file. */
+static void describe_signature(struct kb_ctx *ctx, const char *rel, char *out, size_t size)
+{
+	struct kb_buf image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	_cleanup_free_ char *host = kb_root_path(&ctx->root, rel);
+	struct kb_sig_report rep;
+	int quiet = kb_log_get_level();
+
+	kb_log_set_level(KB_LOG_QUIET);	/* a damaged file shows as unsigned here */
+	if (host && kb_decompress_file(host, &image) >= 0 &&
+	    kb_verify_module(image.buf, image.len, NULL, &rep, host) >= 0)
+		snprintf(out, size, rep.signed_ ? " (signed by %s, key %s, %s)" : " (unsigned)",
+			 rep.signer, rep.key_id, rep.hash);
+	kb_log_set_level((enum kb_log_level)quiet);
+	kb_buf_release(&image);
+}
 
 static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
 {
@@ -40,6 +60,9 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *ro
 			for (size_t i = 0; i < m.n && used < sizeof(row->detail); i++)
 				used += (size_t)snprintf(row->detail + used, sizeof(row->detail) - used,
 							 "%s/%s", i ? " " : "", m.files[i].path);
+			if (m.n && used < sizeof(row->detail))
+				describe_signature(ctx, m.files[0].path, row->detail + used,
+						   sizeof(row->detail) - used);
 		}
 		kb_manifest_release(&m);
 	}
@@ -66,6 +89,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_plan plan = { 0 };
 	struct kb_strv ids = KB_STRV_INIT;
 	struct kb_buf b = KB_BUF_INIT;
+	struct kb_signer signer = { 0 };
 	size_t shown = 0;
 	int r;
 
@@ -74,6 +98,8 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	r = kb_state_load(ctx, &set);
 	if (r >= 0)
 		r = kb_kernels_discover(ctx, &kernels);
+	if (r >= 0)
+		r = kb_engine_setup_signing(ctx, &kernels, &signer, false);
 	if (r < 0)
 		goto out;
 	if (!argc)	/* every registered version, not just the newest */
@@ -123,6 +149,7 @@ out:
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
+	kb_signer_release(&signer);
 	return r;
 }
 
@@ -135,5 +162,5 @@ const struct kb_cmd kb_cmd_status = {
 		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
 		"not built.",
 	.options = KB_OPT_KERNEL | KB_OPT_JSON,
-	.flags = 0,
+	.flags = KB_CMD_SETTINGS,
 };

@@ -13,6 +13,8 @@ enum kb_opt_bit {
 	KB_OPT_FORCE = 1 << 5,
 	KB_OPT_ALL = 1 << 6,
 	KB_OPT_WAIT = 1 << 7,
+	KB_OPT_HASH = 1 << 8,
+	KB_OPT_CERT = 1 << 9,
 };
 
 /* What the dispatcher sets up before the command runs. */
@@ -32,4 +34,5 @@ struct kb_cmd {
 };
 
 extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install,
-	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log;
+	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify,
+	kb_cmd_keys;

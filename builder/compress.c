@@ -7,6 +7,9 @@
 #include <zstd.h>
 
 #include "compress.h"
+#include "kb-limits.h"
+#include <fcntl.h>
+#include <string.h>
 #include "log.h"
 
 static int compress_xz(const void *data, size_t len, struct kb_buf *out)
@@ -72,4 +75,77 @@ int kb_compress(enum kb_compress how, const void *data, size_t len, struct kb_bu
 		return kb_err(-KB_E_INPUT, "gzip-compressed modules are not supported: kmod on "
 			      "this system cannot load .ko.gz; set [install] compress = xz or zstd");
 	}
+}
+
+static int decompress_xz(const struct kb_buf *in, struct kb_buf *out)
+{
+	lzma_stream strm = LZMA_STREAM_INIT;
+	uint8_t chunk[65536];
+	lzma_ret ret;
+	int r = 0;
+
+	if (lzma_stream_decoder(&strm, KB_MAX_MODULE_SIZE, 0) != LZMA_OK)
+		return -ENOMEM;
+	strm.next_in = (const uint8_t *)in->buf;
+	strm.avail_in = in->len;
+	do {
+		strm.next_out = chunk;
+		strm.avail_out = sizeof(chunk);
+		ret = lzma_code(&strm, LZMA_FINISH);
+		if (ret != LZMA_OK && ret != LZMA_STREAM_END) {
+			r = -EBADMSG;
+			break;
+		}
+		r = kb_buf_add(out, chunk, sizeof(chunk) - strm.avail_out);
+	} while (r >= 0 && ret != LZMA_STREAM_END);
+	lzma_end(&strm);
+	return r;
+}
+
+static int decompress_zstd(const struct kb_buf *in, struct kb_buf *out)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	ZSTD_inBuffer src = { in->buf, in->len, 0 };
+	char chunk[65536];
+	int r = 0;
+
+	if (!ds)
+		return -ENOMEM;
+	while (r >= 0 && src.pos < src.size) {
+		ZSTD_outBuffer dst = { chunk, sizeof(chunk), 0 };
+		size_t n = ZSTD_decompressStream(ds, &dst, &src);
+
+		if (ZSTD_isError(n)) {
+			r = -EBADMSG;
+			break;
+		}
+		r = kb_buf_add(out, chunk, dst.pos);
+		if (n == 0 && src.pos == src.size)
+			break;
+	}
+	ZSTD_freeDStream(ds);
+	return r;
+}
+
+int kb_decompress_file(const char *path, struct kb_buf *out)
+{
+	struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	int r = kb_read_file(AT_FDCWD, path, KB_MAX_MODULE_SIZE, &raw);
+
+	if (r < 0) {
+		r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", path, kb_strerror(r));
+		goto out;
+	}
+	kb_buf_reset(out);
+	if (raw.len >= 6 && !memcmp(raw.buf, "\xfd" "7zXZ\0", 6))
+		r = decompress_xz(&raw, out);
+	else if (raw.len >= 4 && !memcmp(raw.buf, "\x28\xb5\x2f\xfd", 4))
+		r = decompress_zstd(&raw, out);
+	else
+		r = kb_buf_add(out, raw.buf, raw.len);
+	if (r == -EBADMSG)
+		r = kb_err(-KB_E_INPUT, "'%s' is damaged: it does not decompress", path);
+out:
+	kb_buf_release(&raw);
+	return r;
 }

@@ -11,3 +11,6 @@
  * kmod cannot read .ko.gz.
  */
 int kb_compress(enum kb_compress how, const void *data, size_t len, struct kb_buf *out);
+
+/* Read a module file, undoing xz or zstd compression (by magic), into @out. */
+int kb_decompress_file(const char *path, struct kb_buf *out);

@@ -19,6 +19,8 @@ struct kb_settings {
 	bool offline;
 };
 
+struct kb_signer;
+
 struct kb_ctx {
 	struct kb_root root;
 	const char *root_arg;		/* --root as given */
@@ -28,8 +30,12 @@ struct kb_ctx {
 	unsigned long jobs;		/* -j; 0 = settings, then cores */
 	unsigned long wait_seconds;	/* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all;
+	const char *hash;		/* --hash for sign */
+	const char *cert;		/* --cert for verify */
 	int lock_fd;
 	const char *command;		/* for the lock's holder line */
+	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
+	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
 };
 
 /* Total make slots: -j, else settings, else online CPUs. */

@@ -11,6 +11,7 @@
 #include "install.h"
 #include "jobs.h"
 #include "log.h"
+#include "sign.h"
 
 const char *kb_task_outcome(const struct kb_task *t)
 {
@@ -135,16 +136,37 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 	return failed;
 }
 
+int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
+			    struct kb_signer *signer, bool generate)
+{
+	bool wanted = false;
+	int r;
+
+	for (size_t i = 0; i < kernels->n; i++)
+		wanted = wanted || (kernels->v[i].usable && kernels->v[i].module_sig);
+	if (!wanted)
+		return 0;
+	r = kb_signer_setup(ctx, signer, generate);
+	if (r <= 0)
+		return r;
+	ctx->signer = signer;
+	kb_signer_fingerprint(signer, ctx->sign_fpr);
+	return 0;
+}
+
 int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode)
 {
 	struct kb_recipe_set set = { 0 };
 	struct kb_kernel_list kernels = { 0 };
 	struct kb_plan plan = { 0 };
+	struct kb_signer signer = { 0 };
 	int r, failed = 0;
 
 	r = kb_state_load(ctx, &set);
 	if (r >= 0)
 		r = kb_kernels_discover(ctx, &kernels);
+	if (r >= 0)
+		r = kb_engine_setup_signing(ctx, &kernels, &signer, !ctx->dry_run);
 	if (r >= 0)
 		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
 	if (r < 0)
@@ -176,6 +198,8 @@ out:
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
+	kb_signer_release(&signer);
+	ctx->signer = NULL;
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "sign.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
 {
@@ -74,7 +75,41 @@ static void staged_release(struct staged *s, size_t n)
 	free(s);
 }
 
-/* Read, check and compress every module of @t into memory. */
+/* Sign before compressing: the kernel verifies the decompressed image. */
+static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_module_spec *m,
+		       struct kb_buf *image)
+{
+	const struct kb_kernel *k = t->kernel;
+	const char *hash = ctx->settings.sign_hash;
+	struct kb_buf signed_image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	char what[PATH_MAX];
+	int r;
+
+	if (!k->module_sig) {
+		kb_verbose("%s for %s: not signed (the kernel has no CONFIG_MODULE_SIG)", m->name,
+			   k->release);
+		return 0;
+	}
+	if (!ctx->signer) {
+		kb_warn("%s for %s: not signed: no signing key", m->name, k->release);
+		return 0;
+	}
+	if (!hash || !strcmp(hash, "auto"))
+		hash = k->sig_hash ? k->sig_hash : "sha256";
+	r = kb_signer_set_hash(ctx->signer, hash);
+	snprintf(what, sizeof(what), "%s for %s", m->path, k->release);
+	if (r >= 0)
+		r = kb_sign_module(ctx->signer, image->buf, image->len, &signed_image, what);
+	if (r >= 0) {
+		kb_buf_release(image);
+		*image = signed_image;
+		return 0;
+	}
+	kb_buf_release(&signed_image);
+	return r;
+}
+
+/* Read, check, sign and compress every module of @t into memory. */
 static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx *kctx,
 			 struct staged *out)
 {
@@ -97,6 +132,8 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 					 "with \"Invalid module format\")", m->path, vermagic,
 					 t->kernel->release);
 		r = kb_root_read(&ctx->root, rel, KB_MAX_MODULE_SIZE, &raw);
+		if (r >= 0)
+			r = sign_module(ctx, t, m, &raw);
 		if (r >= 0)
 			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);

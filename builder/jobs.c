@@ -187,6 +187,9 @@ static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task 
 				t->reason = NULL;
 			t->state = KB_TASK_FAILED;
 		}
+		kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),
+		       t->kernel->release, t->reason ? t->reason : "failed");
+		kb_build_show_log_tail(ctx, t, KB_MAX_LOG_TAIL);
 		kb_build_abandon(ctx, t);
 		give_token(js);
 		return;

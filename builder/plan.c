@@ -87,7 +87,8 @@ static void hash_field(EVP_MD_CTX *md, const char *tag, const char *value)
 }
 
 void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
-		      struct kb_task *const *deps, size_t nr_deps, char out[KB_SHA256_HEX])
+		      struct kb_task *const *deps, size_t nr_deps, const char *signing,
+		      char out[KB_SHA256_HEX])
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
@@ -101,7 +102,7 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 	hash_field(md, "config", k->config_hash);
 	hash_field(md, "symvers", k->symvers_hash);
 	hash_field(md, "compiler", k->cc_version);
-	hash_field(md, "signing", "none");
+	hash_field(md, "signing", k->module_sig && signing && *signing ? signing : "none");
 	for (size_t i = 0; i < nr_deps; i++) {
 		hash_field(md, "depends", deps[i]->recipe->name);
 		hash_field(md, "depends-id", deps[i]->build_id);
@@ -224,7 +225,7 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		}
 		t->deps[t->nr_deps++] = d;
 	}
-	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, t->build_id);
+	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, ctx->sign_fpr, t->build_id);
 	t->action = KB_ACT_BUILD;
 	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
 	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&

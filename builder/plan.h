@@ -72,7 +72,8 @@ char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k);
 
 /* The build id: SHA-256 over everything that changes the output (DESIGN.md). */
 void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
-		      struct kb_task *const *deps, size_t nr_deps, char out[KB_SHA256_HEX]);
+		      struct kb_task *const *deps, size_t nr_deps, const char *signing,
+		      char out[KB_SHA256_HEX]);
 
 /* var/lib/kbuildd/builds/NAME/VERSION/KERNEL (in @buf). */
 int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size);

@@ -60,8 +60,12 @@ static int check_inputs(const struct kb_recipe *r, char **src_out)
 	return 0;
 }
 
-/* Copy the patch files into <staging>/patches/, keeping their relative names. */
-static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging)
+/*
+ * Copy the patch files into <staging>/patches/, keeping their relative names,
+ * and fold their contents into the source hash @hash (and so the build id).
+ */
+static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging,
+			    char hash[KB_SHA256_HEX])
 {
 	int ret = 0;
 
@@ -79,6 +83,14 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 		*slash = '/';
 		if (ret >= 0)
 			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len, 0644);
+		if (ret >= 0) {
+			char sum[KB_SHA256_HEX], chain[2 * KB_SHA256_HEX + PATH_MAX];
+			int n;
+
+			kb_sha256_hex(data.buf ? data.buf : "", data.len, sum);
+			n = snprintf(chain, sizeof(chain), "%s\npatch %s %s", hash, r->patches.v[i], sum);
+			kb_sha256_hex(chain, n < (int)sizeof(chain) ? (size_t)n : sizeof(chain) - 1, hash);
+		}
 		if (ret < 0)
 			kb_err_errno(ret, "cannot copy patch '%s'", src);
 		kb_buf_release(&data);
@@ -179,7 +191,7 @@ int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id)
 			kb_err_errno(ret, "cannot copy source tree '%s'", src);
 		goto fail;
 	}
-	ret = snapshot_patches(ctx, &r, staging);
+	ret = snapshot_patches(ctx, &r, staging, hash);
 	if (ret < 0)
 		goto fail;
 	kb_pathf(rel, sizeof(rel), "%s/recipe", staging);

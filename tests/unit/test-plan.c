@@ -111,7 +111,7 @@ static void build_id(const char *build, void (*tweak)(struct kb_recipe *, struct
 	kernel_init(&k, "6.1.0-56-amd64", "CONFIG_X86_64=y\n");
 	if (tweak)
 		tweak(&r, &k);
-	kb_plan_build_id(&r, &k, NULL, 0, out);
+	kb_plan_build_id(&r, &k, NULL, 0, "none", out);
 	kernel_release(&k);
 	kb_recipe_release(&r);
 }
@@ -190,9 +190,9 @@ static void test_build_id_follows_the_dependency(void **state)
 	kernel_init(&k, "6.1.0-56-amd64", "");
 	dep.recipe = &dep_recipe;
 	strcpy(dep.build_id, "1111");
-	kb_plan_build_id(&r, &k, deps, 1, a);
+	kb_plan_build_id(&r, &k, deps, 1, "none", a);
 	strcpy(dep.build_id, "2222");
-	kb_plan_build_id(&r, &k, deps, 1, b);
+	kb_plan_build_id(&r, &k, deps, 1, "none", b);
 	assert_string_not_equal(a, b);
 	kernel_release(&k);
 	kb_recipe_release(&r);

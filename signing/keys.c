@@ -1,0 +1,86 @@
+/* Which signing key kbuildd uses: configured, its own, DKMS's, or a new one. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keygen.h"
+#include "log.h"
+#include "sign.h"
+#include "util.h"
+
+#define OWN_KEY "var/lib/kbuildd/keys/signing_key.pem"
+#define OWN_CERT "var/lib/kbuildd/keys/signing_key.x509"
+#define DKMS_KEY "var/lib/dkms/mok.key"
+#define DKMS_CERT "var/lib/dkms/mok.pub"
+
+static const char *skip_slash(const char *p)
+{
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms)
+{
+	const struct kb_settings *st = &ctx->settings;
+
+	*dkms = false;
+	if (st->sign_key || st->sign_cert) {
+		snprintf(key, size, "%s", skip_slash(st->sign_key ? st->sign_key : OWN_KEY));
+		snprintf(cert, size, "%s", skip_slash(st->sign_cert ? st->sign_cert : OWN_CERT));
+		return;
+	}
+	if (!kb_root_exists(&ctx->root, OWN_KEY) && kb_root_exists(&ctx->root, DKMS_KEY) &&
+	    kb_root_exists(&ctx->root, DKMS_CERT)) {
+		/* keep using what the machine already enrolled for DKMS */
+		snprintf(key, size, "%s", DKMS_KEY);
+		snprintf(cert, size, "%s", DKMS_CERT);
+		*dkms = true;
+		return;
+	}
+	snprintf(key, size, "%s", OWN_KEY);
+	snprintf(cert, size, "%s", OWN_CERT);
+}
+
+int kb_signer_set_hash(struct kb_signer *s, const char *hash)
+{
+	const EVP_MD *md = EVP_get_digestbyname(hash);
+
+	if (!md)
+		return kb_err(-KB_E_INPUT, "unknown signature hash '%s'", hash);
+	s->md = md;
+	snprintf(s->hash, sizeof(s->hash), "%s", hash);
+	return 0;
+}
+
+int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
+{
+	char key[512], cert[512];
+	_cleanup_free_ char *key_host = NULL, *cert_host = NULL;
+	bool dkms;
+	int r;
+
+	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	if (!kb_root_exists(&ctx->root, key)) {
+		if (!generate || ctx->settings.sign_key)
+			return ctx->settings.sign_key ?
+			       kb_err(-KB_E_INPUT, "signing key '/%s' (from [signing] key) does not "
+				      "exist", key) : 0;
+		r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
+		if (r < 0)
+			return kb_err_errno(r, "cannot generate a signing key at '/%s'", key);
+		kb_info("generated a signing key: /%s; enroll its certificate with 'kbuildd keys "
+			"enroll' so the kernel trusts it", key);
+	}
+	key_host = kb_root_path(&ctx->root, key);
+	cert_host = kb_root_path(&ctx->root, cert);
+	if (!key_host || !cert_host)
+		return -ENOMEM;
+	r = kb_signer_load(s, key_host, cert_host, "sha256");
+	if (r < 0)
+		return r;
+	if (dkms)
+		kb_verbose("signing with the DKMS key /%s", key);
+	return 1;
+}

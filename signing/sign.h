@@ -1,0 +1,73 @@
+/* Module signing and verification in the kernel's format (scripts/sign-file), with OpenSSL 3. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ctx.h"
+#include "strbuf.h"
+
+struct kb_signer {
+	EVP_PKEY *key;
+	X509 *cert;
+	const EVP_MD *md;
+	char hash[32];
+	char key_path[512], cert_path[512];	/* for messages */
+};
+
+/*
+ * Load a private key (PEM or DER; passphrase from KBUILD_SIGN_PIN) and a
+ * certificate (PEM or DER), check they belong together and that @hash is a
+ * digest OpenSSL knows. Every failure is bad input (-KB_E_INPUT) with a
+ * message naming the file. Release with kb_signer_release().
+ */
+int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
+		   const char *hash);
+void kb_signer_release(struct kb_signer *s);
+/* Use digest @hash from now on; -KB_E_INPUT if OpenSSL does not know it. */
+int kb_signer_set_hash(struct kb_signer *s, const char *hash);
+/* SHA-256 fingerprint of the certificate (hex), for build ids. */
+void kb_signer_fingerprint(const struct kb_signer *s, char out[65]);
+
+/*
+ * Sign a module image: any existing signature is dropped first (re-signing
+ * replaces, never stacks), then the detached CMS blob, struct
+ * module_signature and the magic are appended. @out receives the result.
+ * A non-ELF image is -KB_E_INPUT.
+ */
+int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struct kb_buf *out,
+		   const char *what);
+
+struct kb_sig_report {
+	bool signed_;
+	char signer[256];	/* issuer CN, as modinfo shows it */
+	char key_id[256];	/* serial number as AA:BB:.., as modinfo's sig_key */
+	char hash[32];
+	bool checked;		/* a certificate was given */
+	bool valid;		/* the signature verifies with it */
+	char error[256];	/* why it did not verify */
+};
+
+/*
+ * Describe the signature of a module image and, when @cert is given,
+ * verify it. A damaged trailer or blob is -KB_E_INPUT.
+ */
+int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_report *rep,
+		     const char *what);
+
+/* Read a certificate, PEM or DER. NULL with a message on failure. */
+X509 *kb_cert_load(const char *path);
+
+/*
+ * Find the signing key for @ctx: [signing] key/cert from kbuildd.conf, else
+ * kbuildd's own key, else an existing DKMS key (var/lib/dkms/mok.key and
+ * mok.pub), else, when @generate, a new kbuildd key. All paths are inside
+ * the root. Returns 1 with @s loaded, 0 when there is no key (and none was
+ * to be generated), or a negative error.
+ */
+int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate);
+/* The key and certificate paths kb_signer_setup() would use, inside the root. */
+void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms);
