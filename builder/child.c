@@ -119,3 +119,21 @@ char *kb_child_cmdline(const struct kb_child *c)
 		kb_buf_addf(&b, "%s%s", i ? " " : "", c->args.v[i]);
 	return kb_buf_detach(&b);
 }
+
+bool kb_child_have_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	struct kb_buf dirs = KB_BUF_INIT_MAX(8192);
+	bool found = false;
+	char *save = NULL;
+
+	kb_buf_addf(&dirs, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+	for (char *d = strtok_r(dirs.buf, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char full[4096];
+
+		if (kb_pathf(full, sizeof(full), "%s/%s", d, name) == 0)
+			found = access(full, X_OK) == 0;
+	}
+	kb_buf_release(&dirs);
+	return found;
+}

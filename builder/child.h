@@ -34,3 +34,5 @@ int kb_child_status(int wstatus);
 int kb_child_run(struct kb_child *c);
 /* "make -C ... modules" for messages; caller frees. */
 char *kb_child_cmdline(const struct kb_child *c);
+/* Is @name an executable in PATH (or /usr/sbin:/sbin)? */
+bool kb_child_have_program(const char *name);

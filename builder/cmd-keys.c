@@ -122,7 +122,7 @@ static int keys_enroll(struct kb_ctx *ctx)
 		return kb_err(-KB_E_INPUT, "no certificate at '/%s'; run 'kbuildd keys generate'",
 			      der);
 	host = kb_root_path(&ctx->root, der);
-	if (ctx->root.path[0] || access("/usr/bin/mokutil", X_OK) < 0) {
+	if (ctx->root.path[0] || !kb_child_have_program("mokutil")) {
 		printf("To make the kernel trust modules signed by kbuildd, enroll the key:\n"
 		       "  mokutil --import %s\n"
 		       "choose a one-time password, reboot, and confirm the key in MokManager.\n"
