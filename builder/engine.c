@@ -203,6 +203,15 @@ out:
 	return r;
 }
 
+/* "./hello", "/usr/src/foo-1.2", "foo.recipe": not a bare NAME that a directory could shadow */
+static bool looks_like_path(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	return strchr(arg, '/') || !strcmp(arg, ".") ||
+	       (len > 7 && !strcmp(arg + len - 7, ".recipe"));
+}
+
 int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_paths,
 		   struct kb_strv *ids)
 {
@@ -215,7 +224,7 @@ int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_path
 		char *id = NULL;
 		int r;
 
-		if (register_paths && access(argv[i], F_OK) == 0) {
+		if (register_paths && looks_like_path(argv[i]) && access(argv[i], F_OK) == 0) {
 			r = kb_state_add(ctx, argv[i], &id);
 			if (r < 0)
 				return r;

@@ -15,13 +15,33 @@ void kb_modsig_info(uint32_t sig_len, unsigned char out[KB_MODSIG_INFO_LEN])
 	out[11] = (unsigned char)sig_len;
 }
 
+static uint64_t read_uint(const unsigned char *p, unsigned size, bool big_endian)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint64_t)p[big_endian ? size - 1 - i : i] << (8 * i);
+	return v;
+}
+
 bool kb_modsig_is_elf(const void *data, size_t len)
 {
 	const unsigned char *p = data;
+	bool is64, be;
+	uint64_t shoff, shentsize, shnum;
 
-	/* \x7fELF, and e_type (at 16, either endianness) == ET_REL */
-	return len > 64 && !memcmp(p, "\x7f" "ELF", 4) &&
-	       ((p[5] == 1 && p[16] == 1 && p[17] == 0) || (p[5] == 2 && p[16] == 0 && p[17] == 1));
+	if (len < 64 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) ||
+	    (p[5] != 1 && p[5] != 2))
+		return false;
+	is64 = p[4] == 2;
+	be = p[5] == 2;
+	if (read_uint(p + 16, 2, be) != 1)	/* ET_REL, as every .ko */
+		return false;
+	/* a truncated module loses its section headers, which sit at the end */
+	shoff = read_uint(p + (is64 ? 0x28 : 0x20), is64 ? 8 : 4, be);
+	shentsize = read_uint(p + (is64 ? 0x3a : 0x2e), 2, be);
+	shnum = read_uint(p + (is64 ? 0x3c : 0x30), 2, be);
+	return shoff && shentsize && shnum && shoff <= len && shnum * shentsize <= len - shoff;
 }
 
 int kb_modsig_parse(const void *data, size_t len, struct kb_modsig *out, const char **why)

@@ -25,7 +25,7 @@ struct kb_modsig {
  */
 int kb_modsig_parse(const void *data, size_t len, struct kb_modsig *out, const char **why);
 
-/* Is this an ELF relocatable object, as a .ko is? */
+/* Is this a whole ELF relocatable object (section headers inside the file), as a .ko is? */
 bool kb_modsig_is_elf(const void *data, size_t len);
 
 /* The 12-byte struct module_signature for a PKCS#7 blob of @sig_len bytes. */

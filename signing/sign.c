@@ -199,7 +199,7 @@ int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struc
 	if (r < 0)
 		return kb_err(r, "%s: %s", what, why);
 	if (!kb_modsig_is_elf(mod, sig.content_len))
-		return kb_err(-KB_E_INPUT, "%s: not a kernel module (no ELF relocatable header)",
+		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF relocatable object)",
 			      what);
 	r = cms_sign(s, mod, sig.content_len, &der);
 	if (r < 0) {
@@ -296,7 +296,7 @@ int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_repo
 	if (r < 0)
 		return kb_err(r, "%s: %s", what, why);
 	if (!kb_modsig_is_elf(mod, sig.content_len))
-		return kb_err(-KB_E_INPUT, "%s: not a kernel module (no ELF relocatable header)",
+		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF relocatable object)",
 			      what);
 	if (!sig.signed_)
 		return 0;
