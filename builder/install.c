@@ -79,15 +79,17 @@ static void staged_release(struct staged *s, size_t n)
 static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_module_spec *m,
 		       struct kb_buf *image)
 {
-	const struct kb_kernel *k = t->kernel;
+	struct kb_kernel *k = t->kernel;
 	const char *hash = ctx->settings.sign_hash;
 	struct kb_buf signed_image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	char what[PATH_MAX];
 	int r;
 
 	if (!k->module_sig) {
-		kb_verbose("%s for %s: not signed (the kernel has no CONFIG_MODULE_SIG)", m->name,
-			   k->release);
+		if (!k->told_unsigned)
+			kb_info("kernel %s has no CONFIG_MODULE_SIG: its modules are not signed",
+				k->release);
+		k->told_unsigned = true;
 		return 0;
 	}
 	if (!ctx->signer) {

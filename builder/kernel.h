@@ -25,6 +25,7 @@ struct kb_kernel {
 	char config_hash[KB_SHA256_HEX];
 	char symvers_hash[KB_SHA256_HEX];
 	char *cc_version;	/* CONFIG_CC_VERSION_TEXT */
+	bool told_unsigned;	/* the "not signed" note was shown for this run */
 };
 
 struct kb_kernel_list {
