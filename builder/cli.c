@@ -20,7 +20,7 @@ static const struct kb_cmd *const commands[] = {
 };
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT };
+       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -53,6 +53,8 @@ static const struct option_spec {
 	  "signature digest (default: the kernel's CONFIG_MODULE_SIG_HASH, else sha256)" },
 	{ { "cert", required_argument, NULL, OPT_CERT }, 0, KB_OPT_CERT, "CERT",
 	  "certificate (PEM or DER) to verify the signature with" },
+	{ { "offline", no_argument, NULL, OPT_OFFLINE }, 0, KB_OPT_OFFLINE, NULL,
+	  "download nothing: take sources from the cache only, and say what is missing" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -172,6 +174,7 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 			break;
 		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
 		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
+		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;
 		case 'q': *verbosity = KB_LOG_QUIET; break;
 		case 'v': *verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG; break;
 		case 'h': *help = true; break;

@@ -8,22 +8,18 @@
 
 static int cmd_add(struct kb_ctx *ctx, int argc, char **argv)
 {
-	int ret = 0;
+	int ret;
 
 	if (!argc)
 		return kb_err(-KB_E_INPUT, "name a recipe file or a directory holding kbuildd.recipe");
-	for (int i = 0; i < argc; i++) {
-		char *id = NULL;
-		int r = kb_state_add(ctx, argv[i], &id);
+	struct kb_strv ids = KB_STRV_INIT;
 
-		if (r < 0) {
-			ret = ret == -KB_E_INPUT ? ret : r;
-			continue;
-		}
+	/* all at once, so their downloads run concurrently */
+	ret = kb_state_add_many(ctx, argv, (size_t)argc, &ids);
+	for (size_t i = 0; i < ids.n; i++)
 		if (!ctx->dry_run && kb_log_get_level() >= KB_LOG_NORMAL)
-			printf("registered %s\n", id);
-		free(id);
-	}
+			printf("registered %s\n", ids.v[i]);
+	kb_strv_clear(&ids);
 	return ret;
 }
 
@@ -33,9 +29,11 @@ const struct kb_cmd kb_cmd_add = {
 	.usage = "PATH...",
 	.summary = "register recipes without building",
 	.help = "Register each PATH: a recipe file, or a directory holding kbuildd.recipe. The\n"
-		"source tree and patches are copied into kbuildd's state, so later builds do not\n"
-		"depend on PATH. Adding the same contents again does nothing; changed contents\n"
-		"under the same version need --force.",
-	.options = KB_OPT_DRY_RUN | KB_OPT_FORCE | KB_OPT_WAIT,
+		"source (a directory, a release archive pinned by sha256, or a git commit) and the\n"
+		"patches are copied into kbuildd's state, so later builds do not depend on PATH\n"
+		"or the network. Downloads of several recipes run at once and go through the\n"
+		"source cache; --offline uses the cache only. Adding the same contents again\n"
+		"does nothing; changed contents under the same version need --force.",
+	.options = KB_OPT_OFFLINE | KB_OPT_DRY_RUN | KB_OPT_FORCE | KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

@@ -66,6 +66,12 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *ro
 		}
 		kb_manifest_release(&m);
 	}
+	if (t->recipe->insecure) {
+		size_t used = strlen(row->detail);
+
+		snprintf(row->detail + used, sizeof(row->detail) - used, "%s[source not pinned: "
+			 "insecure]", used ? " " : "");
+	}
 	if (current)
 		row->state = "installed";
 	else if (installed)

@@ -15,6 +15,7 @@ enum kb_opt_bit {
 	KB_OPT_WAIT = 1 << 7,
 	KB_OPT_HASH = 1 << 8,
 	KB_OPT_CERT = 1 << 9,
+	KB_OPT_OFFLINE = 1 << 10,
 };
 
 /* What the dispatcher sets up before the command runs. */

@@ -16,6 +16,8 @@ struct kb_settings {
 	char *initramfs_backend;
 	char *sign_key, *sign_cert, *sign_hash;
 	char *cache;
+	char *ca_file;			/* TLS CA bundle instead of the system's */
+	unsigned long fetch_timeout;	/* seconds without progress before a download fails */
 	bool offline;
 };
 
@@ -29,7 +31,7 @@ struct kb_ctx {
 	struct kb_strv kernels;		/* -k/--kernel, repeatable */
 	unsigned long jobs;		/* -j; 0 = settings, then cores */
 	unsigned long wait_seconds;	/* --wait for the lock */
-	bool json, dry_run, no_depmod, force, all;
+	bool json, dry_run, no_depmod, force, all, offline;
 	const char *hash;		/* --hash for sign */
 	const char *cert;		/* --cert for verify */
 	int lock_fd;

@@ -220,21 +220,18 @@ int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_path
 	if (!ctx->all && !argc)
 		return kb_err(-KB_E_INPUT, "name a recipe (NAME or NAME/VERSION%s) or use --all",
 			      register_paths ? ", or a recipe file or source directory" : "");
-	for (int i = 0; i < argc; i++) {
-		char *id = NULL;
-		int r;
+	struct kb_strv paths = KB_STRV_INIT;
+	int r = 0;
 
-		if (register_paths && looks_like_path(argv[i]) && access(argv[i], F_OK) == 0) {
-			r = kb_state_add(ctx, argv[i], &id);
-			if (r < 0)
-				return r;
-			r = kb_strv_push(ids, id);
-			free(id);
-		} else {
+	for (int i = 0; r >= 0 && i < argc; i++) {
+		if (register_paths && looks_like_path(argv[i]) && access(argv[i], F_OK) == 0)
+			r = kb_strv_push(&paths, argv[i]);
+		else
 			r = kb_strv_push(ids, argv[i]);
-		}
-		if (r < 0)
-			return r;
 	}
-	return 0;
+	/* register every path at once, so their downloads run concurrently */
+	if (r >= 0 && paths.n)
+		r = kb_state_add_many(ctx, paths.v, paths.n, ids);
+	kb_strv_clear(&paths);
+	return r;
 }

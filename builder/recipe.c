@@ -30,16 +30,14 @@ struct parse_state {
 };
 
 static const char *const recipe_keys[] = { "name", "version", "description", NULL };
-static const char *const source_keys[] = { "path", NULL };
+static const char *const source_keys[] = {
+	"path", "url", "sha256", "strip", "mirrors", "insecure", "git", "commit", "ref", NULL,
+};
 static const char *const build_keys[] = {
 	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
 	"patches", "make_args", "make", NULL,
 };
 static const char *const module_keys[] = { "path", "dest", "initramfs", NULL };
-/* Accepted by later releases; named so the error can say so. */
-static const char *const planned_source_keys[] = {
-	"url", "sha256", "strip", "git", "commit", "ref", "mirrors", "insecure", NULL,
-};
 
 void kb_recipe_init(struct kb_recipe *r)
 {
@@ -55,6 +53,11 @@ void kb_recipe_release(struct kb_recipe *r)
 	free(r->file);
 	free(r->dir);
 	free(r->source_path);
+	free(r->url);
+	kb_strv_clear(&r->mirrors);
+	free(r->git);
+	free(r->commit);
+	free(r->ref);
 	free(r->kernels_text);
 	free(r->exclusive_kernel);
 	kb_strv_clear(&r->arch);
@@ -131,14 +134,6 @@ parse_error(struct parse_state *ps, const char *fmt, ...)
 	return 1;	/* keep parsing: report every problem at once */
 }
 
-static bool in_list(const char *const *list, const char *key)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, key))
-			return true;
-	return false;
-}
-
 static void list_text(const char *const *list, char *out, size_t size)
 {
 	size_t used = 0;
@@ -153,9 +148,6 @@ static int unknown_key(struct parse_state *ps, const char *section, const char *
 {
 	char expected[512];
 
-	if (!strcmp(section, "source") && in_list(planned_source_keys, key))
-		return parse_error(ps, "'%s' sources are not supported by this kbuildd; "
-				   "use 'path = DIR'", key);
 	list_text(keys, expected, sizeof(expected));
 	return parse_error(ps, "unknown key '%s' in [%s]; expected one of: %s", key, section,
 			   expected);
@@ -224,6 +216,81 @@ static int handle_recipe(struct parse_state *ps, const char *key, const char *va
 	if (!strcmp(key, "description"))
 		return set_string(ps, &r->description, key, value);
 	return unknown_key(ps, "recipe", key, recipe_keys);
+}
+
+static bool all_hex(const char *s, size_t len)
+{
+	if (strlen(s) != len)
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789abcdef", *s))
+			return false;
+	return true;
+}
+
+static bool url_ok(const char *v, bool git)
+{
+	return kb_str_startswith(v, "https://") || kb_str_startswith(v, "http://") ||
+	       (git && (kb_str_startswith(v, "git://") || kb_str_startswith(v, "file://") ||
+			kb_str_startswith(v, "ssh://")));
+}
+
+static int handle_source(struct parse_state *ps, const char *key, const char *value)
+{
+	struct kb_recipe *r = ps->r;
+
+	if (!strcmp(key, "path"))
+		return set_string(ps, &r->source_path, key, value);
+	if (!strcmp(key, "url")) {
+		if (!url_ok(value, false))
+			return parse_error(ps, "invalid url '%s': expected http:// or https://", value);
+		return set_string(ps, &r->url, key, value);
+	}
+	if (!strcmp(key, "sha256")) {
+		if (!all_hex(value, 64))
+			return parse_error(ps, "invalid sha256 '%s': expected 64 lowercase hex digits",
+					   value);
+		if (r->sha256[0])
+			return parse_error(ps, "'sha256' is given twice");
+		memcpy(r->sha256, value, 65);
+		return 1;
+	}
+	if (!strcmp(key, "strip")) {
+		if (kb_parse_uint(value, 16, &r->strip) < 0)
+			return parse_error(ps, "invalid strip '%s': expected a number from 0 to 16",
+					   value);
+		return 1;
+	}
+	if (!strcmp(key, "mirrors")) {
+		size_t before = r->mirrors.n;
+
+		set_list(ps, &r->mirrors, key, value);
+		for (size_t i = before; i < r->mirrors.n; i++)
+			if (!url_ok(r->mirrors.v[i], false))
+				parse_error(ps, "invalid mirror '%s': expected http:// or https://",
+					    r->mirrors.v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "insecure")) {
+		if (kb_parse_bool(value, &r->insecure) < 0)
+			return parse_error(ps, "invalid insecure '%s': expected yes or no", value);
+		return 1;
+	}
+	if (!strcmp(key, "git")) {
+		if (!url_ok(value, true))
+			return parse_error(ps, "invalid git '%s': expected https://, http://, git://, "
+					   "ssh:// or file://", value);
+		return set_string(ps, &r->git, key, value);
+	}
+	if (!strcmp(key, "commit")) {
+		if (!all_hex(value, 40))
+			return parse_error(ps, "invalid commit '%s': expected the full 40-hex-digit "
+					   "commit id", value);
+		return set_string(ps, &r->commit, key, value);
+	}
+	if (!strcmp(key, "ref"))
+		return set_string(ps, &r->ref, key, value);
+	return unknown_key(ps, "source", key, source_keys);
 }
 
 static int handle_build(struct parse_state *ps, const char *key, const char *value)
@@ -326,11 +393,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return parse_error(ps, "'%s' appears before any [section]", key);
 	if (!strcmp(section, "recipe"))
 		return handle_recipe(ps, key, value);
-	if (!strcmp(section, "source")) {
-		if (!strcmp(key, "path"))
-			return set_string(ps, &ps->r->source_path, key, value);
-		return unknown_key(ps, "source", key, source_keys);
-	}
+	if (!strcmp(section, "source"))
+		return handle_source(ps, key, value);
 	if (!strcmp(section, "build"))
 		return handle_build(ps, key, value);
 	if (kb_str_startswith(section, "module ") && ps->r->nr_modules)
@@ -456,8 +520,17 @@ static void validate(struct parse_state *ps)
 		parse_error(ps, "missing 'name' in [recipe]");
 	if (!r->version)
 		parse_error(ps, "missing 'version' in [recipe]");
-	if (!r->source_path)
-		parse_error(ps, "missing [source] 'path'");
+	if (!!r->source_path + !!r->url + !!r->git != 1)
+		parse_error(ps, "[source] needs exactly one of 'path', 'url' or 'git'");
+	if (r->url && !r->sha256[0] && !r->insecure)
+		parse_error(ps, "[source] 'url' needs 'sha256 = <64 hex>' to pin the download "
+			    "(or 'insecure = yes' to accept any content)");
+	if (!r->url && (r->sha256[0] || r->strip || r->mirrors.n || r->insecure))
+		parse_error(ps, "[source] 'sha256', 'strip', 'mirrors' and 'insecure' go with 'url'");
+	if (r->git && !r->commit)
+		parse_error(ps, "[source] 'git' needs 'commit = <40 hex>' to pin the revision");
+	if (!r->git && (r->commit || r->ref))
+		parse_error(ps, "[source] 'commit' and 'ref' go with 'git'");
 	if (!r->nr_modules)
 		parse_error(ps, "no [module NAME] section: name the modules the build produces");
 	if (r->name && kb_strv_contains(&r->depends, r->name))

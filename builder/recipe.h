@@ -22,7 +22,15 @@ struct kb_recipe {
 	char *description;
 	char *file;		/* where it was read from, for messages */
 	char *dir;		/* directory for relative paths; NULL once registered */
-	char *source_path;	/* [source] path as written */
+	char *source_path;	/* [source] path as written, or NULL */
+	char *url;		/* [source] url: a release archive */
+	char sha256[65];	/* its pinned sha256 (lowercase hex), "" if insecure */
+	unsigned long strip;	/* leading path components dropped on extraction */
+	struct kb_strv mirrors;
+	bool insecure;		/* the recipe accepts an unpinned download */
+	char *git;		/* [source] git: a repository */
+	char *commit;		/* the pinned commit (40 hex) */
+	char *ref;		/* optional tag or branch that must resolve to it */
 	bool has_kernels;
 	struct kb_range kernels;
 	char *kernels_text;

@@ -73,6 +73,11 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->cache, value);
 		else if (!strcmp(key, "offline"))
 			r = kb_parse_bool(value, &s->offline);
+		else if (!strcmp(key, "ca_file"))
+			r = set_str(&s->ca_file, value);
+		else if (!strcmp(key, "timeout"))
+			r = kb_parse_uint(value, 86400, &s->fetch_timeout) < 0 || !s->fetch_timeout ?
+			    -EINVAL : 0;
 	}
 	if (r == -ENOENT)
 		kb_err(-KB_E_INPUT, "%s: unknown setting '%s' in [%s]", sp->file, key, section);
@@ -133,6 +138,7 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->sign_cert);
 	free(s->sign_hash);
 	free(s->cache);
+	free(s->ca_file);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "fetch.h"
+#include "gitsrc.h"
+#include "unpack.h"
 #include "kb-limits.h"
 #include "log.h"
 #include "state.h"
@@ -35,6 +38,16 @@ static int check_inputs(const struct kb_recipe *r, char **src_out)
 	char *src = NULL;
 	struct stat st;
 
+	*src_out = NULL;
+	for (size_t i = 0; i < r->patches.n; i++) {
+		char p[PATH_MAX];
+
+		kb_pathf(p, sizeof(p), "%s/%s", r->dir, r->patches.v[i]);
+		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+			return kb_err(-KB_E_INPUT, "%s: patch '%s' not found", r->file, p);
+	}
+	if (!r->source_path)
+		return 0;
 	if (r->source_path[0] == '/')
 		src = strdup(r->source_path);
 	else if (asprintf(&src, "%s/%s", r->dir, r->source_path) < 0)
@@ -45,16 +58,6 @@ static int check_inputs(const struct kb_recipe *r, char **src_out)
 		kb_err(-KB_E_INPUT, "%s: source path '%s' is not a directory", r->file, src);
 		free(src);
 		return -KB_E_INPUT;
-	}
-	for (size_t i = 0; i < r->patches.n; i++) {
-		char p[PATH_MAX];
-
-		kb_pathf(p, sizeof(p), "%s/%s", r->dir, r->patches.v[i]);
-		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
-			kb_err(-KB_E_INPUT, "%s: patch '%s' not found", r->file, p);
-			free(src);
-			return -KB_E_INPUT;
-		}
 	}
 	*src_out = src;
 	return 0;
@@ -155,47 +158,64 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	return ret;
 }
 
-int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id)
+/* Fill <staging>/source from the recipe's source: a copy, an archive or a git checkout. */
+static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging,
+			   const char *src, const struct kb_fetch *fetched, char hash[KB_SHA256_HEX])
 {
-	_cleanup_free_ char *file = recipe_file_of(path), *src = NULL;
-	char staging[PATH_MAX], final[PATH_MAX], rel[PATH_MAX], hash[KB_SHA256_HEX];
-	struct kb_recipe r;
+	_cleanup_free_ char *dest = NULL;
+	char rel[PATH_MAX];
 	int ret;
 
-	kb_recipe_init(&r);
-	if (!file)
-		return -ENOMEM;
-	ret = kb_recipe_load(&r, file);
+	kb_pathf(rel, sizeof(rel), "%s/source", staging);
+	if (src) {
+		ret = kb_copy_tree(src, &ctx->root, rel, hash);
+		if (ret < 0 && ret != -KB_E_INPUT)
+			kb_err_errno(ret, "cannot copy source tree '%s'", src);
+		return ret;
+	}
+	ret = kb_mkdirs(&ctx->root, rel, 0755);
+	dest = kb_root_path(&ctx->root, rel);
+	if (ret < 0 || !dest)
+		return kb_err_errno(ret < 0 ? ret : -ENOMEM, "cannot create '%s'", rel);
+	if (r->url)
+		ret = kb_unpack(fetched->path, dest, (unsigned)r->strip, r->file);
+	else
+		ret = kb_git_checkout(ctx, r->git, r->commit, r->ref, dest, r->file);
 	if (ret < 0)
-		goto out;
-	ret = check_inputs(&r, &src);
+		return ret;
+	ret = kb_hash_tree(dest, hash);
+	return ret < 0 ? kb_err_errno(ret, "cannot read back '%s'", dest) : 0;
+}
+
+/* Register one loaded recipe whose source (if downloaded) is in @fetched. */
+static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *file,
+			const struct kb_fetch *fetched, struct kb_strv *ids)
+{
+	char staging[PATH_MAX], final[PATH_MAX], rel[PATH_MAX], hash[KB_SHA256_HEX];
+	_cleanup_free_ char *src = NULL;
+	int ret;
+
+	ret = check_inputs(r, &src);
 	if (ret < 0)
-		goto out;
-	kb_pathf(final, sizeof(final), "%s/%s/%s", RECIPES_DIR, r.name, r.version);
-	kb_pathf(staging, sizeof(staging), "%s/%s/.%s.new", RECIPES_DIR, r.name, r.version);
+		return ret;
+	kb_pathf(final, sizeof(final), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
+	kb_pathf(staging, sizeof(staging), "%s/%s/.%s.new", RECIPES_DIR, r->name, r->version);
 	if (ctx->dry_run) {
-		kb_info("would register %s/%s from '%s'", r.name, r.version, file);
-		goto done;
+		kb_info("would register %s/%s from '%s'", r->name, r->version, file);
+		return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
 	}
 	ret = kb_rm_rf(&ctx->root, staging);
 	if (ret >= 0)
 		ret = kb_mkdirs(&ctx->root, staging, 0755);
-	if (ret < 0) {
-		ret = kb_err_errno(ret, "cannot create '%s'", staging);
-		goto out;
-	}
-	kb_pathf(rel, sizeof(rel), "%s/source", staging);
-	ret = kb_copy_tree(src, &ctx->root, rel, hash);
-	if (ret < 0) {
-		if (ret != -KB_E_INPUT)
-			kb_err_errno(ret, "cannot copy source tree '%s'", src);
-		goto fail;
-	}
-	ret = snapshot_patches(ctx, &r, staging, hash);
+	if (ret < 0)
+		return kb_err_errno(ret, "cannot create '%s'", staging);
+	ret = snapshot_source(ctx, r, staging, src, fetched, hash);
+	if (ret >= 0)
+		ret = snapshot_patches(ctx, r, staging, hash);
 	if (ret < 0)
 		goto fail;
 	kb_pathf(rel, sizeof(rel), "%s/recipe", staging);
-	ret = kb_atomic_write(&ctx->root, rel, r.text.buf, r.text.len, 0644);
+	ret = kb_atomic_write(&ctx->root, rel, r->text.buf, r->text.len, 0644);
 	if (ret >= 0) {
 		char line[KB_SHA256_HEX + 1];
 
@@ -204,20 +224,93 @@ int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id)
 		ret = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644);
 	}
 	if (ret >= 0)
-		ret = install_staging(ctx, &r, staging, final, hash);
+		ret = install_staging(ctx, r, staging, final, hash);
 	if (ret < 0) {
 		if (ret != -KB_E_INPUT)
-			kb_err_errno(ret, "cannot register %s/%s", r.name, r.version);
+			kb_err_errno(ret, "cannot register %s/%s", r->name, r->version);
 		goto fail;
 	}
-done:
-	if (asprintf(out_id, "%s/%s", r.name, r.version) < 0)
-		ret = -ENOMEM;
-	goto out;
+	return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
 fail:
 	kb_rm_rf(&ctx->root, staging);
+	kb_rmdir_parents(&ctx->root, staging, KB_STATE_DIR "/");
+	return ret;
+}
+
+int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct kb_strv *ids)
+{
+	struct kb_recipe *recipes = calloc(n ? n : 1, sizeof(*recipes));
+	struct kb_fetch *fetches = calloc(n ? n : 1, sizeof(*fetches));
+	char **files = calloc(n ? n : 1, sizeof(*files));
+	int ret = 0;
+
+	if (!recipes || !fetches || !files) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		kb_recipe_init(&recipes[i]);
+		kb_fetch_init(&fetches[i]);
+		files[i] = recipe_file_of(paths[i]);
+		if (!files[i] || kb_recipe_load(&recipes[i], files[i]) < 0)
+			ret = -KB_E_INPUT;
+	}
+	if (ret < 0)
+		goto out;
+	/* every archive at once: the slowest download sets the pace, not the sum */
+	for (size_t i = 0; i < n; i++) {
+		struct kb_recipe *r = &recipes[i];
+
+		if (!r->url)
+			continue;
+		kb_strv_push(&fetches[i].urls, r->url);
+		for (size_t m = 0; m < r->mirrors.n; m++)
+			kb_strv_push(&fetches[i].urls, r->mirrors.v[m]);
+		memcpy(fetches[i].sha256, r->sha256, sizeof(fetches[i].sha256));
+		fetches[i].what = r->file;
+	}
+	{
+		size_t nurl = 0;
+
+		for (size_t i = 0; i < n; i++)
+			nurl += recipes[i].url != NULL;
+		if (nurl && !ctx->dry_run && kb_fetch_all(ctx, fetches, n) > 0)
+			ret = -KB_E_INPUT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (fetches[i].result < 0)
+			continue;
+		r = register_one(ctx, &recipes[i], files[i], &fetches[i], ids);
+		if (r < 0 && ret != -KB_E_INPUT)
+			ret = r;
+	}
 out:
-	kb_recipe_release(&r);
+	for (size_t i = 0; i < n && recipes && fetches && files; i++) {
+		kb_recipe_release(&recipes[i]);
+		kb_fetch_release(&fetches[i]);
+		free(files[i]);
+	}
+	free(recipes);
+	free(fetches);
+	free(files);
+	return ret;
+}
+
+int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id)
+{
+	struct kb_strv ids = KB_STRV_INIT;
+	char *const paths[] = { (char *)path };
+	int ret = kb_state_add_many(ctx, paths, 1, &ids);
+
+	*out_id = NULL;
+	if (ret >= 0 && ids.n) {
+		*out_id = strdup(ids.v[0]);
+		if (!*out_id)
+			ret = -ENOMEM;
+	}
+	kb_strv_clear(&ids);
 	return ret;
 }
 

@@ -19,6 +19,12 @@ struct kb_recipe_set {
  * needs --force. On success *@out_id receives "NAME/VERSION" (caller frees).
  */
 int kb_state_add(struct kb_ctx *ctx, const char *path, char **out_id);
+/*
+ * Register several at once: their downloads run concurrently. Pushes
+ * "NAME/VERSION" of each registered recipe onto @ids; returns the first
+ * error (bad input wins), having registered every recipe it could.
+ */
+int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct kb_strv *ids);
 
 /* Load every registered recipe. */
 int kb_state_load(struct kb_ctx *ctx, struct kb_recipe_set *set);

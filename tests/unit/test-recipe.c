@@ -353,24 +353,55 @@ static void parse_rejects_an_unknown_key_listing_the_expected_ones(void **state)
 			 "t.recipe:2: ", "unknown key 'Name' in [recipe]", NULL);
 }
 
-static void parse_rejects_planned_source_keys_as_not_supported(void **state)
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define COMMIT "0123456789abcdef0123456789abcdef01234567"
+
+static void parse_accepts_url_and_git_sources(void **state)
 {
-	static const char *const planned[] = {
-		"url", "sha256", "strip", "git", "commit", "ref",
-	};
+	struct kb_recipe r;
 
 	(void)state;
-	expect_one_error(RECIPE_HEAD "[source]\npath = .\nurl = https://example.org/foo.tar.gz\n"
-			 "[module hello]\n",
-			 "t.recipe:6: ", "'url' sources are not supported", "use 'path = DIR'", NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(planned); i++) {
-		char text[256], what[64];
+	parse_ok(&r, RECIPE_HEAD "[source]\nurl = https://example.org/hello-1.0.tar.gz\n"
+		 "sha256 = " SHA "\nstrip = 1\nmirrors = http://m1/h.tgz https://m2/h.tgz\n"
+		 "[module hello]\n");
+	assert_string_equal(r.url, "https://example.org/hello-1.0.tar.gz");
+	assert_string_equal(r.sha256, SHA);
+	assert_int_equal(r.strip, 1);
+	assert_int_equal(r.mirrors.n, 2);
+	assert_string_equal(r.mirrors.v[1], "https://m2/h.tgz");
+	assert_null(r.source_path);
+	kb_recipe_release(&r);
+	parse_ok(&r, RECIPE_HEAD "[source]\ngit = git://127.0.0.1/hello.git\ncommit = " COMMIT
+		 "\nref = v1.0\n[module hello]\n");
+	assert_string_equal(r.git, "git://127.0.0.1/hello.git");
+	assert_string_equal(r.commit, COMMIT);
+	assert_string_equal(r.ref, "v1.0");
+	kb_recipe_release(&r);
+	parse_ok(&r, RECIPE_HEAD "[source]\nurl = http://x/h.tgz\ninsecure = yes\n[module hello]\n");
+	assert_true(r.insecure);
+	kb_recipe_release(&r);
+}
 
-		snprintf(text, sizeof(text), RECIPE_HEAD "[source]\n%s = x\npath = .\n"
-			 "[module hello]\n", planned[i]);
-		snprintf(what, sizeof(what), "'%s' sources are not supported", planned[i]);
-		expect_one_error(text, "t.recipe:5: ", what, NULL);
-	}
+static void parse_rejects_unpinned_or_mixed_sources(void **state)
+{
+	(void)state;
+	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\n[module hello]\n",
+			 "t.recipe: ", "'url' needs 'sha256 = <64 hex>'", "insecure = yes", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\ngit = https://x/h.git\n[module hello]\n",
+			 "t.recipe: ", "'git' needs 'commit = <40 hex>'", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\npath = .\ngit = https://x/h.git\ncommit = " COMMIT
+			 "\n[module hello]\n", "t.recipe: ", "exactly one of 'path', 'url' or 'git'",
+			 NULL);
+	expect_one_error(RECIPE_HEAD "[source]\npath = .\nstrip = 1\n[module hello]\n",
+			 "t.recipe: ", "go with 'url'", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\nsha256 = abc\n"
+			 "[module hello]\n", "t.recipe:6: ", "invalid sha256 'abc'", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\nurl = ftp://x/h.tgz\ninsecure = yes\n"
+			 "[module hello]\n", "t.recipe:5: ", "invalid url 'ftp://x/h.tgz'", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\ngit = https://x/h.git\ncommit = v1.0\n"
+			 "[module hello]\n", "t.recipe:6: ", "invalid commit 'v1.0'", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\ninsecure = yes\n"
+			 "strip = 99\n[module hello]\n", "t.recipe:7: ", "invalid strip '99'", NULL);
 }
 
 static void parse_rejects_an_unknown_section(void **state)
@@ -544,7 +575,7 @@ static void parse_reports_missing_required_parts(void **state)
 	expect_one_error("[recipe]\nname = hello\n" RECIPE_TAIL, "t.recipe: ",
 			 "missing 'version' in [recipe]", NULL);
 	expect_one_error(RECIPE_HEAD "[module hello]\n", "t.recipe: ",
-			 "missing [source] 'path'", NULL);
+			 "[source] needs exactly one of 'path', 'url' or 'git'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\npath = .\n", "t.recipe: ",
 			 "no [module NAME] section", NULL);
 }
@@ -560,7 +591,7 @@ static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
 	kb_recipe_release(&r);
 	assert_contains(messages, "t.recipe: missing 'name' in [recipe]\n");
 	assert_contains(messages, "t.recipe: missing 'version' in [recipe]\n");
-	assert_contains(messages, "t.recipe: missing [source] 'path'\n");
+	assert_contains(messages, "t.recipe: [source] needs exactly one of 'path', 'url' or 'git'\n");
 	assert_contains(messages, "t.recipe: no [module NAME] section");
 	assert_int_equal(count_lines(messages), 4);
 	free(messages);
@@ -839,7 +870,8 @@ int main(void)
 		cmocka_unit_test(parse_accepts_patch_names_that_merely_contain_dots),
 		cmocka_unit_test(parse_accepts_a_line_just_under_the_ini_limit),
 		cmocka_unit_test(parse_rejects_an_unknown_key_listing_the_expected_ones),
-		cmocka_unit_test(parse_rejects_planned_source_keys_as_not_supported),
+		cmocka_unit_test(parse_accepts_url_and_git_sources),
+		cmocka_unit_test(parse_rejects_unpinned_or_mixed_sources),
 		cmocka_unit_test(parse_rejects_an_unknown_section),
 		cmocka_unit_test(parse_rejects_a_key_before_any_section),
 		cmocka_unit_test(parse_rejects_a_key_given_twice),

@@ -1,0 +1,246 @@
+/* Safe extraction of source archives with libarchive: nothing lands outside the target. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "unpack.h"
+#include "kb-limits.h"
+#include "log.h"
+#include "util.h"
+
+/* openat2 beneath @dfd that never follows a symlink: entries cannot be redirected. */
+static int open_beneath(int dfd, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/*
+ * Normalise @in after dropping @strip components: no absolute path, no
+ * "..", no empty result. Returns 1 when the entry is to be skipped (it
+ * lies within the stripped prefix), 0 with @out set, or -EINVAL.
+ */
+static int clean_path(const char *in, unsigned strip, char *out, size_t size)
+{
+	size_t used = 0;
+	unsigned skipped = 0;
+
+	if (in[0] == '/')
+		return -EINVAL;
+	out[0] = '\0';
+	while (*in) {
+		size_t n = strcspn(in, "/");
+
+		if (n == 2 && !strncmp(in, "..", 2))
+			return -EINVAL;
+		if (n && !(n == 1 && in[0] == '.')) {
+			if (skipped < strip) {
+				skipped++;
+			} else {
+				if (used + n + 2 > size)
+					return -EINVAL;
+				if (used)
+					out[used++] = '/';
+				memcpy(out + used, in, n);
+				used += n;
+				out[used] = '\0';
+			}
+		}
+		in += n;
+		while (*in == '/')
+			in++;
+	}
+	return used ? 0 : 1;
+}
+
+/* A symlink at @path pointing to @target must stay inside the tree. */
+static bool link_stays_inside(const char *path, const char *target)
+{
+	int depth = 0;
+
+	if (target[0] == '/' || !target[0])
+		return false;
+	for (const char *p = path; *p; p++)
+		if (*p == '/')
+			depth++;
+	while (*target) {
+		size_t n = strcspn(target, "/");
+
+		if (n == 2 && !strncmp(target, "..", 2))
+			depth--;
+		else if (n && !(n == 1 && target[0] == '.'))
+			depth++;
+		if (depth < 0)
+			return false;
+		target += n;
+		while (*target == '/')
+			target++;
+	}
+	return true;
+}
+
+static int make_parents(int dfd, const char *path)
+{
+	char dir[PATH_MAX];
+
+	if (kb_pathf(dir, sizeof(dir), "%s", path) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = dir; *p; p++) {
+		int fd;
+
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdirat(dfd, dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		fd = open_beneath(dfd, dir, O_PATH | O_DIRECTORY, 0);	/* a real dir, not a link */
+		if (fd < 0)
+			return fd;
+		close(fd);
+		*p = '/';
+	}
+	return 0;
+}
+
+static int write_file(struct archive *a, int dfd, const char *path, mode_t mode, size_t *total)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int fd, r = 0;
+
+	fd = open_beneath(dfd, path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		int rc = archive_read_data_block(a, &buf, &len, &off);
+
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc != ARCHIVE_OK) {
+			r = -EIO;
+			break;
+		}
+		*total += len;
+		if (*total > KB_MAX_EXTRACTED) {
+			r = -EFBIG;
+			break;
+		}
+		if (lseek(fd, off, SEEK_SET) < 0 || kb_write_all(fd, buf, len) < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, unsigned strip,
+			 const char *what, size_t *total)
+{
+	const char *name = archive_entry_pathname(e);
+	mode_t mode = archive_entry_perm(e) & 0777 & ~(mode_t)022;
+	char path[PATH_MAX], target[PATH_MAX];
+	int rc, r;
+
+	if (!name)
+		return kb_err(-KB_E_INPUT, "%s: archive entry without a name", what);
+	rc = clean_path(name, strip, path, sizeof(path));
+	if (rc < 0)
+		return kb_err(-KB_E_INPUT, "%s: archive entry '%s' would be written outside the "
+			      "source directory (absolute path or '..')", what, name);
+	if (rc > 0)
+		return 0;
+	r = make_parents(dfd, path);
+	if (r < 0)
+		return kb_err(-KB_E_INPUT, "%s: cannot create the directory for '%s': %s", what, name,
+			      strerror(-r));
+	if (archive_entry_hardlink(e)) {
+		rc = clean_path(archive_entry_hardlink(e), strip, target, sizeof(target));
+		if (rc)
+			return kb_err(-KB_E_INPUT, "%s: hard link '%s' points outside the source "
+				      "directory", what, name);
+		if (linkat(dfd, target, dfd, path, 0) < 0)
+			return kb_err(-KB_E_INPUT, "%s: cannot link '%s': %s", what, name,
+				      strerror(errno));
+		return 0;
+	}
+	switch (archive_entry_filetype(e)) {
+	case AE_IFDIR:
+		if (mkdirat(dfd, path, mode | 0700) < 0 && errno != EEXIST)
+			return kb_err(-KB_E_INPUT, "%s: cannot create '%s': %s", what, name,
+				      strerror(errno));
+		return 0;
+	case AE_IFREG:
+		r = write_file(a, dfd, path, mode | 0600, total);
+		if (r == -EFBIG)
+			return kb_err(-KB_E_INPUT, "%s: the archive unpacks to more than %zu MiB; "
+				      "refused", what, KB_MAX_EXTRACTED >> 20);
+		if (r < 0)
+			return kb_err(-KB_E_INPUT, "%s: cannot extract '%s': %s", what, name,
+				      r == -EIO ? archive_error_string(a) : strerror(-r));
+		return 0;
+	case AE_IFLNK:
+		if (!archive_entry_symlink(e) || !link_stays_inside(path, archive_entry_symlink(e)))
+			return kb_err(-KB_E_INPUT, "%s: symlink '%s' -> '%s' points outside the "
+				      "source directory", what, name,
+				      archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
+		if (symlinkat(archive_entry_symlink(e), dfd, path) < 0)
+			return kb_err(-KB_E_INPUT, "%s: cannot create symlink '%s': %s", what, name,
+				      strerror(errno));
+		return 0;
+	default:
+		return kb_err(-KB_E_INPUT, "%s: archive entry '%s' is a device, fifo or socket; "
+			      "refused", what, name);
+	}
+}
+
+int kb_unpack(const char *archive, const char *dest, unsigned strip, const char *what)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	size_t total = 0;
+	int dfd, rc, r = 0;
+
+	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!a || dfd < 0) {
+		r = kb_err_errno(-errno, "cannot open '%s'", dest);
+		goto out;
+	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, archive, 65536) != ARCHIVE_OK) {
+		r = kb_err(-KB_E_INPUT, "%s: cannot read the archive: %s", what,
+			   archive_error_string(a));
+		goto out;
+	}
+	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		r = extract_entry(a, e, dfd, strip, what, &total);
+		if (r < 0)
+			goto out;
+	}
+	if (rc != ARCHIVE_EOF)
+		r = kb_err(-KB_E_INPUT, "%s: the archive is damaged: %s", what,
+			   archive_error_string(a));
+out:
+	if (dfd >= 0)
+		close(dfd);
+	archive_read_free(a);
+	return r;
+}
