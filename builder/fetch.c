@@ -18,8 +18,12 @@
 
 #define MAX_ATTEMPTS 3		/* per url, for transient failures */
 
+struct fetch_run;
+
 struct transfer {
+	struct fetch_run *run;
 	struct kb_fetch *req;
+	curl_off_t dlnow, dltotal;	/* for the progress line */
 	CURL *easy;
 	size_t url_index;
 	unsigned attempt;
@@ -38,7 +42,9 @@ struct fetch_run {
 	char *cache;
 	curl_off_t max_size;
 	bool progress;
-	curl_off_t shown;
+	double last_shown;
+	struct transfer *xs;
+	size_t n;
 };
 
 void kb_fetch_init(struct kb_fetch *f)
@@ -84,20 +90,36 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *user)
 	return len;
 }
 
+static double now(void);
+
+/* One line on a terminal for all downloads together, redrawn at most 10 times a second. */
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
-	struct fetch_run *run = user;
+	struct transfer *t = user;
+	struct fetch_run *run = t->run;
+	curl_off_t got = 0, total = 0;
+	unsigned active = 0;
 
-	(void)dltotal;
-	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	if (run->progress) {
-		run->shown++;
-		if (run->shown % 64 == 0)
-			fprintf(stderr, "\rkbuildd: downloading ...");
+	t->dlnow = dlnow;
+	t->dltotal = dltotal;
+	if (now() - run->last_shown < 0.1)
+		return 0;
+	run->last_shown = now();
+	for (size_t i = 0; i < run->n; i++) {
+		if (!run->xs[i].easy)
+			continue;
+		active++;
+		got += run->xs[i].dlnow;
+		total += run->xs[i].dltotal;
 	}
+	fprintf(stderr, "\rkbuildd: downloading %u file%s: %.1f", active, active == 1 ? "" : "s",
+		(double)got / 1048576.0);
+	if (total)
+		fprintf(stderr, " of %.1f", (double)total / 1048576.0);
+	fprintf(stderr, " MiB\033[K");
 	return 0;
 }
 
@@ -167,7 +189,7 @@ static int start(struct fetch_run *run, struct transfer *t)
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_NOPROGRESS, run->progress ? 0L : 1L);
 	curl_easy_setopt(t->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(t->easy, CURLOPT_XFERINFODATA, run);
+	curl_easy_setopt(t->easy, CURLOPT_XFERINFODATA, t);
 	if (st->ca_file) {
 		_cleanup_free_ char *ca = kb_root_path(&run->ctx->root, st->ca_file);
 
@@ -350,7 +372,7 @@ static void loop(struct fetch_run *run, struct transfer *xs, size_t n)
 			}
 		curl_multi_poll(run->multi, NULL, 0, 200, NULL);
 	}
-	if (run->progress && run->shown)
+	if (run->progress && run->last_shown > 0)
 		fprintf(stderr, "\r\033[K");
 }
 
@@ -362,6 +384,8 @@ int kb_fetch_all(struct kb_ctx *ctx, struct kb_fetch *reqs, size_t n)
 
 	if (!xs)
 		return (int)n;
+	run.xs = xs;
+	run.n = n;
 	run.cache = kb_fetch_cache_dir(ctx);
 	run.progress = isatty(2) && kb_log_get_level() >= KB_LOG_NORMAL;
 	r = run.cache ? make_dirs(run.cache) : -ENOMEM;
@@ -376,6 +400,7 @@ int kb_fetch_all(struct kb_ctx *ctx, struct kb_fetch *reqs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct transfer *t = &xs[i];
 
+		t->run = &run;
 		t->req = &reqs[i];
 		t->fd = -1;
 		t->done = in_cache(&run, &reqs[i]);
