@@ -41,3 +41,5 @@ MODULE_VERSION("1.0.0");
 #ifdef GREETER_EXTRA
 MODULE_INFO(greeter_extra, "1");
 #endif
+/* Never requested; declared so that doctor's firmware check has something to find. */
+MODULE_FIRMWARE("kbuildd-example/greeter.bin");
