@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "compress.h"
+#include "doctor.h"
 #include "engine.h"
 #include "sign.h"
 #include "kernel.h"
@@ -34,8 +35,39 @@ static void describe_signature(struct kb_ctx *ctx, const char *rel, char *out, s
 	kb_buf_release(&image);
 }
 
+/* For the running kernel: ", loaded" / ", loaded: another build, reload or reboot to use V". */
+static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t, const struct kb_manifest *m,
+			    char *out, size_t size)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		_cleanup_free_ char *host = kb_root_path(&ctx->root, m->files[i].path);
+		const char *base = strrchr(m->files[i].path, '/');
+		char name[256], src[128];
+		enum kb_loaded state;
+
+		if (!host || !base || !strstr(base, ".ko"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(base + 1, "."), base + 1);
+		for (char *p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		state = kb_doctor_loaded(ctx, t->kernel, name, host, src, sizeof(src));
+		if (state == KB_LOADED_SAME)
+			snprintf(out, size, "; %s loaded", name);
+		else if (state == KB_LOADED_OTHER)
+			snprintf(out, size, "; %s loaded is another build: reload or reboot to use "
+				 "%s", name, t->recipe->version);
+		else
+			snprintf(out, size, "; %s not loaded", name);
+		size -= strlen(out);
+		out += strlen(out);
+	}
+}
+
 static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
 {
+	_cleanup_free_ char *running_rel = kb_doctor_running_release(ctx);
+	bool running = running_rel && !strcmp(running_rel, t->kernel->release);
 	struct kb_buf id = KB_BUF_INIT_MAX(128);
 	struct kb_manifest m;
 	char rel[PATH_MAX];
@@ -63,6 +95,10 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *ro
 			if (m.n && used < sizeof(row->detail))
 				describe_signature(ctx, m.files[0].path, row->detail + used,
 						   sizeof(row->detail) - used);
+			used = strlen(row->detail);
+			if (running && used < sizeof(row->detail))
+				describe_loaded(ctx, t, &m, row->detail + used,
+						sizeof(row->detail) - used);
 		}
 		kb_manifest_release(&m);
 	}

@@ -344,29 +344,52 @@ static void check_blacklist(struct kb_ctx *ctx, struct kb_diagnosis *d)
 		kb_diagnosis_add(d, KB_LEVEL_OK, "blacklist", NULL, "not blacklisted");
 }
 
-/* On the running kernel: is the loaded copy the installed one? */
-static void check_loaded(struct kb_ctx *ctx, struct kmod_module *mod, struct kb_diagnosis *d)
+enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const struct kb_kernel *k, const char *module,
+				const char *path, char *loaded_src, size_t size)
 {
-	_cleanup_free_ char *want = modinfo_value(mod, "srcversion");
+	const char *no_config[] = { NULL };
+	struct kmod_ctx *kctx = kmod_new(k->build_dir, no_config);
+	struct kmod_module *mod = NULL;
 	struct kb_buf got = KB_BUF_INIT_MAX(256);
+	_cleanup_free_ char *want = NULL;
+	enum kb_loaded state = KB_NOT_LOADED;
 	char rel[PATH_MAX];
 
-	kb_pathf(rel, sizeof(rel), "sys/module/%s/srcversion", d->module);
-	if (kb_root_read(&ctx->root, rel, 256, &got) < 0) {
-		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL, "not loaded");
-	} else if (want && !strncmp(kb_buf_str(&got), want, strlen(want))) {
-		kb_diagnosis_add(d, KB_LEVEL_OK, "loaded", NULL, "loaded, and it is this file");
-	} else {
-		char fix[256];
+	loaded_src[0] = '\0';
+	kb_pathf(rel, sizeof(rel), "sys/module/%s/srcversion", module);
+	if (kb_root_read(&ctx->root, rel, 256, &got) == 0) {
+		snprintf(loaded_src, size, "%.*s", (int)strcspn(kb_buf_str(&got), "\n"),
+			 kb_buf_str(&got));
+		if (kctx && kmod_module_new_from_path(kctx, path, &mod) >= 0)
+			want = modinfo_value(mod, "srcversion");
+		state = want && !strcmp(loaded_src, want) ? KB_LOADED_SAME : KB_LOADED_OTHER;
+	}
+	kmod_module_unref(mod);
+	kmod_unref(kctx);
+	kb_buf_release(&got);
+	return state;
+}
 
+/* On the running kernel: is the loaded copy the installed one? */
+static void check_loaded(struct kb_ctx *ctx, struct kb_diagnosis *d)
+{
+	char loaded[128], fix[256];
+
+	switch (kb_doctor_loaded(ctx, d->kernel, d->module, d->path, loaded, sizeof(loaded))) {
+	case KB_NOT_LOADED:
+		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL, "not loaded");
+		break;
+	case KB_LOADED_SAME:
+		kb_diagnosis_add(d, KB_LEVEL_OK, "loaded", NULL, "loaded, and it is this file");
+		break;
+	default:
 		snprintf(fix, sizeof(fix), "reload it (modprobe -r %s && modprobe %s) or reboot",
 			 d->module, d->module);
 		kb_diagnosis_add(d, KB_LEVEL_WARN, "loaded", fix,
-				 "the loaded module is another build (srcversion %.*s, this file "
-				 "has %s)", (int)strcspn(kb_buf_str(&got), "\n"), kb_buf_str(&got),
-				 want ? want : "none");
+				 "the loaded module is another build (srcversion %s differs from "
+				 "this file's)", loaded);
+		break;
 	}
-	kb_buf_release(&got);
 }
 
 int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *path,
@@ -401,7 +424,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 	check_shadowing(ctx, d);
 	check_firmware(ctx, mod, d);
 	if (d->running)
-		check_loaded(ctx, mod, d);
+		check_loaded(ctx, d);
 	else
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL,
 				 "%s is not the running kernel: whether it is loaded, and the live "

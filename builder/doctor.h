@@ -33,5 +33,14 @@ void kb_diagnosis_release(struct kb_diagnosis *d);
 void kb_diagnosis_add(struct kb_diagnosis *d, enum kb_level level, const char *check,
 		      const char *fix, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+enum kb_loaded { KB_NOT_LOADED, KB_LOADED_SAME, KB_LOADED_OTHER };
+
+/*
+ * Is module @module loaded (<root>/sys/module/NAME), and is it the build in
+ * host file @path (same srcversion)? @loaded_src receives the loaded one's.
+ */
+enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const struct kb_kernel *k, const char *module,
+				const char *path, char *loaded_src, size_t size);
+
 /* The signature and trusted-key checks (trust.c). */
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d);

@@ -1,4 +1,5 @@
 /* Installing built modules into /lib/modules/K and removing exactly what was installed. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -150,6 +151,88 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 	return 0;
 }
 
+static size_t nr_config_files(const struct kb_recipe *r)
+{
+	bool load = false, probe = false;
+
+	for (size_t i = 0; i < r->nr_modules; i++) {
+		load = load || r->modules[i].autoload;
+		probe = probe || r->modules[i].options.n || r->modules[i].blacklist.n;
+	}
+	return (size_t)load + (size_t)probe;
+}
+
+/* Load-time configuration: modules-load.d and modprobe.d files, owned like modules. */
+static int stage_config(const struct kb_recipe *r, struct staged *out)
+{
+	struct kb_buf load = KB_BUF_INIT, probe = KB_BUF_INIT;
+	size_t n = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < r->nr_modules; i++) {
+		const struct kb_module_spec *m = &r->modules[i];
+
+		if (m->autoload)
+			kb_buf_addf(&load, "%s\n", m->name);
+		for (size_t j = 0; j < m->blacklist.n; j++)
+			kb_buf_addf(&probe, "blacklist %s\n", m->blacklist.v[j]);
+		if (m->options.n) {
+			kb_buf_addf(&probe, "options %s", m->name);
+			for (size_t j = 0; j < m->options.n; j++)
+				kb_buf_addf(&probe, " %s", m->options.v[j]);
+			kb_buf_adds(&probe, "\n");
+		}
+	}
+	if (load.len) {
+		kb_buf_init(&out[n].data, KB_MAX_MODULE_SIZE);
+		kb_buf_addf(&out[n].data, "# Written by kbuildd for %s; removed with it.\n%s", r->name,
+			    kb_buf_str(&load));
+		if (asprintf(&out[n].path, "etc/modules-load.d/kbuildd-%s.conf", r->name) < 0)
+			ret = -ENOMEM;
+		n++;
+	}
+	if (probe.len && ret >= 0) {
+		kb_buf_init(&out[n].data, KB_MAX_MODULE_SIZE);
+		kb_buf_addf(&out[n].data, "# Written by kbuildd for %s; removed with it.\n%s", r->name,
+			    kb_buf_str(&probe));
+		if (asprintf(&out[n].path, "etc/modprobe.d/kbuildd-%s.conf", r->name) < 0)
+			ret = -ENOMEM;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		kb_sha256_hex(out[i].data.buf, out[i].data.len, out[i].sha256);
+	kb_buf_release(&load);
+	kb_buf_release(&probe);
+	return ret;
+}
+
+/*
+ * Files outside /lib/modules/K (the load-time configuration) are shared by
+ * every kernel the recipe is installed for: owned if any of its manifests
+ * lists them.
+ */
+static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, const char *path,
+				      const char *skip_kernel)
+{
+	_cleanup_free_ char *dir = kb_root_path(&ctx->root, "var/lib/kbuildd/installed");
+	DIR *dh = dir ? opendir(dir) : NULL;
+	struct dirent *de;
+	bool owned = false;
+
+	while (dh && !owned && (de = readdir(dh))) {
+		struct kb_manifest m;
+
+		if (de->d_name[0] == '.' || (skip_kernel && !strcmp(de->d_name, skip_kernel)) ||
+		    kb_manifest_read(ctx, de->d_name, name, &m) < 0)
+			continue;
+		owned = kb_manifest_find(&m, path) != NULL;
+		kb_manifest_release(&m);
+	}
+	if (dh)
+		closedir(dh);
+	return owned;
+}
+
 /* Every target must be ours, or free, or --force. */
 static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
 			   const struct staged *st, size_t n)
@@ -160,7 +243,8 @@ static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct k
 		if (owner && strcmp(owner->name, t->recipe->name))
 			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
 					 owner->version);
-		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force)
+		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force &&
+		    !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
 			return kb_task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
 					 "install (use --force to take it over)", st[i].path);
 	}
@@ -178,7 +262,7 @@ static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, co
 		    strcmp(sha, m->files[i].sha256))
 			return false;
 	}
-	return m->n == t->recipe->nr_modules;
+	return m->n == t->recipe->nr_modules + nr_config_files(t->recipe);
 }
 
 static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
@@ -217,8 +301,8 @@ static int write_files(struct kb_ctx *ctx, const struct staged *st, size_t n)
 static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all,
 			struct kmod_ctx *kctx)
 {
-	size_t n = t->recipe->nr_modules;
-	struct staged *st = calloc(n, sizeof(*st));
+	size_t n = t->recipe->nr_modules + nr_config_files(t->recipe);
+	struct staged *st = calloc(n ? n : 1, sizeof(*st));
 	struct kb_manifest *old = NULL, next = { 0 }, both = { 0 };
 	int r;
 
@@ -228,6 +312,8 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
 	r = stage_modules(ctx, t, kctx, st);
+	if (r >= 0)
+		r = stage_config(t->recipe, st + t->recipe->nr_modules);
 	if (r >= 0)
 		r = check_ownership(ctx, t, all, st, n);
 	if (r < 0)
@@ -340,8 +426,13 @@ int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
 		kb_manifest_release(&m);
 		return 0;
 	}
-	for (size_t i = 0; i < m.n; i++)
+	for (size_t i = 0; i < m.n; i++) {
+		/* configuration shared with the recipe's other kernels stays while they do */
+		if (!kb_str_startswith(m.files[i].path, "lib/modules/") &&
+		    owned_by_recipe_elsewhere(ctx, name, m.files[i].path, kernel))
+			continue;
 		remove_file(ctx, m.files[i].path, kernel);
+	}
 	kb_manifest_rel(kernel, name, rel, sizeof(rel));
 	r = kb_durable_unlink(&ctx->root, rel);
 	snprintf(dir, sizeof(dir), "%s", rel);

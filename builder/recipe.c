@@ -37,7 +37,9 @@ static const char *const build_keys[] = {
 	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
 	"patches", "make_args", "make", NULL,
 };
-static const char *const module_keys[] = { "path", "dest", "initramfs", NULL };
+static const char *const module_keys[] = {
+	"path", "dest", "initramfs", "autoload", "options", "blacklist", NULL,
+};
 
 void kb_recipe_init(struct kb_recipe *r)
 {
@@ -70,6 +72,8 @@ void kb_recipe_release(struct kb_recipe *r)
 		free(r->modules[i].name);
 		free(r->modules[i].path);
 		free(r->modules[i].dest);
+		kb_strv_clear(&r->modules[i].options);
+		kb_strv_clear(&r->modules[i].blacklist);
 	}
 	free(r->modules);
 	kb_buf_release(&r->text);
@@ -372,6 +376,31 @@ static int handle_module(struct parse_state *ps, const char *key, const char *va
 			return parse_error(ps, "invalid dest '%s': expected a directory under "
 					   "/lib/modules/KERNEL/, such as updates/kbuildd", value);
 		return set_string(ps, &m->dest, key, value);
+	}
+	if (!strcmp(key, "autoload")) {
+		if (kb_parse_bool(value, &m->autoload) < 0)
+			return parse_error(ps, "invalid autoload '%s': expected yes or no", value);
+		return 1;
+	}
+	if (!strcmp(key, "options")) {
+		size_t before = m->options.n;
+
+		set_list(ps, &m->options, key, value);
+		for (size_t i = before; i < m->options.n; i++)
+			if (!strchr(m->options.v[i], '=') || m->options.v[i][0] == '=')
+				parse_error(ps, "invalid option '%s': expected param=value",
+					    m->options.v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "blacklist")) {
+		size_t before = m->blacklist.n;
+
+		set_list(ps, &m->blacklist, key, value);
+		for (size_t i = before; i < m->blacklist.n; i++)
+			if (!name_valid(m->blacklist.v[i], false))
+				parse_error(ps, "invalid blacklist '%s': expected a module name",
+					    m->blacklist.v[i]);
+		return 1;
 	}
 	if (!strcmp(key, "initramfs")) {
 		if (kb_parse_bool(value, &m->initramfs) < 0)

@@ -13,6 +13,9 @@ struct kb_module_spec {
 	char *path;	/* built file, relative to the build dir (default NAME.ko) */
 	char *dest;	/* under /lib/modules/K/; NULL = the configured default */
 	bool initramfs;
+	bool autoload;		/* load at boot: /etc/modules-load.d/kbuildd-RECIPE.conf */
+	struct kb_strv options;	/* param=value, written as an "options" line in modprobe.d */
+	struct kb_strv blacklist;	/* modules this one replaces, blacklisted in modprobe.d */
 	unsigned line;
 };
 

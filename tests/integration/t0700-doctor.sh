@@ -153,4 +153,46 @@ test_expect_success 'nothing to check is bad input' '
 	test_grep "nothing to check" err
 '
 
+test_expect_success 'status says whether the running kernel has this build loaded' '
+	running N &&
+	src=$(/sbin/modinfo -F srcversion "$(ls "$MODDIR"/hello.ko*)") &&
+	mkdir -p "$ROOT/sys/module/hello" &&
+	echo "$src" >"$ROOT/sys/module/hello/srcversion" &&
+	kb status hello >out &&
+	test_grep "^hello/1.0.0 *$K *installed: .*; hello loaded$" out &&
+	echo "0000000000000000000000" >"$ROOT/sys/module/hello/srcversion" &&
+	kb status hello >out &&
+	test_grep "hello loaded is another build: reload or reboot to use 1.0.0" out &&
+	rm -r "$ROOT/sys/module/hello" &&
+	kb status hello >out &&
+	test_grep "hello not loaded" out &&
+	rm -r "$ROOT/proc" "$ROOT/sys"
+'
+
+kb_root cfgroot
+test_expect_success 'autoload, options and blacklist are written at install, owned, and removed' '
+	sed -e "s/^name = greeter/name = greeter-conf/" \
+	    -e "s|path = ../examples/greeter|path = $TOP/examples/greeter|" \
+	    "$TOP/recipes/greeter.recipe" >greeter-conf.recipe &&
+	printf "autoload = yes\noptions = greeting=hi repeat=2\nblacklist = pcspkr\n" >>greeter-conf.recipe &&
+	kb install greeter-conf.recipe >/dev/null &&
+	printf "# Written by kbuildd for greeter-conf; removed with it.\ngreeter\n" >expect.load &&
+	test_cmp expect.load "$ROOT/etc/modules-load.d/kbuildd-greeter-conf.conf" &&
+	printf "# Written by kbuildd for greeter-conf; removed with it.\nblacklist pcspkr\noptions greeter greeting=hi repeat=2\n" >expect.probe &&
+	test_cmp expect.probe "$ROOT/etc/modprobe.d/kbuildd-greeter-conf.conf" &&
+	kb remove greeter-conf/1.0.0 -k "${KERNELS%% *}" >/dev/null &&
+	test_path_is_file "$ROOT/etc/modprobe.d/kbuildd-greeter-conf.conf" &&
+	kb remove greeter-conf/1.0.0 --all >/dev/null &&
+	test_path_is_missing "$ROOT/etc/modprobe.d/kbuildd-greeter-conf.conf" &&
+	test_path_is_missing "$ROOT/etc/modules-load.d/kbuildd-greeter-conf.conf"
+'
+
+test_expect_success 'an admin file of the same name is not overwritten without --force' '
+	mkdir -p "$ROOT/etc/modprobe.d" &&
+	echo "options greeter repeat=5" >"$ROOT/etc/modprobe.d/kbuildd-greeter-conf.conf" &&
+	test_expect_code 1 kb install greeter-conf.recipe >out 2>err &&
+	test_grep "refusing to overwrite ./etc/modprobe.d/kbuildd-greeter-conf.conf." err &&
+	test "$(cat "$ROOT/etc/modprobe.d/kbuildd-greeter-conf.conf")" = "options greeter repeat=5"
+'
+
 test_done
