@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "fault.h"
 #include "util.h"
 
 /* Split @rel into an open parent directory fd and its last component. */
@@ -49,12 +50,14 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 		r = -ENAMETOOLONG;
 		goto out;
 	}
+	kb_fault_point("create temp file");
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
 	}
 	r = kb_write_all(fd, data, len);
+	kb_fault_point("write temp file");
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
@@ -62,6 +65,7 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	fd = -1;
+	kb_fault_point("rename into place");
 	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
 		r = -errno;
 	if (r < 0)
@@ -84,6 +88,7 @@ int kb_durable_unlink(const struct kb_root *root, const char *rel)
 		return 0;
 	if (dfd < 0)
 		return dfd;
+	kb_fault_point("unlink");
 	if (unlinkat(dfd, base, 0) < 0)
 		r = errno == ENOENT ? 0 : -errno;
 	else if (fsync(dfd) < 0)
@@ -106,6 +111,7 @@ int kb_durable_rename(const struct kb_root *root, const char *from, const char *
 		close(ffd);
 		return tfd;
 	}
+	kb_fault_point("rename");
 	if (renameat(ffd, fbase, tfd, tbase) < 0)
 		r = -errno;
 	else if (fsync(tfd) < 0)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fault.h"
 
 extern char **environ;
 
@@ -70,6 +71,7 @@ int kb_child_start(struct kb_child *c)
 
 	if (!c->args.n)
 		return -EINVAL;
+	kb_fault_point("spawn");
 	pid = fork();
 	if (pid < 0)
 		return -errno;

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "kb-limits.h"
 #include "lock.h"
+#include "recover.h"
 #include "log.h"
 
 #define KBUILDD_VERSION "0.1.0"
@@ -21,7 +22,7 @@ static const struct kb_cmd *const commands[] = {
 };
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE };
+       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -56,6 +57,8 @@ static const struct option_spec {
 	  "certificate (PEM or DER) to verify the signature with" },
 	{ { "offline", no_argument, NULL, OPT_OFFLINE }, 0, KB_OPT_OFFLINE, NULL,
 	  "download nothing: take sources from the cache only, and say what is missing" },
+	{ { "check", no_argument, NULL, OPT_CHECK }, 0, KB_OPT_CHECK, NULL,
+	  "verify installed files against the manifests" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -175,6 +178,7 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 			break;
 		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
 		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
+		case OPT_CHECK: *seen |= KB_OPT_CHECK; ctx->check = true; break;
 		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;
 		case 'q': *verbosity = KB_LOG_QUIET; break;
 		case 'v': *verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG; break;
@@ -209,6 +213,8 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 		ctx->lock_fd = kb_lock_take(&ctx->root, (unsigned)ctx->wait_seconds, ctx->command);
 		if (ctx->lock_fd < 0)
 			return ctx->lock_fd;
+		/* whatever an interrupted run left is finished or rolled back first */
+		kb_state_recover(ctx);
 	}
 	r = cmd->run(ctx, argc, argv);
 	kb_lock_release(ctx->lock_fd);

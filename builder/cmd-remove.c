@@ -16,13 +16,15 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 	struct kb_manifest m;
 	char rel[PATH_MAX];
 	bool ours = false;
-	int ret;
+	int ret = 0;
 
 	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0) {
 		ours = !strcmp(m.version, r->version);
 		kb_manifest_release(&m);
 	}
-	ret = ours ? kb_uninstall(ctx, k->release, r->name) : 0;
+	if (ours)
+		ret = kb_depmod_mark(ctx, k);
+	ret = ours && ret >= 0 ? kb_uninstall(ctx, k->release, r->name) : ret;
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove %s/%s from %s", r->name, r->version, k->release);
 	if (!ctx->dry_run) {
@@ -39,7 +41,7 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 	}
 	if (ours && kb_log_get_level() >= KB_LOG_NORMAL)
 		printf("%-24s %-28s removed\n", r->name, k->release);
-	if (ours && !ctx->no_depmod) {
+	if ((ours || kb_depmod_pending(ctx, k)) && !ctx->no_depmod) {
 		ret = kb_depmod(ctx, k);
 		if (ret >= 0)
 			kb_depmod_check(ctx, k);
@@ -64,11 +66,17 @@ static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
 	if (ret >= 0)
 		ret = kb_kernels_discover(ctx, &kernels);
 	for (int i = 0; ret >= 0 && i < argc; i++)
-		if (!strchr(argv[i], '/') || !kb_recipe_set_find(&set, argv[i]))
-			ret = kb_err(-KB_E_INPUT, "'%s' is not a registered NAME/VERSION; see "
+		if (!strchr(argv[i], '/'))
+			ret = kb_err(-KB_E_INPUT, "'%s': name the version too, as NAME/VERSION; see "
 				     "'kbuildd status'", argv[i]);
 	for (int i = 0; ret >= 0 && i < argc; i++) {
 		struct kb_recipe *r = kb_recipe_set_find(&set, argv[i]);
+
+		/* removal is idempotent: a package's prerm may run it twice */
+		if (!r) {
+			kb_info("%s is not registered: nothing to remove", argv[i]);
+			continue;
+		}
 
 		for (size_t k = 0; ret >= 0 && k < kernels.n; k++)
 			ret = remove_for_kernel(ctx, r, &kernels.v[k]);

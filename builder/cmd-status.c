@@ -11,6 +11,7 @@
 #include "kernel.h"
 #include "log.h"
 #include "manifest.h"
+#include "recover.h"
 #include "plan.h"
 
 struct row {
@@ -135,6 +136,15 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	size_t shown = 0;
 	int r;
 
+	if (ctx->check) {
+		unsigned problems = kb_state_check(ctx);
+
+		if (problems)
+			printf("%u problem%s found\n", problems, problems == 1 ? "" : "s");
+		else if (kb_log_get_level() >= KB_LOG_NORMAL)
+			printf("state is consistent: every installed file is owned and intact\n");
+		return problems ? -KB_E_BUILD : 0;
+	}
 	for (int i = 0; i < argc; i++)
 		kb_strv_push(&ids, argv[i]);
 	r = kb_state_load(ctx, &set);
@@ -198,11 +208,14 @@ out:
 const struct kb_cmd kb_cmd_status = {
 	.name = "status",
 	.run = cmd_status,
-	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json]",
+	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json] | --check",
 	.summary = "show what is registered, built and installed, per kernel",
 	.help = "For each registered recipe (every version) and kernel: installed (with the\n"
 		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
-		"not built.",
-	.options = KB_OPT_KERNEL | KB_OPT_JSON,
+		"not built. For the running kernel, whether each module is loaded and is this\n"
+		"build. --check verifies instead that every installed file is listed by a\n"
+		"manifest with the right sha256, that every listed file exists, and that no\n"
+		"interrupted run left anything behind (exit 1 when not).",
+	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK,
 	.flags = KB_CMD_SETTINGS,
 };

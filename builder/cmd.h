@@ -16,6 +16,7 @@ enum kb_opt_bit {
 	KB_OPT_HASH = 1 << 8,
 	KB_OPT_CERT = 1 << 9,
 	KB_OPT_OFFLINE = 1 << 10,
+	KB_OPT_CHECK = 1 << 11,
 };
 
 /* What the dispatcher sets up before the command runs. */

@@ -31,7 +31,7 @@ struct kb_ctx {
 	struct kb_strv kernels;		/* -k/--kernel, repeatable */
 	unsigned long jobs;		/* -j; 0 = settings, then cores */
 	unsigned long wait_seconds;	/* --wait for the lock */
-	bool json, dry_run, no_depmod, force, all, offline;
+	bool json, dry_run, no_depmod, force, all, offline, check;
 	const char *hash;		/* --hash for sign */
 	const char *cert;		/* --cert for verify */
 	int lock_fd;

@@ -7,10 +7,46 @@
 
 #include <libkmod.h>
 
+#include "atomic.h"
 #include "child.h"
 #include "depmod.h"
 #include "log.h"
 #include "manifest.h"
+
+#define PENDING_DIR "var/lib/kbuildd/depmod-pending"
+
+int kb_depmod_mark(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	if (ctx->dry_run || ctx->no_depmod || kb_depmod_pending(ctx, k))
+		return 0;
+	kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, k->release);
+	r = kb_mkdirs(&ctx->root, PENDING_DIR, 0755);
+	if (r >= 0)
+		r = kb_atomic_write(&ctx->root, rel, "", 0, 0644);
+	return r;
+}
+
+bool kb_depmod_pending(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	char rel[PATH_MAX];
+
+	kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, k->release);
+	return kb_root_exists(&ctx->root, rel);
+}
+
+static void depmod_done(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	char rel[PATH_MAX];
+
+	kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, k->release);
+	if (kb_root_exists(&ctx->root, rel)) {
+		kb_durable_unlink(&ctx->root, rel);
+		kb_rmdir_parents(&ctx->root, PENDING_DIR, "var/lib/kbuildd/");
+	}
+}
 
 int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
@@ -42,6 +78,7 @@ int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 	kb_child_release(&c);
 	if (status != 0)
 		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d)", cmd, status);
+	depmod_done(ctx, k);
 	return 0;
 }
 

@@ -4,7 +4,15 @@
 #include "ctx.h"
 #include "kernel.h"
 
-/* Run depmod for @k under the root prefix; 0 or a negative error (reported). */
+/*
+ * depmod must run for @k: recorded on disk before the first file of a run
+ * changes, cleared by kb_depmod(), so a run killed in between still gets
+ * its depmod from the next one.
+ */
+int kb_depmod_mark(struct kb_ctx *ctx, const struct kb_kernel *k);
+bool kb_depmod_pending(struct kb_ctx *ctx, const struct kb_kernel *k);
+
+/* Run depmod for @k under the root prefix and clear the mark; 0 or a negative error. */
 int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k);
 
 /*

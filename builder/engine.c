@@ -125,7 +125,8 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 		bool changed = false;
 
 		failed += kb_install_kernel(ctx, plan, k, &changed);
-		if (!changed || ctx->no_depmod)
+		/* a pending mark is an earlier run's depmod that never happened */
+		if ((!changed && !kb_depmod_pending(ctx, k)) || ctx->no_depmod)
 			continue;
 		/* once per kernel, however many recipes changed */
 		if (kb_depmod(ctx, k) < 0)

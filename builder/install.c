@@ -12,6 +12,7 @@
 
 #include "atomic.h"
 #include "compress.h"
+#include "depmod.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -335,8 +336,10 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		t->state = KB_TASK_INSTALLED;
 		goto out_release;
 	}
-	/* 1: own every path first, 2: write, 3: drop old files, 4: final manifest */
-	r = kb_manifest_write(ctx, t->kernel->release, &both);
+	/* 0: depmod owed, 1: own every path first, 2: write, 3: drop old files, 4: final manifest */
+	r = kb_depmod_mark(ctx, t->kernel);
+	if (r >= 0)
+		r = kb_manifest_write(ctx, t->kernel->release, &both);
 	if (r >= 0)
 		r = write_files(ctx, st, n);
 	for (size_t i = 0; r >= 0 && old && i < old->n; i++)

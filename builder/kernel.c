@@ -117,7 +117,7 @@ static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 {
 	static const char *const needed[] = { "Makefile", ".config", "Module.symvers",
 					      "include/generated/utsrelease.h" };
-	_cleanup_free_ char *rel = NULL, *uts = NULL, *hash = NULL;
+	_cleanup_free_ char *rel = NULL, *uts = NULL;
 	int bfd, r = 0;
 
 	if (asprintf(&rel, "lib/modules/%s/build", k->release) < 0)

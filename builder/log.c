@@ -38,7 +38,8 @@ const char *kb_strerror(int err)
 	}
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap, int err)
+static void __attribute__((format(printf, 2, 0)))
+vlog(const char *prefix, const char *fmt, va_list ap, int err)
 {
 	char msg[4096];
 

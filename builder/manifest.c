@@ -70,13 +70,40 @@ static int parse_line(struct kb_manifest *m, char *line)
 	return -EINVAL;
 }
 
+int kb_manifest_parse(const char *text, size_t len, const char *what, struct kb_manifest *m)
+{
+	char *copy, *line, *save = NULL;
+	unsigned lineno = 0;
+	int r = 0;
+
+	memset(m, 0, sizeof(*m));
+	/* like the file read into a string: it ends at the first NUL */
+	copy = strndup(text, len);
+	if (!copy)
+		return -ENOMEM;
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		if (lineno == 1 && !strcmp(line, MANIFEST_MAGIC))
+			continue;
+		if (lineno == 1 || parse_line(m, line) < 0) {
+			r = kb_err(-KB_E_INPUT, "%s:%u: damaged manifest line", what, lineno);
+			goto out;
+		}
+	}
+	if (!m->name)
+		r = kb_err(-KB_E_INPUT, "%s: damaged manifest (no recipe line)", what);
+out:
+	free(copy);
+	if (r < 0)
+		kb_manifest_release(m);
+	return r;
+}
+
 int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *name,
 		     struct kb_manifest *m)
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_MANIFEST_SIZE);
-	char rel[PATH_MAX];
-	unsigned lineno = 0;
-	char *line, *save = NULL;
+	char rel[PATH_MAX], what[PATH_MAX + 256];
 	int fd, r;
 
 	memset(m, 0, sizeof(*m));
@@ -87,26 +114,11 @@ int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *n
 		return fd;
 	r = kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
 	close(fd);
-	if (r < 0)
-		goto out;
-	for (line = strtok_r(text.buf ? text.buf : (char[]){ 0 }, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		if (lineno == 1 && !strcmp(line, MANIFEST_MAGIC))
-			continue;
-		if (lineno == 1 || parse_line(m, line) < 0) {
-			r = kb_err(-KB_E_INPUT, "%s/%s:%u: damaged manifest line", ctx->root.path, rel,
-				   lineno);
-			goto out;
-		}
+	if (r >= 0) {
+		snprintf(what, sizeof(what), "%s/%s", ctx->root.path, rel);
+		r = kb_manifest_parse(kb_buf_str(&text), text.len, what, m);
 	}
-	if (!m->name)
-		r = kb_err(-KB_E_INPUT, "%s/%s: damaged manifest (no recipe line)", ctx->root.path,
-			   rel);
-out:
 	kb_buf_release(&text);
-	if (r < 0)
-		kb_manifest_release(m);
 	return r;
 }
 

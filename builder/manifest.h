@@ -27,6 +27,12 @@ int kb_manifest_rel(const char *kernel, const char *name, char *buf, size_t size
 /* Read one manifest; -ENOENT when absent, -KB_E_INPUT (with file:line) when damaged. */
 int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *name,
 		     struct kb_manifest *m);
+/*
+ * Parse manifest @text of @len bytes (it ends early at a NUL); @what names it
+ * in messages ("what:line: ..."). 0, or -KB_E_INPUT / -ENOMEM with @m empty.
+ * Release with kb_manifest_release().
+ */
+int kb_manifest_parse(const char *text, size_t len, const char *what, struct kb_manifest *m);
 /* Read every manifest of @kernel. */
 int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb_manifest_set *set);
 /* Write atomically (creating the directory). */

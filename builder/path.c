@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "fault.h"
 #include "log.h"
 #include "path.h"
 #include "util.h"
@@ -128,6 +129,8 @@ int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
 			dfd = open_parent(root, path, parent, sizeof(parent), &last);
 			if (dfd < 0)
 				return dfd;
+			if (faccessat(dfd, last, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+				kb_fault_point("mkdir");
 			if (mkdirat(dfd, last, mode) < 0 && errno != EEXIST) {
 				int r = -errno;
 
@@ -149,6 +152,9 @@ static int rm_rf_at(int dfd, const char *name)
 	DIR *dir;
 	int fd, r = 0;
 
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	kb_fault_point("remove tree");
 	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
@@ -342,6 +348,8 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 			r = walk(w, cfd, src_path, child);
 			close(cfd);
 		} else if (S_ISREG(st.st_mode)) {
+			if (w->root)
+				kb_fault_point("copy file");
 			r = copy_file(w, sfd, name, child, &st);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];

@@ -169,6 +169,9 @@ static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	kb_pathf(rel, sizeof(rel), "%s/source", staging);
 	if (src) {
 		ret = kb_copy_tree(src, &ctx->root, rel, hash);
+		if (ret == -EFBIG)	/* kb_read_file's cap on one file */
+			return kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; "
+				      "refused", r->file, KB_MAX_MODULE_SIZE >> 20);
 		if (ret < 0 && ret != -KB_E_INPUT)
 			kb_err_errno(ret, "cannot copy source tree '%s'", src);
 		return ret;
@@ -184,6 +187,9 @@ static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	if (ret < 0)
 		return ret;
 	ret = kb_hash_tree(dest, hash);
+	if (ret == -EFBIG)
+		return kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; refused",
+			      r->file, KB_MAX_MODULE_SIZE >> 20);
 	return ret < 0 ? kb_err_errno(ret, "cannot read back '%s'", dest) : 0;
 }
 
@@ -466,17 +472,36 @@ bool kb_recipe_set_is_newest(const struct kb_recipe_set *set, const struct kb_re
 	return kb_recipe_set_find(set, r->name) == r;
 }
 
+/* Rename @rel out of sight first, so a kill mid-removal never leaves half a registration. */
+static int remove_dir(struct kb_ctx *ctx, const char *rel)
+{
+	char gone[PATH_MAX];
+	const char *base = strrchr(rel, '/');
+	int ret;
+
+	if (!kb_root_exists(&ctx->root, rel))
+		return 0;
+	if (!base || kb_pathf(gone, sizeof(gone), "%.*s/.%s.gone", (int)(base - rel), rel,
+			      base + 1) < 0)
+		return -ENAMETOOLONG;
+	kb_rm_rf(&ctx->root, gone);
+	ret = kb_durable_rename(&ctx->root, rel, gone);
+	if (ret >= 0)
+		ret = kb_rm_rf(&ctx->root, gone);
+	return ret;
+}
+
 int kb_state_forget(struct kb_ctx *ctx, const struct kb_recipe *r)
 {
 	char rel[PATH_MAX];
 	int ret;
 
-	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
-	ret = kb_rm_rf(&ctx->root, rel);
+	kb_pathf(rel, sizeof(rel), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
+	ret = remove_dir(ctx, rel);
 	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove '%s'", rel);
-	kb_pathf(rel, sizeof(rel), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
+	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
 	ret = kb_rm_rf(&ctx->root, rel);
 	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)

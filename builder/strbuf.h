@@ -30,6 +30,7 @@ int kb_buf_add(struct kb_buf *b, const void *data, size_t len);
 int kb_buf_adds(struct kb_buf *b, const char *s);
 int kb_buf_addch(struct kb_buf *b, char c);
 int kb_buf_addf(struct kb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int kb_buf_vaddf(struct kb_buf *b, const char *fmt, va_list ap);
+int kb_buf_vaddf(struct kb_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Append @s as a JSON string literal, quotes included. */
 int kb_buf_add_json(struct kb_buf *b, const char *s);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,14 @@ static int clean_path(const char *in, unsigned strip, char *out, size_t size)
 	return used ? 0 : 1;
 }
 
-/* A symlink at @path pointing to @target must stay inside the tree. */
+/*
+ * A symlink at @path pointing to @target must stay inside the tree. ".." is
+ * allowed only before the first name: after one, it would climb from wherever
+ * that name (itself perhaps a symlink, like "x -> .") leads, not from here.
+ */
 static bool link_stays_inside(const char *path, const char *target)
 {
+	bool named = false;
 	int depth = 0;
 
 	if (target[0] == '/' || !target[0])
@@ -82,10 +88,14 @@ static bool link_stays_inside(const char *path, const char *target)
 	while (*target) {
 		size_t n = strcspn(target, "/");
 
-		if (n == 2 && !strncmp(target, "..", 2))
+		if (n == 2 && !strncmp(target, "..", 2)) {
+			if (named)
+				return false;
 			depth--;
-		else if (n && !(n == 1 && target[0] == '.'))
+		} else if (n && !(n == 1 && target[0] == '.')) {
 			depth++;
+			named = true;
+		}
 		if (depth < 0)
 			return false;
 		target += n;
@@ -118,13 +128,22 @@ static int make_parents(int dfd, const char *path)
 	return 0;
 }
 
-static int write_file(struct archive *a, int dfd, const char *path, mode_t mode, size_t *total)
+/*
+ * Write the entry's data to @path. The file counts against the cap at its
+ * full size: holes in sparse entries as much as data (it is read back and
+ * copied in full later), and the declared size is checked before anything
+ * is written.
+ */
+static int write_file(struct archive *a, int dfd, const char *path, mode_t mode, la_int64_t size,
+		      size_t *total)
 {
 	const void *buf;
-	size_t len;
+	size_t len, end = 0;	/* the file's extent so far */
 	la_int64_t off;
 	int fd, r = 0;
 
+	if (size > 0 && (uint64_t)size > KB_MAX_EXTRACTED - *total)
+		return -EFBIG;
 	fd = open_beneath(dfd, path, O_WRONLY | O_CREAT | O_EXCL, mode);
 	if (fd < 0)
 		return fd;
@@ -137,15 +156,25 @@ static int write_file(struct archive *a, int dfd, const char *path, mode_t mode,
 			r = -EIO;
 			break;
 		}
-		*total += len;
-		if (*total > KB_MAX_EXTRACTED) {
+		if (off < 0 || (uint64_t)off > KB_MAX_EXTRACTED || len > KB_MAX_EXTRACTED ||
+		    (size_t)off + len > KB_MAX_EXTRACTED - *total + end) {
 			r = -EFBIG;
 			break;
+		}
+		if ((size_t)off + len > end) {
+			*total += (size_t)off + len - end;
+			end = (size_t)off + len;
 		}
 		if (lseek(fd, off, SEEK_SET) < 0 || kb_write_all(fd, buf, len) < 0) {
 			r = -errno;
 			break;
 		}
+	}
+	/* a hole at the end of a sparse file has no data block: set the size */
+	if (!r && size > 0 && (size_t)size > end) {
+		*total += (size_t)size - end;
+		if (ftruncate(fd, size) < 0)
+			r = -errno;
 	}
 	close(fd);
 	return r;
@@ -176,6 +205,12 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, un
 		if (rc)
 			return kb_err(-KB_E_INPUT, "%s: hard link '%s' points outside the source "
 				      "directory", what, name);
+		/* linkat follows symlinks in @target's directories: allow none */
+		r = open_beneath(dfd, target, O_PATH | O_NOFOLLOW, 0);
+		if (r < 0)
+			return kb_err(-KB_E_INPUT, "%s: hard link '%s' -> '%s': %s", what, name,
+				      archive_entry_hardlink(e), strerror(-r));
+		close(r);
 		if (linkat(dfd, target, dfd, path, 0) < 0)
 			return kb_err(-KB_E_INPUT, "%s: cannot link '%s': %s", what, name,
 				      strerror(errno));
@@ -188,7 +223,8 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, un
 				      strerror(errno));
 		return 0;
 	case AE_IFREG:
-		r = write_file(a, dfd, path, mode | 0600, total);
+		r = write_file(a, dfd, path, mode | 0600,
+			       archive_entry_size_is_set(e) ? archive_entry_size(e) : 0, total);
 		if (r == -EFBIG)
 			return kb_err(-KB_E_INPUT, "%s: the archive unpacks to more than %zu MiB; "
 				      "refused", what, KB_MAX_EXTRACTED >> 20);
