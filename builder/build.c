@@ -53,6 +53,9 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		kb_strv_pushf(&c.args, "--input=%s", patch);
 		c.dir = strdup(src_dir);
 		c.out_fd = t->log_fd;
+		c.drop_privileges = ctx->build_as_user;
+		c.uid = ctx->build_uid;
+		c.gid = ctx->build_gid;
 		log_line(t, "# applying %s", t->recipe->patches.v[i]);
 		status = kb_child_run(&c);
 		kb_child_release(&c);
@@ -95,6 +98,13 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	src_host = kb_root_path(&ctx->root, src);
 	if (!src_host)
 		return kb_task_fail(t, "out of memory");
+	/* the build may write its own directory and nothing else of ours */
+	if (ctx->build_as_user) {
+		r = kb_chown_tree(&ctx->root, dir, ctx->build_uid, ctx->build_gid);
+		if (r < 0)
+			return kb_task_fail(t, "cannot hand '%s' to the build user: %s", dir,
+					    strerror(-r));
+	}
 	return apply_patches(ctx, t, src_host);
 }
 
@@ -202,6 +212,10 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.keep_fds[1] = wfd;
 	t->child.out_fd = t->log_fd;
 	t->child.new_pgrp = true;
+	t->child.drop_privileges = ctx->build_as_user;
+	t->child.uid = ctx->build_uid;
+	t->child.gid = ctx->build_gid;
+	t->child.private_tmp = ctx->build_as_user;
 	t->child.dir = strdup(build_dir);
 	cmdline = kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);

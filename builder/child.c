@@ -1,9 +1,13 @@
 /* Child processes (make, patch, depmod, compilers): argv, env, log fd, process group. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +33,14 @@ void kb_child_release(struct kb_child *c)
 	c->dir = NULL;
 }
 
+/* Is @path @dir or below it? (async-signal-safe: plain string compare) */
+static bool within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return path && !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
 /* Runs in the forked child: only async-signal-safe calls until exec. */
 static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 {
@@ -42,6 +54,19 @@ static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 	signal(SIGTERM, SIG_DFL);
 	if (c->new_pgrp)
 		setpgid(0, 0);
+	if (c->private_tmp && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) {
+		/* what the build leaves in the shared scratch places dies with it */
+		static const char *const scratch[] = { "/tmp", "/var/tmp", "/dev/shm" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(scratch); i++)
+			if (!within(c->dir, scratch[i]))	/* never hide the build's own tree */
+				mount("tmpfs", scratch[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	}
+	if (c->drop_privileges &&
+	    (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0 ||
+	     getuid() != c->uid || geteuid() != c->uid))
+		_exit(126);	/* never build as root by accident */
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0)
 		_exit(127);
@@ -56,8 +81,14 @@ static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 	for (int i = 0; i < 2; i++)
 		if (c->keep_fds[i] >= 0)
 			fcntl(c->keep_fds[i], F_SETFD, 0);
-	if (c->dir && chdir(c->dir) < 0)
+	if (c->dir && chdir(c->dir) < 0) {
+		static const char msg[] = "kbuildd: the build cannot enter its directory "
+					  "(is every parent directory searchable by the build user?)\n";
+
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			_exit(127);
 		_exit(127);
+	}
 	if (c->clean_env)
 		execvpe(c->args.v[0], c->args.v, (char **)kb_strv_argv(&c->env));
 	else
@@ -138,4 +169,23 @@ bool kb_child_have_program(const char *name)
 	}
 	kb_buf_release(&dirs);
 	return found;
+}
+
+bool kb_child_build_user(const char *name, uid_t *uid, gid_t *gid, const char **used)
+{
+	const char *const candidates[] = { name, "kbuildd", "nobody" };
+
+	if (geteuid() != 0 || (name && !strcmp(name, "root")))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+		struct passwd *pw = candidates[i] ? getpwnam(candidates[i]) : NULL;
+
+		if (!pw || pw->pw_uid == 0)
+			continue;
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+		*used = candidates[i];
+		return true;
+	}
+	return false;
 }

@@ -15,6 +15,10 @@ struct kb_child {
 	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
 	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
 	bool new_pgrp;		/* own process group, so it can be killed whole */
+	bool drop_privileges;	/* run as uid/gid below, with no supplementary groups */
+	uid_t uid;
+	gid_t gid;
+	bool private_tmp;	/* own mount namespace with empty /tmp, /var/tmp, /dev/shm */
 	pid_t pid;
 };
 
@@ -34,5 +38,12 @@ int kb_child_status(int wstatus);
 int kb_child_run(struct kb_child *c);
 /* "make -C ... modules" for messages; caller frees. */
 char *kb_child_cmdline(const struct kb_child *c);
+/*
+ * The unprivileged user builds run as when kbuildd runs as root: @name
+ * (kbuildd.conf [build] user), else "kbuildd", else "nobody". Returns false
+ * when builds keep kbuildd's own identity (not root, or user = root).
+ */
+bool kb_child_build_user(const char *name, uid_t *uid, gid_t *gid, const char **used);
+
 /* Is @name an executable in PATH (or /usr/sbin:/sbin)? */
 bool kb_child_have_program(const char *name);

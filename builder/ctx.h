@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "path.h"
 #include "util.h"
@@ -36,6 +37,9 @@ struct kb_ctx {
 	const char *cert;		/* --cert for verify */
 	int lock_fd;
 	const char *command;		/* for the lock's holder line */
+	bool build_as_user;		/* builds drop to build_uid (kbuildd runs as root) */
+	uid_t build_uid;
+	gid_t build_gid;
 	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
 	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
 };

@@ -63,6 +63,21 @@ static int open_mirror(struct kb_ctx *ctx, const char *url, git_repository **rep
 	return 0;
 }
 
+static void drop_mirror(git_repository *repo)
+{
+	char *path = strdup(git_repository_path(repo));
+
+	if (path) {
+		char *argv_path = path;
+		size_t len = strlen(argv_path);
+
+		if (len > 1 && argv_path[len - 1] == '/')
+			argv_path[len - 1] = '\0';
+		kb_rm_rf_host(argv_path);
+	}
+	free(path);
+}
+
 static int check_ref(git_repository *repo, const git_oid *want, const char *ref, const char *what)
 {
 	const char *prefixes[] = { "refs/tags/", "refs/heads/", "" };
@@ -120,8 +135,12 @@ int kb_git_checkout(struct kb_ctx *ctx, const char *url, const char *commit, con
 		if (!(ctx->offline || ctx->settings.offline)) {
 			kb_verbose("fetching %s", url);
 			r = update_mirror(repo, url, what);
-			if (r < 0)
+			if (r < 0) {
+				/* a mirror that never fetched anything is not a cache entry */
+				if (fresh)
+					drop_mirror(repo);
 				goto out;
+			}
 		}
 		if (git_commit_lookup(&c, repo, &oid) < 0) {
 			r = kb_err(-KB_E_INPUT, "%s: commit %s is not in %s", what, commit, url);

@@ -1,4 +1,5 @@
 /* Runs a plan's builds in parallel under one GNU make jobserver that kbuildd owns. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,11 +200,51 @@ static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task 
 	kb_info("building %s for %s", kb_task_id(t, id, sizeof(id)), t->kernel->release);
 }
 
+/* Kill every process left that we are the parent of: a build's background children. */
+static void kill_strays(struct kb_ctx *ctx, size_t *unused)
+{
+	char self[32];
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	unsigned killed = 0;
+
+	(void)ctx;
+	(void)unused;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while (proc && (de = readdir(proc))) {
+		char path[64], stat[512], *close_paren;
+		long ppid = 0;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name) >= (int)sizeof(path))
+			continue;
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(stat, sizeof(stat), f) && (close_paren = strrchr(stat, ')')) &&
+		    sscanf(close_paren + 2, "%*c %ld", &ppid) == 1 && ppid == getpid()) {
+			pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			killed++;
+		}
+		fclose(f);
+	}
+	if (proc)
+		closedir(proc);
+	if (killed)
+		kb_warn("killed %u process%s a build left running", killed,
+			killed == 1 ? "" : "es");
+}
+
 static void finish_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task *t, int status,
 			unsigned *running)
 {
 	char id[160];
 
+	kill(-t->child.pid, SIGKILL);	/* whatever the build left in its process group */
 	t->child.pid = -1;
 	give_token(js);
 	(*running)--;
@@ -328,6 +370,16 @@ int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan)
 	struct jobserver js = { -1, -1, -1, 0 };
 	int sig_pipe[2], r;
 
+	{
+		const char *user = NULL;
+
+		ctx->build_as_user = kb_child_build_user(ctx->settings.user, &ctx->build_uid,
+							 &ctx->build_gid, &user);
+		if (ctx->build_as_user)
+			kb_verbose("building as user %s", user);
+	}
+	/* orphans of a build (a daemon it started) are reparented to us, to be killed */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	r = jobserver_init(&js, kb_ctx_jobs(ctx));
 	if (r < 0)
 		return kb_err_errno(r, "cannot create the make jobserver");
@@ -345,6 +397,7 @@ int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan)
 
 	r = run_loop(ctx, plan, &js, sig_pipe[0]);
 
+	kill_strays(ctx, &plan->n);
 	sigaction(SIGCHLD, &old_chld, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

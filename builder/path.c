@@ -452,3 +452,57 @@ int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex)
 	close(fd);
 	return r;
 }
+
+static int chown_at(int dfd, const char *name, uid_t uid, gid_t gid, unsigned depth)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, r = 0;
+
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while (r >= 0 && depth < 64 && (de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			r = chown_at(dirfd(dir), de->d_name, uid, gid, depth + 1);
+	closedir(dir);
+	return r;
+}
+
+int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid)
+{
+	char parent[PATH_MAX];
+	const char *last;
+	int dfd, r;
+
+	dfd = open_parent(root, rel, parent, sizeof(parent), &last);
+	if (dfd < 0)
+		return dfd;
+	r = chown_at(dfd, last, uid, gid, 0);
+	close(dfd);
+	return r;
+}
+
+int kb_rm_rf_host(const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int dfd, r;
+
+	if (!slash || slash == path || kb_pathf(parent, sizeof(parent), "%.*s", (int)(slash - path),
+						 path) < 0)
+		return -EINVAL;
+	dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = rm_rf_at(dfd, slash + 1);
+	close(dfd);
+	return r;
+}

@@ -47,3 +47,9 @@ int kb_hash_tree(const char *src, char *hash_hex);
 int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b);
 /* SHA-256 of @rel inside the root. */
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
+
+/* lchown every entry of @rel (inside the root) to @uid:@gid; 0 or negative errno. */
+int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid);
+
+/* rm -rf of a host path (the source cache lives outside root-relative helpers' reach). */
+int kb_rm_rf_host(const char *path);

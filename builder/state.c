@@ -184,13 +184,18 @@ static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 		ret = kb_unpack(fetched->path, dest, (unsigned)r->strip, r->file);
 	else
 		ret = kb_git_checkout(ctx, r->git, r->commit, r->ref, dest, r->file);
-	if (ret < 0)
-		return ret;
-	ret = kb_hash_tree(dest, hash);
-	if (ret == -EFBIG)
-		return kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; refused",
-			      r->file, KB_MAX_MODULE_SIZE >> 20);
-	return ret < 0 ? kb_err_errno(ret, "cannot read back '%s'", dest) : 0;
+	if (ret >= 0) {
+		ret = kb_hash_tree(dest, hash);
+		if (ret == -EFBIG)
+			ret = kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; "
+				     "refused", r->file, KB_MAX_MODULE_SIZE >> 20);
+		else if (ret < 0)
+			ret = kb_err_errno(ret, "cannot read back '%s'", dest);
+	}
+	/* an archive refused for its contents is bad input: it leaves the cache too */
+	if (r->url && ret == -KB_E_INPUT && unlink(fetched->path) == 0)
+		kb_verbose("removed refused archive '%s' from the source cache", fetched->path);
+	return ret;
 }
 
 /* Register one loaded recipe whose source (if downloaded) is in @fetched. */

@@ -47,7 +47,9 @@ KREL=$(cat "$KDIR/release" 2>/dev/null)
 BZIMAGE=$KDIR/arch/x86/boot/bzImage
 
 test_expect_success 'kbuildd builds, signs and installs hello for the test kernel' '
-	mkdir -p root/lib/modules/$KREL root/var/lib/kbuildd/keys &&
+	mkdir -p root/lib/modules/$KREL root/var/lib/kbuildd/keys root/etc/kbuildd &&
+	# the test kernel lives in root'"'"'s private cache, out of the build user'"'"'s reach
+	printf "[build]\nuser = root\n" >root/etc/kbuildd/kbuildd.conf &&
 	ln -s "$KDIR" root/lib/modules/$KREL/build &&
 	cp "$TRUST"/var/lib/kbuildd/keys/signing_key.* root/var/lib/kbuildd/keys/ &&
 	"$KBUILDD" --root "$TRASH/root" install "$TOP/recipes/hello.recipe" >out &&

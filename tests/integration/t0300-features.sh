@@ -56,9 +56,11 @@ test_expect_success 'an unknown option is bad usage (exit 2)' '
 test_expect_success 'set up three probe recipes whose build command logs its run' '
 	mkdir probe-src &&
 	echo "probe source" >probe-src/README &&
+	# builds run as an unprivileged user: give the probe a place to log
+	mkdir probe-log && chmod 1777 probe-log &&
 	write_script probe <<-EOF &&
-	log=$TRASH/probe.events
-	flags=$TRASH/probe.makeflags
+	log=$TRASH/probe-log/events
+	flags=$TRASH/probe-log/makeflags
 	( flock 9 && echo "start \$\$" >&9 ) 9>>"\$log"
 	sleep 0.3
 	printf "not really a module" >"\$1/probe.ko"
@@ -87,7 +89,7 @@ max_running () {
 }
 
 test_expect_success 'build -j 1 --all runs one build at a time' '
-	rm -f "$TRASH/probe.events" "$TRASH/probe.makeflags" &&
+	rm -f "$TRASH/probe-log/events" "$TRASH/probe-log/makeflags" &&
 	kb build -j 1 --all >out &&
 	for k in $KERNELS; do
 		for n in 1 2 3; do
@@ -95,18 +97,18 @@ test_expect_success 'build -j 1 --all runs one build at a time' '
 		done
 	done &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$TRASH/probe.events")" -eq $((3 * nk)) &&
-	max=$(max_running "$TRASH/probe.events") &&
+	test "$(grep -c "^start " "$TRASH/probe-log/events")" -eq $((3 * nk)) &&
+	max=$(max_running "$TRASH/probe-log/events") &&
 	echo "at most $max at once" &&
 	test "$max" -eq 1
 '
 
 test_expect_success 'build -j 2 --force --all never runs more than two at once' '
-	rm -f "$TRASH/probe.events" "$TRASH/probe.makeflags" &&
+	rm -f "$TRASH/probe-log/events" "$TRASH/probe-log/makeflags" &&
 	kb build -j 2 --force --all >out &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$TRASH/probe.events")" -eq $((3 * nk)) &&
-	max=$(max_running "$TRASH/probe.events") &&
+	test "$(grep -c "^start " "$TRASH/probe-log/events")" -eq $((3 * nk)) &&
+	max=$(max_running "$TRASH/probe-log/events") &&
 	echo "at most $max at once" &&
 	test "$max" -ge 1 && test "$max" -le 2
 '
@@ -114,7 +116,7 @@ test_expect_success 'build -j 2 --force --all never runs more than two at once' 
 test_expect_success 'each build command gets the jobserver in MAKEFLAGS, its pipes open' '
 	nk=$(echo $KERNELS | wc -w) &&
 	test "$(grep -c -- "--jobserver-auth=[0-9]*,[0-9]* | pipes open: yes$" \
-		"$TRASH/probe.makeflags")" -eq $((3 * nk))
+		"$TRASH/probe-log/makeflags")" -eq $((3 * nk))
 '
 
 test_expect_success 'remove --all unregisters the probes' '

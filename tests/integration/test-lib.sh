@@ -62,6 +62,9 @@ TRASH=$(mktemp -d "${TMPDIR:-/tmp}/kbuildd-test.$TEST_NAME.XXXXXX") || {
 	echo "Bail out! cannot create a scratch directory under ${TMPDIR:-/tmp}"
 	exit 1
 }
+# kbuildd builds as an unprivileged user when run as root: it must reach
+# the fake roots below here, as it reaches /var/lib/kbuildd on a real system
+chmod 755 "$TRASH"
 export TRASH
 
 test_cleanup_trash_ () {
