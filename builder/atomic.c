@@ -30,32 +30,22 @@ static int parent_of(const struct kb_root *root, const char *rel, char *dir, siz
 	return kb_root_openat(root, *dir ? dir : "/", O_RDONLY | O_DIRECTORY, 0);
 }
 
-int kb_atomic_write(const struct kb_root *root, const char *rel, const void *data, size_t len,
-		    mode_t mode)
+/* Write @data to a new temp file beside @base in @dfd, fsynced; its name in @tmp. */
+static int write_temp(int dfd, const char *base, const void *data, size_t len, mode_t mode,
+		      char *tmp, size_t tmp_size)
 {
-	char dir[PATH_MAX], tmp[NAME_MAX + 1];
 	unsigned char rnd[6];
-	const char *base;
-	int dfd, fd = -1, r;
+	int fd, r;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
-	if (dfd < 0)
-		return dfd;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		r = -errno;
-		goto out;
-	}
-	if (snprintf(tmp, sizeof(tmp), ".%.200s.kbtmp-%02x%02x%02x%02x%02x%02x", base, rnd[0],
-		     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]) >= (int)sizeof(tmp)) {
-		r = -ENAMETOOLONG;
-		goto out;
-	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -errno;
+	if (snprintf(tmp, tmp_size, ".%.200s.kbtmp-%02x%02x%02x%02x%02x%02x", base, rnd[0],
+		     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]) >= (int)tmp_size)
+		return -ENAMETOOLONG;
 	kb_fault_point("create temp file");
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
+	if (fd < 0)
+		return -errno;
 	r = kb_write_all(fd, data, len);
 	kb_fault_point("write temp file");
 	if (r == 0 && fchmod(fd, mode) < 0)
@@ -64,17 +54,80 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	fd = -1;
-	kb_fault_point("rename into place");
-	if (r == 0 && renameat(dfd, tmp, dfd, base) < 0)
-		r = -errno;
 	if (r < 0)
 		unlinkat(dfd, tmp, 0);
-	else if (fsync(dfd) < 0)
-		r = -errno;
-out:
+	return r;
+}
+
+static int commit_temp(int dfd, const char *tmp, const char *base)
+{
+	kb_fault_point("rename into place");
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		int r = -errno;
+
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+int kb_atomic_write(const struct kb_root *root, const char *rel, const void *data, size_t len,
+		    mode_t mode)
+{
+	char dir[PATH_MAX], tmp[NAME_MAX + 1];
+	const char *base;
+	int dfd, r;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd < 0)
+		return dfd;
+	r = write_temp(dfd, base, data, len, mode, tmp, sizeof(tmp));
+	if (r == 0)
+		r = commit_temp(dfd, tmp, base);
 	close(dfd);
 	return r;
+}
+
+int kb_atomic_stage(const struct kb_root *root, const char *rel, const void *data, size_t len,
+		    mode_t mode, char *tmp, size_t tmp_size)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int dfd, r;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd < 0)
+		return dfd;
+	r = write_temp(dfd, base, data, len, mode, tmp, tmp_size);
+	close(dfd);
+	return r;
+}
+
+int kb_atomic_commit(const struct kb_root *root, const char *rel, const char *tmp)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int dfd, r;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd < 0)
+		return dfd;
+	r = commit_temp(dfd, tmp, base);
+	close(dfd);
+	return r;
+}
+
+void kb_atomic_abort(const struct kb_root *root, const char *rel, const char *tmp)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int dfd;
+
+	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	if (dfd < 0)
+		return;
+	unlinkat(dfd, tmp, 0);
+	close(dfd);
 }
 
 int kb_durable_unlink(const struct kb_root *root, const char *rel)

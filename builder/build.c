@@ -216,6 +216,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.uid = ctx->build_uid;
 	t->child.gid = ctx->build_gid;
 	t->child.private_tmp = ctx->build_as_user;
+	t->child.keep = ctx->root.path[0] ? ctx->root.path : NULL;
 	t->child.dir = strdup(build_dir);
 	cmdline = kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);

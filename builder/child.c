@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,58 @@ static bool within(const char *path, const char *dir)
 	return path && !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
+/* mkdir -p of an absolute path, in place (async-signal-safe). */
+static void make_path(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
+/*
+ * An empty tmpfs over @dir; when @keep (the root prefix) lies below @dir,
+ * it is bound back at the same path, so the build still sees its tree.
+ */
+static void private_scratch(const char *dir, const char *keep)
+{
+	char self[32] = "/proc/self/fd/", path[4096];
+	int fd = -1, n;
+
+	if (within(keep, dir)) {
+		fd = open(keep, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return;
+	}
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 || fd < 0)
+		goto out;
+	/* fd number into "/proc/self/fd/N" without snprintf */
+	n = fd;
+	{
+		char digits[16];
+		int len = 0, at = (int)strlen(self);
+
+		do
+			digits[len++] = (char)('0' + n % 10);
+		while ((n /= 10) && len < (int)sizeof(digits));
+		while (len)
+			self[at++] = digits[--len];
+		self[at] = '\0';
+	}
+	if (strlen(keep) >= sizeof(path))
+		goto out;
+	memcpy(path, keep, strlen(keep) + 1);
+	make_path(path);
+	mount(self, keep, NULL, MS_BIND | MS_REC, NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Runs in the forked child: only async-signal-safe calls until exec. */
 static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 {
@@ -60,8 +113,7 @@ static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 		static const char *const scratch[] = { "/tmp", "/var/tmp", "/dev/shm" };
 
 		for (size_t i = 0; i < ARRAY_SIZE(scratch); i++)
-			if (!within(c->dir, scratch[i]))	/* never hide the build's own tree */
-				mount("tmpfs", scratch[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+			private_scratch(scratch[i], c->keep);
 	}
 	if (c->drop_privileges &&
 	    (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0 ||

@@ -19,6 +19,7 @@ struct kb_child {
 	uid_t uid;
 	gid_t gid;
 	bool private_tmp;	/* own mount namespace with empty /tmp, /var/tmp, /dev/shm */
+	const char *keep;	/* a tree under one of those to keep visible (the root prefix) */
 	pid_t pid;
 };
 

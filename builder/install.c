@@ -64,6 +64,7 @@ static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct 
 
 struct staged {
 	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
+	char tmp[NAME_MAX + 1];	/* its staged temp file, until committed */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
 };
@@ -280,7 +281,12 @@ static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel
 	}
 }
 
-static int write_files(struct kb_ctx *ctx, const struct staged *st, size_t n)
+/*
+ * Stage every file (write + fsync a temp file beside it) before any lands:
+ * running out of space or a read-only target fails here, with nothing
+ * changed. Temp names are kept in st[i].tmp for commit_files().
+ */
+static int stage_files(struct kb_ctx *ctx, struct staged *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX], *slash;
@@ -291,10 +297,25 @@ static int write_files(struct kb_ctx *ctx, const struct staged *st, size_t n)
 		*slash = '\0';
 		r = kb_mkdirs(&ctx->root, dir, 0755);
 		if (r >= 0)
-			r = kb_atomic_write(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
-					    st[i].data.len, 0644);
+			r = kb_atomic_stage(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
+					    st[i].data.len, 0644, st[i].tmp, sizeof(st[i].tmp));
+		if (r < 0) {
+			for (size_t j = 0; j < i; j++)
+				kb_atomic_abort(&ctx->root, st[j].path, st[j].tmp);
+			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
+		}
+	}
+	return 0;
+}
+
+static int commit_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = kb_atomic_commit(&ctx->root, st[i].path, st[i].tmp);
+
 		if (r < 0)
-			return kb_err_errno(r, "cannot write '/%s'", st[i].path);
+			return kb_err_errno(r, "cannot move '/%s' into place", st[i].path);
+		st[i].tmp[0] = '\0';
 	}
 	return 0;
 }
@@ -336,12 +357,24 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		t->state = KB_TASK_INSTALLED;
 		goto out_release;
 	}
-	/* 0: depmod owed, 1: own every path first, 2: write, 3: drop old files, 4: final manifest */
-	r = kb_depmod_mark(ctx, t->kernel);
+	/*
+	 * 1: stage every file (what can fail for space) 2: depmod owed 3: own every
+	 * path 4: move the files in 5: drop old files 6: final manifest
+	 */
+	r = stage_files(ctx, st, n);
+	if (r >= 0) {
+		r = kb_depmod_mark(ctx, t->kernel);
+		if (r >= 0)
+			r = kb_manifest_write(ctx, t->kernel->release, &both);
+		if (r < 0) {
+			for (size_t i = 0; i < n; i++)
+				kb_atomic_abort(&ctx->root, st[i].path, st[i].tmp);
+			kb_err_errno(r, "cannot record the install of %s for %s; nothing was changed",
+				     t->recipe->name, t->kernel->release);
+		}
+	}
 	if (r >= 0)
-		r = kb_manifest_write(ctx, t->kernel->release, &both);
-	if (r >= 0)
-		r = write_files(ctx, st, n);
+		r = commit_files(ctx, st, n);
 	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
 		if (!kb_manifest_find(&next, old->files[i].path))
 			remove_file(ctx, old->files[i].path, t->kernel->release);

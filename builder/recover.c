@@ -138,13 +138,9 @@ static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 
 	while (dh && (de = readdir(dh))) {
 		struct kb_manifest_set set;
-		char def[PATH_MAX];
 
 		if (de->d_name[0] == '.')
 			continue;
-		kb_pathf(def, sizeof(def), "lib/modules/%s/%s", de->d_name, kb_ctx_dest(ctx));
-		if (!kb_strv_contains(dirs, def))
-			kb_strv_push(dirs, def);
 		if (kb_manifest_read_all(ctx, de->d_name, &set) < 0)
 			continue;
 		for (size_t i = 0; i < set.n; i++)
@@ -243,6 +239,8 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 	install_dirs(ctx, &dirs);
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], drop_temp, &cleaned, 15);
+	/* an install killed before its first manifest: temp files beside the targets */
+	walk(ctx, "lib/modules", drop_temp, &cleaned, 10);
 	kb_pathf(tmp, sizeof(tmp), "%s/tmp", cache);
 	walk(ctx, tmp, drop_temp, &cleaned, 15);
 	prune_state_dirs(ctx);

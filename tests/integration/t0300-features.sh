@@ -56,11 +56,12 @@ test_expect_success 'an unknown option is bad usage (exit 2)' '
 test_expect_success 'set up three probe recipes whose build command logs its run' '
 	mkdir probe-src &&
 	echo "probe source" >probe-src/README &&
-	# builds run as an unprivileged user: give the probe a place to log
-	mkdir probe-log && chmod 1777 probe-log &&
-	write_script probe <<-EOF &&
-	log=$TRASH/probe-log/events
-	flags=$TRASH/probe-log/makeflags
+	# builds run unprivileged, seeing only the fake root of the host
+	# scratch space: the probe and its log live there
+	mkdir -p "$ROOT/opt/probe-log" && chmod 1777 "$ROOT/opt/probe-log" &&
+	write_script "$ROOT/opt/probe" <<-EOF &&
+	log=$ROOT/opt/probe-log/events
+	flags=$ROOT/opt/probe-log/makeflags
 	( flock 9 && echo "start \$\$" >&9 ) 9>>"\$log"
 	sleep 0.3
 	printf "not really a module" >"\$1/probe.ko"
@@ -74,7 +75,7 @@ test_expect_success 'set up three probe recipes whose build command logs its run
 	for n in 1 2 3; do
 		printf "%s\n" "[recipe]" "name = probe$n" "version = 1.0" \
 			"[source]" "path = probe-src" \
-			"[build]" "make = $TRASH/probe {build_dir}" \
+			"[build]" "make = $ROOT/opt/probe {build_dir}" \
 			"[module probe]" "path = probe.ko" >probe$n.recipe || exit 1
 	done &&
 	kb add probe1.recipe probe2.recipe probe3.recipe >out &&
@@ -89,7 +90,7 @@ max_running () {
 }
 
 test_expect_success 'build -j 1 --all runs one build at a time' '
-	rm -f "$TRASH/probe-log/events" "$TRASH/probe-log/makeflags" &&
+	rm -f "$ROOT/opt/probe-log/events" "$ROOT/opt/probe-log/makeflags" &&
 	kb build -j 1 --all >out &&
 	for k in $KERNELS; do
 		for n in 1 2 3; do
@@ -97,18 +98,18 @@ test_expect_success 'build -j 1 --all runs one build at a time' '
 		done
 	done &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$TRASH/probe-log/events")" -eq $((3 * nk)) &&
-	max=$(max_running "$TRASH/probe-log/events") &&
+	test "$(grep -c "^start " "$ROOT/opt/probe-log/events")" -eq $((3 * nk)) &&
+	max=$(max_running "$ROOT/opt/probe-log/events") &&
 	echo "at most $max at once" &&
 	test "$max" -eq 1
 '
 
 test_expect_success 'build -j 2 --force --all never runs more than two at once' '
-	rm -f "$TRASH/probe-log/events" "$TRASH/probe-log/makeflags" &&
+	rm -f "$ROOT/opt/probe-log/events" "$ROOT/opt/probe-log/makeflags" &&
 	kb build -j 2 --force --all >out &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$TRASH/probe-log/events")" -eq $((3 * nk)) &&
-	max=$(max_running "$TRASH/probe-log/events") &&
+	test "$(grep -c "^start " "$ROOT/opt/probe-log/events")" -eq $((3 * nk)) &&
+	max=$(max_running "$ROOT/opt/probe-log/events") &&
 	echo "at most $max at once" &&
 	test "$max" -ge 1 && test "$max" -le 2
 '
@@ -116,7 +117,7 @@ test_expect_success 'build -j 2 --force --all never runs more than two at once' 
 test_expect_success 'each build command gets the jobserver in MAKEFLAGS, its pipes open' '
 	nk=$(echo $KERNELS | wc -w) &&
 	test "$(grep -c -- "--jobserver-auth=[0-9]*,[0-9]* | pipes open: yes$" \
-		"$TRASH/probe-log/makeflags")" -eq $((3 * nk))
+		"$ROOT/opt/probe-log/makeflags")" -eq $((3 * nk))
 '
 
 test_expect_success 'remove --all unregisters the probes' '
