@@ -22,7 +22,7 @@ static const struct kb_cmd *const commands[] = {
 };
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK };
+       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK, OPT_HOOK };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -59,6 +59,8 @@ static const struct option_spec {
 	  "download nothing: take sources from the cache only, and say what is missing" },
 	{ { "check", no_argument, NULL, OPT_CHECK }, 0, KB_OPT_CHECK, NULL,
 	  "verify installed files against the manifests" },
+	{ { "hook", no_argument, NULL, OPT_HOOK }, 0, KB_OPT_HOOK, NULL,
+	  "as a kernel package hook: quiet; failures do not fail the hook ([hooks] strict)" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -178,6 +180,7 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 			break;
 		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
 		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
+		case OPT_HOOK: *seen |= KB_OPT_HOOK; ctx->hook = true; break;
 		case OPT_CHECK: *seen |= KB_OPT_CHECK; ctx->check = true; break;
 		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;
 		case 'q': *verbosity = KB_LOG_QUIET; break;
@@ -262,7 +265,15 @@ int main(int argc, char **argv)
 	}
 	command_line(argc, argv, &cmdline);
 	ctx.command = kb_buf_str(&cmdline);
+	if (ctx.hook && verbosity == KB_LOG_NORMAL)
+		kb_log_set_level(KB_LOG_QUIET);
 	r = exit_code(run_command(&ctx, cmd, argc - optind - 1, argv + optind + 1, seen));
+	/* a driver that fails to build must not fail the kernel package's installation */
+	if (ctx.hook && r != 0 && !ctx.settings.hooks_strict) {
+		fprintf(stderr, "kbuildd: not every module could be made ready (exit status %d); "
+			"see 'kbuildd status'. The kernel's installation goes on.\n", r);
+		r = 0;
+	}
 out:
 	kb_buf_release(&cmdline);
 	kb_strv_clear(&ctx.kernels);

@@ -19,6 +19,7 @@ struct kb_settings {
 	char *cache;
 	char *ca_file;			/* TLS CA bundle instead of the system's */
 	unsigned long fetch_timeout;	/* seconds without progress before a download fails */
+	bool hooks_strict;		/* [hooks] strict: a failed build fails the kernel's hook */
 	bool offline;
 };
 
@@ -32,7 +33,7 @@ struct kb_ctx {
 	struct kb_strv kernels;		/* -k/--kernel, repeatable */
 	unsigned long jobs;		/* -j; 0 = settings, then cores */
 	unsigned long wait_seconds;	/* --wait for the lock */
-	bool json, dry_run, no_depmod, force, all, offline, check;
+	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	const char *hash;		/* --hash for sign */
 	const char *cert;		/* --cert for verify */
 	int lock_fd;

@@ -68,6 +68,9 @@ static int settings_handler(void *user, const char *section, const char *key, co
 	} else if (!strcmp(section, "initramfs")) {
 		if (!strcmp(key, "backend"))
 			r = one_of(value, backends) ?: set_str(&s->initramfs_backend, value);
+	} else if (!strcmp(section, "hooks")) {
+		if (!strcmp(key, "strict"))
+			r = kb_parse_bool(value, &s->hooks_strict);
 	} else if (!strcmp(section, "sources")) {
 		if (!strcmp(key, "cache"))
 			r = set_str(&s->cache, value);
