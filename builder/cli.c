@@ -22,7 +22,8 @@ static const struct kb_cmd *const commands[] = {
 };
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK, OPT_HOOK };
+       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK, OPT_HOOK,
+       OPT_NO_INITRAMFS, OPT_INITRAMFS };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -61,6 +62,10 @@ static const struct option_spec {
 	  "verify installed files against the manifests" },
 	{ { "hook", no_argument, NULL, OPT_HOOK }, 0, KB_OPT_HOOK, NULL,
 	  "as a kernel package hook: quiet; failures do not fail the hook ([hooks] strict)" },
+	{ { "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS }, 0, KB_OPT_INITRAMFS, NULL,
+	  "do not regenerate any initramfs" },
+	{ { "initramfs", no_argument, NULL, OPT_INITRAMFS }, 0, KB_OPT_INITRAMFS, NULL,
+	  "regenerate where needed even with --hook (headers came after the image)" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -180,6 +185,8 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 			break;
 		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
 		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
+		case OPT_NO_INITRAMFS: *seen |= KB_OPT_INITRAMFS; ctx->no_initramfs = true; break;
+		case OPT_INITRAMFS: *seen |= KB_OPT_INITRAMFS; ctx->initramfs_now = true; break;
 		case OPT_HOOK: *seen |= KB_OPT_HOOK; ctx->hook = true; break;
 		case OPT_CHECK: *seen |= KB_OPT_CHECK; ctx->check = true; break;
 		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;

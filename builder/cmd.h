@@ -18,6 +18,7 @@ enum kb_opt_bit {
 	KB_OPT_OFFLINE = 1 << 10,
 	KB_OPT_CHECK = 1 << 11,
 	KB_OPT_HOOK = 1 << 12,
+	KB_OPT_INITRAMFS = 1 << 13,
 };
 
 /* What the dispatcher sets up before the command runs. */

@@ -15,6 +15,7 @@ struct kb_settings {
 	char *dest;			/* default module destination */
 	char *compress;			/* auto | none | xz | zstd | gzip */
 	char *initramfs_backend;
+	char *initramfs_command;	/* backend = command: the generator, {kernel_release} filled in */
 	char *sign_key, *sign_cert, *sign_hash;
 	char *cache;
 	char *ca_file;			/* TLS CA bundle instead of the system's */
@@ -34,6 +35,7 @@ struct kb_ctx {
 	unsigned long jobs;		/* -j; 0 = settings, then cores */
 	unsigned long wait_seconds;	/* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
+	bool no_initramfs, initramfs_now;
 	const char *hash;		/* --hash for sign */
 	const char *cert;		/* --cert for verify */
 	int lock_fd;

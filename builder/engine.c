@@ -8,6 +8,7 @@
 
 #include "depmod.h"
 #include "engine.h"
+#include "initramfs.h"
 #include "install.h"
 #include "jobs.h"
 #include "log.h"
@@ -116,6 +117,28 @@ static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 	kb_buf_release(&summary);
 }
 
+/*
+ * Regenerate @k's initramfs (once) when a module it must carry changed. A
+ * kernel hook (--hook) leaves it to the distribution's own hook, which runs
+ * next, unless told --initramfs (headers that came after the image).
+ */
+static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
+			    const struct kb_kernel *k)
+{
+	if (ctx->no_initramfs || (ctx->hook && !ctx->initramfs_now))
+		return false;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+
+		if (t->kernel != k || t->state != KB_TASK_INSTALLED)
+			continue;
+		for (size_t m = 0; m < t->recipe->nr_modules; m++)
+			if (t->recipe->modules[m].initramfs)
+				return true;
+	}
+	return false;
+}
+
 static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel_list *kernels)
 {
 	int failed = 0;
@@ -133,6 +156,8 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 			failed++;
 		else
 			kb_depmod_check(ctx, k);
+		if (wants_initramfs(ctx, plan, k) && kb_initramfs_regenerate(ctx, k) < 0)
+			failed++;
 	}
 	return failed;
 }

@@ -155,19 +155,41 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 
 static size_t nr_config_files(const struct kb_recipe *r)
 {
-	bool load = false, probe = false;
+	bool load = false, probe = false, early = false;
 
 	for (size_t i = 0; i < r->nr_modules; i++) {
 		load = load || r->modules[i].autoload;
 		probe = probe || r->modules[i].options.n || r->modules[i].blacklist.n;
+		early = early || r->modules[i].initramfs;
 	}
-	return (size_t)load + (size_t)probe;
+	/* initramfs = yes: one list for initramfs-tools, one for dracut */
+	return (size_t)load + (size_t)probe + 2 * (size_t)early;
 }
 
-/* Load-time configuration: modules-load.d and modprobe.d files, owned like modules. */
+static int add_config(struct staged *out, size_t *n, const char *dir, const char *suffix,
+		      const char *name, const char *comment, const char *body)
+{
+	kb_buf_init(&out[*n].data, KB_MAX_MODULE_SIZE);
+	kb_buf_addf(&out[*n].data, "%s Written by kbuildd for %s; removed with it.\n%s", comment,
+		    name, body);
+	if (asprintf(&out[*n].path, "%s/kbuildd-%s%s", dir, name, suffix) < 0) {
+		out[*n].path = NULL;
+		return -ENOMEM;
+	}
+	kb_sha256_hex(out[*n].data.buf, out[*n].data.len, out[*n].sha256);
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Load-time configuration (modules-load.d, modprobe.d) and the lists that
+ * make initramfs generators carry modules marked initramfs = yes: files
+ * owned like the modules themselves.
+ */
 static int stage_config(const struct kb_recipe *r, struct staged *out)
 {
-	struct kb_buf load = KB_BUF_INIT, probe = KB_BUF_INIT;
+	struct kb_buf load = KB_BUF_INIT, probe = KB_BUF_INIT, early = KB_BUF_INIT;
+	struct kb_buf dracut = KB_BUF_INIT;
 	size_t n = 0;
 	int ret = 0;
 
@@ -184,27 +206,31 @@ static int stage_config(const struct kb_recipe *r, struct staged *out)
 				kb_buf_addf(&probe, " %s", m->options.v[j]);
 			kb_buf_adds(&probe, "\n");
 		}
+		if (m->initramfs) {
+			kb_buf_addf(&early, "%s\n", m->name);
+			kb_buf_addf(&dracut, " %s", m->name);
+		}
 	}
-	if (load.len) {
-		kb_buf_init(&out[n].data, KB_MAX_MODULE_SIZE);
-		kb_buf_addf(&out[n].data, "# Written by kbuildd for %s; removed with it.\n%s", r->name,
-			    kb_buf_str(&load));
-		if (asprintf(&out[n].path, "etc/modules-load.d/kbuildd-%s.conf", r->name) < 0)
-			ret = -ENOMEM;
-		n++;
+	if (load.len)
+		ret = add_config(out, &n, "etc/modules-load.d", ".conf", r->name, "#",
+				 kb_buf_str(&load));
+	if (probe.len && ret >= 0)
+		ret = add_config(out, &n, "etc/modprobe.d", ".conf", r->name, "#",
+				 kb_buf_str(&probe));
+	if (early.len && ret >= 0)
+		ret = add_config(out, &n, "usr/share/initramfs-tools/modules.d", "", r->name, "#",
+				 kb_buf_str(&early));
+	if (dracut.len && ret >= 0) {
+		kb_buf_adds(&dracut, " \"\n");
+		kb_buf_reset(&early);
+		kb_buf_addf(&early, "add_drivers+=\"%s", kb_buf_str(&dracut));
+		ret = add_config(out, &n, "etc/dracut.conf.d", ".conf", r->name, "#",
+				 kb_buf_str(&early));
 	}
-	if (probe.len && ret >= 0) {
-		kb_buf_init(&out[n].data, KB_MAX_MODULE_SIZE);
-		kb_buf_addf(&out[n].data, "# Written by kbuildd for %s; removed with it.\n%s", r->name,
-			    kb_buf_str(&probe));
-		if (asprintf(&out[n].path, "etc/modprobe.d/kbuildd-%s.conf", r->name) < 0)
-			ret = -ENOMEM;
-		n++;
-	}
-	for (size_t i = 0; i < n; i++)
-		kb_sha256_hex(out[i].data.buf, out[i].data.len, out[i].sha256);
 	kb_buf_release(&load);
 	kb_buf_release(&probe);
+	kb_buf_release(&early);
+	kb_buf_release(&dracut);
 	return ret;
 }
 

@@ -39,7 +39,7 @@ static int settings_handler(void *user, const char *section, const char *key, co
 {
 	static const char *const compress[] = { "auto", "none", "xz", "zstd", "gzip", NULL };
 	static const char *const backends[] = { "auto", "initramfs-tools", "dracut", "mkinitcpio",
-		"kernel-install", "builtin", "none", NULL };
+		"kernel-install", "command", "none", NULL };
 	struct settings_parse *sp = user;
 	struct kb_settings *s = sp->s;
 	int r = -ENOENT;
@@ -68,6 +68,8 @@ static int settings_handler(void *user, const char *section, const char *key, co
 	} else if (!strcmp(section, "initramfs")) {
 		if (!strcmp(key, "backend"))
 			r = one_of(value, backends) ?: set_str(&s->initramfs_backend, value);
+		else if (!strcmp(key, "command"))
+			r = set_str(&s->initramfs_command, value);
 	} else if (!strcmp(section, "hooks")) {
 		if (!strcmp(key, "strict"))
 			r = kb_parse_bool(value, &s->hooks_strict);
@@ -137,6 +139,7 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->dest);
 	free(s->compress);
 	free(s->initramfs_backend);
+	free(s->initramfs_command);
 	free(s->sign_key);
 	free(s->sign_cert);
 	free(s->sign_hash);

@@ -1,0 +1,148 @@
+/* Initramfs regeneration: which generator, its exact command, at most once per kernel. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "child.h"
+#include "initramfs.h"
+#include "log.h"
+
+static const struct {
+	const char *name;
+	enum kb_initramfs_backend backend;
+	const char *program;	/* looked up in PATH by auto */
+} backends[] = {
+	{ "initramfs-tools", KB_INITRAMFS_TOOLS, "update-initramfs" },
+	{ "dracut", KB_INITRAMFS_DRACUT, "dracut" },
+	{ "mkinitcpio", KB_INITRAMFS_MKINITCPIO, "mkinitcpio" },
+	{ "kernel-install", KB_INITRAMFS_KERNEL_INSTALL, "kernel-install" },
+	{ "command", KB_INITRAMFS_COMMAND, NULL },
+	{ "none", KB_INITRAMFS_NONE, NULL },
+};
+
+int kb_initramfs_parse(const char *name, enum kb_initramfs_backend *out)
+{
+	if (!name || !strcmp(name, "auto"))
+		return -EAGAIN;
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		if (!strcmp(name, backends[i].name)) {
+			*out = backends[i].backend;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *kb_initramfs_name(enum kb_initramfs_backend b)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		if (backends[i].backend == b)
+			return backends[i].name;
+	return "none";
+}
+
+enum kb_initramfs_backend kb_initramfs_detect(const struct kb_ctx *ctx)
+{
+	enum kb_initramfs_backend b;
+
+	if (kb_initramfs_parse(ctx->settings.initramfs_backend, &b) == 0)
+		return b;
+	/* a fake root's generator would write the host's /boot: never guess there */
+	if (ctx->root.path[0])
+		return KB_INITRAMFS_NONE;
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		if (backends[i].program && kb_child_have_program(backends[i].program))
+			return backends[i].backend;
+	return KB_INITRAMFS_NONE;
+}
+
+int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const char *command,
+		      struct kb_strv *argv)
+{
+	switch (b) {
+	case KB_INITRAMFS_TOOLS:
+		/* -k: runs now, not deferred to a dpkg trigger; writes a temp file and renames */
+		kb_strv_push(argv, "update-initramfs");
+		kb_strv_push(argv, "-u");
+		kb_strv_push(argv, "-k");
+		kb_strv_push(argv, release);
+		return 0;
+	case KB_INITRAMFS_DRACUT:
+		kb_strv_push(argv, "dracut");
+		kb_strv_push(argv, "-f");
+		kb_strv_push(argv, "--kver");
+		kb_strv_push(argv, release);
+		return 0;
+	case KB_INITRAMFS_MKINITCPIO:
+		kb_strv_push(argv, "mkinitcpio");
+		kb_strv_push(argv, "-k");
+		kb_strv_push(argv, release);
+		kb_strv_push(argv, "-g");
+		/* mkinitcpio writes its image in place: generate beside it, rename after */
+		kb_strv_pushf(argv, "/boot/initramfs-%s.img.kbuildd-new", release);
+		return 0;
+	case KB_INITRAMFS_KERNEL_INSTALL:
+		kb_strv_push(argv, "kernel-install");
+		kb_strv_push(argv, "add");
+		kb_strv_push(argv, release);
+		kb_strv_pushf(argv, "/boot/vmlinuz-%s", release);
+		return 0;
+	case KB_INITRAMFS_COMMAND: {
+		struct kb_strv words = KB_STRV_INIT;
+		int r = command ? kb_strv_split(&words, command) : -EINVAL;
+
+		for (size_t i = 0; r >= 0 && i < words.n; i++) {
+			const char *at = strstr(words.v[i], "{kernel_release}");
+
+			if (at)
+				r = kb_strv_pushf(argv, "%.*s%s%s", (int)(at - words.v[i]), words.v[i],
+						  release, at + strlen("{kernel_release}"));
+			else
+				r = kb_strv_push(argv, words.v[i]);
+		}
+		kb_strv_clear(&words);
+		return r < 0 || !argv->n ? -EINVAL : 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	enum kb_initramfs_backend b = kb_initramfs_detect(ctx);
+	_cleanup_free_ char *cmd = NULL;
+	struct kb_child c;
+	int status;
+
+	if (b == KB_INITRAMFS_NONE) {
+		kb_verbose("%s: no initramfs generator to run", k->release);
+		return 0;
+	}
+	kb_child_init(&c);
+	if (kb_initramfs_argv(b, k->release, ctx->settings.initramfs_command, &c.args) < 0) {
+		kb_child_release(&c);
+		return kb_err(-KB_E_INPUT, "[initramfs] backend = command needs 'command = ...'");
+	}
+	cmd = kb_child_cmdline(&c);
+	if (ctx->dry_run) {
+		kb_info("would run: %s", cmd);
+		kb_child_release(&c);
+		return 0;
+	}
+	kb_info("regenerating the initramfs of %s (%s)", k->release, kb_initramfs_name(b));
+	c.quiet = kb_log_get_level() < KB_LOG_VERBOSE;
+	status = kb_child_run(&c);
+	kb_child_release(&c);
+	if (status != 0)
+		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d); the previous initramfs is "
+			      "unchanged", cmd, status);
+	if (b == KB_INITRAMFS_MKINITCPIO) {
+		char from[512], to[512];
+
+		kb_pathf(to, sizeof(to), "/boot/initramfs-%s.img", k->release);
+		kb_pathf(from, sizeof(from), "%s.kbuildd-new", to);
+		if (rename(from, to) < 0)
+			return kb_err_errno(-errno, "cannot move '%s' into place", from);
+	}
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* Initramfs regeneration: which generator, its exact command, at most once per kernel. */
+#pragma once
+
+#include "ctx.h"
+#include "kernel.h"
+#include "util.h"
+
+enum kb_initramfs_backend {
+	KB_INITRAMFS_NONE,
+	KB_INITRAMFS_TOOLS,	/* Debian, Ubuntu: update-initramfs */
+	KB_INITRAMFS_DRACUT,
+	KB_INITRAMFS_MKINITCPIO,
+	KB_INITRAMFS_KERNEL_INSTALL,
+	KB_INITRAMFS_COMMAND,	/* [initramfs] command = ... {kernel_release} */
+};
+
+/* Parse a [initramfs] backend name; -EINVAL when unknown. "auto" gives -EAGAIN. */
+int kb_initramfs_parse(const char *name, enum kb_initramfs_backend *out);
+const char *kb_initramfs_name(enum kb_initramfs_backend b);
+
+/*
+ * The generator to use: the configured one, else (auto) the first present
+ * of update-initramfs, dracut, mkinitcpio, kernel-install — detected only
+ * on the real system; a fake root (--root) regenerates nothing unless a
+ * backend is configured.
+ */
+enum kb_initramfs_backend kb_initramfs_detect(const struct kb_ctx *ctx);
+
+/*
+ * The exact command regenerating kernel @release's initramfs with backend
+ * @b into @argv (pure: for tests). @command is the [initramfs] command
+ * for KB_INITRAMFS_COMMAND. 0, or -EINVAL for KB_INITRAMFS_NONE.
+ */
+int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const char *command,
+		      struct kb_strv *argv);
+
+/* Regenerate once for @k; 0, or -KB_E_BUILD (the previous initramfs is left as it was). */
+int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k);
