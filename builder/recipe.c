@@ -297,6 +297,48 @@ static int handle_source(struct parse_state *ps, const char *key, const char *va
 	return unknown_key(ps, "source", key, source_keys);
 }
 
+/* How many copies of its atom regcomp() makes for an interval; @p is past the '{'. */
+static size_t interval_copies(const char *p, size_t bound)
+{
+	size_t count = 0, most = 0;
+
+	for (; *p && *p != '}'; p++) {
+		if (*p < '0' || *p > '9')
+			count = 0;	/* past the ',' of {m,n} */
+		else if ((count = count * 10 + (size_t)(*p - '0')) > bound)
+			return bound + 1;
+		if (count > most)
+			most = count;
+	}
+	return most + 1;	/* {m,} is m copies and a star */
+}
+
+/*
+ * glibc's regcomp() unrolls repetitions ("x+" is "xx*", "x{3}" is "xxx"), so
+ * nested ones multiply: "((((a+)+)+)+)..." of 100 bytes takes gigabytes.
+ * Refuse a regex whose length times the product of its repetition counts
+ * passes KB_MAX_REGEX_EXPANDED, an upper bound on what regcomp() builds.
+ */
+static bool regex_size_ok(const char *re)
+{
+	size_t bound = KB_MAX_REGEX_EXPANDED / (strlen(re) + 1), copies = 1;
+
+	for (const char *p = re; *p; p++) {
+		size_t n = 1;
+
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '+')
+			n = 2;
+		else if (*p == '{')
+			n = interval_copies(p + 1, bound);
+		if (n > bound / copies)
+			return false;
+		copies *= n;
+	}
+	return true;
+}
+
 static int handle_build(struct parse_state *ps, const char *key, const char *value)
 {
 	struct kb_recipe *r = ps->r;
@@ -311,8 +353,12 @@ static int handle_build(struct parse_state *ps, const char *key, const char *val
 	}
 	if (!strcmp(key, "exclusive_kernel")) {
 		regex_t re;
-		int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+		int rc;
 
+		if (!regex_size_ok(value))
+			return parse_error(ps, "invalid exclusive_kernel regex '%s': too many "
+					   "repetitions", value);
+		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			char msg[256];
 

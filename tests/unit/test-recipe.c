@@ -494,6 +494,26 @@ static void parse_rejects_an_invalid_exclusive_kernel_regex(void **state)
 			 "invalid exclusive_kernel regex '^6\\.(1': ", NULL);
 }
 
+/* glibc's regcomp() unrolls repetitions: nested ones would take gigabytes. */
+static void parse_rejects_an_exclusive_kernel_regex_that_unrolls_too_far(void **state)
+{
+	struct kb_recipe r;
+
+	(void)state;
+	expect_one_error(MINIMAL "[build]\nexclusive_kernel = ^6.+++++++++++++++++++++++1\n",
+			 "t.recipe:8: ", "invalid exclusive_kernel regex", "too many repetitions",
+			 NULL);
+	expect_one_error(MINIMAL "[build]\nexclusive_kernel = ((a{1,300}){300}){300}\n",
+			 "t.recipe:8: ", "too many repetitions", NULL);
+	expect_one_error(MINIMAL "[build]\nexclusive_kernel = a{99999999999999999999}\n",
+			 "t.recipe:8: ", "too many repetitions", NULL);
+	parse_ok(&r, MINIMAL "[build]\n"
+		 "exclusive_kernel = ^(5|6)\\.[0-9]+\\.[0-9]+-[0-9]+-[a-z0-9]+$\n");
+	kb_recipe_release(&r);
+	parse_ok(&r, MINIMAL "[build]\nexclusive_kernel = ^6\\.[0-9]{1,2}\\.[0-9]{1,3}-\n");
+	kb_recipe_release(&r);
+}
+
 static void parse_rejects_requires_config_without_the_config_prefix(void **state)
 {
 	(void)state;
@@ -882,6 +902,7 @@ int main(void)
 		cmocka_unit_test(parse_rejects_an_invalid_version),
 		cmocka_unit_test(parse_rejects_an_invalid_kernels_range),
 		cmocka_unit_test(parse_rejects_an_invalid_exclusive_kernel_regex),
+		cmocka_unit_test(parse_rejects_an_exclusive_kernel_regex_that_unrolls_too_far),
 		cmocka_unit_test(parse_rejects_requires_config_without_the_config_prefix),
 		cmocka_unit_test(parse_rejects_an_invalid_dependency_name),
 		cmocka_unit_test(parse_rejects_patches_outside_the_recipe_directory),
