@@ -137,6 +137,8 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 			_cleanup_free_ char *want = kb_root_path(&ctx->root, path);
 			char name[NAME_MAX + 1], got[PATH_MAX];
 
+			if (!kb_str_startswith(path, "lib/modules/") || !strstr(path, ".ko"))
+				continue;	/* configuration files kbuildd also owns */
 			module_name(path, name, sizeof(name));
 			if (kb_depmod_resolve(ctx, k->release, name, got, sizeof(got)) < 0 ||
 			    !want || !strcmp(got, want))

@@ -39,7 +39,7 @@ static int settings_handler(void *user, const char *section, const char *key, co
 {
 	static const char *const compress[] = { "auto", "none", "xz", "zstd", "gzip", NULL };
 	static const char *const backends[] = { "auto", "initramfs-tools", "dracut", "mkinitcpio",
-		"kernel-install", "command", "none", NULL };
+		"kernel-install", "command", "builtin", "none", NULL };
 	struct settings_parse *sp = user;
 	struct kb_settings *s = sp->s;
 	int r = -ENOENT;

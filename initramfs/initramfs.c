@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "child.h"
+#include "builtin.h"
 #include "initramfs.h"
 #include "log.h"
 
@@ -17,6 +18,7 @@ static const struct {
 	{ "mkinitcpio", KB_INITRAMFS_MKINITCPIO, "mkinitcpio" },
 	{ "kernel-install", KB_INITRAMFS_KERNEL_INSTALL, "kernel-install" },
 	{ "command", KB_INITRAMFS_COMMAND, NULL },
+	{ "builtin", KB_INITRAMFS_BUILTIN, NULL },
 	{ "none", KB_INITRAMFS_NONE, NULL },
 };
 
@@ -52,7 +54,7 @@ enum kb_initramfs_backend kb_initramfs_detect(const struct kb_ctx *ctx)
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (backends[i].program && kb_child_have_program(backends[i].program))
 			return backends[i].backend;
-	return KB_INITRAMFS_NONE;
+	return KB_INITRAMFS_BUILTIN;	/* no generator here: kbuildd updates the image itself */
 }
 
 int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const char *command,
@@ -117,6 +119,10 @@ int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k)
 	if (b == KB_INITRAMFS_NONE) {
 		kb_verbose("%s: no initramfs generator to run", k->release);
 		return 0;
+	}
+	if (b == KB_INITRAMFS_BUILTIN) {
+		kb_info("updating the initramfs of %s (builtin)", k->release);
+		return kb_initramfs_builtin(ctx, k);
 	}
 	kb_child_init(&c);
 	if (kb_initramfs_argv(b, k->release, ctx->settings.initramfs_command, &c.args) < 0) {

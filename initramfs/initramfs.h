@@ -12,6 +12,7 @@ enum kb_initramfs_backend {
 	KB_INITRAMFS_MKINITCPIO,
 	KB_INITRAMFS_KERNEL_INSTALL,
 	KB_INITRAMFS_COMMAND,	/* [initramfs] command = ... {kernel_release} */
+	KB_INITRAMFS_BUILTIN,	/* kbuildd rewrites the image itself (builtin.c) */
 };
 
 /* Parse a [initramfs] backend name; -EINVAL when unknown. "auto" gives -EAGAIN. */
@@ -20,9 +21,9 @@ const char *kb_initramfs_name(enum kb_initramfs_backend b);
 
 /*
  * The generator to use: the configured one, else (auto) the first present
- * of update-initramfs, dracut, mkinitcpio, kernel-install — detected only
- * on the real system; a fake root (--root) regenerates nothing unless a
- * backend is configured.
+ * of update-initramfs, dracut, mkinitcpio, kernel-install, else builtin —
+ * detected only on the real system; a fake root (--root) regenerates
+ * nothing unless a backend is configured.
  */
 enum kb_initramfs_backend kb_initramfs_detect(const struct kb_ctx *ctx);
 

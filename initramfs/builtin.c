@@ -1,0 +1,401 @@
+/* The builtin backend: rewrite a kernel's initramfs with libarchive, no generator needed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "atomic.h"
+#include "builtin.h"
+#include "child.h"
+#include "compress.h"
+#include "kb-limits.h"
+#include "log.h"
+#include "manifest.h"
+#include "state.h"
+
+#define MAX_IMAGE (512 * 1024 * 1024)
+
+static unsigned long hex8(const char *p)
+{
+	unsigned long v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		char c = p[i];
+
+		v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+	}
+	return v;
+}
+
+/*
+ * Length of the leading uncompressed newc segments (each ends with
+ * TRAILER!!!, padded to 4 bytes; zero padding between segments is allowed).
+ */
+static size_t early_length(const unsigned char *p, size_t len)
+{
+	size_t off = 0, end = 0;
+
+	for (;;) {
+		unsigned long namesize, filesize;
+
+		while (off + 4 <= len && !memcmp(p + off, "\0\0\0\0", 4))
+			off += 4;
+		if (off + 110 > len || memcmp(p + off, "070701", 6))
+			return end;
+		filesize = hex8((const char *)p + off + 54);
+		namesize = hex8((const char *)p + off + 94);
+		if (off + 110 + namesize > len)
+			return end;
+		{
+			bool trailer = namesize == 11 && !memcmp(p + off + 110, "TRAILER!!!", 10);
+
+			off += (110 + namesize + 3) & ~(size_t)3;
+			off += (filesize + 3) & ~(size_t)3;
+			if (off > len)
+				return end;
+			if (trailer) {
+				/* the padding after a segment belongs to it */
+				while (off + 4 <= len && !memcmp(p + off, "\0\0\0\0", 4))
+					off += 4;
+				end = off;
+			}
+		}
+	}
+}
+
+struct image {
+	struct archive *out;
+	const char *release;
+	char staging[PATH_MAX];		/* host dir holding the image's modules for depmod */
+	struct kb_strv replaced;	/* paths we write ourselves */
+	struct kb_strv dirs;		/* directories the new archive has */
+};
+
+/* The kernel's unpacker creates no parent directories: emit each missing one. */
+static int write_entry(struct image *im, struct archive_entry *e, const void *data, size_t len);
+
+static int ensure_parents(struct image *im, const char *path)
+{
+	char dir[PATH_MAX];
+	int r = 0;
+
+	if (kb_pathf(dir, sizeof(dir), "%s", path) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = strchr(dir, '/'); r >= 0 && p; p = strchr(p + 1, '/')) {
+		struct archive_entry *e;
+
+		*p = '\0';
+		if (!kb_strv_contains(&im->dirs, dir)) {
+			e = archive_entry_new();
+			archive_entry_set_pathname(e, dir);
+			archive_entry_set_filetype(e, AE_IFDIR);
+			archive_entry_set_perm(e, 0755);
+			archive_entry_set_size(e, 0);
+			r = write_entry(im, e, NULL, 0);
+			archive_entry_free(e);
+			kb_strv_push(&im->dirs, dir);
+		}
+		*p = '/';
+	}
+	return r;
+}
+
+static bool ours_to_replace(const struct image *im, const char *path)
+{
+	char prefix[PATH_MAX];
+
+	while (*path == '.' || *path == '/')
+		path++;
+	snprintf(prefix, sizeof(prefix), "lib/modules/%s/modules.", im->release);
+	if (kb_str_startswith(path, prefix))
+		return true;	/* regenerated */
+	return kb_strv_contains(&im->replaced, path);
+}
+
+/* Keep a copy of each module the image carries, for depmod. */
+static int stage_module(struct image *im, const char *path, const void *data, size_t len)
+{
+	char dst[PATH_MAX], *slash;
+	int fd, r;
+
+	while (*path == '.' || *path == '/')
+		path++;
+	if (strstr(path, "..") || kb_pathf(dst, sizeof(dst), "%s/%s", im->staging, path) < 0)
+		return 0;
+	for (slash = dst + strlen(im->staging) + 1; (slash = strchr(slash, '/')); slash++) {
+		*slash = '\0';
+		mkdir(dst, 0755);
+		*slash = '/';
+	}
+	fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = kb_write_all(fd, data, len);
+	close(fd);
+	return r;
+}
+
+static int write_entry(struct image *im, struct archive_entry *e, const void *data, size_t len)
+{
+	if (archive_write_header(im->out, e) != ARCHIVE_OK ||
+	    (len && archive_write_data(im->out, data, len) != (la_ssize_t)len))
+		return kb_err(-EIO, "cannot write the initramfs: %s", archive_error_string(im->out));
+	return 0;
+}
+
+/* Copy the old main archive, entry by entry, leaving out what is regenerated. */
+static int copy_main(struct image *im, const void *data, size_t len, bool *was_gzip)
+{
+	struct archive *in = archive_read_new();
+	struct archive_entry *e;
+	struct kb_buf body = KB_BUF_INIT_MAX(MAX_IMAGE);
+	char modprefix[PATH_MAX];
+	int rc, r = 0;
+
+	snprintf(modprefix, sizeof(modprefix), "lib/modules/%s/", im->release);
+	archive_read_support_filter_all(in);
+	archive_read_support_format_cpio(in);
+	if (archive_read_open_memory(in, data, len) != ARCHIVE_OK) {
+		r = kb_err(-KB_E_INPUT, "cannot read the initramfs: %s", archive_error_string(in));
+		goto out;
+	}
+	while ((rc = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(e);
+		const char *rel = path;
+		char chunk[65536];
+		la_ssize_t n;
+
+		*was_gzip = archive_filter_code(in, 0) == ARCHIVE_FILTER_GZIP;
+		while (*rel == '.' || *rel == '/')
+			rel++;
+		kb_buf_reset(&body);
+		while ((n = archive_read_data(in, chunk, sizeof(chunk))) > 0)
+			if ((r = kb_buf_add(&body, chunk, (size_t)n)) < 0)
+				goto out;
+		if (ours_to_replace(im, rel))
+			continue;
+		if (archive_entry_filetype(e) == AE_IFDIR)
+			kb_strv_push(&im->dirs, rel);
+		if (archive_entry_filetype(e) == AE_IFREG && kb_str_startswith(rel, modprefix) &&
+		    strstr(rel, ".ko") && (r = stage_module(im, rel, body.buf, body.len)) < 0)
+			goto out;
+		r = write_entry(im, e, body.buf, body.len);
+		if (r < 0)
+			goto out;
+	}
+	if (rc != ARCHIVE_EOF)
+		r = kb_err(-KB_E_INPUT, "the initramfs is damaged: %s", archive_error_string(in));
+out:
+	kb_buf_release(&body);
+	archive_read_free(in);
+	return r;
+}
+
+static int add_file(struct image *im, const char *path, const void *data, size_t len, bool stage)
+{
+	struct archive_entry *e = archive_entry_new();
+	int r;
+
+	r = ensure_parents(im, path);
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	if (r >= 0)
+		r = write_entry(im, e, data, len);
+	archive_entry_free(e);
+	if (r >= 0 && stage)
+		r = stage_module(im, path, data, len);
+	return r;
+}
+
+/* kbuildd's modules for @k whose recipe wants them in the initramfs, decompressed. */
+static int add_ours(struct kb_ctx *ctx, struct image *im, struct kb_recipe_set *set,
+		    const struct kb_kernel *k, bool write)
+{
+	struct kb_manifest_set installed;
+	int r = kb_manifest_read_all(ctx, k->release, &installed);
+
+	for (size_t i = 0; r >= 0 && i < installed.n; i++) {
+		char id[256];
+		struct kb_recipe *rec;
+
+		snprintf(id, sizeof(id), "%s/%s", installed.v[i].name, installed.v[i].version);
+		rec = kb_recipe_set_find(set, id);
+		for (size_t j = 0; rec && r >= 0 && j < installed.v[i].n; j++) {
+			const char *path = installed.v[i].files[j].path;
+			const char *base = strrchr(path, '/') + 1;
+			bool wanted = false;
+			char plain[PATH_MAX];
+
+			for (size_t m = 0; m < rec->nr_modules; m++)
+				wanted = wanted || (rec->modules[m].initramfs &&
+						    !strncmp(base, rec->modules[m].name,
+							     strlen(rec->modules[m].name)) &&
+						    !strncmp(base + strlen(rec->modules[m].name), ".ko",
+							     3));
+			if (!wanted || !kb_str_startswith(path, "lib/modules/"))
+				continue;
+			kb_pathf(plain, sizeof(plain), "%.*s.ko", (int)(strstr(path, ".ko") - path),
+				 path);
+			if (!write) {
+				kb_strv_push(&im->replaced, plain);
+				continue;
+			}
+			{
+				_cleanup_free_ char *host = kb_root_path(&ctx->root, path);
+				struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+
+				r = kb_decompress_file(host, &mod);
+				if (r >= 0)
+					r = add_file(im, plain, mod.buf, mod.len, true);
+				kb_buf_release(&mod);
+			}
+		}
+	}
+	kb_manifest_set_release(&installed);
+	return r;
+}
+
+/* depmod over the staged modules; add the indexes it writes. */
+static int add_indexes(struct kb_ctx *ctx, struct image *im, const struct kb_kernel *k)
+{
+	static const char *const keep[] = { "modules.order", "modules.builtin",
+					    "modules.builtin.modinfo" };
+	static const char *const made[] = { "modules.dep", "modules.dep.bin", "modules.alias",
+		"modules.alias.bin", "modules.softdep", "modules.symbols", "modules.symbols.bin",
+		"modules.builtin.bin", "modules.builtin.alias.bin", "modules.devname" };
+	char dir[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	struct kb_child c;
+	int r = 0, status;
+
+	kb_pathf(dir, sizeof(dir), "%s/lib/modules/%s", im->staging, k->release);
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+		struct kb_buf b = KB_BUF_INIT_MAX(KB_MAX_SYMVERS_SIZE);
+
+		kb_pathf(src, sizeof(src), "lib/modules/%s/%s", k->release, keep[i]);
+		if (kb_root_read(&ctx->root, src, b.max, &b) == 0) {
+			kb_pathf(dst, sizeof(dst), "%s/%s", dir, keep[i]);
+			stage_module(im, dst + strlen(im->staging) + 1, b.buf ? b.buf : "", b.len);
+		}
+		kb_buf_release(&b);
+	}
+	mkdir(dir, 0755);
+	kb_child_init(&c);
+	kb_strv_push(&c.args, "depmod");
+	kb_strv_push(&c.args, "-b");
+	kb_strv_push(&c.args, im->staging);
+	kb_strv_push(&c.args, "-C");
+	kb_strv_pushf(&c.args, "%s/nonexistent.d", im->staging);
+	kb_strv_push(&c.args, k->release);
+	c.quiet = true;
+	status = kb_child_run(&c);
+	kb_child_release(&c);
+	if (status != 0)
+		return kb_err(-KB_E_BUILD, "depmod for the initramfs of %s failed", k->release);
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(made); i++) {
+		struct kb_buf b = KB_BUF_INIT_MAX(KB_MAX_SYMVERS_SIZE);
+
+		kb_pathf(src, sizeof(src), "%s/%s", dir, made[i]);
+		kb_pathf(dst, sizeof(dst), "lib/modules/%s/%s", k->release, made[i]);
+		if (kb_read_file(AT_FDCWD, src, b.max, &b) == 0)
+			r = add_file(im, dst, b.buf ? b.buf : "", b.len, false);
+		kb_buf_release(&b);
+	}
+	return r;
+}
+
+static int to_buf(struct archive *a, void *user, const void *data, size_t len)
+{
+	(void)a;
+	return kb_buf_add(user, data, len) < 0 ? -1 : (int)len;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *user, const void *data, size_t len)
+{
+	return to_buf(a, user, data, len) < 0 ? -1 : (la_ssize_t)len;
+}
+
+int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .dirs = KB_STRV_INIT };
+	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
+	struct kb_recipe_set set = { 0 };
+	char rel[PATH_MAX];
+	bool was_gzip = false;
+	size_t early;
+	int r;
+
+	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", k->release);
+	r = kb_root_read(&ctx->root, rel, old.max, &old);
+	if (r == -ENOENT) {
+		kb_info("%s has no initramfs (/%s): nothing to update", k->release, rel);
+		kb_buf_release(&old);
+		return 0;
+	}
+	if (r < 0)
+		return kb_err_errno(r, "cannot read '/%s'", rel);
+	snprintf(im.staging, sizeof(im.staging), "%s/kbuildd-initramfs.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(im.staging)) {
+		r = kb_err_errno(-errno, "cannot create a staging directory");
+		goto out;
+	}
+	r = kb_state_load(ctx, &set);
+	if (r >= 0)
+		r = add_ours(ctx, &im, &set, k, false);
+	if (r < 0)
+		goto out;
+	early = early_length((const unsigned char *)old.buf, old.len);
+	r = kb_buf_add(&out, old.buf, early);	/* microcode and other early segments, as they were */
+	im.out = archive_write_new();
+	archive_write_set_format_cpio_newc(im.out);
+	if (r >= 0 && early < old.len) {
+		/* peek at the filter first: keep gzip where the old image used it */
+		struct archive *probe = archive_read_new();
+		struct archive_entry *e;
+
+		archive_read_support_filter_all(probe);
+		archive_read_support_format_cpio(probe);
+		if (archive_read_open_memory(probe, old.buf + early, old.len - early) == ARCHIVE_OK &&
+		    archive_read_next_header(probe, &e) == ARCHIVE_OK)
+			was_gzip = archive_filter_code(probe, 0) == ARCHIVE_FILTER_GZIP;
+		archive_read_free(probe);
+	}
+	if (was_gzip)
+		archive_write_add_filter_gzip(im.out);
+	else
+		archive_write_add_filter_zstd(im.out);
+	archive_write_set_bytes_in_last_block(im.out, 1);
+	if (r >= 0 && archive_write_open2(im.out, &out, NULL, write_cb, NULL, NULL) != ARCHIVE_OK)
+		r = kb_err(-EIO, "cannot start the initramfs: %s", archive_error_string(im.out));
+	if (r >= 0 && early < old.len)
+		r = copy_main(&im, old.buf + early, old.len - early, &was_gzip);
+	if (r >= 0)
+		r = add_ours(ctx, &im, &set, k, true);
+	if (r >= 0)
+		r = add_indexes(ctx, &im, k);
+	if (archive_write_close(im.out) != ARCHIVE_OK && r >= 0)
+		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im.out));
+	archive_write_free(im.out);
+	if (r >= 0 && !ctx->dry_run)
+		r = kb_atomic_write(&ctx->root, rel, out.buf, out.len, 0644);
+	if (r < 0 && r != -KB_E_INPUT && r != -KB_E_BUILD)
+		r = kb_err_errno(r, "cannot write '/%s'; the previous initramfs is unchanged", rel);
+out:
+	if (im.staging[0])
+		kb_rm_rf_host(im.staging);
+	kb_strv_clear(&im.replaced);
+	kb_strv_clear(&im.dirs);
+	kb_recipe_set_release(&set);
+	kb_buf_release(&old);
+	kb_buf_release(&out);
+	return r;
+}
