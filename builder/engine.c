@@ -202,10 +202,14 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 			struct kb_task *t = &plan.tasks[i];
 			char id[160];
 
-			if (t->action == KB_ACT_BUILD)
+			/* only what is already built can be shown installing */
+			if (t->action == KB_ACT_BUILD && t->state == KB_TASK_PENDING) {
 				kb_info("would build %s for %s", kb_task_id(t, id, sizeof(id)),
 					t->kernel->release);
-			if (t->action == KB_ACT_BUILD || t->action == KB_ACT_UPTODATE)
+				free(t->reason);
+				t->reason = strdup("would be built (dry run)");
+			}
+			if (t->action == KB_ACT_UPTODATE)
 				t->state = KB_TASK_BUILT;
 		}
 	} else {
