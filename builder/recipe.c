@@ -15,32 +15,10 @@
 #include "kb-limits.h"
 #include "log.h"
 #include "recipe.h"
+#include "recipe-parse.h"
 
-/* Parser state shared by the line reader and the key handler. */
-struct parse_state {
-	struct kb_recipe *r;
-	const char *file;
-	const char *pos, *end;
-	unsigned line;			/* line last handed to inih */
-	unsigned errors;
-	char last_key[128];		/* for indented continuation lines */
-	char last_section[128];
-	bool continuation;		/* current line is indented */
-	bool seen_recipe, seen_source, seen_build;
-};
 
 static const char *const recipe_keys[] = { "name", "version", "description", NULL };
-static const char *const source_keys[] = {
-	"path", "url", "sha256", "strip", "mirrors", "insecure", "git", "commit", "ref", NULL,
-};
-static const char *const build_keys[] = {
-	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
-	"patches", "make_args", "make", NULL,
-};
-static const char *const module_keys[] = {
-	"path", "dest", "initramfs", "autoload", "options", "blacklist", NULL,
-};
-
 void kb_recipe_init(struct kb_recipe *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -88,7 +66,7 @@ const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size)
 	return buf;
 }
 
-static bool name_valid(const char *s, bool dots)
+bool rp_name_valid(const char *s, bool dots)
 {
 	size_t len = strlen(s);
 
@@ -106,7 +84,7 @@ static bool name_valid(const char *s, bool dots)
 
 bool kb_recipe_name_valid(const char *s)
 {
-	return name_valid(s, true);
+	return rp_name_valid(s, true);
 }
 
 bool kb_recipe_version_valid(const char *s)
@@ -121,8 +99,8 @@ bool kb_recipe_version_valid(const char *s)
 	return true;
 }
 
-static int __attribute__((format(printf, 2, 3)))
-parse_error(struct parse_state *ps, const char *fmt, ...)
+int __attribute__((format(printf, 2, 3)))
+rp_error(struct parse_state *ps, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -147,42 +125,75 @@ static void list_text(const char *const *list, char *out, size_t size)
 		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", *list);
 }
 
-static int unknown_key(struct parse_state *ps, const char *section, const char *key,
+int rp_unknown_key(struct parse_state *ps, const char *section, const char *key,
 		       const char *const *keys)
 {
 	char expected[512];
 
 	list_text(keys, expected, sizeof(expected));
-	return parse_error(ps, "unknown key '%s' in [%s]; expected one of: %s", key, section,
+	return rp_error(ps, "unknown key '%s' in [%s]; expected one of: %s", key, section,
 			   expected);
 }
 
-static int set_string(struct parse_state *ps, char **field, const char *key, const char *value)
+int rp_set_string(struct parse_state *ps, char **field, const char *key, const char *value)
 {
 	if (*field && !ps->continuation)
-		return parse_error(ps, "'%s' is given twice", key);
+		return rp_error(ps, "'%s' is given twice", key);
 	if (*field)
-		return parse_error(ps, "'%s' takes a single value, not continuation lines", key);
+		return rp_error(ps, "'%s' takes a single value, not continuation lines", key);
 	if (!*value)
-		return parse_error(ps, "'%s' is empty", key);
+		return rp_error(ps, "'%s' is empty", key);
 	*field = strdup(value);
-	return *field ? 1 : parse_error(ps, "out of memory");
+	return *field ? 1 : rp_error(ps, "out of memory");
 }
 
-static int set_list(struct parse_state *ps, struct kb_strv *list, const char *key,
+int rp_set_list(struct parse_state *ps, struct kb_strv *list, const char *key,
 		    const char *value)
 {
 	if (list->n && !ps->continuation)
-		return parse_error(ps, "'%s' is given twice; list every value on one line "
+		return rp_error(ps, "'%s' is given twice; list every value on one line "
 				   "or on indented lines below it", key);
 	if (kb_strv_split(list, value) < 0)
-		return parse_error(ps, "'%s' has a word longer than 4095 bytes", key);
+		return rp_error(ps, "'%s' has a word longer than 4095 bytes", key);
 	if (list->n > KB_MAX_LIST_ITEMS)
-		return parse_error(ps, "'%s' lists more than %d values", key, KB_MAX_LIST_ITEMS);
+		return rp_error(ps, "'%s' lists more than %d values", key, KB_MAX_LIST_ITEMS);
 	return 1;
 }
 
-static bool relative_clean(const char *p)
+bool rp_once(struct parse_state *ps, unsigned flag, const char *key)
+{
+	unsigned *seen = flag >= RP_AUTOLOAD ? &ps->seen_module_keys : &ps->seen_keys;
+
+	if (*seen & flag) {
+		rp_error(ps, "'%s' is given twice", key);
+		return false;
+	}
+	*seen |= flag;
+	return true;
+}
+
+bool rp_placeholders_ok(struct parse_state *ps, const char *key, const char *word)
+{
+	static const char *const known[] = { "{kernel_release}", "{kernel_build}", "{build_dir}",
+					     "{arch}", "{jobs}" };
+
+	for (const char *p = strchr(word, '{'); p; p = strchr(p + 1, '{')) {
+		const char *close = strchr(p, '}');
+		bool ok = false;
+
+		for (size_t i = 0; close && i < ARRAY_SIZE(known); i++)
+			ok = ok || ((size_t)(close - p + 1) == strlen(known[i]) &&
+				    !strncmp(p, known[i], strlen(known[i])));
+		if (!ok) {
+			rp_error(ps, "unknown placeholder in %s '%s'; known: {kernel_release} "
+				 "{kernel_build} {build_dir} {arch} {jobs}", key, word);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool rp_relative_clean(const char *p)
 {
 	const char *s = p;
 
@@ -206,254 +217,20 @@ static int handle_recipe(struct parse_state *ps, const char *key, const char *va
 
 	if (!strcmp(key, "name")) {
 		if (!kb_recipe_name_valid(value))
-			return parse_error(ps, "invalid name '%s': expected letters, digits and "
+			return rp_error(ps, "invalid name '%s': expected letters, digits and "
 					   "'_.+-', starting with a letter or digit, at most %d",
 					   value, KB_MAX_NAME);
-		return set_string(ps, &r->name, key, value);
+		return rp_set_string(ps, &r->name, key, value);
 	}
 	if (!strcmp(key, "version")) {
 		if (!kb_recipe_version_valid(value))
-			return parse_error(ps, "invalid version '%s': expected letters, digits and "
+			return rp_error(ps, "invalid version '%s': expected letters, digits and "
 					   "'._+~-', e.g. 1.2.0", value);
-		return set_string(ps, &r->version, key, value);
+		return rp_set_string(ps, &r->version, key, value);
 	}
 	if (!strcmp(key, "description"))
-		return set_string(ps, &r->description, key, value);
-	return unknown_key(ps, "recipe", key, recipe_keys);
-}
-
-static bool all_hex(const char *s, size_t len)
-{
-	if (strlen(s) != len)
-		return false;
-	for (; *s; s++)
-		if (!strchr("0123456789abcdef", *s))
-			return false;
-	return true;
-}
-
-static bool url_ok(const char *v, bool git)
-{
-	return kb_str_startswith(v, "https://") || kb_str_startswith(v, "http://") ||
-	       (git && (kb_str_startswith(v, "git://") || kb_str_startswith(v, "file://") ||
-			kb_str_startswith(v, "ssh://")));
-}
-
-static int handle_source(struct parse_state *ps, const char *key, const char *value)
-{
-	struct kb_recipe *r = ps->r;
-
-	if (!strcmp(key, "path"))
-		return set_string(ps, &r->source_path, key, value);
-	if (!strcmp(key, "url")) {
-		if (!url_ok(value, false))
-			return parse_error(ps, "invalid url '%s': expected http:// or https://", value);
-		return set_string(ps, &r->url, key, value);
-	}
-	if (!strcmp(key, "sha256")) {
-		if (!all_hex(value, 64))
-			return parse_error(ps, "invalid sha256 '%s': expected 64 lowercase hex digits",
-					   value);
-		if (r->sha256[0])
-			return parse_error(ps, "'sha256' is given twice");
-		memcpy(r->sha256, value, 65);
-		return 1;
-	}
-	if (!strcmp(key, "strip")) {
-		if (kb_parse_uint(value, 16, &r->strip) < 0)
-			return parse_error(ps, "invalid strip '%s': expected a number from 0 to 16",
-					   value);
-		return 1;
-	}
-	if (!strcmp(key, "mirrors")) {
-		size_t before = r->mirrors.n;
-
-		set_list(ps, &r->mirrors, key, value);
-		for (size_t i = before; i < r->mirrors.n; i++)
-			if (!url_ok(r->mirrors.v[i], false))
-				parse_error(ps, "invalid mirror '%s': expected http:// or https://",
-					    r->mirrors.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "insecure")) {
-		if (kb_parse_bool(value, &r->insecure) < 0)
-			return parse_error(ps, "invalid insecure '%s': expected yes or no", value);
-		return 1;
-	}
-	if (!strcmp(key, "git")) {
-		if (!url_ok(value, true))
-			return parse_error(ps, "invalid git '%s': expected https://, http://, git://, "
-					   "ssh:// or file://", value);
-		return set_string(ps, &r->git, key, value);
-	}
-	if (!strcmp(key, "commit")) {
-		if (!all_hex(value, 40))
-			return parse_error(ps, "invalid commit '%s': expected the full 40-hex-digit "
-					   "commit id", value);
-		return set_string(ps, &r->commit, key, value);
-	}
-	if (!strcmp(key, "ref"))
-		return set_string(ps, &r->ref, key, value);
-	return unknown_key(ps, "source", key, source_keys);
-}
-
-/* How many copies of its atom regcomp() makes for an interval; @p is past the '{'. */
-static size_t interval_copies(const char *p, size_t bound)
-{
-	size_t count = 0, most = 0;
-
-	for (; *p && *p != '}'; p++) {
-		if (*p < '0' || *p > '9')
-			count = 0;	/* past the ',' of {m,n} */
-		else if ((count = count * 10 + (size_t)(*p - '0')) > bound)
-			return bound + 1;
-		if (count > most)
-			most = count;
-	}
-	return most + 1;	/* {m,} is m copies and a star */
-}
-
-/*
- * glibc's regcomp() unrolls repetitions ("x+" is "xx*", "x{3}" is "xxx"), so
- * nested ones multiply: "((((a+)+)+)+)..." of 100 bytes takes gigabytes.
- * Refuse a regex whose length times the product of its repetition counts
- * passes KB_MAX_REGEX_EXPANDED, an upper bound on what regcomp() builds.
- */
-static bool regex_size_ok(const char *re)
-{
-	size_t bound = KB_MAX_REGEX_EXPANDED / (strlen(re) + 1), copies = 1;
-
-	for (const char *p = re; *p; p++) {
-		size_t n = 1;
-
-		if (*p == '\\' && p[1])
-			p++;
-		else if (*p == '+')
-			n = 2;
-		else if (*p == '{')
-			n = interval_copies(p + 1, bound);
-		if (n > bound / copies)
-			return false;
-		copies *= n;
-	}
-	return true;
-}
-
-static int handle_build(struct parse_state *ps, const char *key, const char *value)
-{
-	struct kb_recipe *r = ps->r;
-
-	if (!strcmp(key, "kernels")) {
-		const char *why;
-
-		if (kb_range_parse(value, &r->kernels, &why) < 0)
-			return parse_error(ps, "invalid kernels '%s': expected %s", value, why);
-		r->has_kernels = true;
-		return set_string(ps, &r->kernels_text, key, value);
-	}
-	if (!strcmp(key, "exclusive_kernel")) {
-		regex_t re;
-		int rc;
-
-		if (!regex_size_ok(value))
-			return parse_error(ps, "invalid exclusive_kernel regex '%s': too many "
-					   "repetitions", value);
-		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
-		if (rc) {
-			char msg[256];
-
-			regerror(rc, &re, msg, sizeof(msg));
-			return parse_error(ps, "invalid exclusive_kernel regex '%s': %s", value, msg);
-		}
-		regfree(&re);
-		return set_string(ps, &r->exclusive_kernel, key, value);
-	}
-	if (!strcmp(key, "arch"))
-		return set_list(ps, &r->arch, key, value);
-	if (!strcmp(key, "requires_config")) {
-		size_t before = r->requires_config.n;
-
-		set_list(ps, &r->requires_config, key, value);
-		for (size_t i = before; i < r->requires_config.n; i++)
-			if (!kb_str_startswith(r->requires_config.v[i], "CONFIG_"))
-				parse_error(ps, "invalid requires_config '%s': expected CONFIG_NAME",
-					    r->requires_config.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "depends")) {
-		size_t before = r->depends.n;
-
-		set_list(ps, &r->depends, key, value);
-		for (size_t i = before; i < r->depends.n; i++)
-			if (!kb_recipe_name_valid(r->depends.v[i]))
-				parse_error(ps, "invalid depends '%s': expected a recipe name",
-					    r->depends.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "patches")) {
-		size_t before = r->patches.n;
-
-		set_list(ps, &r->patches, key, value);
-		for (size_t i = before; i < r->patches.n; i++)
-			if (!relative_clean(r->patches.v[i]))
-				parse_error(ps, "invalid patch '%s': expected a path relative to the "
-					    "recipe, without '..'", r->patches.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "make_args"))
-		return set_list(ps, &r->make_args, key, value);
-	if (!strcmp(key, "make"))
-		return set_list(ps, &r->make_cmd, key, value);
-	return unknown_key(ps, "build", key, build_keys);
-}
-
-static int handle_module(struct parse_state *ps, const char *key, const char *value)
-{
-	struct kb_module_spec *m = &ps->r->modules[ps->r->nr_modules - 1];
-
-	if (!strcmp(key, "path")) {
-		if (!relative_clean(value))
-			return parse_error(ps, "invalid path '%s': expected a path relative to the "
-					   "build directory, without '..'", value);
-		return set_string(ps, &m->path, key, value);
-	}
-	if (!strcmp(key, "dest")) {
-		if (!relative_clean(value))
-			return parse_error(ps, "invalid dest '%s': expected a directory under "
-					   "/lib/modules/KERNEL/, such as updates/kbuildd", value);
-		return set_string(ps, &m->dest, key, value);
-	}
-	if (!strcmp(key, "autoload")) {
-		if (kb_parse_bool(value, &m->autoload) < 0)
-			return parse_error(ps, "invalid autoload '%s': expected yes or no", value);
-		return 1;
-	}
-	if (!strcmp(key, "options")) {
-		size_t before = m->options.n;
-
-		set_list(ps, &m->options, key, value);
-		for (size_t i = before; i < m->options.n; i++)
-			if (!strchr(m->options.v[i], '=') || m->options.v[i][0] == '=')
-				parse_error(ps, "invalid option '%s': expected param=value",
-					    m->options.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "blacklist")) {
-		size_t before = m->blacklist.n;
-
-		set_list(ps, &m->blacklist, key, value);
-		for (size_t i = before; i < m->blacklist.n; i++)
-			if (!name_valid(m->blacklist.v[i], false))
-				parse_error(ps, "invalid blacklist '%s': expected a module name",
-					    m->blacklist.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "initramfs")) {
-		if (kb_parse_bool(value, &m->initramfs) < 0)
-			return parse_error(ps, "invalid initramfs '%s': expected yes or no", value);
-		return 1;
-	}
-	return unknown_key(ps, "module", key, module_keys);
+		return rp_set_string(ps, &r->description, key, value);
+	return rp_unknown_key(ps, "recipe", key, recipe_keys);
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -465,15 +242,15 @@ static int handler(void *user, const char *section, const char *key, const char 
 	snprintf(ps->last_key, sizeof(ps->last_key), "%s", key);
 	snprintf(ps->last_section, sizeof(ps->last_section), "%s", section);
 	if (!*section)
-		return parse_error(ps, "'%s' appears before any [section]", key);
+		return rp_error(ps, "'%s' appears before any [section]", key);
 	if (!strcmp(section, "recipe"))
 		return handle_recipe(ps, key, value);
 	if (!strcmp(section, "source"))
-		return handle_source(ps, key, value);
+		return rp_handle_source(ps, key, value);
 	if (!strcmp(section, "build"))
-		return handle_build(ps, key, value);
+		return rp_handle_build(ps, key, value);
 	if (kb_str_startswith(section, "module ") && ps->r->nr_modules)
-		return handle_module(ps, key, value);
+		return rp_handle_module(ps, key, value);
 	return 1;	/* unknown sections were reported by the reader */
 }
 
@@ -488,7 +265,7 @@ static void section_header(struct parse_state *ps, const char *line)
 		return;		/* inih reports the malformed line */
 	len = (size_t)(close - line - 1);
 	if (len >= sizeof(name)) {
-		parse_error(ps, "section name too long");
+		rp_error(ps, "section name too long");
 		return;
 	}
 	memcpy(name, line + 1, len);
@@ -498,7 +275,7 @@ static void section_header(struct parse_state *ps, const char *line)
 			     !strcmp(name, "source") ? &ps->seen_source : &ps->seen_build;
 
 		if (*seen)
-			parse_error(ps, "[%s] appears twice", name);
+			rp_error(ps, "[%s] appears twice", name);
 		*seen = true;
 		return;
 	}
@@ -507,34 +284,35 @@ static void section_header(struct parse_state *ps, const char *line)
 		const char *mod = kb_strstrip(name + 7);
 		struct kb_module_spec *mods;
 
-		if (!name_valid(mod, false)) {
-			parse_error(ps, "invalid module name '%s': expected letters, digits, "
+		if (!rp_name_valid(mod, false)) {
+			rp_error(ps, "invalid module name '%s': expected letters, digits, "
 				    "'_' and '-'", mod);
 			return;
 		}
 		for (size_t i = 0; i < r->nr_modules; i++)
 			if (!strcmp(r->modules[i].name, mod)) {
-				parse_error(ps, "[module %s] appears twice (first on line %u)", mod,
+				rp_error(ps, "[module %s] appears twice (first on line %u)", mod,
 					    r->modules[i].line);
 				return;
 			}
 		if (r->nr_modules == KB_MAX_MODULES) {
-			parse_error(ps, "more than %d modules", KB_MAX_MODULES);
+			rp_error(ps, "more than %d modules", KB_MAX_MODULES);
 			return;
 		}
 		mods = realloc(r->modules, (r->nr_modules + 1) * sizeof(*mods));
 		if (!mods) {
-			parse_error(ps, "out of memory");
+			rp_error(ps, "out of memory");
 			return;
 		}
 		r->modules = mods;
 		memset(&mods[r->nr_modules], 0, sizeof(*mods));
 		mods[r->nr_modules].name = strdup(mod);
+		ps->seen_module_keys = 0;
 		mods[r->nr_modules].line = ps->line;
 		r->nr_modules++;
 		return;
 	}
-	parse_error(ps, "unknown section [%s]; expected [recipe], [source], [build] or "
+	rp_error(ps, "unknown section [%s]; expected [recipe], [source], [build] or "
 		    "[module NAME]", name);
 }
 
@@ -554,14 +332,14 @@ static char *reader(char *str, int num, void *stream)
 	ps->pos += full;
 	len = full;
 	if (len + 1 > (size_t)num) {
-		parse_error(ps, "line is longer than %d bytes; continue long lists on "
-			    "indented lines", num - 3);
+		rp_error(ps, "line is longer than %d bytes; continue long lists on "
+			    "indented lines", num - 2);
 		str[0] = '\n';
 		str[1] = '\0';
 		return str;
 	}
 	if (memchr(start, '\0', len)) {
-		parse_error(ps, "line contains a NUL byte");
+		rp_error(ps, "line contains a NUL byte");
 		str[0] = '\n';
 		str[1] = '\0';
 		return str;
@@ -576,7 +354,7 @@ static char *reader(char *str, int num, void *stream)
 			p++;
 		if (*p == '[' && !strchr(p, ']')) {
 			/* Reported here: inih would only return its first bad line. */
-			parse_error(ps, "expected ']' to end the section name");
+			rp_error(ps, "expected ']' to end the section name");
 			str[0] = '\n';
 			str[1] = '\0';
 		} else if (*p == '[') {
@@ -592,24 +370,24 @@ static void validate(struct parse_state *ps)
 
 	ps->line = 0;
 	if (!r->name)
-		parse_error(ps, "missing 'name' in [recipe]");
+		rp_error(ps, "missing 'name' in [recipe]");
 	if (!r->version)
-		parse_error(ps, "missing 'version' in [recipe]");
+		rp_error(ps, "missing 'version' in [recipe]");
 	if (!!r->source_path + !!r->url + !!r->git != 1)
-		parse_error(ps, "[source] needs exactly one of 'path', 'url' or 'git'");
+		rp_error(ps, "[source] needs exactly one of 'path', 'url' or 'git'");
 	if (r->url && !r->sha256[0] && !r->insecure)
-		parse_error(ps, "[source] 'url' needs 'sha256 = <64 hex>' to pin the download "
+		rp_error(ps, "[source] 'url' needs 'sha256 = <64 hex>' to pin the download "
 			    "(or 'insecure = yes' to accept any content)");
 	if (!r->url && (r->sha256[0] || r->strip || r->mirrors.n || r->insecure))
-		parse_error(ps, "[source] 'sha256', 'strip', 'mirrors' and 'insecure' go with 'url'");
+		rp_error(ps, "[source] 'sha256', 'strip', 'mirrors' and 'insecure' go with 'url'");
 	if (r->git && !r->commit)
-		parse_error(ps, "[source] 'git' needs 'commit = <40 hex>' to pin the revision");
+		rp_error(ps, "[source] 'git' needs 'commit = <40 hex>' to pin the revision");
 	if (!r->git && (r->commit || r->ref))
-		parse_error(ps, "[source] 'commit' and 'ref' go with 'git'");
+		rp_error(ps, "[source] 'commit' and 'ref' go with 'git'");
 	if (!r->nr_modules)
-		parse_error(ps, "no [module NAME] section: name the modules the build produces");
+		rp_error(ps, "no [module NAME] section: name the modules the build produces");
 	if (r->name && kb_strv_contains(&r->depends, r->name))
-		parse_error(ps, "'%s' depends on itself", r->name);
+		rp_error(ps, "'%s' depends on itself", r->name);
 }
 
 int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len)
@@ -627,7 +405,7 @@ int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, siz
 	rc = ini_parse_stream(reader, &ps, handler, &ps);
 	if (rc > 0) {
 		ps.line = (unsigned)rc;
-		parse_error(&ps, "expected 'key = value', '[section]' or a comment");
+		rp_error(&ps, "expected 'key = value', '[section]' or a comment");
 	} else if (rc < 0) {
 		return -ENOMEM;
 	}

@@ -2,7 +2,7 @@
 # The man pages (doc/*.scd) build, lint clean, and keep up with the code:
 # every command, keys verb and option of `kbuildd --help` is described in
 # kbuildd(8) (with the commands that take each option), every recipe key of
-# builder/recipe.c in kbuildd.recipe(5), every setting of builder/settings.c
+# builder/recipe*.c in kbuildd.recipe(5), every setting of builder/settings.c
 # in kbuildd.conf(5).
 # shellcheck disable=SC2016,SC2034
 . "$(dirname "$0")/test-lib.sh"
@@ -141,11 +141,11 @@ test_expect_success PAGES 'kbuildd(8) describes every option, with the commands 
 '
 
 test_expect_success PAGES 'kbuildd.recipe(5) describes every recipe key and placeholder' '
-	recipe=$TOP/builder/recipe.c &&
 	for pair in "recipe_keys:[recipe] SECTION" "source_keys:[source] SECTION" \
 		    "build_keys:[build] SECTION" "module_keys:[module NAME] SECTIONS"; do
 		array=${pair%%:*}
 		section=${pair#*:}
+		recipe=$(grep -l "const $array\\[\\]" "$TOP"/builder/recipe*.c)
 		c_strings "$recipe" "$array" >keys
 		test -s keys || { echo "no keys found in $array of $recipe" >&2; exit 1; }
 		for key in $(cat keys); do

@@ -382,6 +382,32 @@ static void parse_accepts_url_and_git_sources(void **state)
 	kb_recipe_release(&r);
 }
 
+static void parse_rejects_single_flags_given_twice(void **state)
+{
+	(void)state;
+	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\ninsecure = yes\nstrip = 1\n"
+			 "strip = 2\n[module hello]\n", "t.recipe:8: ", "'strip' is given twice",
+			 NULL);
+	expect_one_error(MINIMAL "initramfs = yes\ninitramfs = no\n", "t.recipe:8: ",
+			 "'initramfs' is given twice", NULL);
+	/* the same key in another [module] is no repetition */
+	{
+		struct kb_recipe r;
+
+		parse_ok(&r, MINIMAL "autoload = yes\n[module other]\nautoload = yes\n");
+		kb_recipe_release(&r);
+	}
+}
+
+static void parse_rejects_an_unknown_placeholder(void **state)
+{
+	(void)state;
+	expect_one_error(MINIMAL "[build]\nmake_args = KDIR={kernel_buld}\n", "t.recipe:8: ",
+			 "unknown placeholder in make_args 'KDIR={kernel_buld}'", NULL);
+	expect_one_error(MINIMAL "[build]\nmake = make -C {kernel_build} M={build_dir} {target\n",
+			 "t.recipe:8: ", "unknown placeholder in make", NULL);
+}
+
 static void parse_rejects_unpinned_or_mixed_sources(void **state)
 {
 	(void)state;
@@ -892,6 +918,8 @@ int main(void)
 		cmocka_unit_test(parse_rejects_an_unknown_key_listing_the_expected_ones),
 		cmocka_unit_test(parse_accepts_url_and_git_sources),
 		cmocka_unit_test(parse_rejects_unpinned_or_mixed_sources),
+		cmocka_unit_test(parse_rejects_single_flags_given_twice),
+		cmocka_unit_test(parse_rejects_an_unknown_placeholder),
 		cmocka_unit_test(parse_rejects_an_unknown_section),
 		cmocka_unit_test(parse_rejects_a_key_before_any_section),
 		cmocka_unit_test(parse_rejects_a_key_given_twice),
