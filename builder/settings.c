@@ -18,7 +18,33 @@ struct settings_parse {
 	struct kb_settings *s;
 	const char *file;
 	unsigned errors;
+	const char *pos, *end;	/* the text, for the line-counting reader */
+	unsigned line;
 };
+
+/* inih's reader, counting lines so every message can name one. */
+static char *settings_reader(char *str, int num, void *stream)
+{
+	struct settings_parse *sp = stream;
+	const char *nl;
+	size_t len;
+
+	if (sp->pos >= sp->end)
+		return NULL;
+	nl = memchr(sp->pos, '\n', (size_t)(sp->end - sp->pos));
+	len = nl ? (size_t)(nl - sp->pos) + 1 : (size_t)(sp->end - sp->pos);
+	sp->line++;
+	if (len + 1 > (size_t)num) {
+		kb_err(-KB_E_INPUT, "%s:%u: line is longer than %d bytes", sp->file, sp->line,
+		       num - 2);
+		sp->errors++;
+		len = 0;
+	}
+	memcpy(str, sp->pos, len);
+	str[len] = '\0';
+	sp->pos += nl ? (size_t)(nl - sp->pos) + 1 : (size_t)(sp->end - sp->pos);
+	return str;
+}
 
 static int set_str(char **field, const char *value)
 {
@@ -85,10 +111,11 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			    -EINVAL : 0;
 	}
 	if (r == -ENOENT)
-		kb_err(-KB_E_INPUT, "%s: unknown setting '%s' in [%s]", sp->file, key, section);
-	else if (r == -EINVAL)
-		kb_err(-KB_E_INPUT, "%s: invalid value '%s' for '%s' in [%s]", sp->file, value, key,
+		kb_err(-KB_E_INPUT, "%s:%u: unknown setting '%s' in [%s]", sp->file, sp->line, key,
 		       section);
+	else if (r == -EINVAL)
+		kb_err(-KB_E_INPUT, "%s:%u: invalid value '%s' for '%s' in [%s]", sp->file, sp->line,
+		       value, key, section);
 	if (r < 0)
 		sp->errors++;
 	return 1;
@@ -122,7 +149,9 @@ int kb_settings_load(struct kb_ctx *ctx)
 		r = kb_err(-KB_E_INPUT, "cannot read '%s': %s", sp.file, strerror(-r));
 		goto out;
 	}
-	r = ini_parse_string(kb_buf_str(&text), settings_handler, &sp);
+	sp.pos = kb_buf_str(&text);
+	sp.end = sp.pos + text.len;
+	r = ini_parse_stream(settings_reader, &sp, settings_handler, &sp);
 	if (r > 0)
 		r = kb_err(-KB_E_INPUT, "%s:%d: expected 'key = value', '[section]' or a comment",
 			   sp.file, r);
