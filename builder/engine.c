@@ -125,18 +125,26 @@ static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
 			    const struct kb_kernel *k)
 {
+	struct kb_strv replaced = KB_STRV_INIT;
+	bool wanted = false;
+
 	if (ctx->no_initramfs || (ctx->hook && !ctx->initramfs_now))
 		return false;
-	for (size_t i = 0; i < plan->n; i++) {
+	for (size_t i = 0; !wanted && i < plan->n; i++) {
 		const struct kb_task *t = &plan->tasks[i];
 
 		if (t->kernel != k || t->state != KB_TASK_INSTALLED)
 			continue;
-		for (size_t m = 0; m < t->recipe->nr_modules; m++)
-			if (t->recipe->modules[m].initramfs)
-				return true;
+		for (size_t m = 0; m < t->recipe->nr_modules; m++) {
+			wanted = wanted || t->recipe->modules[m].initramfs;
+			kb_strv_push(&replaced, t->recipe->modules[m].name);
+		}
 	}
-	return false;
+	/* an older copy of a module just replaced, carried by the current image */
+	if (!wanted && kb_initramfs_detect(ctx) != KB_INITRAMFS_NONE)
+		wanted = kb_initramfs_carries(ctx, k, &replaced);
+	kb_strv_clear(&replaced);
+	return wanted;
 }
 
 static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel_list *kernels)

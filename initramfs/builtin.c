@@ -38,7 +38,7 @@ static unsigned long hex8(const char *p)
  * Length of the leading uncompressed newc segments (each ends with
  * TRAILER!!!, padded to 4 bytes; zero padding between segments is allowed).
  */
-static size_t early_length(const unsigned char *p, size_t len)
+size_t kb_initramfs_early_length(const unsigned char *p, size_t len)
 {
 	size_t off = 0, end = 0;
 
@@ -76,6 +76,7 @@ struct image {
 	char staging[PATH_MAX];		/* host dir holding the image's modules for depmod */
 	struct kb_strv replaced;	/* paths we write ourselves */
 	struct kb_strv dirs;		/* directories the new archive has */
+	struct kb_strv carried;		/* module names the old image carries */
 };
 
 /* The kernel's unpacker creates no parent directories: emit each missing one. */
@@ -235,8 +236,11 @@ static int add_ours(struct kb_ctx *ctx, struct image *im, struct kb_recipe_set *
 			bool wanted = false;
 			char plain[PATH_MAX];
 
+			/* marked for the initramfs, or an older copy of it is already there */
 			for (size_t m = 0; m < rec->nr_modules; m++)
-				wanted = wanted || (rec->modules[m].initramfs &&
+				wanted = wanted || ((rec->modules[m].initramfs ||
+						     kb_strv_contains(&im->carried,
+								      rec->modules[m].name)) &&
 						    !strncmp(base, rec->modules[m].name,
 							     strlen(rec->modules[m].name)) &&
 						    !strncmp(base + strlen(rec->modules[m].name), ".ko",
@@ -323,9 +327,29 @@ static la_ssize_t write_cb(struct archive *a, void *user, const void *data, size
 	return to_buf(a, user, data, len) < 0 ? -1 : (la_ssize_t)len;
 }
 
+/* The names of the modules an image carries. */
+static void carried_modules(const char *data, size_t len, struct kb_strv *names)
+{
+	size_t early = kb_initramfs_early_length((const unsigned char *)data, len);
+	struct archive *in = archive_read_new();
+	struct archive_entry *e;
+
+	archive_read_support_filter_all(in);
+	archive_read_support_format_cpio(in);
+	if (early < len && archive_read_open_memory(in, data + early, len - early) == ARCHIVE_OK)
+		while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
+			const char *path = archive_entry_pathname(e), *base, *ko;
+
+			if (path && (base = strrchr(path, '/')) && (ko = strstr(base, ".ko")))
+				kb_strv_pushf(names, "%.*s", (int)(ko - base - 1), base + 1);
+		}
+	archive_read_free(in);
+}
+
 int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
-	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .dirs = KB_STRV_INIT };
+	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .dirs = KB_STRV_INIT,
+			     .carried = KB_STRV_INIT };
 	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
 	struct kb_recipe_set set = { 0 };
 	char rel[PATH_MAX];
@@ -350,10 +374,12 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 	}
 	r = kb_state_load(ctx, &set);
 	if (r >= 0)
+		carried_modules(old.buf, old.len, &im.carried);
+	if (r >= 0)
 		r = add_ours(ctx, &im, &set, k, false);
 	if (r < 0)
 		goto out;
-	early = early_length((const unsigned char *)old.buf, old.len);
+	early = kb_initramfs_early_length((const unsigned char *)old.buf, old.len);
 	r = kb_buf_add(&out, old.buf, early);	/* microcode and other early segments, as they were */
 	im.out = archive_write_new();
 	archive_write_set_format_cpio_newc(im.out);
@@ -394,6 +420,7 @@ out:
 		kb_rm_rf_host(im.staging);
 	kb_strv_clear(&im.replaced);
 	kb_strv_clear(&im.dirs);
+	kb_strv_clear(&im.carried);
 	kb_recipe_set_release(&set);
 	kb_buf_release(&old);
 	kb_buf_release(&out);

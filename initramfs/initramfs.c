@@ -1,9 +1,13 @@
 /* Initramfs regeneration: which generator, its exact command, at most once per kernel. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "child.h"
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "builtin.h"
 #include "initramfs.h"
 #include "log.h"
@@ -151,4 +155,39 @@ int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k)
 			return kb_err_errno(-errno, "cannot move '%s' into place", from);
 	}
 	return 0;
+}
+
+bool kb_initramfs_carries(const struct kb_ctx *ctx, const struct kb_kernel *k,
+			  const struct kb_strv *names)
+{
+	struct kb_buf image = KB_BUF_INIT_MAX((size_t)512 * 1024 * 1024);
+	struct archive_entry *e;
+	struct archive *in = NULL;
+	char rel[PATH_MAX];
+	size_t early;
+	bool found = false;
+
+	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", k->release);
+	if (!names->n || kb_root_read(&ctx->root, rel, image.max, &image) < 0)
+		goto out;
+	early = kb_initramfs_early_length((const unsigned char *)image.buf, image.len);
+	in = archive_read_new();
+	archive_read_support_filter_all(in);
+	archive_read_support_format_cpio(in);
+	if (early >= image.len ||
+	    archive_read_open_memory(in, image.buf + early, image.len - early) != ARCHIVE_OK)
+		goto out;
+	while (!found && archive_read_next_header(in, &e) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(e), *base, *ko;
+		char name[256];
+
+		if (!path || !(base = strrchr(path, '/')) || !(ko = strstr(base, ".ko")))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(ko - base - 1), base + 1);
+		found = kb_strv_contains(names, name);
+	}
+out:
+	archive_read_free(in);
+	kb_buf_release(&image);
+	return found;
 }

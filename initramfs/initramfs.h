@@ -37,3 +37,11 @@ int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const ch
 
 /* Regenerate once for @k; 0, or -KB_E_BUILD (the previous initramfs is left as it was). */
 int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k);
+
+/*
+ * Does @k's current initramfs (<root>/boot/initrd.img-K) carry a module
+ * named in @names? Then replacing that module means regenerating, even if
+ * it is not marked initramfs = yes. False when there is no image.
+ */
+bool kb_initramfs_carries(const struct kb_ctx *ctx, const struct kb_kernel *k,
+			  const struct kb_strv *names);

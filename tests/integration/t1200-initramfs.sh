@@ -76,6 +76,21 @@ test_expect_success 'a failing generator: exit 1, the message says the old image
 	test_grep "failed (exit status 3); the previous initramfs is unchanged" err
 '
 
+test_expect_success 'an image carrying an older copy of a replaced module is regenerated' '
+	K=${KERNELS%% *} &&
+	write_script "$ROOT/usr/local/bin/mkird" <<-\EOF &&
+	echo "$1" >>"$(dirname "$0")/calls"
+	EOF
+	rm -f "$ROOT/usr/local/bin/calls" &&
+	mkdir -p img/lib/modules/$K/updates/kbuildd &&
+	echo "old build" >img/lib/modules/$K/updates/kbuildd/hello.ko &&
+	mkdir -p "$ROOT/boot" &&
+	(cd img && find . | cpio -o -H newc 2>/dev/null | gzip) >"$ROOT/boot/initrd.img-$K" &&
+	kb remove hello/1.0.0 -k "$K" >/dev/null &&
+	kb install hello -k "$K" >/dev/null &&
+	test "$(cat "$ROOT/usr/local/bin/calls")" = "$K"
+'
+
 test_expect_success 'removing the recipe removes the generator lists' '
 	kb remove early1/1 --all >/dev/null &&
 	test_path_is_missing "$ROOT/usr/share/initramfs-tools/modules.d/kbuildd-early1" &&
