@@ -193,7 +193,8 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		kb_buf_adds(&b, shown ? "\n]\n" : "]\n");
 	else if (!plan.n)
-		kb_buf_adds(&b, "no recipes registered\n");
+		kb_buf_adds(&b, set.n ? "no kernels with headers to show (see 'kbuildd kernels')\n" :
+			    "no recipes registered\n");
 	fputs(kb_buf_str(&b), stdout);
 out:
 	kb_buf_release(&b);
