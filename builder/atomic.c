@@ -12,24 +12,6 @@
 #include "fault.h"
 #include "util.h"
 
-/* Split @rel into an open parent directory fd and its last component. */
-static int parent_of(const struct kb_root *root, const char *rel, char *dir, size_t size,
-		     const char **base)
-{
-	const char *slash = strrchr(rel, '/');
-
-	if (!slash) {
-		*base = rel;
-		return kb_root_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
-	}
-	if ((size_t)(slash - rel) >= size)
-		return -ENAMETOOLONG;
-	memcpy(dir, rel, (size_t)(slash - rel));
-	dir[slash - rel] = '\0';
-	*base = slash + 1;
-	return kb_root_openat(root, *dir ? dir : "/", O_RDONLY | O_DIRECTORY, 0);
-}
-
 /* Write @data to a new temp file beside @base in @dfd, fsynced; its name in @tmp. */
 static int write_temp(int dfd, const char *base, const void *data, size_t len, mode_t mode,
 		      char *tmp, size_t tmp_size)
@@ -78,7 +60,7 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 	const char *base;
 	int dfd, r;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
 	r = write_temp(dfd, base, data, len, mode, tmp, sizeof(tmp));
@@ -95,7 +77,7 @@ int kb_atomic_stage(const struct kb_root *root, const char *rel, const void *dat
 	const char *base;
 	int dfd, r;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
 	r = write_temp(dfd, base, data, len, mode, tmp, tmp_size);
@@ -109,7 +91,7 @@ int kb_atomic_commit(const struct kb_root *root, const char *rel, const char *tm
 	const char *base;
 	int dfd, r;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
 	r = commit_temp(dfd, tmp, base);
@@ -123,7 +105,7 @@ void kb_atomic_abort(const struct kb_root *root, const char *rel, const char *tm
 	const char *base;
 	int dfd;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return;
 	unlinkat(dfd, tmp, 0);
@@ -136,7 +118,7 @@ int kb_durable_unlink(const struct kb_root *root, const char *rel)
 	const char *base;
 	int dfd, r = 0;
 
-	dfd = parent_of(root, rel, dir, sizeof(dir), &base);
+	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd == -ENOENT)
 		return 0;
 	if (dfd < 0)
@@ -156,10 +138,10 @@ int kb_durable_rename(const struct kb_root *root, const char *from, const char *
 	const char *fbase, *tbase;
 	int ffd, tfd, r = 0;
 
-	ffd = parent_of(root, from, fdir, sizeof(fdir), &fbase);
+	ffd = kb_root_open_parent(root, from, O_RDONLY, fdir, sizeof(fdir), &fbase);
 	if (ffd < 0)
 		return ffd;
-	tfd = parent_of(root, to, tdir, sizeof(tdir), &tbase);
+	tfd = kb_root_open_parent(root, to, O_RDONLY, tdir, sizeof(tdir), &tbase);
 	if (tfd < 0) {
 		close(ffd);
 		return tfd;

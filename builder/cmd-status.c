@@ -65,9 +65,9 @@ static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t, const s
 	}
 }
 
-static void describe(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
+static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *running_rel,
+		     struct row *row)
 {
-	_cleanup_free_ char *running_rel = kb_doctor_running_release(ctx);
 	bool running = running_rel && !strcmp(running_rel, t->kernel->release);
 	struct kb_buf id = KB_BUF_INIT_MAX(128);
 	struct kb_manifest m;
@@ -133,6 +133,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_strv ids = KB_STRV_INIT;
 	struct kb_buf b = KB_BUF_INIT;
 	struct kb_signer signer = { 0 };
+	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
 	size_t shown = 0;
 	int r;
 
@@ -150,8 +151,9 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	r = kb_state_load(ctx, &set);
 	if (r >= 0)
 		r = kb_kernels_discover(ctx, &kernels);
-	if (r >= 0)
-		r = kb_engine_setup_signing(ctx, &kernels, &signer, false);
+	/* a missing or broken key is reported, but status still shows the rest */
+	if (r >= 0 && kb_engine_setup_signing(ctx, &kernels, &signer, false) < 0)
+		kb_warn("build ids are shown without the signing key; see 'kbuildd keys show'");
 	if (r < 0)
 		goto out;
 	if (!argc)	/* every registered version, not just the newest */
@@ -171,7 +173,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 
 		if (!t->selected)
 			continue;
-		describe(ctx, t, &row);
+		describe(ctx, t, running, &row);
 		kb_task_id(t, id, sizeof(id));
 		if (!ctx->json) {
 			kb_buf_addf(&b, "%-24s %-28s %s%s%s\n", id, t->kernel->release, row.state,

@@ -82,31 +82,45 @@ int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 	return 0;
 }
 
-int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name, char *out,
-		      size_t size)
+/* A libkmod context over <root>/lib/modules/@release, no modprobe.d: what depmod made. */
+static struct kmod_ctx *modules_ctx(struct kb_ctx *ctx, const char *release)
 {
 	const char *no_config[] = { NULL };
-	struct kmod_module *mod = NULL;
-	struct kmod_ctx *kctx;
 	char rel[PATH_MAX];
 	_cleanup_free_ char *dir = NULL;
-	int r;
+
+	kb_pathf(rel, sizeof(rel), "lib/modules/%s", release);
+	dir = kb_root_path(&ctx->root, rel);
+	return dir ? kmod_new(dir, no_config) : NULL;
+}
+
+static int resolve(struct kmod_ctx *kctx, const char *name, char *out, size_t size)
+{
+	struct kmod_module *mod = NULL;
+	int r = kmod_module_new_from_name_lookup(kctx, name, &mod);
 
 	out[0] = '\0';
-	snprintf(rel, sizeof(rel), "lib/modules/%s", release);
-	dir = kb_root_path(&ctx->root, rel);
-	kctx = kmod_new(dir, no_config);
-	if (!kctx)
-		return -ENOMEM;
-	r = kmod_module_new_from_name_lookup(kctx, name, &mod);
 	if (r >= 0 && mod) {
 		const char *path = kmod_module_get_path(mod);
 
 		snprintf(out, size, "%s", path ? path : "");
 		kmod_module_unref(mod);
 	}
-	kmod_unref(kctx);
 	return r < 0 ? r : 0;
+}
+
+int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name, char *out,
+		      size_t size)
+{
+	struct kmod_ctx *kctx = modules_ctx(ctx, release);
+	int r;
+
+	out[0] = '\0';
+	if (!kctx)
+		return -ENOMEM;
+	r = resolve(kctx, name, out, size);
+	kmod_unref(kctx);
+	return r;
 }
 
 /* "lib/modules/K/updates/kbuildd/hello.ko.xz" -> "hello" */
@@ -127,10 +141,13 @@ static void module_name(const char *path, char *out, size_t size)
 int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
 	struct kb_manifest_set set;
+	struct kmod_ctx *kctx;
 	int shadowed = 0;
 
 	if (ctx->dry_run || kb_manifest_read_all(ctx, k->release, &set) < 0)
 		return 0;
+	/* one context for the kernel: its indexes are loaded once, not per module */
+	kctx = modules_ctx(ctx, k->release);
 	for (size_t i = 0; i < set.n; i++) {
 		for (size_t j = 0; j < set.v[i].n; j++) {
 			const char *path = set.v[i].files[j].path;
@@ -140,7 +157,7 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 			if (!kb_str_startswith(path, "lib/modules/") || !strstr(path, ".ko"))
 				continue;	/* configuration files kbuildd also owns */
 			module_name(path, name, sizeof(name));
-			if (kb_depmod_resolve(ctx, k->release, name, got, sizeof(got)) < 0 ||
+			if (!kctx || resolve(kctx, name, got, sizeof(got)) < 0 ||
 			    !want || !strcmp(got, want))
 				continue;
 			shadowed++;
@@ -148,6 +165,7 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 				name, k->release, got[0] ? got : "(nothing)", want);
 		}
 	}
+	kmod_unref(kctx);
 	kb_manifest_set_release(&set);
 	return shadowed;
 }

@@ -94,21 +94,28 @@ bool kb_root_exists(const struct kb_root *root, const char *rel)
 }
 
 /* Open the parent directory of @rel and point *@last at its final component. */
-static int open_parent(const struct kb_root *root, const char *rel, char *copy, size_t size,
-		       const char **last)
+int kb_root_open_parent(const struct kb_root *root, const char *rel, int flags, char *buf,
+			size_t size, const char **last)
 {
 	char *slash;
 
-	if (kb_pathf(copy, size, "%s", skip_slash(rel)) < 0)
+	if (kb_pathf(buf, size, "%s", skip_slash(rel)) < 0)
 		return -ENAMETOOLONG;
-	slash = strrchr(copy, '/');
+	slash = strrchr(buf, '/');
 	if (!slash) {
-		*last = copy;
-		return kb_root_openat(root, ".", O_PATH | O_DIRECTORY, 0);
+		*last = buf;
+		return kb_root_openat(root, ".", flags | O_DIRECTORY, 0);
 	}
 	*slash = '\0';
 	*last = slash + 1;
-	return kb_root_openat(root, copy, O_PATH | O_DIRECTORY, 0);
+	return kb_root_openat(root, buf, flags | O_DIRECTORY, 0);
+}
+
+/* The O_PATH form most callers here need. */
+static int open_parent(const struct kb_root *root, const char *rel, char *buf, size_t size,
+		       const char **last)
+{
+	return kb_root_open_parent(root, rel, O_PATH, buf, size, last);
 }
 
 int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
@@ -504,5 +511,17 @@ int kb_rm_rf_host(const char *path)
 		return -errno;
 	r = rm_rf_at(dfd, slash + 1);
 	close(dfd);
+	return r;
+}
+
+int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *names)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = sorted_names(fd, names);
+	close(fd);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "strbuf.h"
+#include "util.h"
 
 struct kb_root {
 	int fd;		/* O_PATH directory fd of the root */
@@ -21,6 +22,15 @@ void kb_root_release(struct kb_root *root);
 
 /* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */
 int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode);
+/*
+ * Open the directory holding @rel (with @flags | O_DIRECTORY: O_PATH, or
+ * O_RDONLY to fsync it); *@last points at the final component, kept in @buf.
+ */
+int kb_root_open_parent(const struct kb_root *root, const char *rel, int flags, char *buf,
+			size_t size, const char **last);
+/* The names in directory @rel (not "." and ".."), sorted; negative errno when unreadable. */
+int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *names);
+
 /* Host path of @rel for a child process; caller frees. */
 char *kb_root_path(const struct kb_root *root, const char *rel);
 

@@ -28,41 +28,41 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n > m && !strcmp(s + n - m, suffix);
 }
 
+/* lstat() of @rel inside the root. */
+static int lstat_in(struct kb_ctx *ctx, const char *rel, struct stat *st)
+{
+	int fd = kb_root_openat(&ctx->root, rel, O_PATH | O_NOFOLLOW, 0);
+	int r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 typedef void (*visit_fn)(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data);
 
 /* Walk @rel inside the root (no symlinks followed), calling @fn for each entry. */
 static void walk(struct kb_ctx *ctx, const char *rel, visit_fn fn, void *data, unsigned depth)
 {
 	struct kb_strv names = KB_STRV_INIT;
-	struct dirent *de;
-	DIR *dir;
-	int fd;
 
-	if (depth > 16)
-		return;
-	fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(dir)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			kb_strv_push(&names, de->d_name);
+	if (depth > 16 || kb_root_list(&ctx->root, rel, &names) < 0)
+		goto out;
 	for (size_t i = 0; i < names.n; i++) {
 		char child[PATH_MAX];
 		struct stat st;
 
 		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) < 0 ||
-		    fstatat(dirfd(dir), names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+		    lstat_in(ctx, child, &st) < 0)
 			continue;
 		fn(ctx, child, &st, data);
 		if (S_ISDIR(st.st_mode) && kb_root_exists(&ctx->root, child))
 			walk(ctx, child, fn, data, depth + 1);
 	}
-	closedir(dir);
+out:
 	kb_strv_clear(&names);
 }
 
@@ -162,28 +162,17 @@ static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned depth)
 {
 	struct kb_strv names = KB_STRV_INIT;
-	struct dirent *de;
-	DIR *dir;
-	int fd;
 
-	if (depth > 8)
-		return;
-	fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
+	if (depth > 8 || kb_root_list(&ctx->root, rel, &names) < 0) {
+		kb_strv_clear(&names);
 		return;
 	}
-	while ((de = readdir(dir)))
-		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			kb_strv_push(&names, de->d_name);
-	closedir(dir);
 	for (size_t i = 0; i < names.n; i++) {
 		char child[PATH_MAX];
+		struct stat st;
 
-		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0)
+		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 &&
+		    lstat_in(ctx, child, &st) == 0 && S_ISDIR(st.st_mode))
 			prune_empty(ctx, child, depth + 1);
 	}
 	kb_strv_clear(&names);
@@ -226,6 +215,37 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 		closedir(dh);
 }
 
+/*
+ * Every lib/modules/K except the distribution's own kernel/ tree (thousands
+ * of files, never a kbuildd target by default) and the build/source links:
+ * this runs before every command that changes state.
+ */
+static void sweep_module_dirs(struct kb_ctx *ctx, unsigned *cleaned)
+{
+	struct kb_strv kernels = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, "lib/modules", &kernels);
+	for (size_t k = 0; k < kernels.n; k++) {
+		struct kb_strv names = KB_STRV_INIT;
+		char dir[PATH_MAX], child[PATH_MAX];
+		struct stat st;
+
+		kb_pathf(dir, sizeof(dir), "lib/modules/%s", kernels.v[k]);
+		kb_root_list(&ctx->root, dir, &names);
+		for (size_t i = 0; i < names.n; i++) {
+			if (!strcmp(names.v[i], "kernel") ||
+			    kb_pathf(child, sizeof(child), "%s/%s", dir, names.v[i]) < 0 ||
+			    lstat_in(ctx, child, &st) < 0)
+				continue;
+			drop_temp(ctx, child, &st, cleaned);
+			if (S_ISDIR(st.st_mode))
+				walk(ctx, child, drop_temp, cleaned, 10);
+		}
+		kb_strv_clear(&names);
+	}
+	kb_strv_clear(&kernels);
+}
+
 unsigned kb_state_recover(struct kb_ctx *ctx)
 {
 	struct kb_strv dirs = KB_STRV_INIT;
@@ -240,7 +260,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], drop_temp, &cleaned, 15);
 	/* an install killed before its first manifest: temp files beside the targets */
-	walk(ctx, "lib/modules", drop_temp, &cleaned, 10);
+	sweep_module_dirs(ctx, &cleaned);
 	kb_pathf(tmp, sizeof(tmp), "%s/tmp", cache);
 	walk(ctx, tmp, drop_temp, &cleaned, 15);
 	prune_state_dirs(ctx);

@@ -63,7 +63,7 @@ static int one_of(const char *value, const char *const *allowed)
 
 static int settings_handler(void *user, const char *section, const char *key, const char *value)
 {
-	static const char *const compress[] = { "auto", "none", "xz", "zstd", "gzip", NULL };
+	static const char *const compress[] = { "auto", "none", "xz", "zstd", NULL };
 	static const char *const backends[] = { "auto", "initramfs-tools", "dracut", "mkinitcpio",
 		"kernel-install", "command", "builtin", "none", NULL };
 	struct settings_parse *sp = user;
@@ -89,7 +89,12 @@ static int settings_handler(void *user, const char *section, const char *key, co
 	} else if (!strcmp(section, "install")) {
 		if (!strcmp(key, "dest"))
 			r = value[0] == '/' || strstr(value, "..") ? -EINVAL : set_str(&s->dest, value);
-		else if (!strcmp(key, "compress"))
+		else if (!strcmp(key, "compress") && !strcmp(value, "gzip")) {
+			kb_err(-KB_E_INPUT, "%s:%u: compress = gzip: kmod on this system cannot read "
+			       ".ko.gz modules; use xz or zstd", sp->file, sp->line);
+			sp->errors++;
+			return 1;
+		} else if (!strcmp(key, "compress"))
 			r = one_of(value, compress) ?: set_str(&s->compress, value);
 	} else if (!strcmp(section, "initramfs")) {
 		if (!strcmp(key, "backend"))

@@ -384,26 +384,17 @@ out:
 	return ret;
 }
 
+/* Names in @rel, skipping dot entries (staging and removal in progress). */
 static int list_dir(struct kb_ctx *ctx, const char *rel, struct kb_strv *names)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_DIRECTORY, 0);
+	struct kb_strv all = KB_STRV_INIT;
+	int r = kb_root_list(&ctx->root, rel, &all);
 
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && kb_strv_push(names, de->d_name) < 0)
-			break;
-	closedir(dir);
-	return 0;
+	for (size_t i = 0; r >= 0 && i < all.n; i++)
+		if (all.v[i][0] != '.')
+			r = kb_strv_push(names, all.v[i]);
+	kb_strv_clear(&all);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int recipe_cmp(const void *a, const void *b)

@@ -155,6 +155,20 @@ void kb_signer_fingerprint(const struct kb_signer *s, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Split a module image into content and signature; a damaged or partial one is bad input. */
+static int parse_module(const void *mod, size_t len, struct kb_modsig *sig, const char *what)
+{
+	const char *why = NULL;
+	int r = kb_modsig_parse(mod, len, sig, &why);
+
+	if (r < 0)
+		return kb_err(r, "%s: %s", what, why);
+	if (!kb_modsig_is_elf(mod, sig->content_len))
+		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF "
+			      "relocatable object)", what);
+	return 0;
+}
+
 /* The detached CMS SignedData exactly as sign-file makes it. */
 static int cms_sign(const struct kb_signer *s, const void *content, size_t len,
 		    struct kb_buf *der)
@@ -191,16 +205,12 @@ int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struc
 	struct kb_buf der = KB_BUF_INIT;
 	unsigned char info[KB_MODSIG_INFO_LEN];
 	struct kb_modsig sig;
-	const char *why = NULL;
 	char err[256];
 	int r;
 
-	r = kb_modsig_parse(mod, len, &sig, &why);
+	r = parse_module(mod, len, &sig, what);
 	if (r < 0)
-		return kb_err(r, "%s: %s", what, why);
-	if (!kb_modsig_is_elf(mod, sig.content_len))
-		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF relocatable object)",
-			      what);
+		return r;
 	r = cms_sign(s, mod, sig.content_len, &der);
 	if (r < 0) {
 		kb_buf_release(&der);
@@ -286,18 +296,14 @@ int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_repo
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(X509) *certs = NULL;
 	struct kb_modsig sig;
-	const char *why = NULL;
 	BIO *content = NULL;
 	char err[256];
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	r = kb_modsig_parse(mod, len, &sig, &why);
+	r = parse_module(mod, len, &sig, what);
 	if (r < 0)
-		return kb_err(r, "%s: %s", what, why);
-	if (!kb_modsig_is_elf(mod, sig.content_len))
-		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF relocatable object)",
-			      what);
+		return r;
 	if (!sig.signed_)
 		return 0;
 	rep->signed_ = true;
