@@ -9,6 +9,8 @@
 
 #include "atomic.h"
 #include "build.h"
+#include "dkms-eval.h"
+#include "dkms.h"
 #include "kb-limits.h"
 #include "log.h"
 
@@ -68,6 +70,42 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 	return 0;
 }
 
+/*
+ * What a dkms.conf expects to find: $dkms_tree/N/V/build is the build
+ * dir and .../source and $source_tree/N-V the pristine source.
+ */
+static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
+{
+	const struct kb_recipe *r = t->recipe;
+	char rel[PATH_MAX], suffix[PATH_MAX];
+	const char *links[][2] = {
+		{ "build", "../../../src" }, { "source", snapshot },
+	};
+	int ret;
+
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_free_ char *link = NULL;
+
+		if (i < 2)
+			snprintf(suffix, sizeof(suffix), ".new/dkms/%s/%s/%s", r->name, r->version,
+				 links[i][0]);
+		else
+			snprintf(suffix, sizeof(suffix), ".new/source-tree/%s-%s", r->name,
+				 r->version);
+		if (kb_task_build_rel(t, suffix, rel, sizeof(rel)) < 0)
+			return -ENAMETOOLONG;
+		*strrchr(rel, '/') = '\0';
+		ret = kb_mkdirs(&ctx->root, rel, 0755);
+		rel[strlen(rel)] = '/';
+		link = kb_root_path(&ctx->root, rel);
+		if (ret < 0 || !link)
+			return ret < 0 ? ret : -ENOMEM;
+		if (symlink(i < 2 ? links[i][1] : snapshot, link) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX], src[PATH_MAX], log[PATH_MAX], parent[PATH_MAX];
@@ -98,6 +136,12 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	src_host = kb_root_path(&ctx->root, src);
 	if (!src_host)
 		return kb_task_fail(t, "out of memory");
+	if (t->recipe->dkms_build) {
+		r = dkms_layout(ctx, t, snapshot);
+		if (r < 0)
+			return kb_task_fail(t, "cannot lay out the DKMS tree in '%s': %s", dir,
+					    strerror(-r));
+	}
 	/* the build may write its own directory and nothing else of ours */
 	if (ctx->build_as_user) {
 		r = kb_chown_tree(&ctx->root, dir, ctx->build_uid, ctx->build_gid);
@@ -154,6 +198,64 @@ static int push_substituted(struct kb_task *t, struct kb_strv *args, const char 
 	return r;
 }
 
+/*
+ * A dkms.conf build, in the order DKMS runs it: PRE_BUILD, MAKE (through
+ * the shell: confs use &&, env prefixes and quoting), strip, POST_BUILD.
+ */
+static const char dkms_build_script[] =
+	"run_script() {\n"
+	"  if [ -x \"${2%% *}\" ]; then\n"
+	"    echo \"# kbuildd: running the $1 script: $2\"\n"
+	"    $2 || { rc=$?; echo \"# kbuildd: the $1 script failed (exit $rc)\"; exit $rc; }\n"
+	"  else\n"
+	"    echo \"# kbuildd: the $1 script '${2%% *}' is not executable; skipped\"\n"
+	"  fi\n"
+	"}\n"
+	"[ -z \"$KBUILDD_PRE_BUILD\" ] || run_script PRE_BUILD \"$PWD/$KBUILDD_PRE_BUILD\"\n"
+	"eval \"$KBUILDD_MAKE\" || exit\n"
+	"while IFS= read -r m; do\n"
+	"  [ -z \"$m\" ] || [ ! -f \"$m\" ] || strip -g \"$m\" || exit\n"
+	"done <<<\"$KBUILDD_STRIP\"\n"
+	"[ -z \"$KBUILDD_POST_BUILD\" ] || run_script POST_BUILD \"$PWD/$KBUILDD_POST_BUILD\"\n";
+
+static int dkms_command(struct kb_ctx *ctx, struct kb_task *t, const char *build_dir)
+{
+	const struct kb_dkms_build *b = t->recipe->dkms_build;
+	_cleanup_free_ char *kconfig = NULL, *itree = kb_root_path(&ctx->root, "lib/modules");
+	struct kb_buf strip = KB_BUF_INIT;
+	struct kb_dkms_env env = {
+		.kernelver = t->kernel->release, .arch = t->kernel->arch,
+		.kernel_source_dir = t->kernel->build_dir, .dkms_tree = b->dkms_tree,
+		.source_tree = b->source_tree, .install_tree = itree,
+		.module = t->recipe->name, .module_version = t->recipe->version,
+		.jobs = kb_ctx_jobs(ctx),
+	};
+	int ret;
+
+	(void)build_dir;
+	if (asprintf(&kconfig, "%s/.config", t->kernel->build_dir) < 0)
+		return -ENOMEM;
+	env.kernel_config = kconfig;
+	for (size_t i = 0; i < b->strip.n; i++)
+		kb_buf_addf(&strip, "%s\n", b->strip.v[i]);
+	kb_strv_push(&t->child.args, "bash");
+	kb_strv_push(&t->child.args, "--norc");
+	kb_strv_push(&t->child.args, "--noprofile");
+	kb_strv_push(&t->child.args, "-c");
+	kb_strv_push(&t->child.args, dkms_build_script);
+	kb_strv_push(&t->child.args, "kbuildd-dkms-build");
+	ret = kb_dkms_env_push(&env, &t->child.env);
+	kb_strv_pushf(&t->child.env, "KBUILDD_MAKE=%s", b->make);
+	kb_strv_pushf(&t->child.env, "KBUILDD_STRIP=%s", kb_buf_str(&strip));
+	if (b->scripts[KB_DKMS_PRE_BUILD])
+		kb_strv_pushf(&t->child.env, "KBUILDD_PRE_BUILD=%s", b->scripts[KB_DKMS_PRE_BUILD]);
+	if (b->scripts[KB_DKMS_POST_BUILD])
+		kb_strv_pushf(&t->child.env, "KBUILDD_POST_BUILD=%s",
+			      b->scripts[KB_DKMS_POST_BUILD]);
+	kb_buf_release(&strip);
+	return ret;
+}
+
 int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 {
 	char src[PATH_MAX], jobs[32];
@@ -176,14 +278,16 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 			{ NULL, NULL },
 		};
 
-		if (r->make_cmd.n) {
+		if (r->dkms_build) {
+			ret = dkms_command(ctx, t, build_dir);
+		} else if (r->make_cmd.n) {
 			for (size_t i = 0; ret >= 0 && i < r->make_cmd.n; i++)
 				ret = push_substituted(t, &t->child.args, r->make_cmd.v[i], vars);
 		} else {
 			for (size_t i = 0; ret >= 0 && default_make[i]; i++)
 				ret = push_substituted(t, &t->child.args, default_make[i], vars);
 		}
-		for (size_t i = 0; ret >= 0 && i < r->make_args.n; i++)
+		for (size_t i = 0; ret >= 0 && !r->dkms_build && i < r->make_args.n; i++)
 			ret = push_substituted(t, &t->child.args, r->make_args.v[i], vars);
 	}
 	for (size_t i = 0; ret >= 0 && i < t->nr_deps; i++) {
@@ -194,16 +298,21 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 		p = kb_root_path(&ctx->root, rel);
 		kb_buf_addf(&extra, "%s%s", extra.len ? " " : "", p);
 	}
+	/* a dkms.conf's make command is its own: the symbols go through the environment */
 	if (ret >= 0 && extra.len)
-		ret = kb_strv_pushf(&t->child.args, "KBUILD_EXTRA_SYMBOLS=%s", kb_buf_str(&extra));
+		ret = kb_strv_pushf(r->dkms_build ? &t->child.env : &t->child.args,
+				    "KBUILD_EXTRA_SYMBOLS=%s", kb_buf_str(&extra));
 	kb_buf_release(&extra);
 	if (ret < 0)
 		return ret;
 	/* A clean environment: the build sees nothing of the caller's. */
 	t->child.clean_env = true;
-	kb_strv_push(&t->child.env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
-	kb_strv_push(&t->child.env, "LANG=C");
-	kb_strv_push(&t->child.env, "LC_ALL=C");
+	if (!r->dkms_build) {	/* the DKMS environment already has these */
+		kb_strv_push(&t->child.env,
+			     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
+		kb_strv_push(&t->child.env, "LANG=C");
+		kb_strv_push(&t->child.env, "LC_ALL=C");
+	}
 	kb_strv_pushf(&t->child.env, "HOME=%s", build_dir);
 	kb_strv_pushf(&t->child.env, "MAKEFLAGS= -j --jobserver-auth=%d,%d", rfd, wfd);
 	if (getenv("SOURCE_DATE_EPOCH"))
@@ -218,7 +327,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.private_tmp = ctx->build_as_user;
 	t->child.keep = ctx->root.path[0] ? ctx->root.path : NULL;
 	t->child.dir = strdup(build_dir);
-	cmdline = kb_child_cmdline(&t->child);
+	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);
 	kb_verbose("%s: %s", t->kernel->release, cmdline);
 	return 0;

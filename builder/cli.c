@@ -23,7 +23,7 @@ static const struct kb_cmd *const commands[] = {
 
 enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
        OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK, OPT_HOOK,
-       OPT_NO_INITRAMFS, OPT_INITRAMFS };
+       OPT_NO_INITRAMFS, OPT_INITRAMFS, OPT_DKMS_CODES };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
@@ -67,6 +67,9 @@ static const struct option_spec {
 	  "do not regenerate any initramfs" },
 	{ { "initramfs", no_argument, NULL, OPT_INITRAMFS }, 0, KB_OPT_INITRAMFS, NULL,
 	  "regenerate where needed even with --hook (headers came after the image)" },
+	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES }, 0, 0, NULL,
+	  "exit as DKMS would: 10 build failed, 11 some autoinstall failed,\n"
+	  "                             21 no kernel headers, 77 excluded by the driver" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
 	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
 	  "print commands and progress (twice: more)" },
@@ -191,6 +194,7 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 		case OPT_HOOK: *seen |= KB_OPT_HOOK; ctx->hook = true; break;
 		case OPT_CHECK: *seen |= KB_OPT_CHECK; ctx->check = true; break;
 		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;
+		case OPT_DKMS_CODES: ctx->dkms_codes = true; break;
 		case 'q': *verbosity = KB_LOG_QUIET; break;
 		case 'v': *verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG; break;
 		case 'h': *help = true; break;
@@ -275,7 +279,10 @@ int main(int argc, char **argv)
 	ctx.command = kb_buf_str(&cmdline);
 	if (ctx.hook && verbosity == KB_LOG_NORMAL)
 		kb_log_set_level(KB_LOG_QUIET);
-	r = exit_code(run_command(&ctx, cmd, argc - optind - 1, argv + optind + 1, seen));
+	r = run_command(&ctx, cmd, argc - optind - 1, argv + optind + 1, seen);
+	/* a status DKMS callers test for replaces "some build failed" and success */
+	r = ctx.dkms_codes && ctx.dkms_status && (r == 0 || r == -KB_E_BUILD) ?
+	    ctx.dkms_status : exit_code(r);
 	/* a driver that fails to build must not fail the kernel package's installation */
 	if (ctx.hook && r != 0 && !ctx.settings.hooks_strict) {
 		fprintf(stderr, "kbuildd: not every module could be made ready (exit status %d); "

@@ -7,6 +7,7 @@
 #include "atomic.h"
 #include "cmd.h"
 #include "depmod.h"
+#include "dkms.h"
 #include "install.h"
 #include "kernel.h"
 #include "log.h"
@@ -34,6 +35,9 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 			 k->release);
 		kb_rm_rf(&ctx->root, rel);
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.failed", KB_STATE_DIR, r->name,
+			 r->version, k->release);
+		kb_rm_rf(&ctx->root, rel);
+		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.eval", KB_STATE_DIR, r->name,
 			 r->version, k->release);
 		kb_rm_rf(&ctx->root, rel);
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR, r->name,
@@ -84,6 +88,9 @@ static int remove_kernel(struct kb_ctx *ctx, struct kb_recipe_set *set)
 			kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.log", KB_STATE_DIR,
 				 set->v[i]->name, set->v[i]->version, kernel);
 			kb_rm_rf(&ctx->root, rel);
+			kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.eval", KB_STATE_DIR,
+				 set->v[i]->name, set->v[i]->version, kernel);
+			kb_rm_rf(&ctx->root, rel);
 			kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s.failed", KB_STATE_DIR,
 				 set->v[i]->name, set->v[i]->version, kernel);
 			kb_rm_rf(&ctx->root, rel);
@@ -132,6 +139,8 @@ static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
 		for (size_t k = 0; ret >= 0 && k < kernels.n; k++)
 			ret = remove_for_kernel(ctx, r, &kernels.v[k]);
 		if (ret >= 0 && ctx->all && !ctx->dry_run) {
+			/* DKMS runs it after uninstalling, while the source is still there */
+			kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, NULL);
 			ret = kb_state_forget(ctx, r);
 			if (ret >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
 				printf("unregistered %s/%s\n", r->name, r->version);

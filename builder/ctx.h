@@ -45,6 +45,10 @@ struct kb_ctx {
 	gid_t build_gid;
 	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
 	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
+	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
+	int dkms_status;		/* that code, set by the engine */
+	bool dkms_distro_read;		/* dkms_distro holds the root's os-release ID */
+	char dkms_distro[32];
 };
 
 /* Total make slots: -j, else settings, else online CPUs. */

@@ -188,6 +188,40 @@ int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
 	return 0;
 }
 
+/*
+ * DKMS's exit status for the same outcome: autoinstall says 11 when any
+ * module failed; build and install say 10 for a failed build, and 77 (all
+ * excluded) or 21 (no headers) when nothing could be attempted.
+ */
+static int dkms_status(const struct kb_plan *plan, bool autoinstall)
+{
+	bool failed = false, attempted = false, excluded = false, no_headers = false;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+
+		if (!t->selected)
+			continue;
+		if (task_failed(t))
+			failed = true;
+		else if (t->action == KB_ACT_EXCLUDED)
+			excluded = true;
+		else if (t->action == KB_ACT_NO_HEADERS)
+			no_headers = true;
+		else
+			attempted = true;
+	}
+	if (autoinstall)
+		return failed ? 11 : 0;
+	if (failed)
+		return 10;
+	if (!attempted && no_headers)
+		return 21;
+	if (!attempted && excluded)
+		return 77;
+	return 0;
+}
+
 int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode)
 {
 	struct kb_recipe_set set = { 0 };
@@ -228,6 +262,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	if (mode == KB_PLAN_INSTALL)
 		failed += install_all(ctx, &plan, &kernels);
 	report(ctx, &plan);
+	ctx->dkms_status = dkms_status(&plan, !ids && mode == KB_PLAN_INSTALL);
 	for (size_t i = 0; i < plan.n; i++)
 		if (task_failed(&plan.tasks[i]))
 			failed++;

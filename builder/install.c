@@ -13,6 +13,7 @@
 #include "atomic.h"
 #include "compress.h"
 #include "depmod.h"
+#include "dkms.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -456,7 +457,15 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			t->state = KB_TASK_CURRENT;
 			continue;
 		}
-		r = install_task(ctx, t, &all, kctx);
+		/* DKMS's PRE_INSTALL may veto the install; --force overrides it, as there */
+		if (t->recipe->dkms &&
+		    kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
+		    !ctx->force)
+			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
+		else
+			r = install_task(ctx, t, &all, kctx);
+		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
+			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
 		if (t->state == KB_TASK_FAILED) {
 			failed++;
 			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)), k->release,

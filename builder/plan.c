@@ -10,7 +10,9 @@
 
 #include <openssl/evp.h>
 
+#include "dkms.h"
 #include "log.h"
+#include "manifest.h"
 #include "plan.h"
 
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
@@ -186,7 +188,21 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		t->visit = 2;
 		return set_reason(t, KB_ACT_NO_HEADERS, strdup(t->kernel->reason));
 	}
-	why = kb_plan_exclusion(r, t->kernel);
+	if (r->dkms && !t->view) {
+		int ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why);
+
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret < 0) {
+			t->visit = 2;
+			return set_reason(t, KB_ACT_ERROR, why ? why : strdup("bad dkms.conf"));
+		}
+		t->recipe = r = t->view;
+	}
+	if (r->dkms_build && r->dkms_build->excluded)
+		why = strdup(r->dkms_build->excluded);
+	else
+		why = kb_plan_exclusion(r, t->kernel);
 	if (why) {
 		t->visit = 2;
 		return set_reason(t, KB_ACT_EXCLUDED, why);
@@ -249,7 +265,15 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 	return 0;
 }
 
-static int select_ids(struct kb_plan *plan, struct kb_recipe_set *set,
+static bool installed_on(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k)
+{
+	char rel[4096];
+
+	return kb_manifest_rel(k->release, r->name, rel, sizeof(rel)) == 0 &&
+	       kb_root_exists(&ctx->root, rel);
+}
+
+static int select_ids(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
 		      struct kb_kernel_list *kernels, const struct kb_strv *ids, size_t cap)
 {
 	int ret = 0;
@@ -277,7 +301,13 @@ static int select_ids(struct kb_plan *plan, struct kb_recipe_set *set,
 		if (!kb_recipe_set_is_newest(set, set->v[i]))
 			continue;
 		for (size_t k = 0; k < kernels->n; k++) {
-			int r2 = add_task(plan, set, set->v[i], &kernels->v[k], cap);
+			int r2;
+
+			/* AUTOINSTALL=no: kept where it is installed, never added on its own */
+			if (!set->v[i]->autoinstall &&
+			    !installed_on(ctx, set->v[i], &kernels->v[k]))
+				continue;
+			r2 = add_task(plan, set, set->v[i], &kernels->v[k], cap);
 
 			if (r2 < 0)
 				return r2;
@@ -297,7 +327,7 @@ int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel
 	plan->tasks = calloc(cap, sizeof(*plan->tasks));
 	if (!plan->tasks)
 		return -ENOMEM;
-	ret = select_ids(plan, set, kernels, ids, cap);
+	ret = select_ids(ctx, plan, set, kernels, ids, cap);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < plan->n; i++) {
@@ -318,6 +348,10 @@ void kb_plan_release(struct kb_plan *plan)
 
 		free(t->reason);
 		free(t->deps);
+		if (t->view) {
+			kb_recipe_release(t->view);
+			free(t->view);
+		}
 		kb_child_release(&t->child);
 		if (t->log_fd >= 0)
 			close(t->log_fd);

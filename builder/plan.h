@@ -29,7 +29,8 @@ enum kb_task_state {
 };
 
 struct kb_task {
-	struct kb_recipe *recipe;
+	struct kb_recipe *recipe;	/* registered, or its view for this kernel (dkms.conf) */
+	struct kb_recipe *view;		/* owned: a dkms.conf recipe evaluated for the kernel */
 	struct kb_kernel *kernel;
 	enum kb_action action;
 	enum kb_task_state state;

@@ -14,7 +14,7 @@ static const char *const source_keys[] = {
 };
 static const char *const build_keys[] = {
 	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
-	"patches", "make_args", "make", NULL,
+	"patches", "make_args", "make", "dkms", "autoinstall", NULL,
 };
 static const char *const module_keys[] = {
 	"path", "dest", "initramfs", "autoload", "options", "blacklist", NULL,
@@ -209,6 +209,18 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		rp_set_list(ps, list, key, value);
 		for (size_t i = before; i < list->n; i++)
 			rp_placeholders_ok(ps, key, list->v[i]);
+		return 1;
+	}
+	if (!strcmp(key, "dkms")) {
+		if (!rp_relative_clean(value))
+			return rp_error(ps, "invalid dkms '%s': expected the path of a dkms.conf "
+					"in the source, without '..'", value);
+		return rp_set_string(ps, &r->dkms, key, value);
+	}
+	if (!strcmp(key, "autoinstall")) {
+		if (strcmp(value, "yes") && strcmp(value, "no"))
+			return rp_error(ps, "invalid autoinstall '%s': expected yes or no", value);
+		r->autoinstall = !strcmp(value, "yes");
 		return 1;
 	}
 	return rp_unknown_key(ps, "build", key, build_keys);

@@ -15,6 +15,7 @@
 #include "kb-limits.h"
 #include "log.h"
 #include "recipe.h"
+#include "dkms.h"
 #include "recipe-parse.h"
 
 
@@ -23,6 +24,7 @@ void kb_recipe_init(struct kb_recipe *r)
 {
 	memset(r, 0, sizeof(*r));
 	kb_buf_init(&r->text, KB_MAX_RECIPE_SIZE);
+	r->autoinstall = true;
 }
 
 void kb_recipe_release(struct kb_recipe *r)
@@ -46,6 +48,8 @@ void kb_recipe_release(struct kb_recipe *r)
 	kb_strv_clear(&r->patches);
 	kb_strv_clear(&r->make_args);
 	kb_strv_clear(&r->make_cmd);
+	free(r->dkms);
+	kb_dkms_build_free(r->dkms_build);
 	for (size_t i = 0; i < r->nr_modules; i++) {
 		free(r->modules[i].name);
 		free(r->modules[i].path);
@@ -384,8 +388,11 @@ static void validate(struct parse_state *ps)
 		rp_error(ps, "[source] 'git' needs 'commit = <40 hex>' to pin the revision");
 	if (!r->git && (r->commit || r->ref))
 		rp_error(ps, "[source] 'commit' and 'ref' go with 'git'");
-	if (!r->nr_modules)
+	if (!r->nr_modules && !r->dkms)
 		rp_error(ps, "no [module NAME] section: name the modules the build produces");
+	if (r->dkms && (r->nr_modules || r->make_cmd.n || r->make_args.n || r->patches.n))
+		rp_error(ps, "[build] 'dkms' defines the modules, make command and patches; "
+			 "drop the [module] sections and 'make', 'make_args' and 'patches'");
 	if (r->name && kb_strv_contains(&r->depends, r->name))
 		rp_error(ps, "'%s' depends on itself", r->name);
 }

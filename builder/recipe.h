@@ -8,6 +8,8 @@
 #include "util.h"
 #include "version.h"
 
+struct kb_dkms_build;
+
 struct kb_module_spec {
 	char *name;	/* module name, from [module NAME] */
 	char *path;	/* built file, relative to the build dir (default NAME.ko) */
@@ -44,9 +46,14 @@ struct kb_recipe {
 	struct kb_strv patches;
 	struct kb_strv make_args;
 	struct kb_strv make_cmd;	/* empty: the default kbuild command */
+	char *dkms;		/* [build] dkms: the source's dkms.conf defines the build */
+	bool autoinstall;	/* [build] autoinstall: rebuild --all builds it for every kernel */
 	struct kb_module_spec *modules;
 	size_t nr_modules;
 	struct kb_buf text;		/* the file as read, hashed into build ids */
+
+	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
+	struct kb_dkms_build *dkms_build;
 
 	/* Set by state.c for registered recipes. */
 	char *state_dir;		/* var/lib/kbuildd/recipes/NAME/VERSION */

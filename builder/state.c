@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "dkms.h"
 #include "fetch.h"
 #include "gitsrc.h"
 #include "unpack.h"
@@ -19,7 +20,7 @@
 
 #define RECIPES_DIR KB_STATE_DIR "/recipes"
 
-/* A directory argument means its kbuildd.recipe. */
+/* A directory argument means its kbuildd.recipe, else its dkms.conf. */
 static char *recipe_file_of(const char *path)
 {
 	struct stat st;
@@ -28,9 +29,21 @@ static char *recipe_file_of(const char *path)
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (asprintf(&file, "%s/kbuildd.recipe", path) < 0)
 			return NULL;
+		if (access(file, F_OK) < 0 && kb_dkms_is_tree(path)) {
+			free(file);
+			if (asprintf(&file, "%s/dkms.conf", path) < 0)
+				return NULL;
+		}
 		return file;
 	}
 	return strdup(path);
+}
+
+static bool is_dkms_conf(const char *file)
+{
+	const char *base = strrchr(file, '/');
+
+	return !strcmp(base ? base + 1 : file, "dkms.conf");
 }
 
 static int check_inputs(const struct kb_recipe *r, char **src_out)
@@ -140,7 +153,8 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 		return kb_durable_rename(&ctx->root, staging, final);
 	if (same_registration(ctx, final, r, hash)) {
 		kb_info("%s/%s is already registered", r->name, r->version);
-		return kb_rm_rf(&ctx->root, staging);
+		ret = kb_rm_rf(&ctx->root, staging);
+		return ret < 0 ? ret : 1;	/* nothing new */
 	}
 	if (!ctx->force) {
 		kb_rm_rf(&ctx->root, staging);
@@ -241,6 +255,9 @@ static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *fil
 			kb_err_errno(ret, "cannot register %s/%s", r->name, r->version);
 		goto fail;
 	}
+	/* DKMS does not fail the add for it either */
+	if (r->dkms && ret != 1)
+		kb_dkms_run_script(ctx, r, KB_DKMS_POST_ADD, NULL);
 	return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
 fail:
 	kb_rm_rf(&ctx->root, staging);
@@ -263,7 +280,10 @@ int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct k
 		kb_recipe_init(&recipes[i]);
 		kb_fetch_init(&fetches[i]);
 		files[i] = recipe_file_of(paths[i]);
-		if (!files[i] || kb_recipe_load(&recipes[i], files[i]) < 0)
+		if (!files[i])
+			ret = -ENOMEM;
+		else if (is_dkms_conf(files[i]) ? kb_dkms_load(ctx, files[i], &recipes[i]) < 0 :
+			 kb_recipe_load(&recipes[i], files[i]) < 0)
 			ret = -KB_E_INPUT;
 	}
 	if (ret < 0)
@@ -517,6 +537,7 @@ char *kb_state_patch_path(const struct kb_ctx *ctx, const struct kb_recipe *r, c
 {
 	char rel[PATH_MAX];
 
-	kb_pathf(rel, sizeof(rel), "%s/patches/%s", r->state_dir, patch);
+	/* a dkms.conf's PATCH[] entries live in the source's patches/ */
+	kb_pathf(rel, sizeof(rel), "%s/%spatches/%s", r->state_dir, r->dkms ? "source/" : "", patch);
 	return kb_root_path(&ctx->root, rel);
 }
