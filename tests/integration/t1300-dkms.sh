@@ -267,4 +267,264 @@ test_expect_success 'one record without BUILT_MODULE_NAME is named after the pac
 	kb remove kbt_defaulted/1.0 --all
 '
 
+# --- BUILD_DEPENDS, failures, AUTOINSTALL --------------------------------
+
+test_expect_success 'BUILD_DEPENDS orders the builds and hands over the symbols' '
+	dkms_tree prov-1.0 kbt_prov &&
+	echo "int kbt_prov_value(void) { return 42; } EXPORT_SYMBOL_GPL(kbt_prov_value);" >>prov-1.0/kbt_prov.c &&
+	printf "PACKAGE_NAME=kbt-prov\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_prov\nDEST_MODULE_LOCATION[0]=/updates\nAUTOINSTALL=yes\n" >prov-1.0/dkms.conf &&
+	dkms_tree cons-1.0 kbt_cons &&
+	echo "int kbt_prov_value(void); static int __used kbt_use(void) { return kbt_prov_value(); }" >>cons-1.0/kbt_cons.c &&
+	printf "PACKAGE_NAME=kbt-cons\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_cons\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_DEPENDS=(kbt-prov)\nAUTOINSTALL=yes\n" >cons-1.0/dkms.conf &&
+	kb add cons-1.0 prov-1.0 &&
+	kb rebuild -k "$K1" >out &&
+	test_grep "kbt-cons/1.0 *$K1 *installed" out &&
+	test_grep "kbt_cons.ko.*: .*updates/dkms/kbt_prov.ko" "$ROOT/lib/modules/$K1/modules.dep"
+'
+
+test_expect_success 'a circular BUILD_DEPENDS is reported by name' '
+	dkms_tree circ-1.0 kbt_circ &&
+	printf "PACKAGE_NAME=kbt-circ\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_circ\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_DEPENDS=(kbt-circ)\n" >circ-1.0/dkms.conf &&
+	test_expect_code 2 kb add circ-1.0 2>err &&
+	test_grep "kbt-circ. depends on itself" err
+'
+
+test_expect_success 'a failing module fails alone; its dependent is reported by name' '
+	dkms_tree fail-1.0 kbt_fail &&
+	printf "all:\n\t@echo kbt_fail: deliberate failure; exit 1\n" >fail-1.0/Makefile &&
+	printf "PACKAGE_NAME=kbt-fail\nPACKAGE_VERSION=1.0\nMAKE=\"make all\"\nBUILT_MODULE_NAME[0]=kbt_fail\nDEST_MODULE_LOCATION[0]=/updates\nAUTOINSTALL=yes\n" >fail-1.0/dkms.conf &&
+	dkms_tree faildep-1.0 kbt_faildep &&
+	printf "PACKAGE_NAME=kbt-faildep\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_faildep\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_DEPENDS=kbt-fail\nAUTOINSTALL=yes\n" >faildep-1.0/dkms.conf &&
+	kb add fail-1.0 faildep-1.0 &&
+	test_expect_code 1 kb rebuild -k "$K1" >out 2>err &&
+	test_grep "kbt-fail/1.0 *$K1 *failed" out &&
+	test_grep "kbt-faildep/1.0 *$K1 *skipped" out &&
+	test_grep "kbt-cons/1.0 *$K1 *up to date" out &&
+	test_grep "kbt_fail: deliberate failure" err &&
+	test_expect_code 11 kb --dkms-exit-codes rebuild -k "$K1" >out 2>err &&
+	test_expect_code 10 kb --dkms-exit-codes build kbt-fail -k "$K1" 2>err &&
+	kb remove kbt-fail/1.0 --all && kb remove kbt-faildep/1.0 --all
+'
+
+test_expect_success 'AUTOINSTALL other than yes: rebuild leaves it alone until it is installed' '
+	dkms_tree noauto-1.0 kbt_noauto &&
+	printf "PACKAGE_NAME=kbt-noauto\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_noauto\nDEST_MODULE_LOCATION[0]=/updates\nAUTOINSTALL=\"\"\n" >noauto-1.0/dkms.conf &&
+	kb add noauto-1.0 &&
+	kb rebuild -k "$K1" >out &&
+	! test_grep kbt-noauto out &&
+	kb install kbt-noauto -k "$K1" &&
+	kb rebuild -k "$K1" >out &&
+	test_grep "kbt-noauto/1.0 *$K1 *up to date" out &&
+	kb remove kbt-noauto/1.0 --all
+'
+
+# --- versions ------------------------------------------------------------
+
+test_expect_success 'two versions side by side: the newest is installed, the other stays registered' '
+	dkms_tree multi-1.0 kbt_multi:1.0 &&
+	printf "PACKAGE_NAME=kbt-multi\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_multi\nDEST_MODULE_LOCATION[0]=/updates\nAUTOINSTALL=yes\n" >multi-1.0/dkms.conf &&
+	dkms_tree multi-2.0 kbt_multi:2.0 &&
+	sed s/1.0/2.0/ multi-1.0/dkms.conf >multi-2.0/dkms.conf &&
+	kb add multi-1.0 multi-2.0 &&
+	kb rebuild -k "$K1" >out &&
+	test_grep "kbt-multi/2.0 *$K1 *installed" out &&
+	modinfo -F version "$(modfile "$K1" kbt_multi)" >v && test_grep "^2.0\$" v &&
+	kb status --json >st && test_grep "kbt-multi" st &&
+	kb remove kbt-multi/2.0 --all &&
+	kb rebuild -k "$K1" >out &&
+	test_grep "kbt-multi/1.0 *$K1 *installed" out &&
+	kb remove kbt-multi/1.0 --all
+'
+
+test_expect_success 'modules without a version, or with an empty one, install' '
+	dkms_tree nover-1.0 kbt_nover:- kbt_emptyver: &&
+	cat >nover-1.0/dkms.conf <<-\EOF &&
+	PACKAGE_NAME=kbt-nover
+	PACKAGE_VERSION=1.0
+	BUILT_MODULE_NAME[0]=kbt_nover
+	DEST_MODULE_LOCATION[0]=/updates
+	BUILT_MODULE_NAME[1]=kbt_emptyver
+	DEST_MODULE_LOCATION[1]=/updates
+	EOF
+	kb add nover-1.0 && kb install kbt-nover -k "$K1" &&
+	test -n "$(modfile "$K1" kbt_nover)" && test -n "$(modfile "$K1" kbt_emptyver)" &&
+	kb remove kbt-nover/1.0 --all
+'
+
+# --- patches and scripts -------------------------------------------------
+
+test_expect_success 'PATCH applies in order, PATCH_MATCH only where it matches' '
+	dkms_tree patched-1.0 kbt_patched &&
+	mkdir -p patched-1.0/patches/sub &&
+	( cd patched-1.0 && cp kbt_patched.c orig.c &&
+	  echo "MODULE_INFO(kbt_first, \"yes\");" >>kbt_patched.c &&
+	  diff -u orig.c kbt_patched.c | sed "1s|.*|--- a/kbt_patched.c|;2s|.*|+++ b/kbt_patched.c|" >patches/first.patch;
+	  cp kbt_patched.c mid.c &&
+	  echo "MODULE_INFO(kbt_second, \"yes\");" >>kbt_patched.c &&
+	  diff -u mid.c kbt_patched.c | sed "1s|.*|--- a/kbt_patched.c|;2s|.*|+++ b/kbt_patched.c|" >patches/sub/second.patch;
+	  cp kbt_patched.c end.c &&
+	  echo "MODULE_INFO(kbt_only, \"$K1\");" >>kbt_patched.c &&
+	  diff -u end.c kbt_patched.c | sed "1s|.*|--- a/kbt_patched.c|;2s|.*|+++ b/kbt_patched.c|" >patches/only.patch;
+	  mv orig.c kbt_patched.c && rm mid.c end.c ) &&
+	cat >patched-1.0/dkms.conf <<-EOF &&
+	PACKAGE_NAME=kbt-patched
+	PACKAGE_VERSION=1.0
+	BUILT_MODULE_NAME[0]=kbt_patched
+	DEST_MODULE_LOCATION[0]=/updates
+	PATCH=(first.patch sub/second.patch only.patch)
+	PATCH_MATCH[2]="^$(echo "$K1" | sed "s/[.+]/[&]/g")\\\$"
+	AUTOINSTALL=yes
+	EOF
+	kb add patched-1.0 && kb rebuild --all &&
+	for k in $KERNELS; do
+		f=$(modfile "$k" kbt_patched) &&
+		modinfo -F kbt_first "$f" | grep -q yes && modinfo -F kbt_second "$f" | grep -q yes || exit 1
+		if [ "$k" = "$K1" ]; then modinfo -F kbt_only "$f" | grep -q "$K1" || exit 1
+		else ! modinfo -F kbt_only "$f" | grep -q . || exit 1; fi
+	done &&
+	kb remove kbt-patched/1.0 --all
+'
+
+test_expect_success 'a PATCH missing from patches/ fails that driver with its line' '
+	dkms_tree nopatch-1.0 kbt_nopatch &&
+	printf "PACKAGE_NAME=kbt-nopatch\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_nopatch\nDEST_MODULE_LOCATION[0]=/updates\nPATCH[0]=gone.patch\n" >nopatch-1.0/dkms.conf &&
+	kb add nopatch-1.0 &&
+	test_expect_code 1 kb install kbt-nopatch -k "$K1" >out 2>&1 &&
+	test_grep "dkms.conf:5: PATCH\[0\] .gone.patch. is not in the source.s patches/ directory" out &&
+	kb remove kbt-nopatch/1.0 --all
+'
+
+test_expect_success 'the six scripts run where DKMS runs them; PRE_INSTALL can veto' '
+	dkms_tree scripts-1.0 kbt_scripts &&
+	# builds see a private /tmp: the log lives in the root, which they do see
+	log=$ROOT/scripts.log && : >"$log" && chmod 666 "$log" &&
+	printf "#!/bin/sh\necho \"\$1 \$(basename \$PWD) \$kernelver\" >>%s\n[ \"\$1\" != pre_install ] || [ ! -e %s/veto ]\n" "$log" "$TRASH" >scripts-1.0/script.sh &&
+	chmod 755 scripts-1.0/script.sh &&
+	cat >scripts-1.0/dkms.conf <<-\EOF &&
+	PACKAGE_NAME=kbt-scripts
+	PACKAGE_VERSION=1.0
+	BUILT_MODULE_NAME[0]=kbt_scripts
+	DEST_MODULE_LOCATION[0]=/updates
+	PRE_BUILD="script.sh pre_build"
+	POST_BUILD="script.sh post_build"
+	PRE_INSTALL="script.sh pre_install"
+	POST_INSTALL="script.sh post_install"
+	POST_ADD="script.sh post_add"
+	POST_REMOVE="script.sh post_remove"
+	EOF
+	kb add scripts-1.0 && kb install kbt-scripts -k "$K1" &&
+	kb remove kbt-scripts/1.0 --all &&
+	printf "post_add source \npre_build src %s\npost_build src %s\npre_install source %s\npost_install source %s\npost_remove source \n" "$K1" "$K1" "$K1" "$K1" >expect &&
+	sed "s/^\(post_add\|post_remove\) source .*/\1 source /" "$log" >actual &&
+	test_cmp expect actual &&
+	touch veto && : >"$log" &&
+	kb add scripts-1.0 &&
+	test_expect_code 1 kb install kbt-scripts -k "$K1" >out 2>&1 &&
+	test_grep "PRE_INSTALL script failed" out &&
+	test -z "$(modfile "$K1" kbt_scripts)" &&
+	kb install --force kbt-scripts -k "$K1" &&
+	test -n "$(modfile "$K1" kbt_scripts)" &&
+	kb remove kbt-scripts/1.0 --all && rm veto "$log"
+'
+
+test_expect_success 'a script that is not executable is skipped with a warning' '
+	dkms_tree noexec-1.0 kbt_noexec &&
+	echo "exit 1" >noexec-1.0/post.sh &&
+	printf "PACKAGE_NAME=kbt-noexec\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_noexec\nDEST_MODULE_LOCATION[0]=/updates\nPOST_INSTALL=post.sh\n" >noexec-1.0/dkms.conf &&
+	kb add noexec-1.0 && kb install kbt-noexec -k "$K1" 2>err &&
+	test_grep "the POST_INSTALL script .post.sh. is not executable; skipped" err &&
+	kb remove kbt-noexec/1.0 --all
+'
+
+# --- exclusions ------------------------------------------------------------
+
+test_expect_success 'BUILD_EXCLUSIVE_ARCH excludes the driver and its dependents, exit 77 for DKMS callers' '
+	dkms_tree excl-1.0 kbt_excl &&
+	printf "PACKAGE_NAME=kbt-excl\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_excl\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_EXCLUSIVE_ARCH=none\nAUTOINSTALL=yes\n" >excl-1.0/dkms.conf &&
+	dkms_tree excldep-1.0 kbt_excldep &&
+	printf "PACKAGE_NAME=kbt-excldep\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_excldep\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_DEPENDS=kbt-excl\nAUTOINSTALL=yes\n" >excldep-1.0/dkms.conf &&
+	kb add excl-1.0 excldep-1.0 &&
+	kb rebuild -k "$K1" >out &&
+	test_grep "kbt-excl/1.0 *$K1 *excluded" out &&
+	test_grep "kbt-excldep/1.0 *$K1 *excluded" out &&
+	kb -v rebuild -k "$K1" >out 2>&1 &&
+	test_grep "architecture x86_64 does not match BUILD_EXCLUSIVE_ARCH .none." out &&
+	test_expect_code 77 kb --dkms-exit-codes build kbt-excl -k "$K1" &&
+	kb --dkms-exit-codes rebuild -k "$K1" &&
+	kb remove kbt-excl/1.0 --all && kb remove kbt-excldep/1.0 --all
+'
+
+test_expect_success 'KERNEL regex, MIN, MAX, CONFIG and OBSOLETE_BY exclude per kernel' '
+	dkms_tree kx-1.0 kbt_kx &&
+	for rule in "BUILD_EXCLUSIVE_KERNEL=\"^0\\.\"" "BUILD_EXCLUSIVE_KERNEL_MIN=99" \
+		    "BUILD_EXCLUSIVE_KERNEL_MAX=2.6" "BUILD_EXCLUSIVE_CONFIG=\"!CONFIG_MODULES\"" \
+		    "BUILD_EXCLUSIVE_CONFIG=\"CONFIG_KBT_NEVER_SET\"" "OBSOLETE_BY=3.0"; do
+		printf "PACKAGE_NAME=kbt-kx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_kx\nDEST_MODULE_LOCATION[0]=/updates\n%s\n" "$rule" >kx-1.0/dkms.conf &&
+		kb add --force kx-1.0 >/dev/null &&
+		kb install kbt-kx -k "$K1" >out &&
+		test_grep "kbt-kx/1.0 *$K1 *excluded" out || exit 1
+	done &&
+	printf "PACKAGE_NAME=kbt-kx\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_kx\nDEST_MODULE_LOCATION[0]=/updates\nBUILD_EXCLUSIVE_KERNEL_MIN=5.10\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_MODULES !CONFIG_KBT_NEVER_SET\"\n" >kx-1.0/dkms.conf &&
+	kb add --force kx-1.0 >/dev/null && kb install kbt-kx -k "$K1" >out &&
+	test_grep "kbt-kx/1.0 *$K1 *installed" out &&
+	kb remove kbt-kx/1.0 --all
+'
+
+test_expect_success 'MAKE_MATCH picks the make command per kernel; the last match wins' '
+	dkms_tree mm-1.0 kbt_mm &&
+	cat >mm-1.0/dkms.conf <<-\EOF &&
+	PACKAGE_NAME=kbt-mm
+	PACKAGE_VERSION=1.0
+	BUILT_MODULE_NAME[0]=kbt_mm
+	DEST_MODULE_LOCATION[0]=/updates
+	MAKE[0]="make -C $kernel_source_dir M=$dkms_tree/kbt-mm/1.0/build KBT_PICK=zero"
+	MAKE[1]="make -C $kernel_source_dir M=$dkms_tree/kbt-mm/1.0/build KBT_PICK=one"
+	MAKE_MATCH[1]="^6\."
+	MAKE[2]="make -C $kernel_source_dir M=$dkms_tree/kbt-mm/1.0/build KBT_PICK=two"
+	MAKE_MATCH[2]="^6\.12"
+	EOF
+	kb add mm-1.0 && kb build kbt-mm &&
+	for k in $KERNELS; do
+		case $k in 6.12*) p=two ;; 6.*) p=one ;; *) p=zero ;; esac
+		test_grep "KBT_PICK=$p\$" "$ROOT/var/lib/kbuildd/builds/kbt-mm/1.0/$k.log" || exit 1
+	done &&
+	kb remove kbt-mm/1.0 --all
+'
+
+# --- the original module, broken and incomplete states -------------------
+
+test_expect_success 'a driver replacing an in-tree module wins, and removal brings the original back' '
+	dkms_tree replace-1.0 kbt_intree &&
+	printf "PACKAGE_NAME=kbt-replace\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_intree\nDEST_MODULE_LOCATION[0]=/kernel/drivers/misc\n" >replace-1.0/dkms.conf &&
+	mkdir -p "$ROOT/lib/modules/$K1/kernel/drivers/misc" &&
+	cp "$(ls "$ROOT"/var/lib/kbuildd/builds/kbt-prov/1.0/"$K1"/src/kbt_prov.ko)" \
+		"$ROOT/lib/modules/$K1/kernel/drivers/misc/kbt_intree.ko" &&
+	orig=$(sha256sum <"$ROOT/lib/modules/$K1/kernel/drivers/misc/kbt_intree.ko") &&
+	depmod -b "$ROOT" "$K1" 2>/dev/null &&
+	kb add replace-1.0 && kb install kbt-replace -k "$K1" &&
+	modinfo -b "$ROOT" -k "$K1" -n kbt_intree >path && test_grep "/updates/dkms/kbt_intree.ko" path &&
+	kb remove kbt-replace/1.0 --all &&
+	modinfo -b "$ROOT" -k "$K1" -n kbt_intree >path && test_grep "/kernel/drivers/misc/kbt_intree.ko\$" path &&
+	test "$orig" = "$(sha256sum <"$ROOT/lib/modules/$K1/kernel/drivers/misc/kbt_intree.ko")" &&
+	rm "$ROOT/lib/modules/$K1/kernel/drivers/misc/kbt_intree.ko" && depmod -b "$ROOT" "$K1" 2>/dev/null
+'
+
+test_expect_success 'a registered tree whose dkms.conf is gone is named; the others go on' '
+	kb add basic-1.0 &&
+	mv "$ROOT/var/lib/kbuildd/recipes/kbt-basic/1.0/source/dkms.conf" broken.conf &&
+	test_expect_code 1 kb rebuild -k "$K1" >out 2>&1 &&
+	test_grep "kbt-basic/1.0 *$K1 *error" out &&
+	test_grep "dkms.conf.*No such file" out &&
+	test_grep "kbt-cons/1.0 *$K1 *up to date" out &&
+	mv broken.conf "$ROOT/var/lib/kbuildd/recipes/kbt-basic/1.0/source/dkms.conf" &&
+	kb rebuild -k "$K1" >out && test_grep "kbt-basic/1.0 *$K1 *installed" out
+'
+
+test_expect_success 'an installed module deleted behind its back is found and put back' '
+	rm "$(modfile "$K1" kbt_basic)" &&
+	test_expect_code 1 kb status --check >out 2>&1 &&
+	test_grep "kbt_basic" out &&
+	kb rebuild -k "$K1" >out && kb status --check
+'
+
 test_done
