@@ -11,7 +11,8 @@ static int cmd_add(struct kb_ctx *ctx, int argc, char **argv)
 	int ret;
 
 	if (!argc)
-		return kb_err(-KB_E_INPUT, "name a recipe file or a directory holding kbuildd.recipe");
+		return kb_err(-KB_E_INPUT, "name a recipe file, a dkms.conf, or a directory holding "
+			      "kbuildd.recipe or dkms.conf");
 	struct kb_strv ids = KB_STRV_INIT;
 
 	/* all at once, so their downloads run concurrently */
@@ -28,7 +29,8 @@ const struct kb_cmd kb_cmd_add = {
 	.run = cmd_add,
 	.usage = "PATH...",
 	.summary = "register recipes without building",
-	.help = "Register each PATH: a recipe file, or a directory holding kbuildd.recipe. The\n"
+	.help = "Register each PATH: a recipe file, a DKMS dkms.conf, or a directory holding\n"
+		"kbuildd.recipe or else dkms.conf (read per kernel as DKMS reads it). The\n"
 		"source (a directory, a release archive pinned by sha256, or a git commit) and the\n"
 		"patches are copied into kbuildd's state, so later builds do not depend on PATH\n"
 		"or the network. Downloads of several recipes run at once and go through the\n"
