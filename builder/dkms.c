@@ -441,8 +441,8 @@ static void tell_ignored(const struct reading *rd)
 			kb_warn("%s: %s is not used by kbuildd: %s", rd->file, ignored[i].name,
 				ignored[i].why);
 	if (get(rd, "CLEAN", 0) && strcmp(get(rd, "CLEAN", 0), "true"))
-		kb_info("%s: CLEAN is not run: every build starts from a fresh copy of the source",
-			rd->file);
+		kb_verbose("%s: CLEAN is not run: every build starts from a fresh copy of the "
+			   "source", rd->file);
 	for (size_t i = 0; i < rd->conf.unknown.n; i++)
 		kb_info("%s: %s is not a DKMS directive; kbuildd ignores it", rd->file,
 			rd->conf.unknown.v[i]);

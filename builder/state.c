@@ -27,11 +27,15 @@ static char *recipe_file_of(const char *path)
 	char *file = NULL;
 
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (asprintf(&file, "%s/kbuildd.recipe", path) < 0)
+		int len = (int)strlen(path);
+
+		while (len > 1 && path[len - 1] == '/')
+			len--;	/* "dir/" names dir/dkms.conf, not dir//dkms.conf */
+		if (asprintf(&file, "%.*s/kbuildd.recipe", len, path) < 0)
 			return NULL;
 		if (access(file, F_OK) < 0 && kb_dkms_is_tree(path)) {
 			free(file);
-			if (asprintf(&file, "%s/dkms.conf", path) < 0)
+			if (asprintf(&file, "%.*s/dkms.conf", len, path) < 0)
 				return NULL;
 		}
 		return file;

@@ -137,7 +137,7 @@ test_expect_success 'directives kbuildd does not act on, and unknown ones, are n
 	LOAD_AT_BOOT=no
 	helper=lowercase-is-fine
 	EOF
-	kb add depr-1.0 2>err &&
+	kb -v add depr-1.0 2>err &&
 	test_grep "NO_WEAK_MODULES is not used by kbuildd" err &&
 	test_grep "CLEAN is not run" err &&
 	test_grep "LOAD_AT_BOOT is not a DKMS directive" err &&
