@@ -622,6 +622,13 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	}
 	kb_dkms_conf_release(&rd->conf);
 	kb_dkms_conf_init(&rd->conf);
+	/* the conf is code: from the registered copy it runs as the build user */
+	if (!ctx->build_as_user) {
+		const char *user = NULL;
+
+		ctx->build_as_user = kb_child_build_user(ctx->settings.user, &ctx->build_uid,
+							 &ctx->build_gid, &user);
+	}
 	env = (struct kb_dkms_env){
 		.kernelver = k->release, .arch = k->arch, .kernel_source_dir = k->build_dir,
 		.kernel_config = kconfig, .dkms_tree = b->dkms_tree, .source_tree = b->source_tree,
