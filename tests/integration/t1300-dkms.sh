@@ -160,6 +160,18 @@ test_expect_success 'REMAKE_INITRD=yes puts the module in the initramfs (DKMS dr
 	kb remove kbt-initrd/1.0 --all
 '
 
+test_expect_success 'a recipe may build its source through the dkms.conf in it' '
+	dkms_tree vendor/src kbt_vendor &&
+	printf "PACKAGE_NAME=kbt-vendor\nPACKAGE_VERSION=3.0\nBUILT_MODULE_NAME[0]=kbt_vendor\nDEST_MODULE_LOCATION[0]=/updates\n" >vendor/src/dkms.conf &&
+	printf "[recipe]\nname = kbt-vendor\nversion = 3.0\n[source]\npath = src\n[build]\ndkms = dkms.conf\nkernels = >= 5.10\n" >vendor/kbt-vendor.recipe &&
+	kb add vendor/kbt-vendor.recipe && kb install kbt-vendor -k "$K1" &&
+	test -n "$(modfile "$K1" kbt_vendor)" &&
+	kb remove kbt-vendor/3.0 --all &&
+	printf "[recipe]\nname = kbt-vendor\nversion = 3.0\n[source]\npath = src\n[build]\ndkms = dkms.conf\n[module kbt_vendor]\n" >vendor/bad.recipe &&
+	test_expect_code 2 kb add vendor/bad.recipe 2>err &&
+	test_grep "drop the \[module\] sections" err
+'
+
 # --- malformed confs: exit 2, a file:line, nothing registered -----------
 
 conf_error () {
