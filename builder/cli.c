@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cmd-dkms.h"
 #include "kb-limits.h"
 #include "lock.h"
 #include "recover.h"
@@ -110,6 +111,9 @@ static void usage(FILE *out)
 	fprintf(out, "\nGlobal options:\n");
 	print_options(out, 0, true);
 	fprintf(out, "\nRun 'kbuildd COMMAND --help' for a command's arguments and options.\n"
+		     "'kbuildd dkms ACTION ...' (or kbuildd run as 'dkms') takes DKMS's command\n"
+		     "lines: add, build, install, uninstall, remove, status, autoinstall; see\n"
+		     "kbuildd-dkms(8).\n"
 		     "Exit status: 0 all held, 1 a build or install failed (the rest was done),\n"
 		     "2 bad usage or input, 3 state locked by another kbuildd, 130 interrupted.\n");
 }
@@ -248,11 +252,19 @@ int main(int argc, char **argv)
 {
 	struct kb_ctx ctx = { .lock_fd = -1, .wait_seconds = 600, .root = { -1, NULL } };
 	struct kb_buf cmdline = KB_BUF_INIT_MAX(4096);
+	struct kb_dkms_call dkms = KB_DKMS_CALL_INIT;
 	int verbosity = KB_LOG_NORMAL, r;
 	bool help = false, version = false;
 	const struct kb_cmd *cmd;
 	unsigned seen = 0;
 
+	/* `dkms ARGS` or `kbuildd dkms ARGS`: DKMS's command line, run as kbuildd's */
+	if (kb_dkms_frontend(argc, argv, KBUILDD_VERSION, &dkms, &r)) {
+		if (!dkms.argv.n)
+			goto out;
+		argc = (int)dkms.argv.n;
+		argv = dkms.argv.v;
+	}
 	r = parse_options(&ctx, argc, argv, &seen, &verbosity, &help, &version);
 	if (r)
 		goto out;
@@ -267,6 +279,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cmd = find_command(argv[optind]);
+	if (!cmd && dkms.argv.n)
+		cmd = kb_dkms_find_command(argv[optind]);
 	if (!cmd) {
 		r = option_error("unknown command '%s'", argv[optind]);
 		goto out;
@@ -290,6 +304,7 @@ int main(int argc, char **argv)
 		r = 0;
 	}
 out:
+	kb_dkms_call_release(&dkms);
 	kb_buf_release(&cmdline);
 	kb_strv_clear(&ctx.kernels);
 	kb_settings_release(&ctx.settings);

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "cmd.h"
 #include "compress.h"
@@ -220,5 +221,116 @@ const struct kb_cmd kb_cmd_status = {
 		"manifest with the right sha256, that every listed file exists, and that no\n"
 		"interrupted run left anything behind (exit 1 when not).",
 	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK,
+	.flags = KB_CMD_SETTINGS,
+};
+
+/* --- dkms status: DKMS's format, for the dkms front end (cmd-dkms.c) ------ */
+
+/* "installed" when its manifest is this version's, "built" when its build is kept, else NULL. */
+static const char *dkms_state(struct kb_ctx *ctx, struct kb_recipe *r, struct kb_kernel *k)
+{
+	struct kb_task t = { .recipe = r, .kernel = k };
+	struct kb_manifest m;
+	char rel[PATH_MAX];
+	bool installed = false;
+
+	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0) {
+		installed = !strcmp(m.version, r->version);
+		kb_manifest_release(&m);
+	}
+	if (installed)
+		return "installed";
+	if (kb_task_build_rel(&t, "/build-id", rel, sizeof(rel)) == 0 &&
+	    kb_root_exists(&ctx->root, rel))
+		return "built";
+	return NULL;
+}
+
+/* DKMS lists modules, then versions, in its tree's order: sorted. */
+static int dkms_recipe_cmp(const void *a, const void *b)
+{
+	const struct kb_recipe *x = *(struct kb_recipe *const *)a, *y = *(struct kb_recipe *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strverscmp(x->version, y->version);
+}
+
+/* Asked for by "NAME" or "NAME/VERSION" (or nothing asked: all). */
+static bool dkms_wanted(const struct kb_recipe *r, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *slash = strchr(argv[i], '/');
+		size_t len = slash ? (size_t)(slash - argv[i]) : strlen(argv[i]);
+
+		if (strlen(r->name) == len && !strncmp(r->name, argv[i], len) &&
+		    (!slash || !strcmp(slash + 1, r->version)))
+			return true;
+	}
+	return !argc;
+}
+
+/*
+ * "NAME/VERSION, KERNEL, ARCH: installed|built" for each kernel it is built
+ * for, else "NAME/VERSION: added". As DKMS, -k only narrows what is shown:
+ * a kernel that is not there is no error.
+ */
+static int cmd_dkms_status(struct kb_ctx *ctx, int argc, char **argv)
+{
+	struct kb_recipe_set set = { 0 };
+	struct kb_kernel_list kernels = { 0 };
+	struct kb_strv only = ctx->kernels;
+	struct kb_buf b = KB_BUF_INIT;
+	struct utsname uts;
+	int r;
+
+	ctx->kernels = (struct kb_strv)KB_STRV_INIT;
+	r = kb_state_load(ctx, &set);
+	if (r >= 0)
+		r = kb_kernels_discover(ctx, &kernels);
+	ctx->kernels = only;
+	if (r < 0)
+		goto out;
+	if (uname(&uts) < 0)
+		snprintf(uts.machine, sizeof(uts.machine), "unknown");
+	if (set.n)
+		qsort(set.v, set.n, sizeof(*set.v), dkms_recipe_cmp);
+	for (size_t i = 0; i < set.n; i++) {
+		struct kb_recipe *rc = set.v[i];
+		size_t shown = 0;
+
+		if (!dkms_wanted(rc, argc, argv))
+			continue;
+		for (size_t k = 0; k < kernels.n; k++) {
+			struct kb_kernel *kernel = &kernels.v[k];
+			const char *state;
+
+			if (only.n && !kb_strv_contains(&only, kernel->release))
+				continue;
+			state = dkms_state(ctx, rc, kernel);
+			if (!state)
+				continue;
+			kb_buf_addf(&b, "%s/%s, %s, %s: %s\n", rc->name, rc->version, kernel->release,
+				    kernel->arch ? kernel->arch : uts.machine, state);
+			shown++;
+		}
+		if (!shown)
+			kb_buf_addf(&b, "%s/%s: added\n", rc->name, rc->version);
+	}
+	fputs(kb_buf_str(&b), stdout);
+out:
+	kb_buf_release(&b);
+	kb_kernel_list_release(&kernels);
+	kb_recipe_set_release(&set);
+	return r;
+}
+
+const struct kb_cmd kb_cmd_dkms_status = {
+	.name = "dkms-status",
+	.run = cmd_dkms_status,
+	.usage = "[NAME[/VERSION]]... [-k KERNEL]...",
+	.summary = "what 'dkms status' prints",
+	.help = "DKMS's status lines: \"NAME/VERSION, KERNEL, ARCH: installed\" (or built) for\n"
+		"each kernel a registered recipe is built for, else \"NAME/VERSION: added\".",
+	.options = KB_OPT_KERNEL,
 	.flags = KB_CMD_SETTINGS,
 };

@@ -40,3 +40,12 @@ struct kb_cmd {
 extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install,
 	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify,
 	kb_cmd_keys, kb_cmd_doctor, kb_cmd_import_dkms;
+
+/*
+ * The dkms front end (cmd-dkms.c). Its translations also name two commands
+ * of their own, kept out of the table above and so out of --help:
+ * dkms-build (register paths, then build) and dkms-status (DKMS's status
+ * lines, in cmd-status.c). kb_dkms_find_command() returns one by name, or NULL.
+ */
+extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_status;
+const struct kb_cmd *kb_dkms_find_command(const char *name);

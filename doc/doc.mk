@@ -1,7 +1,8 @@
 # doc/doc.mk — man pages and bash completion; included by the GNUmakefile,
 # which provides BUILD, Q, DESTDIR and PREFIX.
 #
-#   make man                   build/man/kbuildd.8, kbuildd.recipe.5, kbuildd.conf.5 (scdoc)
+#   make man                   build/man/kbuildd.8, kbuildd-dkms.8, kbuildd.recipe.5,
+#                              kbuildd.conf.5 (scdoc)
 #   make check-man             lint them: mandoc -T lint, man --warnings
 #   make install-man           into $(DESTDIR)$(MANDIR)/man8 and man5
 #   make install-completion    into $(DESTDIR)$(BASHCOMPDIR)/kbuildd
@@ -12,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 DOC_PKGS := scdoc mandoc man-db
-MAN8_PAGES := kbuildd.8
+MAN8_PAGES := kbuildd.8 kbuildd-dkms.8
 MAN5_PAGES := kbuildd.recipe.5 kbuildd.conf.5
 MAN_PAGES := $(addprefix $(BUILD)/man/,$(MAN8_PAGES) $(MAN5_PAGES))
 
