@@ -101,6 +101,10 @@ while read -r pkg id; do
 			if [ "$exp" = built ]; then
 				dkms_paths "$pkg" "$k" >want && kbuildd_paths "$id" "$k" >got &&
 				test -s want && test_cmp want got
+			elif [ "$exp" = fails ]; then
+				# the compiler failed, as under dkms: not kbuildd
+				grep "error:" "$ROOT/var/lib/kbuildd/builds/$id/$k.log" | head -n 3 &&
+				grep -q "error:" "$ROOT/var/lib/kbuildd/builds/$id/$k.log"
 			fi
 		'
 	done
