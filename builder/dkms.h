@@ -58,5 +58,5 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dkms_script which,
 		       const char *kernel);
 
-/* "updates/dkms", "extra", "updates" or @written: where DKMS installs on the root's distribution. */
+/* "updates/dkms", "extra", "updates" or @written: DKMS's place on the root's distribution. */
 const char *kb_dkms_dest(struct kb_ctx *ctx, const char *written);
