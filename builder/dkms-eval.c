@@ -257,6 +257,9 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 	c.drop_privileges = ctx->build_as_user;
 	c.uid = ctx->build_uid;
 	c.gid = ctx->build_gid;
+	/* as a build: its own /tmp, with the root prefix still in view */
+	c.private_tmp = ctx->build_as_user;
+	c.keep = ctx->root.path[0] ? ctx->root.path : NULL;
 	status = r < 0 || !c.dir ? -ENOMEM : kb_child_run(&c);
 	kb_child_release(&c);
 	if (status < 0) {
