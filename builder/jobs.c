@@ -2,12 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "build.h"
 #include "jobs.h"
 #include "log.h"
+#include "state.h"
 
 /*
  * Signal handlers can only reach a static: the write end of the self-pipe
@@ -148,17 +151,50 @@ static void settle(struct kb_plan *plan, size_t *ready)
 	}
 }
 
-static struct kb_task *next_ready(struct kb_plan *plan)
+static long long tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F)
+		tree_bytes += st->st_size;
+	return 0;
+}
+
+/* The size of @t's registered source: a build's length, roughly, before one was timed. */
+static long long source_weight(struct kb_ctx *ctx, struct kb_task *t)
+{
+	_cleanup_free_ char *src = NULL;
+
+	if (t->weight)
+		return t->weight;
+	src = kb_state_source_path(ctx, t->recipe);
+	tree_bytes = 0;
+	if (!src || nftw(src, add_size, 16, FTW_PHYS) < 0)
+		tree_bytes = -1;
+	t->weight = tree_bytes ? tree_bytes : -1;
+	return t->weight;
+}
+
+/*
+ * The ready build with the most source: the longest builds start first, so
+ * one of them does not run alone at the end while the other slots idle.
+ */
+static struct kb_task *next_ready(struct kb_ctx *ctx, struct kb_plan *plan)
+{
+	struct kb_task *best = NULL;
+
 	for (size_t i = 0; i < plan->n; i++) {
 		struct kb_task *t = &plan->tasks[i];
 		bool failed;
 
 		if (t->state == KB_TASK_PENDING && t->action == KB_ACT_BUILD &&
-		    deps_done(t, &failed))
-			return t;
+		    deps_done(t, &failed) &&
+		    (!best || source_weight(ctx, t) > source_weight(ctx, best)))
+			best = t;
 	}
-	return NULL;
+	return best;
 }
 
 static double elapsed(const struct timespec *since)
@@ -339,13 +375,13 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 		ssize_t n;
 
 		settle(plan, &ready);
-		while (!interrupted && (t = next_ready(plan)) && take_token(js)) {
+		while (!interrupted && (t = next_ready(ctx, plan)) && take_token(js)) {
 			start_task(ctx, js, t, &running);
 			settle(plan, &ready);
 		}
-		if (!running && (interrupted || !next_ready(plan)))
+		if (!running && (interrupted || !next_ready(ctx, plan)))
 			break;
-		if (poll(pfd, next_ready(plan) ? 2 : 1, 1000) < 0 && errno != EINTR)
+		if (poll(pfd, next_ready(ctx, plan) ? 2 : 1, 1000) < 0 && errno != EINTR)
 			return -errno;
 		n = read(sig_rfd, sigs, sizeof(sigs));
 		for (ssize_t i = 0; i < n; i++)

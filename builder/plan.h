@@ -40,6 +40,7 @@ struct kb_task {
 	size_t nr_deps;
 	bool install;			/* install after building */
 	bool selected;			/* asked for, not just pulled in as a dependency */
+	long long weight;		/* bytes of source: bigger builds start first; -1 unknown */
 	int visit;			/* cycle detection while planning */
 
 	/* Set while building (jobs.c). */
