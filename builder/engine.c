@@ -147,26 +147,52 @@ static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
 	return wanted;
 }
 
-static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel_list *kernels)
+/* Install what was built for @k, then depmod and the initramfs once. Returns failures. */
+static int install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k)
 {
-	int failed = 0;
+	bool changed = false;
+	int failed = kb_install_kernel(ctx, plan, k, &changed);
 
-	for (size_t i = 0; i < kernels->n; i++) {
-		struct kb_kernel *k = &kernels->v[i];
-		bool changed = false;
+	/* a pending mark is an earlier run's depmod that never happened */
+	if ((!changed && !kb_depmod_pending(ctx, k)) || ctx->no_depmod)
+		return failed;
+	/* once per kernel, however many recipes changed */
+	if (kb_depmod(ctx, k) < 0)
+		failed++;
+	else
+		kb_depmod_check(ctx, k);
+	if (wants_initramfs(ctx, plan, k) && kb_initramfs_regenerate(ctx, k) < 0)
+		failed++;
+	return failed;
+}
 
-		failed += kb_install_kernel(ctx, plan, k, &changed);
-		/* a pending mark is an earlier run's depmod that never happened */
-		if ((!changed && !kb_depmod_pending(ctx, k)) || ctx->no_depmod)
-			continue;
-		/* once per kernel, however many recipes changed */
-		if (kb_depmod(ctx, k) < 0)
-			failed++;
-		else
-			kb_depmod_check(ctx, k);
-		if (wants_initramfs(ctx, plan, k) && kb_initramfs_regenerate(ctx, k) < 0)
-			failed++;
-	}
+/* Kernels installed while others still built (the jobs hook), and their failures. */
+struct early_installs {
+	struct kb_kernel_list *kernels;
+	bool *done;
+	int failed;
+};
+
+static void install_early(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k,
+			  void *data)
+{
+	struct early_installs *e = data;
+
+	for (size_t i = 0; i < e->kernels->n; i++)
+		if (&e->kernels->v[i] == k && !e->done[i]) {
+			e->done[i] = true;
+			e->failed += install_kernel(ctx, plan, k);
+		}
+}
+
+static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel_list *kernels,
+		       struct early_installs *early)
+{
+	int failed = early ? early->failed : 0;
+
+	for (size_t i = 0; i < kernels->n; i++)
+		if (!early || !early->done[i])
+			failed += install_kernel(ctx, plan, &kernels->v[i]);
 	return failed;
 }
 
@@ -228,6 +254,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	struct kb_kernel_list kernels = { 0 };
 	struct kb_plan plan = { 0 };
 	struct kb_signer signer = { 0 };
+	struct early_installs early = { 0 };
 	int r, failed = 0;
 
 	r = kb_state_load(ctx, &set);
@@ -254,13 +281,22 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 			if (t->action == KB_ACT_UPTODATE)
 				t->state = KB_TASK_BUILT;
 		}
+	} else if (mode == KB_PLAN_INSTALL) {
+		/* a kernel whose builds are done installs while the others still build */
+		struct kb_jobs_hook hook = { install_early, &early };
+
+		early.kernels = &kernels;
+		early.done = calloc(kernels.n + 1, sizeof(*early.done));
+		r = early.done ? kb_jobs_run_hooked(ctx, &plan, &hook) : -ENOMEM;
+		if (r < 0)
+			goto out;
 	} else {
 		r = kb_jobs_run(ctx, &plan);
 		if (r < 0)
 			goto out;
 	}
 	if (mode == KB_PLAN_INSTALL)
-		failed += install_all(ctx, &plan, &kernels);
+		failed += install_all(ctx, &plan, &kernels, early.done ? &early : NULL);
 	report(ctx, &plan);
 	ctx->dkms_status = dkms_status(&plan, !ids && mode == KB_PLAN_INSTALL);
 	for (size_t i = 0; i < plan.n; i++)
@@ -268,6 +304,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 			failed++;
 	r = failed ? -KB_E_BUILD : 0;
 out:
+	free(early.done);
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);

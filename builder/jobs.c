@@ -359,7 +359,38 @@ static void check_timeouts(struct kb_ctx *ctx, struct kb_plan *plan)
 	}
 }
 
-static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js, int sig_rfd)
+/* Has every build of @k ended (or never needed to run)? */
+static bool kernel_done(const struct kb_plan *plan, const struct kb_kernel *k)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+
+		if (t->kernel == k && (t->state == KB_TASK_RUNNING ||
+				       (t->state == KB_TASK_PENDING && t->action == KB_ACT_BUILD)))
+			return false;
+	}
+	return true;
+}
+
+/* Hand over each kernel whose builds are done; @handed remembers them (one entry per task). */
+static void hand_over(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb_jobs_hook *hook,
+		      bool *handed)
+{
+	for (size_t i = 0; hook && i < plan->n; i++) {
+		struct kb_kernel *k = plan->tasks[i].kernel;
+		bool seen = false;
+
+		for (size_t j = 0; j < plan->n && !seen; j++)
+			seen = handed[j] && plan->tasks[j].kernel == k;
+		if (seen || !kernel_done(plan, k))
+			continue;
+		handed[i] = true;
+		hook->kernel_done(ctx, plan, k, hook->data);
+	}
+}
+
+static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js, int sig_rfd,
+		    const struct kb_jobs_hook *hook, bool *handed)
 {
 	unsigned running = 0;
 	int interrupted = 0;
@@ -381,6 +412,7 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 		}
 		if (!running && (interrupted || !next_ready(ctx, plan)))
 			break;
+		hand_over(ctx, plan, hook, handed);
 		if (poll(pfd, next_ready(ctx, plan) ? 2 : 1, 1000) < 0 && errno != EINTR)
 			return -errno;
 		n = read(sig_rfd, sigs, sizeof(sigs));
@@ -401,6 +433,12 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 
 int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan)
 {
+	return kb_jobs_run_hooked(ctx, plan, NULL);
+}
+
+int kb_jobs_run_hooked(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb_jobs_hook *hook)
+{
+	bool *handed;
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct sigaction old_chld, old_int, old_term;
 	struct jobserver js = { -1, -1, -1, 0 };
@@ -431,7 +469,9 @@ int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan)
 	sigaction(SIGTERM, &sa, &old_term);
 	kb_verbose("jobserver: %u slots", js.slots);
 
-	r = run_loop(ctx, plan, &js, sig_pipe[0]);
+	handed = calloc(plan->n + 1, sizeof(*handed));
+	r = handed ? run_loop(ctx, plan, &js, sig_pipe[0], hook, handed) : -ENOMEM;
+	free(handed);
 
 	kill_strays(ctx, &plan->n);
 	sigaction(SIGCHLD, &old_chld, NULL);

@@ -10,3 +10,16 @@
  * every build and return -KB_E_INTERRUPTED with no half-made build kept.
  */
 int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan);
+
+/*
+ * Called for a kernel whose builds have all ended while other kernels'
+ * builds still run, so its install and depmod overlap them instead of
+ * following them. Each kernel is handed over at most once.
+ */
+struct kb_jobs_hook {
+	void (*kernel_done)(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k,
+			    void *data);
+	void *data;
+};
+
+int kb_jobs_run_hooked(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb_jobs_hook *hook);
