@@ -412,7 +412,9 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 		}
 		if (!running && (interrupted || !next_ready(ctx, plan)))
 			break;
-		hand_over(ctx, plan, hook, handed);
+		/* only into a slot that would idle: an install never delays a build's start */
+		if (running < js->slots && !next_ready(ctx, plan))
+			hand_over(ctx, plan, hook, handed);
 		if (poll(pfd, next_ready(ctx, plan) ? 2 : 1, 1000) < 0 && errno != EINTR)
 			return -errno;
 		n = read(sig_rfd, sigs, sizeof(sigs));

@@ -13,8 +13,9 @@ int kb_jobs_run(struct kb_ctx *ctx, struct kb_plan *plan);
 
 /*
  * Called for a kernel whose builds have all ended while other kernels'
- * builds still run, so its install and depmod overlap them instead of
- * following them. Each kernel is handed over at most once.
+ * builds still run and a slot has nothing to start, so its install and
+ * depmod overlap them instead of following them. Each kernel is handed
+ * over at most once.
  */
 struct kb_jobs_hook {
 	void (*kernel_done)(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k,
