@@ -218,6 +218,28 @@ static const char dkms_build_script[] =
 	"done <<<\"$KBUILDD_STRIP\"\n"
 	"[ -z \"$KBUILDD_POST_BUILD\" ] || run_script POST_BUILD \"$PWD/$KBUILDD_POST_BUILD\"\n";
 
+/*
+ * Would the build's debug info be thrown away? So it is for a dkms.conf
+ * whose every module is stripped (STRIP), unless kbuild turns it into the
+ * modules' BTF, which stays (the headers carry a vmlinux to build it on).
+ * Then no make of the build needs to generate it: MAKEFLAGS carries the
+ * override to every make the conf's command starts, as a command-line
+ * variable, and compiling takes about a third less.
+ */
+static bool debug_info_unused(const struct kb_task *t)
+{
+	const struct kb_recipe *r = t->recipe;
+	_cleanup_free_ char *btf = NULL, *vmlinux = NULL;
+
+	if (!r->dkms_build || !r->nr_modules || r->dkms_build->strip.n != r->nr_modules)
+		return false;
+	btf = kb_kernel_config(t->kernel, "CONFIG_DEBUG_INFO_BTF_MODULES");
+	if (!btf || strcmp(btf, "y"))
+		return true;
+	return asprintf(&vmlinux, "%s/vmlinux", t->kernel->build_dir) >= 0 &&
+	       access(vmlinux, F_OK) < 0;
+}
+
 static int dkms_command(struct kb_ctx *ctx, struct kb_task *t, const char *build_dir)
 {
 	const struct kb_dkms_build *b = t->recipe->dkms_build;
@@ -314,7 +336,8 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 		kb_strv_push(&t->child.env, "LC_ALL=C");
 	}
 	kb_strv_pushf(&t->child.env, "HOME=%s", build_dir);
-	kb_strv_pushf(&t->child.env, "MAKEFLAGS= -j --jobserver-auth=%d,%d", rfd, wfd);
+	kb_strv_pushf(&t->child.env, "MAKEFLAGS= -j --jobserver-auth=%d,%d%s", rfd, wfd,
+		      debug_info_unused(t) ? " -- CONFIG_DEBUG_INFO=" : "");
 	if (getenv("SOURCE_DATE_EPOCH"))
 		kb_strv_pushf(&t->child.env, "SOURCE_DATE_EPOCH=%s", getenv("SOURCE_DATE_EPOCH"));
 	t->child.keep_fds[0] = rfd;

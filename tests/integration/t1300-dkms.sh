@@ -54,6 +54,23 @@ test_expect_success 'the module is stripped of debug info, as DKMS strips it' '
 	! readelf -S m.ko | grep -q "\.debug_info"
 '
 
+test_expect_success 'debug info is never generated for a module that is stripped, and kept with STRIP=no' '
+	# (where the headers carry a vmlinux, kbuild makes BTF from it: then it stays)
+	if ! [ -e "$ROOT/lib/modules/$K1/build/vmlinux" ]; then
+		! readelf -S "$ROOT/var/lib/kbuildd/builds/kbt-basic/1.0/$K1/src/kbt_basic.o" |
+			grep -q "\.debug_info"
+	fi &&
+	dkms_tree keep-1.0 kbt_keep &&
+	printf "PACKAGE_NAME=kbt-keep\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_keep\nDEST_MODULE_LOCATION[0]=/updates\nSTRIP[0]=no\n" >keep-1.0/dkms.conf &&
+	kb add keep-1.0 && kb install kbt-keep -k "$K1" &&
+	f=$(modfile "$K1" kbt_keep) &&
+	case $f in *.xz) xz -dc "$f" >k.ko ;; *.zst) zstd -qdc "$f" >k.ko ;; *) cp "$f" k.ko ;; esac &&
+	if grep -q "^CONFIG_DEBUG_INFO=y" "$ROOT/lib/modules/$K1/build/.config"; then
+		readelf -S k.ko | grep -q "\.debug_info"
+	fi &&
+	kb remove kbt-keep/1.0 --all
+'
+
 test_expect_success 'remove --all gives back the root as it was before the add' '
 	kb remove kbt-basic/1.0 --all &&
 	tree_snapshot "$ROOT" | grep -v " var/lib/kbuildd/lock " >after &&
