@@ -151,18 +151,24 @@ static void settle(struct kb_plan *plan, size_t *ready)
 	}
 }
 
-static long long tree_bytes;
+static long long tree_units;
 
-static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static int count_unit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	(void)path;
+	size_t len = strlen(path);
+
+	(void)st;
 	(void)ftw;
-	if (type == FTW_F)
-		tree_bytes += st->st_size;
+	if (type == FTW_F && len > 2 && !strcmp(path + len - 2, ".c"))
+		tree_units++;
 	return 0;
 }
 
-/* The size of @t's registered source: a build's length, roughly, before one was timed. */
+/*
+ * How many C files @t's registered source holds: how long its build runs,
+ * roughly, before one was timed (file sizes mislead: a few big files of a
+ * driver that fails at once weigh more than fifty that compile for a minute).
+ */
 static long long source_weight(struct kb_ctx *ctx, struct kb_task *t)
 {
 	_cleanup_free_ char *src = NULL;
@@ -170,15 +176,15 @@ static long long source_weight(struct kb_ctx *ctx, struct kb_task *t)
 	if (t->weight)
 		return t->weight;
 	src = kb_state_source_path(ctx, t->recipe);
-	tree_bytes = 0;
-	if (!src || nftw(src, add_size, 16, FTW_PHYS) < 0)
-		tree_bytes = -1;
-	t->weight = tree_bytes ? tree_bytes : -1;
+	tree_units = 0;
+	if (!src || nftw(src, count_unit, 16, FTW_PHYS) < 0)
+		tree_units = 0;
+	t->weight = tree_units + 1;
 	return t->weight;
 }
 
 /*
- * The ready build with the most source: the longest builds start first, so
+ * The ready build with the most C files: the longest builds start first, so
  * one of them does not run alone at the end while the other slots idle.
  */
 static struct kb_task *next_ready(struct kb_ctx *ctx, struct kb_plan *plan)

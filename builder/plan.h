@@ -40,7 +40,7 @@ struct kb_task {
 	size_t nr_deps;
 	bool install;			/* install after building */
 	bool selected;			/* asked for, not just pulled in as a dependency */
-	long long weight;		/* bytes of source: bigger builds start first (0: not read) */
+	long long weight;		/* C files in the source + 1: bigger builds first (0: not read) */
 	int visit;			/* cycle detection while planning */
 
 	/* Set while building (jobs.c). */
