@@ -43,6 +43,13 @@ static char *recipe_file_of(const char *path)
 	return strdup(path);
 }
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static bool is_dkms_conf(const char *file)
 {
 	const char *base = strrchr(file, '/');
@@ -286,6 +293,9 @@ int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct k
 		files[i] = recipe_file_of(paths[i]);
 		if (!files[i])
 			ret = -ENOMEM;
+		else if (access(files[i], F_OK) < 0 && is_dir(paths[i]))
+			ret = kb_err(-KB_E_INPUT, "'%s' holds neither %s nor a dkms.conf: name a "
+				     "recipe file, or the driver's source directory", paths[i], files[i]);
 		else if (is_dkms_conf(files[i]) ? kb_dkms_load(ctx, files[i], &recipes[i]) < 0 :
 			 kb_recipe_load(&recipes[i], files[i]) < 0)
 			ret = -KB_E_INPUT;
