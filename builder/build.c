@@ -13,6 +13,8 @@
 #include "dkms.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "outputs.h"
+#include "sandbox.h"
 
 static const char *const default_make[] = {
 	"make", "-C", "{kernel_build}", "M={build_dir}", "modules", NULL,
@@ -36,6 +38,7 @@ static void log_line(struct kb_task *t, const char *fmt, ...)
 
 static void record_failure(struct kb_ctx *ctx, struct kb_task *t);
 
+/* Each patch runs in the build's sandbox, reading the patch (opened here) on stdin. */
 static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_dir)
 {
 	int r;
@@ -44,23 +47,25 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		_cleanup_free_ char *patch = kb_state_patch_path(ctx, t->recipe,
 								 t->recipe->patches.v[i]);
 		struct kb_child c;
-		int status;
+		int status, fd = patch ? open(patch, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -ENOMEM;
 
+		if (fd < 0)
+			return kb_task_fail(t, "cannot open patch '%s': %s", t->recipe->patches.v[i],
+					    strerror(errno));
 		kb_child_init(&c);
 		kb_strv_push(&c.args, "patch");
 		kb_strv_push(&c.args, "-p1");
 		kb_strv_push(&c.args, "--batch");
 		kb_strv_push(&c.args, "--forward");
 		kb_strv_push(&c.args, "--no-backup-if-mismatch");
-		kb_strv_pushf(&c.args, "--input=%s", patch);
 		c.dir = strdup(src_dir);
+		c.in_fd = fd;
 		c.out_fd = t->log_fd;
-		c.drop_privileges = ctx->build_as_user;
-		c.uid = ctx->build_uid;
-		c.gid = ctx->build_gid;
+		c.sandbox = &t->sandbox;
 		log_line(t, "# applying %s", t->recipe->patches.v[i]);
 		status = kb_child_run(&c);
 		kb_child_release(&c);
+		close(fd);
 		if (status != 0) {
 			r = kb_task_fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
 			record_failure(ctx, t);	/* same inputs, same failure */
@@ -106,6 +111,46 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 	return 0;
 }
 
+/*
+ * The build's sandbox: it writes src/ alone, and sees of kbuildd's state
+ * only its DKMS layout, the registered source and its dependencies' builds.
+ * While it runs, K.new is root's and private, so no one outside the
+ * sandbox reaches what the build makes (a set-uid file, say) either.
+ */
+static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
+		   const char *snapshot)
+{
+	struct kb_sandbox *sb = &t->sandbox;
+	char rel[PATH_MAX];
+	int r;
+
+	kb_sandbox_release(sb);
+	r = kb_sandbox_setup(ctx, sb);
+	if (r == -ESRCH)
+		return kb_task_fail(t, "no unprivileged user to build as: create the user '%s' "
+				 "([build] user in kbuildd.conf)", ctx->settings.user ?
+				 ctx->settings.user : "kbuildd");
+	if (r >= 0)
+		r = kb_sandbox_rw(ctx, sb, src);
+	if (r >= 0 && t->recipe->dkms_build) {
+		const char *const parts[] = { "/dkms", "/source-tree" };
+
+		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(parts); i++)
+			r = kb_pathf(rel, sizeof(rel), "%s%s", dir, parts[i]) < 0 ? -ENAMETOOLONG :
+			    kb_sandbox_ro(ctx, sb, rel);
+		if (r >= 0)
+			r = kb_strv_push(&sb->ro, snapshot);
+	}
+	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
+		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ? -ENAMETOOLONG :
+		    kb_sandbox_ro(ctx, sb, rel);
+	if (r >= 0 && sb->isolate && sb->uid)
+		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
+	if (r < 0)
+		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir, strerror(-r));
+	return 0;
+}
+
 int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX], src[PATH_MAX], log[PATH_MAX], parent[PATH_MAX];
@@ -122,6 +167,8 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	r = kb_mkdirs(&ctx->root, parent, 0755);
 	if (r >= 0)
 		r = kb_rm_rf(&ctx->root, dir);
+	if (r >= 0)
+		r = kb_mkdirs(&ctx->root, dir, 0700);
 	if (r < 0)
 		return kb_task_fail(t, "cannot prepare '%s': %s", dir, strerror(-r));
 	t->log_fd = kb_root_openat(&ctx->root, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
@@ -142,13 +189,9 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 			return kb_task_fail(t, "cannot lay out the DKMS tree in '%s': %s", dir,
 					    strerror(-r));
 	}
-	/* the build may write its own directory and nothing else of ours */
-	if (ctx->build_as_user) {
-		r = kb_chown_tree(&ctx->root, dir, ctx->build_uid, ctx->build_gid);
-		if (r < 0)
-			return kb_task_fail(t, "cannot hand '%s' to the build user: %s", dir,
-					    strerror(-r));
-	}
+	r = contain(ctx, t, dir, src, snapshot);
+	if (r < 0)
+		return r;
 	return apply_patches(ctx, t, src_host);
 }
 
@@ -344,11 +387,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.keep_fds[1] = wfd;
 	t->child.out_fd = t->log_fd;
 	t->child.new_pgrp = true;
-	t->child.drop_privileges = ctx->build_as_user;
-	t->child.uid = ctx->build_uid;
-	t->child.gid = ctx->build_gid;
-	t->child.private_tmp = ctx->build_as_user;
-	t->child.keep = ctx->root.path[0] ? ctx->root.path : NULL;
+	t->child.sandbox = &t->sandbox;
 	t->child.dir = strdup(build_dir);
 	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);
@@ -419,6 +458,12 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			record_failure(ctx, t);
 			return;
 		}
+	}
+	if (kb_outputs_seal(ctx, t) < 0) {
+		log_line(t, "# kbuildd: %s", t->reason);
+		kb_build_abandon(ctx, t);
+		record_failure(ctx, t);
+		return;
 	}
 	r = keep_build(ctx, t);
 	if (r < 0) {

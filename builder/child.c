@@ -3,17 +3,17 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "fault.h"
+#include "sandbox.h"
 
 extern char **environ;
 
@@ -23,6 +23,7 @@ void kb_child_init(struct kb_child *c)
 	c->out_fd = -1;
 	c->keep_fds[0] = -1;
 	c->keep_fds[1] = -1;
+	c->in_fd = -1;
 	c->pid = -1;
 }
 
@@ -34,95 +35,33 @@ void kb_child_release(struct kb_child *c)
 	c->dir = NULL;
 }
 
-/* Is @path @dir or below it? (async-signal-safe: plain string compare) */
-static bool within(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return path && !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
-}
-
-/* mkdir -p of an absolute path, in place (async-signal-safe). */
-static void make_path(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	mkdir(path, 0755);
-}
-
-/*
- * An empty tmpfs over @dir; when @keep (the root prefix) lies below @dir,
- * it is bound back at the same path, so the build still sees its tree.
- */
-static void private_scratch(const char *dir, const char *keep)
-{
-	char self[32] = "/proc/self/fd/", path[4096];
-	int fd = -1, n;
-
-	if (within(keep, dir)) {
-		fd = open(keep, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return;
-	}
-	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 || fd < 0)
-		goto out;
-	/* fd number into "/proc/self/fd/N" without snprintf */
-	n = fd;
-	{
-		char digits[16];
-		int len = 0, at = (int)strlen(self);
-
-		do
-			digits[len++] = (char)('0' + n % 10);
-		while ((n /= 10) && len < (int)sizeof(digits));
-		while (len)
-			self[at++] = digits[--len];
-		self[at] = '\0';
-	}
-	if (strlen(keep) >= sizeof(path))
-		goto out;
-	memcpy(path, keep, strlen(keep) + 1);
-	make_path(path);
-	mount(self, keep, NULL, MS_BIND | MS_REC, NULL);
-out:
-	if (fd >= 0)
-		close(fd);
-}
-
-/* Runs in the forked child: only async-signal-safe calls until exec. */
-static void __attribute__((noreturn)) exec_child(struct kb_child *c)
+void kb_child_reset_signals(void)
 {
 	sigset_t none;
-	int null_fd;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+}
+
+/* Runs in the forked child: only async-signal-safe calls until exec. */
+void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
+{
+	int null_fd;
+
+	kb_child_reset_signals();
 	if (c->new_pgrp)
 		setpgid(0, 0);
-	if (c->private_tmp && unshare(CLONE_NEWNS) == 0 &&
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) {
-		/* what the build leaves in the shared scratch places dies with it */
-		static const char *const scratch[] = { "/tmp", "/var/tmp", "/dev/shm" };
-
-		for (size_t i = 0; i < ARRAY_SIZE(scratch); i++)
-			private_scratch(scratch[i], c->keep);
-	}
-	if (c->drop_privileges &&
-	    (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0 ||
-	     getuid() != c->uid || geteuid() != c->uid))
+	if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
+		     getuid() != uid || geteuid() != uid || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
 		_exit(126);	/* never build as root by accident */
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0)
 		_exit(127);
-	dup2(null_fd, 0);
+	dup2(c->in_fd >= 0 ? c->in_fd : null_fd, 0);
 	if (c->out_fd >= 0) {
 		dup2(c->out_fd, 1);
 		dup2(c->out_fd, 2);
@@ -154,12 +93,14 @@ int kb_child_start(struct kb_child *c)
 
 	if (!c->args.n)
 		return -EINVAL;
+	if (c->sandbox)
+		return kb_sandbox_start(c);
 	kb_fault_point("spawn");
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		exec_child(c);
+		kb_child_exec(c, false, 0, 0);
 	if (c->new_pgrp)
 		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
 	c->pid = pid;

@@ -6,6 +6,8 @@
 
 #include "util.h"
 
+struct kb_sandbox;
+
 struct kb_child {
 	struct kb_strv args;	/* argv; args.v[0] is looked up in PATH */
 	struct kb_strv env;	/* used as the whole environment when clean_env */
@@ -15,18 +17,15 @@ struct kb_child {
 	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
 	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
 	bool new_pgrp;		/* own process group, so it can be killed whole */
-	bool drop_privileges;	/* run as uid/gid below, with no supplementary groups */
-	uid_t uid;
-	gid_t gid;
-	bool private_tmp;	/* own mount namespace with empty /tmp, /var/tmp, /dev/shm */
-	const char *keep;	/* a tree under one of those to keep visible (the root prefix) */
+	int in_fd;		/* stdin; -1 = /dev/null */
+	const struct kb_sandbox *sandbox;	/* driver code: run contained (sandbox.h) */
 	pid_t pid;
 };
 
 void kb_child_init(struct kb_child *c);
 void kb_child_release(struct kb_child *c);
 
-/* fork+exec; 0 or negative errno. stdin is /dev/null. */
+/* fork+exec (inside c->sandbox when set); 0 or negative errno. */
 int kb_child_start(struct kb_child *c);
 /*
  * Wait for the child: returns its exit status (0..255), 128+N when killed
@@ -45,6 +44,14 @@ char *kb_child_cmdline(const struct kb_child *c);
  * when builds keep kbuildd's own identity (not root, or user = root).
  */
 bool kb_child_build_user(const char *name, uid_t *uid, gid_t *gid, const char **used);
+
+/*
+ * In a forked child: signals back to their defaults, then set up stdio,
+ * the kept fds, the directory and the identity (@uid/@gid with no other
+ * groups and no new privileges, when @drop) and exec. Never returns.
+ */
+void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid) __attribute__((noreturn));
+void kb_child_reset_signals(void);
 
 /* Is @name an executable in PATH (or /usr/sbin:/sbin)? */
 bool kb_child_have_program(const char *name);

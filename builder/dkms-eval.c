@@ -20,6 +20,7 @@
 #include "dkms-eval.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define EVAL_TIMEOUT "120"
 #define MAX_DUMP (4 << 20)
@@ -212,8 +213,20 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 		 const struct kb_dkms_env *env, struct kb_dkms_conf *out)
 {
 	struct kb_child c;
+	struct kb_sandbox sb;
 	struct kb_buf known = KB_BUF_INIT;
 	int dump_fd = -1, noise_fd = -1, status, r;
+
+	/* the conf is code: it runs contained, as the build user, whoever asked */
+	r = kb_sandbox_setup(ctx, &sb);
+	if (r >= 0)
+		r = kb_strv_push(&sb.ro, dir);
+	if (r < 0) {
+		kb_sandbox_release(&sb);
+		return r == -ESRCH ? kb_err(-KB_E_INPUT, "%s: no unprivileged user to read it as",
+					    files->v[0])
+				   : kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
+	}
 
 	dump_fd = memfd_create("kbuildd-dkms-records", MFD_CLOEXEC);
 	noise_fd = memfd_create("kbuildd-dkms-stderr", MFD_CLOEXEC);
@@ -254,12 +267,7 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 	c.dir = strdup(dir);
 	c.out_fd = noise_fd;
 	c.keep_fds[0] = dump_fd;
-	c.drop_privileges = ctx->build_as_user;
-	c.uid = ctx->build_uid;
-	c.gid = ctx->build_gid;
-	/* as a build: its own /tmp, with the root prefix still in view */
-	c.private_tmp = ctx->build_as_user;
-	c.keep = ctx->root.path[0] ? ctx->root.path : NULL;
+	c.sandbox = &sb;
 	status = r < 0 || !c.dir ? -ENOMEM : kb_child_run(&c);
 	kb_child_release(&c);
 	if (status < 0) {
@@ -287,6 +295,7 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 		r = kb_err_errno(r, "cannot read what '%s' set", files->v[0]);
 	}
 out_fds:
+	kb_sandbox_release(&sb);
 	if (dump_fd >= 0)
 		close(dump_fd);
 	if (noise_fd >= 0)

@@ -25,6 +25,7 @@
 #include "dkms.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "sandbox.h"
 #include "state.h"
 
 static const char *const script_names[KB_DKMS_NR_SCRIPTS] = {
@@ -270,13 +271,6 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	}
 	kb_dkms_conf_release(&rd->conf);
 	kb_dkms_conf_init(&rd->conf);
-	/* the conf is code: from the registered copy it runs as the build user */
-	if (!ctx->build_as_user) {
-		const char *user = NULL;
-
-		ctx->build_as_user = kb_child_build_user(ctx->settings.user, &ctx->build_uid,
-							 &ctx->build_gid, &user);
-	}
 	env = (struct kb_dkms_env){
 		.kernelver = k->release, .arch = k->arch, .kernel_source_dir = k->build_dir,
 		.kernel_config = kconfig, .dkms_tree = b->dkms_tree, .source_tree = b->source_tree,
@@ -470,6 +464,7 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 {
 	_cleanup_free_ char *srcdir = NULL, *cmd = NULL, *run = NULL, *itree = NULL;
 	struct kb_dkms_env env = { 0 };
+	struct kb_sandbox sb;
 	struct kb_child c;
 	struct utsname u;
 	int status;
@@ -505,7 +500,18 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	env.install_tree = itree;
 	env.module = r->name;
 	env.module_version = r->version;
+	/* driver code like the build: contained, the registered source read-only */
+	status = kb_sandbox_setup(ctx, &sb);
+	if (status >= 0)
+		status = kb_strv_push(&sb.ro, srcdir);
+	if (status < 0) {
+		kb_sandbox_release(&sb);
+		return kb_err_errno(status == -ESRCH ? -EPERM : status,
+				    "%s/%s: cannot prepare the sandbox of the %s script", r->name,
+				    r->version, script_names[which]);
+	}
 	kb_child_init(&c);
+	c.sandbox = &sb;
 	kb_strv_push(&c.args, "bash");
 	kb_strv_push(&c.args, "--norc");
 	kb_strv_push(&c.args, "--noprofile");
@@ -513,13 +519,14 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	kb_strv_push(&c.args, "exec $KBUILDD_RUN");	/* word-split, as DKMS runs it */
 	c.clean_env = true;
 	kb_dkms_env_push(&env, &c.env);
-	kb_strv_push(&c.env, "HOME=/root");
+	kb_strv_push(&c.env, "HOME=/");
 	kb_strv_pushf(&c.env, "KBUILDD_RUN=%s", run);
 	c.dir = strdup(srcdir);
 	kb_verbose("%s/%s: running the %s script: %s", r->name, r->version, script_names[which],
 		   cmd);
 	status = kb_child_run(&c);
 	kb_child_release(&c);
+	kb_sandbox_release(&sb);
 	if (status != 0)
 		return kb_err(-KB_E_BUILD, "%s/%s: the %s script '%s' failed (exit %d)", r->name,
 			      r->version, script_names[which], cmd, status);

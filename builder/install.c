@@ -17,6 +17,7 @@
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "outputs.h"
 #include "sign.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
@@ -137,9 +138,13 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx 
 			return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
 					 "with \"Invalid module format\")", m->path, vermagic,
 					 t->kernel->release);
-		r = kb_root_read(&ctx->root, rel, KB_MAX_MODULE_SIZE, &raw);
-		if (r >= 0)
-			r = sign_module(ctx, t, m, &raw);
+		/* exactly the bytes the build produced, as recorded when it ended */
+		r = kb_outputs_read(ctx, t, m, &raw);
+		if (r < 0) {
+			kb_buf_release(&raw);
+			return r;
+		}
+		r = sign_module(ctx, t, m, &raw);
 		if (r >= 0)
 			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);

@@ -70,6 +70,17 @@ int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_
 	return fd < 0 ? -errno : (int)fd;
 }
 
+int kb_open_beneath(int dirfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
 char *kb_root_path(const struct kb_root *root, const char *rel)
 {
 	struct kb_buf b = KB_BUF_INIT;
@@ -460,30 +471,44 @@ int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex)
 	return r;
 }
 
-static int chown_at(int dfd, const char *name, uid_t uid, gid_t gid, unsigned depth)
+/*
+ * lchown @name below @dfd and everything in it; with @freeze also drop the
+ * set-id, sticky and group/other write bits of every non-symlink, and
+ * refuse a tree too deep to walk whole (nothing may stay unfrozen).
+ */
+static int own_at(int dfd, const char *name, uid_t uid, gid_t gid, bool freeze, unsigned depth)
 {
+	struct stat st;
 	struct dirent *de;
 	DIR *dir;
 	int fd, r = 0;
 
-	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	if (freeze && !S_ISLNK(st.st_mode) &&
+	    fchmodat(dfd, name, st.st_mode & 0755 & ~(mode_t)(S_IWGRP | S_IWOTH), 0) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (depth >= 64)
+		return freeze ? -ELOOP : 0;
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+		return -errno;
 	dir = fdopendir(fd);
 	if (!dir) {
 		close(fd);
 		return -errno;
 	}
-	while (r >= 0 && depth < 64 && (de = readdir(dir)))
+	while (r >= 0 && (de = readdir(dir)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			r = chown_at(dirfd(dir), de->d_name, uid, gid, depth + 1);
+			r = own_at(dirfd(dir), de->d_name, uid, gid, freeze, depth + 1);
 	closedir(dir);
 	return r;
 }
 
-int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid)
+static int own_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid, bool freeze)
 {
 	char parent[PATH_MAX];
 	const char *last;
@@ -492,9 +517,19 @@ int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t 
 	dfd = open_parent(root, rel, parent, sizeof(parent), &last);
 	if (dfd < 0)
 		return dfd;
-	r = chown_at(dfd, last, uid, gid, 0);
+	r = own_at(dfd, last, uid, gid, freeze, 0);
 	close(dfd);
 	return r;
+}
+
+int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid)
+{
+	return own_tree(root, rel, uid, gid, false);
+}
+
+int kb_freeze_tree(const struct kb_root *root, const char *rel)
+{
+	return own_tree(root, rel, 0, 0, true);
 }
 
 int kb_rm_rf_host(const char *path)

@@ -23,6 +23,12 @@ void kb_root_release(struct kb_root *root);
 /* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */
 int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode);
 /*
+ * Open @rel below the directory @dirfd, following no symlink on the way and
+ * never leaving it (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): how
+ * files a build or a recipe's tree holds are read. No O_CREAT.
+ */
+int kb_open_beneath(int dirfd, const char *rel, int flags);
+/*
  * Open the directory holding @rel (with @flags | O_DIRECTORY: O_PATH, or
  * O_RDONLY to fsync it); *@last points at the final component, kept in @buf.
  */
@@ -60,6 +66,11 @@ int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
 
 /* lchown every entry of @rel (inside the root) to @uid:@gid; 0 or negative errno. */
 int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid);
+/*
+ * Make @rel root's and read-only to everyone else: owner root:root, no
+ * set-id, sticky or group/other write bit left (symlinks are not followed).
+ */
+int kb_freeze_tree(const struct kb_root *root, const char *rel);
 
 /* rm -rf of a host path (the source cache lives outside root-relative helpers' reach). */
 int kb_rm_rf_host(const char *path);

@@ -149,6 +149,7 @@ static int add_task(struct kb_plan *plan, struct kb_recipe_set *set, struct kb_r
 	t->kernel = k;
 	t->log_fd = -1;
 	kb_child_init(&t->child);
+	kb_sandbox_init(&t->sandbox);
 	for (size_t i = 0; i < r->depends.n; i++) {
 		struct kb_recipe *dep = kb_recipe_set_find(set, r->depends.v[i]);
 		int ret;
@@ -245,7 +246,9 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 	t->action = KB_ACT_BUILD;
 	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
 	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
-	    !strncmp(kb_buf_str(&old_id), t->build_id, 64))
+	    !strncmp(kb_buf_str(&old_id), t->build_id, 64) &&
+	    kb_task_build_rel(t, "/outputs", rel, sizeof(rel)) == 0 &&
+	    kb_root_exists(&ctx->root, rel))	/* else an unsealed build of an earlier kbuildd */
 		t->action = KB_ACT_UPTODATE;
 	/* a dependency rebuilt in this run changes our id, so this is enough */
 	kb_buf_reset(&old_id);
@@ -353,6 +356,7 @@ void kb_plan_release(struct kb_plan *plan)
 			free(t->view);
 		}
 		kb_child_release(&t->child);
+		kb_sandbox_release(&t->sandbox);
 		if (t->log_fd >= 0)
 			close(t->log_fd);
 	}

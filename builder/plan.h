@@ -7,6 +7,7 @@
 #include "child.h"
 #include "ctx.h"
 #include "kernel.h"
+#include "sandbox.h"
 #include "state.h"
 
 enum kb_action {
@@ -45,6 +46,7 @@ struct kb_task {
 
 	/* Set while building (jobs.c). */
 	struct kb_child child;
+	struct kb_sandbox sandbox;	/* what its build, patches and scripts run in */
 	int log_fd;
 	struct timespec started;
 	double seconds;

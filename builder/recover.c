@@ -13,6 +13,7 @@
 #include "atomic.h"
 #include "log.h"
 #include "manifest.h"
+#include "outputs.h"
 #include "recover.h"
 #include "state.h"
 
@@ -340,6 +341,11 @@ static void check_manifests(struct kb_ctx *ctx, struct check *c, const char *ker
 	kb_manifest_set_release(&set);
 }
 
+static void report_build(void *data, const char *msg)
+{
+	problem(data, "%s", msg);
+}
+
 unsigned kb_state_check(struct kb_ctx *ctx)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
@@ -357,6 +363,7 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], unowned, &c, 15);
 	walk(ctx, KB_STATE_DIR, leftover, &c, 0);
+	kb_outputs_check(ctx, report_build, &c);
 	kb_strv_clear(&dirs);
 	kb_strv_clear(&c.owned);
 	return c.problems;

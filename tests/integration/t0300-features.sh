@@ -47,30 +47,27 @@ test_expect_success 'an unknown option is bad usage (exit 2)' '
 
 # --- the shared jobserver -----------------------------------------------
 #
-# Three recipes whose build command is a probe: it logs "start PID" and
-# "end PID" (appends serialised with flock), sleeps, and leaves probe.ko in
-# the build directory.  The most probes running at once is read from the
+# Three recipes whose build command is a probe: it records when it started
+# and ended in its build directory, sleeps, and leaves probe.ko there.  The most probes running at once is read from the
 # order of the events: a bound, not a timing.  Run first, while nothing else
 # is registered, so that --all means exactly the probes.
 
 test_expect_success 'set up three probe recipes whose build command logs its run' '
 	mkdir probe-src &&
 	echo "probe source" >probe-src/README &&
-	# builds run unprivileged, seeing only the fake root of the host
-	# scratch space: the probe and its log live there
-	mkdir -p "$ROOT/opt/probe-log" && chmod 1777 "$ROOT/opt/probe-log" &&
+	# builds run sandboxed: each writes only its own directory, so
+	# the probe leaves its times there, read back from every build
+	mkdir -p "$ROOT/opt" &&
 	write_script "$ROOT/opt/probe" <<-EOF &&
-	log=$ROOT/opt/probe-log/events
-	flags=$ROOT/opt/probe-log/makeflags
-	( flock 9 && echo "start \$\$" >&9 ) 9>>"\$log"
+	echo "\$(date +%s%N) start" >"\$1/events"
 	sleep 0.3
 	printf "not really a module" >"\$1/probe.ko"
 	fds=\$(printf "%s\n" "\$MAKEFLAGS" | sed -n "s/.*--jobserver-auth=\([0-9]*\),\([0-9]*\).*/\1 \2/p")
 	open=yes
 	[ -n "\$fds" ] || open=no
 	for fd in \$fds; do [ -p /proc/\$\$/fd/\$fd ] || open=no; done
-	( flock 9 && echo "\$MAKEFLAGS | pipes open: \$open" >&9 ) 9>>"\$flags"
-	( flock 9 && echo "end \$\$" >&9 ) 9>>"\$log"
+	echo "\$MAKEFLAGS | pipes open: \$open" >"\$1/makeflags"
+	echo "\$(date +%s%N) end" >>"\$1/events"
 	EOF
 	for n in 1 2 3; do
 		printf "%s\n" "[recipe]" "name = probe$n" "version = 1.0" \
@@ -82,15 +79,18 @@ test_expect_success 'set up three probe recipes whose build command logs its run
 	test_grep "^registered probe3/1.0$" out
 '
 
+# probe_events FILE: every probe build's "TIME start|end" lines, in time order
+probe_events () {
+	cat "$ROOT"/var/lib/kbuildd/builds/probe*/1.0/*/src/events | sort -n >"$1"
+}
 # max_running EVENTS: the most probes between their start and end at once
 max_running () {
-	awk '$1 == "start" { n++; if (n > max) max = n }
-	     $1 == "end" { n-- }
+	awk '$2 == "start" { n++; if (n > max) max = n }
+	     $2 == "end" { n-- }
 	     END { print max + 0; if (n != 0) exit 1 }' "$1"
 }
 
 test_expect_success 'build -j 1 --all runs one build at a time' '
-	rm -f "$ROOT/opt/probe-log/events" "$ROOT/opt/probe-log/makeflags" &&
 	kb build -j 1 --all >out &&
 	for k in $KERNELS; do
 		for n in 1 2 3; do
@@ -98,26 +98,27 @@ test_expect_success 'build -j 1 --all runs one build at a time' '
 		done
 	done &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$ROOT/opt/probe-log/events")" -eq $((3 * nk)) &&
-	max=$(max_running "$ROOT/opt/probe-log/events") &&
+	probe_events events &&
+	test "$(grep -c " start$" events)" -eq $((3 * nk)) &&
+	max=$(max_running events) &&
 	echo "at most $max at once" &&
 	test "$max" -eq 1
 '
 
 test_expect_success 'build -j 2 --force --all never runs more than two at once' '
-	rm -f "$ROOT/opt/probe-log/events" "$ROOT/opt/probe-log/makeflags" &&
 	kb build -j 2 --force --all >out &&
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c "^start " "$ROOT/opt/probe-log/events")" -eq $((3 * nk)) &&
-	max=$(max_running "$ROOT/opt/probe-log/events") &&
+	probe_events events &&
+	test "$(grep -c " start$" events)" -eq $((3 * nk)) &&
+	max=$(max_running events) &&
 	echo "at most $max at once" &&
 	test "$max" -ge 1 && test "$max" -le 2
 '
 
 test_expect_success 'each build command gets the jobserver in MAKEFLAGS, its pipes open' '
 	nk=$(echo $KERNELS | wc -w) &&
-	test "$(grep -c -- "--jobserver-auth=[0-9]*,[0-9]* | pipes open: yes$" \
-		"$ROOT/opt/probe-log/makeflags")" -eq $((3 * nk))
+	test "$(cat "$ROOT"/var/lib/kbuildd/builds/probe*/1.0/*/src/makeflags |
+		grep -c -- "--jobserver-auth=[0-9]*,[0-9]* | pipes open: yes$")" -eq $((3 * nk))
 '
 
 test_expect_success 'remove --all unregisters the probes' '
