@@ -55,9 +55,6 @@ void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
 	kb_child_reset_signals();
 	if (c->new_pgrp)
 		setpgid(0, 0);
-	if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
-		     getuid() != uid || geteuid() != uid || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
-		_exit(126);	/* never build as root by accident */
 	null_fd = open("/dev/null", O_RDWR);
 	if (null_fd < 0)
 		_exit(127);
@@ -69,17 +66,20 @@ void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
 		dup2(null_fd, 1);
 		dup2(null_fd, 2);
 	}
-	for (int i = 0; i < 2; i++)
-		if (c->keep_fds[i] >= 0)
-			fcntl(c->keep_fds[i], F_SETFD, 0);
+	/* before dropping privileges: a parent the build user cannot search is no obstacle */
 	if (c->dir && chdir(c->dir) < 0) {
-		static const char msg[] = "kbuildd: the build cannot enter its directory "
-					  "(is every parent directory searchable by the build user?)\n";
+		static const char msg[] = "kbuildd: cannot enter the directory to run in\n";
 
 		if (write(2, msg, sizeof(msg) - 1) < 0)
 			_exit(127);
 		_exit(127);
 	}
+	if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
+		     getuid() != uid || geteuid() != uid || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+		_exit(126);	/* never build as root by accident */
+	for (int i = 0; i < 2; i++)
+		if (c->keep_fds[i] >= 0)
+			fcntl(c->keep_fds[i], F_SETFD, 0);
 	if (c->clean_env)
 		execvpe(c->args.v[0], c->args.v, (char **)kb_strv_argv(&c->env));
 	else

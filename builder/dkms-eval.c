@@ -257,8 +257,15 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 	/* fd 3 is the records' pipe: dup the memfd onto it inside the script */
 	kb_strv_pushf(&c.args, "exec 3>&%d %d>&-\n%s", dump_fd, dump_fd, eval_script);
 	kb_strv_push(&c.args, "kbuildd-dkms");
-	for (size_t i = 0; i < files->n; i++)
-		kb_strv_push(&c.args, files->v[i]);
+	/* relative to the conf's directory, which bash enters as root: its parents may be closed */
+	for (size_t i = 0; i < files->n; i++) {
+		size_t n = strlen(dir);
+
+		if (!strncmp(files->v[i], dir, n) && files->v[i][n] == '/')
+			kb_strv_pushf(&c.args, ".%s", files->v[i] + n);
+		else
+			kb_strv_push(&c.args, files->v[i]);
+	}
 	c.clean_env = true;
 	r = kb_dkms_env_push(env, &c.env);
 	kb_strv_push(&c.env, "HOME=/");
