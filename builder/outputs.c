@@ -207,7 +207,8 @@ static void check_build(struct kb_ctx *ctx, struct checker *c, const char *dir)
 	}
 	kb_pathf(src, sizeof(src), "%s/src", dir);
 	fd = kb_root_openat(&ctx->root, src, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+	if (fd < 0 || fstat(fd, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
 		problem(c, "build '/%s' is not frozen: its directory is writable by others", dir);
 	if (fd >= 0)
 		close(fd);

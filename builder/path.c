@@ -529,7 +529,10 @@ int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t 
 
 int kb_freeze_tree(const struct kb_root *root, const char *rel)
 {
-	return own_tree(root, rel, 0, 0, true);
+	/* without root, the tree is already the caller's: only the modes change */
+	bool root_user = geteuid() == 0;
+
+	return own_tree(root, rel, root_user ? 0 : (uid_t)-1, root_user ? 0 : (gid_t)-1, true);
 }
 
 int kb_rm_rf_host(const char *path)

@@ -67,8 +67,9 @@ int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
 /* lchown every entry of @rel (inside the root) to @uid:@gid; 0 or negative errno. */
 int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid);
 /*
- * Make @rel root's and read-only to everyone else: owner root:root, no
- * set-id, sticky or group/other write bit left (symlinks are not followed).
+ * Make @rel root's and read-only to everyone else: owner root:root (when
+ * kbuildd is root), no set-id, sticky or group/other write bit left
+ * (symlinks are not followed).
  */
 int kb_freeze_tree(const struct kb_root *root, const char *rel);
 
