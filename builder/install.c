@@ -65,7 +65,6 @@ static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct 
 
 struct staged {
 	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
-	char tmp[NAME_MAX + 1];	/* its staged temp file, until committed */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
 };
@@ -311,38 +310,39 @@ static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel
 /*
  * Stage every file (write + fsync a temp file beside it) before any lands:
  * running out of space or a read-only target fails here, with nothing
- * changed. Temp names are kept in st[i].tmp for commit_files().
+ * changed. @stage keeps the temp names for commit_files().
  */
-static int stage_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int stage_files(struct kb_ctx *ctx, struct kb_stage *stage, struct staged *st, size_t n)
 {
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = kb_stage_add(stage, st[i].path);
+	if (r < 0)
+		return kb_err_errno(r, "cannot stage the files of an install; nothing was changed");
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX], *slash;
-		int r;
 
 		snprintf(dir, sizeof(dir), "%s", st[i].path);
 		slash = strrchr(dir, '/');
 		*slash = '\0';
 		r = kb_mkdirs(&ctx->root, dir, 0755);
 		if (r >= 0)
-			r = kb_atomic_stage(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
-					    st[i].data.len, 0644, st[i].tmp, sizeof(st[i].tmp));
-		if (r < 0) {
-			for (size_t j = 0; j < i; j++)
-				kb_atomic_abort(&ctx->root, st[j].path, st[j].tmp);
+			r = kb_stage_write(stage, i, st[i].data.buf ? st[i].data.buf : "",
+					   st[i].data.len, 0644);
+		if (r < 0)
 			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
-		}
 	}
 	return 0;
 }
 
-static int commit_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int commit_files(struct kb_stage *stage, struct staged *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = kb_atomic_commit(&ctx->root, st[i].path, st[i].tmp);
+		int r = kb_stage_commit(stage, i);
 
 		if (r < 0)
 			return kb_err_errno(r, "cannot move '/%s' into place", st[i].path);
-		st[i].tmp[0] = '\0';
 	}
 	return 0;
 }
@@ -353,10 +353,12 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	size_t n = t->recipe->nr_modules + nr_config_files(t->recipe);
 	struct staged *st = calloc(n ? n : 1, sizeof(*st));
 	struct kb_manifest *old = NULL, next = { 0 }, both = { 0 };
-	int r;
+	struct kb_stage stage;
+	int r, r2;
 
 	if (!st)
 		return -ENOMEM;
+	kb_stage_init(&stage, &ctx->root);
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
@@ -388,25 +390,29 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	 * 1: stage every file (what can fail for space) 2: depmod owed 3: own every
 	 * path 4: move the files in 5: drop old files 6: final manifest
 	 */
-	r = stage_files(ctx, st, n);
+	r = stage_files(ctx, &stage, st, n);
 	if (r >= 0) {
 		r = kb_depmod_mark(ctx, t->kernel);
 		if (r >= 0)
 			r = kb_manifest_write(ctx, t->kernel->release, &both);
-		if (r < 0) {
-			for (size_t i = 0; i < n; i++)
-				kb_atomic_abort(&ctx->root, st[i].path, st[i].tmp);
+		if (r < 0)
 			kb_err_errno(r, "cannot record the install of %s for %s; nothing was changed",
 				     t->recipe->name, t->kernel->release);
-		}
 	}
 	if (r >= 0)
-		r = commit_files(ctx, st, n);
+		r = commit_files(&stage, st, n);
 	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
 		if (!kb_manifest_find(&next, old->files[i].path))
 			remove_file(ctx, old->files[i].path, t->kernel->release);
 	if (r >= 0)
 		r = kb_manifest_write(ctx, t->kernel->release, &next);
+	/* temps not moved into place (a failure above), then the intent journal */
+	r2 = kb_stage_release(&stage);
+	if (r2 < 0)
+		kb_err_errno(r2, "cannot remove the temp files of the install of %s for %s",
+			     t->recipe->name, t->kernel->release);
+	if (r >= 0)
+		r = r2;
 	if (r < 0)
 		kb_task_fail(t, "install failed: %s", kb_strerror(r));
 	else

@@ -11,15 +11,11 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "fetch.h"
 #include "log.h"
 #include "manifest.h"
 #include "recover.h"
 #include "state.h"
-
-static bool is_temp_name(const char *name)
-{
-	return name[0] == '.' && strstr(name, ".kbtmp-");
-}
 
 static bool has_suffix(const char *s, const char *suffix)
 {
@@ -66,16 +62,49 @@ out:
 	kb_strv_clear(&names);
 }
 
+static const char *base_name(const char *rel)
+{
+	return strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+}
+
+/* Recovery never fails the command, but says what it could not undo. */
+static void drop_leftover(struct kb_ctx *ctx, const char *rel, unsigned *cleaned)
+{
+	int r;
+
+	kb_verbose("removing leftover '/%s'", rel);
+	r = kb_durable_unlink(&ctx->root, rel);
+	if (r < 0)
+		kb_err_errno(r, "cannot remove leftover '/%s'", rel);
+	else
+		(*cleaned)++;
+}
+
+/* Inside the state dir, which only kbuildd writes, the temp prefix is enough. */
 static void drop_temp(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
 {
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	unsigned *cleaned = data;
+	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base_name(rel)))
+		drop_leftover(ctx, rel, data);
+}
 
-	if (S_ISREG(st->st_mode) && (is_temp_name(base) || has_suffix(base, ".part"))) {
-		kb_verbose("removing leftover '/%s'", rel);
-		kb_durable_unlink(&ctx->root, rel);
-		(*cleaned)++;
-	}
+/* Partial downloads: only fetch's own names, only in the cache's tmp/. */
+static void drop_partial_downloads(struct kb_ctx *ctx, unsigned *cleaned)
+{
+	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
+	struct kb_strv names = KB_STRV_INIT;
+	char dir[PATH_MAX], rel[PATH_MAX];
+	struct stat st;
+
+	if (kb_pathf(dir, sizeof(dir), "%s/tmp", cache) < 0 ||
+	    kb_root_list(&ctx->root, dir, &names) < 0)
+		goto out;
+	for (size_t i = 0; i < names.n; i++)
+		if (kb_fetch_is_temp(names.v[i]) &&
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) == 0 &&
+		    lstat_in(ctx, rel, &st) == 0 && S_ISREG(st.st_mode))
+			drop_leftover(ctx, rel, cleaned);
+out:
+	kb_strv_clear(&names);
 }
 
 /* builds/N/V/: K.new (half built), K.old (mid-swap) */
@@ -215,56 +244,17 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 		closedir(dh);
 }
 
-/*
- * Every lib/modules/K except the distribution's own kernel/ tree (thousands
- * of files, never a kbuildd target by default) and the build/source links:
- * this runs before every command that changes state.
- */
-static void sweep_module_dirs(struct kb_ctx *ctx, unsigned *cleaned)
-{
-	struct kb_strv kernels = KB_STRV_INIT;
-
-	kb_root_list(&ctx->root, "lib/modules", &kernels);
-	for (size_t k = 0; k < kernels.n; k++) {
-		struct kb_strv names = KB_STRV_INIT;
-		char dir[PATH_MAX], child[PATH_MAX];
-		struct stat st;
-
-		kb_pathf(dir, sizeof(dir), "lib/modules/%s", kernels.v[k]);
-		kb_root_list(&ctx->root, dir, &names);
-		for (size_t i = 0; i < names.n; i++) {
-			if (!strcmp(names.v[i], "kernel") ||
-			    kb_pathf(child, sizeof(child), "%s/%s", dir, names.v[i]) < 0 ||
-			    lstat_in(ctx, child, &st) < 0)
-				continue;
-			drop_temp(ctx, child, &st, cleaned);
-			if (S_ISDIR(st.st_mode))
-				walk(ctx, child, drop_temp, cleaned, 10);
-		}
-		kb_strv_clear(&names);
-	}
-	kb_strv_clear(&kernels);
-}
-
 unsigned kb_state_recover(struct kb_ctx *ctx)
 {
-	struct kb_strv dirs = KB_STRV_INIT;
 	unsigned cleaned = 0;
-	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
-	char tmp[PATH_MAX];
 
+	/* temps outside the state dir: exactly those an intent journal lists */
+	kb_stage_recover(&ctx->root, &cleaned);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	walk(ctx, KB_STATE_DIR "/builds", fix_builds, &cleaned, 0);
 	walk(ctx, KB_STATE_DIR "/recipes", fix_recipes, &cleaned, 0);
-	install_dirs(ctx, &dirs);
-	for (size_t i = 0; i < dirs.n; i++)
-		walk(ctx, dirs.v[i], drop_temp, &cleaned, 15);
-	/* an install killed before its first manifest: temp files beside the targets */
-	sweep_module_dirs(ctx, &cleaned);
-	kb_pathf(tmp, sizeof(tmp), "%s/tmp", cache);
-	walk(ctx, tmp, drop_temp, &cleaned, 15);
+	drop_partial_downloads(ctx, &cleaned);
 	prune_state_dirs(ctx);
-	kb_strv_clear(&dirs);
 	if (cleaned)
 		kb_info("cleaned up %u leftover%s of an interrupted run", cleaned,
 			cleaned == 1 ? "" : "s");
@@ -296,7 +286,7 @@ static void unowned(struct kb_ctx *ctx, const char *rel, const struct stat *st, 
 	(void)ctx;
 	if (S_ISDIR(st->st_mode))
 		return;
-	if (is_temp_name(base))
+	if (kb_atomic_is_temp(base))
 		problem(c, "/%s: temporary file left by an interrupted run", rel);
 	else if (!kb_strv_contains(&c->owned, rel))
 		problem(c, "/%s: not listed in any manifest", rel);
@@ -309,7 +299,7 @@ static void leftover(struct kb_ctx *ctx, const char *rel, const struct stat *st,
 	struct check *c = data;
 
 	(void)ctx;
-	if (S_ISREG(st->st_mode) && is_temp_name(base))
+	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base))
 		problem(c, "/%s: temporary file left by an interrupted run", rel);
 	else if (S_ISDIR(st->st_mode) && (has_suffix(base, ".new") || has_suffix(base, ".old") ||
 					  has_suffix(base, ".gone")))
@@ -344,7 +334,7 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
 	struct check c = { 0, KB_STRV_INIT };
-	struct kb_strv dirs = KB_STRV_INIT;
+	struct kb_strv dirs = KB_STRV_INIT, journals = KB_STRV_INIT;
 	DIR *dh = top ? opendir(top) : NULL;
 	struct dirent *de;
 
@@ -357,6 +347,10 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], unowned, &c, 15);
 	walk(ctx, KB_STATE_DIR, leftover, &c, 0);
+	kb_stage_list_journals(&ctx->root, &journals);
+	for (size_t i = 0; i < journals.n; i++)
+		problem(&c, "/%s: intent journal of an interrupted install", journals.v[i]);
+	kb_strv_clear(&journals);
 	kb_strv_clear(&dirs);
 	kb_strv_clear(&c.owned);
 	return c.problems;

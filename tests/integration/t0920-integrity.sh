@@ -1,0 +1,74 @@
+#!/bin/sh
+# kbuildd's own file changes are honest and its recovery precise: a removal
+# that fails says so and keeps what is left owned; a damaged manifest stops
+# only its own recipe; recovery deletes only names kbuildd itself made.
+# shellcheck disable=SC2016
+. "$(dirname "$0")/test-lib.sh"
+
+kb_root root
+K=${KERNELS%% *}
+MODS=$ROOT/lib/modules/$K
+STATE=$ROOT/var/lib/kbuildd
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	test_set_prereq MOUNT
+fi
+
+# ro DIR CMD...: run CMD with DIR mounted read-only in a private mount namespace
+ro () {
+	_ro_dir=$1
+	shift
+	unshare -m sh -c 'd=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" &&
+		exec "$@"' ro "$_ro_dir" "$@"
+}
+
+# a copy of the hello recipe under another name, version or destination
+variant () {
+	sed -e "s|^path = ../examples/hello|path = $TOP/examples/hello|" \
+		-e "s|^name = hello|name = $1|" -e "s|^version = 1.0.0|version = $2|" \
+		"$TOP/recipes/hello.recipe" >"$1-$2.recipe" &&
+	if [ -n "${3-}" ]; then printf "dest = %s\n" "$3" >>"$1-$2.recipe"; fi
+}
+
+test_expect_success 'setup: hello and greeter installed for every kernel' '
+	kb install "$TOP/recipes/hello.recipe" "$TOP/recipes/greeter.recipe" >out &&
+	test_grep "^hello/1.0.0 *$K *installed" out &&
+	ls "$MODS"/updates/kbuildd/hello.ko* >/dev/null
+'
+
+test_expect_success 'foreign files that look like temp files survive recovery' '
+	mkdir -p "$MODS/extra/vendor" &&
+	echo blob >"$MODS/extra/vendor/blob.part" &&
+	echo x >"$MODS/extra/vendor/.x.kbtmp-123456789abc" &&
+	echo y >"$MODS/updates/kbuildd/.hello.ko.kbtmp-123456789abc" &&
+	echo z >"$MODS/updates/kbuildd/notes.part" &&
+	kb rebuild --all >/dev/null &&
+	test_path_is_file "$MODS/extra/vendor/blob.part" &&
+	test_path_is_file "$MODS/extra/vendor/.x.kbtmp-123456789abc" &&
+	test_path_is_file "$MODS/updates/kbuildd/.hello.ko.kbtmp-123456789abc" &&
+	test_path_is_file "$MODS/updates/kbuildd/notes.part" &&
+	rm -r "$MODS/updates/kbuildd/.hello.ko.kbtmp-123456789abc" "$MODS/updates/kbuildd/notes.part" \
+		"$MODS/extra/vendor"
+'
+
+test_expect_success 'an install killed at every point leaves no temp file behind' '
+	cp -a "$ROOT" crash-base &&
+	# a changed file is installed again, without a build
+	echo changed >>"$(ls "$TRASH"/crash-base/lib/modules/"$K"/updates/kbuildd/hello.ko*)" &&
+	cp -a crash-base count &&
+	KBUILDD_FAULT_COUNT=$TRASH/n.install "$KBUILDD" -q --root "$TRASH/count" install hello -k "$K" &&
+	n=$(cat n.install) && staged=0 &&
+	at=1 && while [ $at -le "$n" ]; do
+		rm -rf run && cp -a crash-base run &&
+		{ KBUILDD_FAULT_AT=$at "$KBUILDD" -q --root "$TRASH/run" install hello -k "$K" \
+			>/dev/null 2>&1 || true; } &&
+		if [ -n "$(find run/lib/modules -name ".kbuildd-tmp.*")" ]; then staged=$((staged + 1)); fi &&
+		"$KBUILDD" -q --root "$TRASH/run" install hello -k "$K" &&
+		left=$(find run -name ".kbuildd-tmp.*" -o -name "*kbtmp*") &&
+		if [ -n "$left" ]; then echo "point $at left: $left"; exit 1; fi &&
+		"$KBUILDD" --root "$TRASH/run" status --check >/dev/null &&
+		at=$((at + 1)) || exit 1
+	done &&
+	test "$staged" -ge 1
+'
+
+test_done
