@@ -293,18 +293,36 @@ static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, co
 	return m->n == t->recipe->nr_modules + nr_config_files(t->recipe);
 }
 
-static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
+/* Unlink @path, then the directories under lib/modules/K/ it leaves empty. */
+static int remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
 {
 	char stop[PATH_MAX], dir[PATH_MAX], *slash;
+	int r = kb_durable_unlink(&ctx->root, path);
 
-	kb_durable_unlink(&ctx->root, path);
+	if (r < 0)
+		return kb_err_errno(r, "cannot remove '/%s'", path);
 	snprintf(stop, sizeof(stop), "lib/modules/%s/", kernel);
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
-		kb_rmdir_parents(&ctx->root, dir, stop);
+		r = kb_rmdir_parents(&ctx->root, dir, stop);
+		if (r < 0)
+			return kb_err_errno(r, "cannot remove directory '/%s'", dir);
 	}
+	return 0;
+}
+
+/* The files of @m that still exist, added to @out. */
+static int add_present(struct kb_ctx *ctx, const struct kb_manifest *m, struct kb_manifest *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < m->n; i++)
+		if (kb_root_exists(&ctx->root, m->files[i].path) &&
+		    !kb_manifest_find(out, m->files[i].path))
+			r = kb_manifest_add_file(out, m->files[i].path, m->files[i].sha256);
+	return r;
 }
 
 /*
@@ -354,7 +372,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	struct staged *st = calloc(n ? n : 1, sizeof(*st));
 	struct kb_manifest *old = NULL, next = { 0 }, both = { 0 };
 	struct kb_stage stage;
-	int r, r2;
+	int r, r2, left = 0;
 
 	if (!st)
 		return -ENOMEM;
@@ -401,11 +419,19 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	}
 	if (r >= 0)
 		r = commit_files(&stage, st, n);
-	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
-		if (!kb_manifest_find(&next, old->files[i].path))
-			remove_file(ctx, old->files[i].path, t->kernel->release);
+	for (size_t i = 0; r >= 0 && old && i < old->n; i++) {
+		if (kb_manifest_find(&next, old->files[i].path))
+			continue;
+		r2 = remove_file(ctx, old->files[i].path, t->kernel->release);
+		left = left < 0 ? left : r2;
+	}
+	/* an old file that could not go stays listed: owned, and retried next time */
+	if (r >= 0 && left < 0)
+		r = add_present(ctx, old, &next);
 	if (r >= 0)
 		r = kb_manifest_write(ctx, t->kernel->release, &next);
+	if (r >= 0 && left < 0)
+		r = left;
 	/* temps not moved into place (a failure above), then the intent journal */
 	r2 = kb_stage_release(&stage);
 	if (r2 < 0)
@@ -478,43 +504,83 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			       t->reason);
 		} else if (r >= 0) {
 			*changed = *changed || !ctx->dry_run;
-			/* later tasks must see this recipe's new files as owned */
-			kb_manifest_set_release(&all);
-			kb_manifest_read_all(ctx, k->release, &all);
 		}
+		/* later tasks must see this recipe's files (even a failed install's) as owned */
+		kb_manifest_set_release(&all);
+		kb_manifest_read_all(ctx, k->release, &all);
 	}
 	kmod_unref(kctx);
 	kb_manifest_set_release(&all);
 	return failed;
 }
 
+/*
+ * Some files could not be removed: rewrite the manifest to list exactly
+ * those still there, so they stay owned, status --check holds and the next
+ * remove retries just them. If even that fails, it stays as it was.
+ */
+static int keep_what_is_left(struct kb_ctx *ctx, const char *kernel, const struct kb_manifest *m)
+{
+	struct kb_manifest left = { .name = m->name, .version = m->version };
+	char rel[PATH_MAX];
+	int r;
+
+	memcpy(left.build_id, m->build_id, KB_SHA256_HEX);
+	r = add_present(ctx, m, &left);
+	if (r >= 0)
+		r = kb_manifest_write(ctx, kernel, &left);
+	if (r < 0) {
+		kb_manifest_rel(kernel, m->name, rel, sizeof(rel));
+		kb_err_errno(r, "cannot rewrite '/%s'; it is kept as it was", rel);
+	}
+	/* name and version are borrowed from @m */
+	for (size_t i = 0; i < left.n; i++)
+		free(left.files[i].path);
+	free(left.files);
+	return r;
+}
+
 int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
 {
 	struct kb_manifest m;
 	char rel[PATH_MAX], dir[PATH_MAX];
-	int r;
+	int r, ret = 0;
 
 	r = kb_manifest_read(ctx, kernel, name, &m);
 	if (r < 0)
-		return r;
+		goto out;
 	if (ctx->dry_run) {
 		for (size_t i = 0; i < m.n; i++)
 			kb_info("would remove /%s", m.files[i].path);
-		kb_manifest_release(&m);
-		return 0;
+		goto out;
 	}
 	for (size_t i = 0; i < m.n; i++) {
 		/* configuration shared with the recipe's other kernels stays while they do */
 		if (!kb_str_startswith(m.files[i].path, "lib/modules/") &&
 		    owned_by_recipe_elsewhere(ctx, name, m.files[i].path, kernel))
 			continue;
-		remove_file(ctx, m.files[i].path, kernel);
+		r = remove_file(ctx, m.files[i].path, kernel);
+		if (r < 0 && ret >= 0)
+			ret = r;
+	}
+	if (ret < 0) {
+		/* a manifest goes only once every file it lists is gone */
+		keep_what_is_left(ctx, kernel, &m);
+		r = ret;
+		goto out;
 	}
 	kb_manifest_rel(kernel, name, rel, sizeof(rel));
 	r = kb_durable_unlink(&ctx->root, rel);
+	if (r < 0) {
+		kb_err_errno(r, "cannot remove '/%s'", rel);
+		goto out;
+	}
 	snprintf(dir, sizeof(dir), "%s", rel);
 	*strrchr(dir, '/') = '\0';
-	kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/");
+	r = kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/");
+	if (r < 0)
+		kb_err_errno(r, "cannot remove directory '/%s'", dir);
+out:
 	kb_manifest_release(&m);
 	return r;
 }

@@ -35,6 +35,54 @@ test_expect_success 'setup: hello and greeter installed for every kernel' '
 	ls "$MODS"/updates/kbuildd/hello.ko* >/dev/null
 '
 
+test_expect_success MOUNT 'remove with a read-only module directory fails, names the file, keeps it owned' '
+	d=$MODS/updates/kbuildd &&
+	test_expect_code 1 ro "$d" "$KBUILDD" --root "$ROOT" remove hello/1.0.0 --all >out 2>err &&
+	test_grep "cannot remove .*/lib/modules/$K/updates/kbuildd/hello.ko[.a-z]*.: Read-only file system" err &&
+	test_grep -v "unregistered" out &&
+	test_grep -v "^hello .*$K .*removed" out &&
+	ls "$d"/hello.ko* >/dev/null &&
+	test_grep "^file .* lib/modules/$K/updates/kbuildd/hello.ko" "$STATE/installed/$K/hello.manifest" &&
+	test_path_is_file "$STATE/recipes/hello/1.0.0/recipe" &&
+	kb status --check
+'
+
+test_expect_success MOUNT 'and once it is writable again, remove finishes' '
+	kb remove hello/1.0.0 --all >out &&
+	test_grep "unregistered hello/1.0.0" out &&
+	! ls "$MODS"/updates/kbuildd/hello.ko* 2>/dev/null &&
+	test_path_is_missing "$STATE/installed/$K/hello.manifest" &&
+	kb status --check
+'
+
+test_expect_success MOUNT 'remove -k with a read-only lib/modules/K fails and drops no manifest' '
+	test_expect_code 1 ro "$MODS" "$KBUILDD" --root "$ROOT" remove -k "$K" >out 2>err &&
+	test_grep "cannot remove .*greeter.ko[.a-z]*.: Read-only file system" err &&
+	test_path_is_file "$STATE/installed/$K/greeter.manifest" &&
+	kb status --check
+'
+
+test_expect_success MOUNT 'an install whose old file cannot be removed fails and keeps it owned' '
+	variant moved 1 extra/a &&
+	kb install -k "$K" moved-1.recipe >/dev/null &&
+	old=$(ls "$MODS"/extra/a/hello.ko*) &&
+	variant moved 1 extra/b &&
+	kb add --force moved-1.recipe >/dev/null &&
+	test_expect_code 1 ro "$MODS/extra/a" "$KBUILDD" --root "$ROOT" install -k "$K" moved >out 2>err &&
+	test_grep "cannot remove .*extra/a/hello.ko[.a-z]*.: Read-only file system" err &&
+	test_path_is_file "$old" &&
+	test_grep " ${old#$ROOT/}$" "$STATE/installed/$K/moved.manifest" &&
+	kb status --check &&
+	kb install -k "$K" moved >/dev/null &&
+	test_path_is_missing "$old" &&
+	kb remove moved/1 --all >/dev/null
+'
+
+test_expect_success 'setup: hello installed again' '
+	kb install "$TOP/recipes/hello.recipe" >/dev/null &&
+	cp "$STATE/installed/$K/hello.manifest" hello.manifest.good
+'
+
 test_expect_success 'foreign files that look like temp files survive recovery' '
 	mkdir -p "$MODS/extra/vendor" &&
 	echo blob >"$MODS/extra/vendor/blob.part" &&
