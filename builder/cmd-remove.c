@@ -42,6 +42,12 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 	int ret;
 
 	ret = kb_manifest_read(ctx, k->release, r->name, &m);
+	if (ret == -KB_E_INPUT) {
+		/* what it lists is unknown: removing nothing orphans nothing */
+		kb_err(ret, "%s; %s/%s stays installed for %s, with its manifest", m.damage, r->name,
+		       r->version, k->release);
+		goto out;
+	}
 	ours = ret >= 0 && !strcmp(m.version, r->version);
 	ret = ours ? kb_depmod_mark(ctx, k) : 0;
 	if (ret >= 0 && ours)
@@ -90,6 +96,10 @@ static int remove_kernel(struct kb_ctx *ctx, struct kb_recipe_set *set)
 
 		if (r < 0)
 			keep_first(&ret, kb_err_errno(r, "cannot read the manifests of %s", kernel));
+		for (size_t i = 0; i < installed.n_damaged; i++)
+			keep_first(&ret, kb_err(-KB_E_INPUT, "%s; %s stays installed for %s, with its "
+						"manifest", installed.damaged[i].damage,
+						installed.damaged[i].name, kernel));
 		for (size_t i = 0; i < installed.n; i++) {
 			r = ctx->dry_run ? 0 : kb_uninstall(ctx, kernel, installed.v[i].name);
 			if (r < 0 && r != -ENOENT)

@@ -237,7 +237,7 @@ static int stage_config(const struct kb_recipe *r, struct staged *out)
 /*
  * Files outside /lib/modules/K (the load-time configuration) are shared by
  * every kernel the recipe is installed for: owned if any of its manifests
- * lists them.
+ * lists them, or is damaged and so may.
  */
 static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, const char *path,
 				      const char *skip_kernel)
@@ -249,11 +249,12 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 
 	while (dh && !owned && (de = readdir(dh))) {
 		struct kb_manifest m;
+		int r;
 
-		if (de->d_name[0] == '.' || (skip_kernel && !strcmp(de->d_name, skip_kernel)) ||
-		    kb_manifest_read(ctx, de->d_name, name, &m) < 0)
+		if (de->d_name[0] == '.' || (skip_kernel && !strcmp(de->d_name, skip_kernel)))
 			continue;
-		owned = kb_manifest_find(&m, path) != NULL;
+		r = kb_manifest_read(ctx, de->d_name, name, &m);
+		owned = r == -KB_E_INPUT || (r >= 0 && kb_manifest_find(&m, path) != NULL);
 		kb_manifest_release(&m);
 	}
 	if (dh)
@@ -261,18 +262,32 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 	return owned;
 }
 
-/* Every target must be ours, or free, or --force. */
+/*
+ * Every target must be ours, or free, or --force. A damaged manifest may
+ * list any file: what it might own is never overwritten, even with --force.
+ */
 static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
 			   const struct staged *st, size_t n)
 {
+	const struct kb_manifest *damaged = kb_manifest_set_damaged(all, t->recipe->name);
+
+	if (damaged)
+		return kb_task_fail(t, "%s; kbuildd cannot tell what it installed: repair or delete "
+				 "that manifest, and remove what it listed", damaged->damage);
 	for (size_t i = 0; i < n; i++) {
 		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
 
 		if (owner && strcmp(owner->name, t->recipe->name))
 			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
 					 owner->version);
-		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force &&
-		    !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
+		if (owner || !kb_root_exists(&ctx->root, st[i].path))
+			continue;
+		damaged = kb_manifest_damaged_owner(all, st[i].path);
+		if (damaged)
+			return kb_task_fail(t, "refusing to overwrite '/%s': it may belong to recipe %s, "
+					 "whose manifest is damaged: %s", st[i].path, damaged->name,
+					 damaged->damage);
+		if (!ctx->force && !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
 			return kb_task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
 					 "install (use --force to take it over)", st[i].path);
 	}
@@ -547,6 +562,8 @@ int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
 	int r, ret = 0;
 
 	r = kb_manifest_read(ctx, kernel, name, &m);
+	if (r == -KB_E_INPUT)
+		kb_err(r, "%s; its files and the manifest are kept", m.damage);
 	if (r < 0)
 		goto out;
 	if (ctx->dry_run) {

@@ -158,7 +158,20 @@ static void fix_recipes(struct kb_ctx *ctx, const char *rel, const struct stat *
 	}
 }
 
-/* Every directory a manifest of any kernel installs into. */
+static void add_dirs(const struct kb_manifest *v, size_t n, struct kb_strv *dirs)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < v[i].n; j++) {
+			char dir[PATH_MAX];
+
+			kb_pathf(dir, sizeof(dir), "%s", v[i].files[j].path);
+			*strrchr(dir, '/') = '\0';
+			if (!kb_strv_contains(dirs, dir))
+				kb_strv_push(dirs, dir);
+		}
+}
+
+/* Every directory a manifest of any kernel installs into (a damaged one: what it still names). */
 static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
@@ -170,17 +183,10 @@ static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (kb_manifest_read_all(ctx, de->d_name, &set) < 0)
-			continue;
-		for (size_t i = 0; i < set.n; i++)
-			for (size_t j = 0; j < set.v[i].n; j++) {
-				char dir[PATH_MAX];
-
-				kb_pathf(dir, sizeof(dir), "%s", set.v[i].files[j].path);
-				*strrchr(dir, '/') = '\0';
-				if (!kb_strv_contains(dirs, dir))
-					kb_strv_push(dirs, dir);
-			}
+		if (kb_manifest_read_all(ctx, de->d_name, &set) >= 0) {
+			add_dirs(set.v, set.n, dirs);
+			add_dirs(set.damaged, set.n_damaged, dirs);
+		}
 		kb_manifest_set_release(&set);
 	}
 	if (dh)
@@ -312,7 +318,14 @@ static void check_manifests(struct kb_ctx *ctx, struct check *c, const char *ker
 
 	if (kb_manifest_read_all(ctx, kernel, &set) < 0) {
 		problem(c, "manifests of kernel %s cannot be read", kernel);
+		kb_manifest_set_release(&set);
 		return;
+	}
+	for (size_t i = 0; i < set.n_damaged; i++) {
+		problem(c, "%s", set.damaged[i].damage);
+		/* what it still names is not reported again as unowned */
+		for (size_t j = 0; j < set.damaged[i].n; j++)
+			kb_strv_push(&c->owned, set.damaged[i].files[j].path);
 	}
 	for (size_t i = 0; i < set.n; i++)
 		for (size_t j = 0; j < set.v[i].n; j++) {

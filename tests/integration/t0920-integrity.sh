@@ -83,6 +83,53 @@ test_expect_success 'setup: hello installed again' '
 	cp "$STATE/installed/$K/hello.manifest" hello.manifest.good
 '
 
+test_expect_success 'an empty manifest: remove of its recipe exits 2 and keeps it and the files' '
+	: >"$STATE/installed/$K/hello.manifest" &&
+	test_expect_code 2 kb remove hello/1.0.0 --all >out 2>err &&
+	test_grep "hello.manifest:1: damaged manifest: empty, expected .kbuildd-manifest 1." err &&
+	test_path_is_file "$STATE/installed/$K/hello.manifest" &&
+	ls "$MODS"/updates/kbuildd/hello.ko* >/dev/null &&
+	test_path_is_file "$STATE/recipes/hello/1.0.0/recipe"
+'
+
+test_expect_success 'a damaged manifest does not stop the other recipes on that kernel' '
+	kb remove greeter/1.0.0 -k "$K" >out &&
+	test_grep "^greeter .*$K .*removed" out &&
+	kb install greeter -k "$K" >out &&
+	test_grep "^greeter/1.0.0 *$K *installed" out
+'
+
+test_expect_success 'status --check names the damaged manifest' '
+	test_expect_code 1 kb status --check >out &&
+	test_grep "hello.manifest:1: damaged manifest: empty" out
+'
+
+test_expect_success 'a NUL byte in a manifest is damage, named by its line' '
+	{ head -n 3 hello.manifest.good && printf "\000" && tail -n +4 hello.manifest.good; } \
+		>"$STATE/installed/$K/hello.manifest" &&
+	test_expect_code 2 kb remove hello/1.0.0 -k "$K" 2>err &&
+	test_grep "hello.manifest:4: damaged manifest: a NUL byte" err &&
+	test_expect_code 1 kb install hello -k "$K" >out 2>err &&
+	test_grep "hello.manifest:4: damaged manifest: .*; kbuildd cannot tell what it installed" err &&
+	ls "$MODS"/updates/kbuildd/hello.ko* >/dev/null
+'
+
+test_expect_success 'a file a damaged manifest may list is never taken over, even with --force' '
+	variant hijack 1 &&
+	before=$(sha256sum "$MODS"/updates/kbuildd/hello.ko* | cut -d" " -f1) &&
+	test_expect_code 1 kb install --force -k "$K" hijack-1.recipe >out 2>err &&
+	test_grep "may belong to recipe hello, whose manifest is damaged: .*hello.manifest:4: damaged manifest" err &&
+	test "$(sha256sum "$MODS"/updates/kbuildd/hello.ko* | cut -d" " -f1)" = "$before" &&
+	kb remove hijack/1 --all >/dev/null
+'
+
+test_expect_success 'with its manifest repaired, hello removes and installs normally' '
+	cp hello.manifest.good "$STATE/installed/$K/hello.manifest" &&
+	kb remove hello/1.0.0 -k "$K" >/dev/null &&
+	kb install hello -k "$K" >/dev/null &&
+	kb status --check
+'
+
 test_expect_success 'foreign files that look like temp files survive recovery' '
 	mkdir -p "$MODS/extra/vendor" &&
 	echo blob >"$MODS/extra/vendor/blob.part" &&
