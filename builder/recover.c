@@ -107,55 +107,132 @@ out:
 	kb_strv_clear(&names);
 }
 
-/* builds/N/V/: K.new (half built), K.old (mid-swap) */
-static void fix_builds(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
-{
-	unsigned *cleaned = data;
-	char kept[PATH_MAX];
-	size_t len = strlen(rel);
+enum staging {
+	STAGING_NEW,	/* half made: drop it */
+	STAGING_OLD,	/* mid-swap: the one to keep if the new one never landed */
+	STAGING_GONE,	/* a removal under way: finish it */
+};
 
-	if (!S_ISDIR(st->st_mode) || !kb_str_startswith(rel, KB_STATE_DIR "/builds/"))
-		return;
-	if (has_suffix(rel, ".new")) {
-		kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	} else if (has_suffix(rel, ".old") && kb_pathf(kept, sizeof(kept), "%.*s", (int)(len - 4),
-						       rel) == 0) {
-		/* killed between the two renames: the old build is the one to keep */
-		if (!kb_root_exists(&ctx->root, kept))
-			kb_durable_rename(&ctx->root, rel, kept);
-		else
-			kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	}
+/* @rel is a staging directory for @kept. */
+typedef void (*staging_fn)(struct kb_ctx *ctx, const char *rel, const char *kept,
+			   enum staging kind, void *data);
+
+static bool is_dir(struct kb_ctx *ctx, const char *rel)
+{
+	struct stat st;
+
+	return lstat_in(ctx, rel, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* recipes/N/.V.new (half registered), .V.old (mid-replace) */
-static void fix_recipes(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
+/* The names in @rel that pass @valid (never a staging name itself). */
+static void list_valid(struct kb_ctx *ctx, const char *rel, bool (*valid)(const char *),
+		       struct kb_strv *out)
 {
-	const char *base = strrchr(rel, '/') + 1;
-	unsigned *cleaned = data;
-	char kept[PATH_MAX];
+	struct kb_strv names = KB_STRV_INIT;
 
-	if (!S_ISDIR(st->st_mode) || base[0] != '.')
-		return;
-	if (has_suffix(base, ".new")) {
-		kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	} else if (has_suffix(base, ".old") &&
-		   kb_pathf(kept, sizeof(kept), "%.*s/%.*s", (int)(base - rel - 1), rel,
-			    (int)(strlen(base) - 5), base + 1) == 0) {
-		/* left by add --force: restore it when the new one never landed */
-		if (!kb_root_exists(&ctx->root, kept))
-			kb_durable_rename(&ctx->root, rel, kept);
-		else
-			kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	} else if (has_suffix(base, ".gone")) {
-		/* a removal under way: finish it */
-		kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
+	kb_root_list(&ctx->root, rel, &names);
+	for (size_t i = 0; i < names.n; i++)
+		if (valid(names.v[i]))
+			kb_strv_push(out, names.v[i]);
+	kb_strv_clear(&names);
+}
+
+/*
+ * recipes/N/ holds V and, while one changes, .kbuildd-new.V, .kbuildd-old.V
+ * or .kbuildd-gone.V (state.c). No valid version starts with a dot, so
+ * these, at that depth only, are what staging left; a source snapshot's
+ * own dot directories below are never touched.
+ */
+static void recipe_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
+{
+	static const struct { const char *prefix; enum staging kind; } kinds[] = {
+		{ KB_STAGING_NEW, STAGING_NEW },
+		{ KB_STAGING_OLD, STAGING_OLD },
+		{ KB_STAGING_GONE, STAGING_GONE },
+	};
+	struct kb_strv names = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++)
+		for (size_t j = 0; j < ARRAY_SIZE(kinds); j++) {
+			const char *version = names.v[i] + strlen(kinds[j].prefix);
+			char rel[PATH_MAX], kept[PATH_MAX];
+
+			if (!kb_str_startswith(names.v[i], kinds[j].prefix) ||
+			    !kb_recipe_version_valid(version) ||
+			    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
+			    kb_pathf(kept, sizeof(kept), "%s/%s", dir, version) < 0 || !is_dir(ctx, rel))
+				continue;
+			fn(ctx, rel, kept, kinds[j].kind, data);
+		}
+	kb_strv_clear(&names);
+}
+
+/* builds/N/V/ holds K and, while one builds, K.new and K.old (build.c): that depth only. */
+static void build_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
+{
+	struct kb_strv names = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		size_t len = strlen(names.v[i]);
+		char rel[PATH_MAX], kept[PATH_MAX];
+		bool is_new = has_suffix(names.v[i], ".new"), is_old = has_suffix(names.v[i], ".old");
+
+		if ((!is_new && !is_old) || names.v[i][0] == '.' ||
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
+		    kb_pathf(kept, sizeof(kept), "%s/%.*s", dir, (int)(len - 4), names.v[i]) < 0 ||
+		    !is_dir(ctx, rel))
+			continue;
+		fn(ctx, rel, kept, is_new ? STAGING_NEW : STAGING_OLD, data);
 	}
+	kb_strv_clear(&names);
+}
+
+/* Every staging directory of the state, by the exact names and depths its writers use. */
+static void for_each_staging(struct kb_ctx *ctx, staging_fn fn, void *data)
+{
+	struct kb_strv names = KB_STRV_INIT;
+
+	list_valid(ctx, KB_STATE_DIR "/recipes", kb_recipe_name_valid, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		char dir[PATH_MAX];
+
+		if (kb_pathf(dir, sizeof(dir), "%s/recipes/%s", KB_STATE_DIR, names.v[i]) == 0)
+			recipe_staging(ctx, dir, fn, data);
+	}
+	kb_strv_clear(&names);
+	list_valid(ctx, KB_STATE_DIR "/builds", kb_recipe_name_valid, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		struct kb_strv versions = KB_STRV_INIT;
+		char dir[PATH_MAX];
+
+		kb_pathf(dir, sizeof(dir), "%s/builds/%s", KB_STATE_DIR, names.v[i]);
+		list_valid(ctx, dir, kb_recipe_version_valid, &versions);
+		for (size_t j = 0; j < versions.n; j++)
+			if (kb_pathf(dir, sizeof(dir), "%s/builds/%s/%s", KB_STATE_DIR, names.v[i],
+				     versions.v[j]) == 0)
+				build_staging(ctx, dir, fn, data);
+		kb_strv_clear(&versions);
+	}
+	kb_strv_clear(&names);
+}
+
+static void fix_staging(struct kb_ctx *ctx, const char *rel, const char *kept, enum staging kind,
+			void *data)
+{
+	unsigned *cleaned = data;
+	int r;
+
+	/* killed between the two renames: the old one is the one to keep */
+	if (kind == STAGING_OLD && !kb_root_exists(&ctx->root, kept))
+		r = kb_durable_rename(&ctx->root, rel, kept);
+	else
+		r = kb_rm_rf(&ctx->root, rel);
+	if (r < 0)
+		kb_err_errno(r, "cannot clean up '/%s', left by an interrupted run", rel);
+	else
+		(*cleaned)++;
 }
 
 static void add_dirs(const struct kb_manifest *v, size_t n, struct kb_strv *dirs)
@@ -257,8 +334,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 	/* temps outside the state dir: exactly those an intent journal lists */
 	kb_stage_recover(&ctx->root, &cleaned);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
-	walk(ctx, KB_STATE_DIR "/builds", fix_builds, &cleaned, 0);
-	walk(ctx, KB_STATE_DIR "/recipes", fix_recipes, &cleaned, 0);
+	for_each_staging(ctx, fix_staging, &cleaned);
 	drop_partial_downloads(ctx, &cleaned);
 	prune_state_dirs(ctx);
 	if (cleaned)
@@ -299,17 +375,20 @@ static void unowned(struct kb_ctx *ctx, const char *rel, const struct stat *st, 
 }
 
 /* An interrupted run's traces in the state directory (recover() removes them). */
-static void leftover(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
+static void leftover_temp(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
 {
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	struct check *c = data;
-
 	(void)ctx;
-	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base))
-		problem(c, "/%s: temporary file left by an interrupted run", rel);
-	else if (S_ISDIR(st->st_mode) && (has_suffix(base, ".new") || has_suffix(base, ".old") ||
-					  has_suffix(base, ".gone")))
-		problem(c, "/%s: half-made directory left by an interrupted run", rel);
+	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base_name(rel)))
+		problem(data, "/%s: temporary file left by an interrupted run", rel);
+}
+
+static void leftover_staging(struct kb_ctx *ctx, const char *rel, const char *kept,
+			     enum staging kind, void *data)
+{
+	(void)ctx;
+	(void)kept;
+	(void)kind;
+	problem(data, "/%s: half-made directory left by an interrupted run", rel);
 }
 
 static void check_manifests(struct kb_ctx *ctx, struct check *c, const char *kernel)
@@ -359,7 +438,8 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 	install_dirs(ctx, &dirs);
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], unowned, &c, 15);
-	walk(ctx, KB_STATE_DIR, leftover, &c, 0);
+	walk(ctx, KB_STATE_DIR, leftover_temp, &c, 0);
+	for_each_staging(ctx, leftover_staging, &c);
 	kb_stage_list_journals(&ctx->root, &journals);
 	for (size_t i = 0; i < journals.n; i++)
 		problem(&c, "/%s: intent journal of an interrupted install", journals.v[i]);

@@ -173,7 +173,7 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 		return kb_err(-KB_E_INPUT, "%s/%s is already registered with different contents; "
 			      "use a new version, or --force to replace it", r->name, r->version);
 	}
-	kb_pathf(old, sizeof(old), "%s/%s/.%s.old", RECIPES_DIR, r->name, r->version);
+	kb_pathf(old, sizeof(old), "%s/%s/%s%s", RECIPES_DIR, r->name, KB_STAGING_OLD, r->version);
 	/* if this fails, so does the rename onto it, which is reported */
 	kb_rm_rf(&ctx->root, old);
 	ret = kb_durable_rename(&ctx->root, final, old);
@@ -237,7 +237,8 @@ static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *fil
 	if (ret < 0)
 		return ret;
 	kb_pathf(final, sizeof(final), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
-	kb_pathf(staging, sizeof(staging), "%s/%s/.%s.new", RECIPES_DIR, r->name, r->version);
+	kb_pathf(staging, sizeof(staging), "%s/%s/%s%s", RECIPES_DIR, r->name, KB_STAGING_NEW,
+		 r->version);
 	if (ctx->dry_run) {
 		kb_info("would register %s/%s from '%s'", r->name, r->version, file);
 		return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
@@ -514,8 +515,8 @@ static int remove_dir(struct kb_ctx *ctx, const char *rel)
 
 	if (!kb_root_exists(&ctx->root, rel))
 		return 0;
-	if (!base || kb_pathf(gone, sizeof(gone), "%.*s/.%s.gone", (int)(base - rel), rel,
-			      base + 1) < 0)
+	if (!base || kb_pathf(gone, sizeof(gone), "%.*s/%s%s", (int)(base - rel), rel,
+			      KB_STAGING_GONE, base + 1) < 0)
 		return -ENAMETOOLONG;
 	/* if this fails, so does the rename onto it, which is reported */
 	kb_rm_rf(&ctx->root, gone);

@@ -166,4 +166,58 @@ test_expect_success 'an install killed at every point leaves no temp file behind
 	test "$staged" -ge 1
 '
 
+test_expect_success 'versions ending in .new and .old are builds like any other' '
+	variant oddnew 1.0.new updates/odd-new &&
+	variant oddold 1.0.old updates/odd-old &&
+	kb install -k "$K" oddnew-1.0.new.recipe oddold-1.0.old.recipe >/dev/null &&
+	test_path_is_file "$STATE/builds/oddnew/1.0.new/$K/build-id" &&
+	test_path_is_file "$STATE/builds/oddold/1.0.old/$K/build-id" &&
+	kb rebuild -k "$K" >out 2>&1 &&
+	test_path_is_file "$STATE/builds/oddnew/1.0.new/$K/build-id" &&
+	test_path_is_file "$STATE/builds/oddold/1.0.old/$K/build-id" &&
+	test_path_is_missing "$STATE/builds/oddold/1.0" &&
+	test_grep -v "cleaned up" out &&
+	test_grep -v "^odd.* built$" out &&
+	kb status oddnew oddold >out &&
+	test_grep "^oddnew/1.0.new *$K *installed:" out &&
+	test_grep "^oddold/1.0.old *$K *installed:" out &&
+	kb status --check &&
+	kb remove oddnew/1.0.new oddold/1.0.old --all >/dev/null
+'
+
+test_expect_success 'directories named like staging inside a source and a build are kept' '
+	cp -r "$TOP/examples/hello" dotted &&
+	mkdir dotted/.cache.new dotted/.cache.old dotted/.cache.gone dotted/gen.new &&
+	for d in .cache.new .cache.old .cache.gone gen.new; do echo keep >"dotted/$d/f"; done &&
+	sed -e "s|^path = ../examples/hello|path = $TRASH/dotted|" -e "s|^name = hello|name = dotted|" \
+		-e "s|^\[module hello\]|[module hello]\ndest = updates/dotted|" \
+		"$TOP/recipes/hello.recipe" >dotted.recipe &&
+	kb add dotted.recipe >/dev/null &&
+	kb build -k "$K" dotted >/dev/null &&
+	kb rebuild -k "$K" >out 2>&1 &&
+	test_grep -v "cleaned up" out &&
+	for d in .cache.new .cache.old .cache.gone gen.new; do
+		test_path_is_file "$STATE/recipes/dotted/1.0.0/source/$d/f" &&
+		test_path_is_file "$STATE/builds/dotted/1.0.0/$K/src/$d/f" || exit 1
+	done &&
+	test_path_is_missing "$STATE/recipes/dotted/1.0.0/source/cache.new" &&
+	kb status --check &&
+	kb remove dotted/1.0.0 --all >/dev/null
+'
+
+test_expect_success 'staging left at the depth kbuildd makes it is reported, then finished' '
+	mkdir -p "$STATE/recipes/hello/.kbuildd-new.2.0/source" "$STATE/builds/hello/1.0.0/$K.new/src" &&
+	mv "$STATE/recipes/greeter/1.0.0" "$STATE/recipes/greeter/.kbuildd-old.1.0.0" &&
+	test_expect_code 1 kb status --check >out &&
+	test_grep "recipes/hello/.kbuildd-new.2.0: half-made directory" out &&
+	test_grep "recipes/greeter/.kbuildd-old.1.0.0: half-made directory" out &&
+	test_grep "builds/hello/1.0.0/$K.new: half-made directory" out &&
+	kb rebuild -k "$K" >out 2>&1 &&
+	test_grep "cleaned up 3 leftovers" out &&
+	test_path_is_missing "$STATE/recipes/hello/.kbuildd-new.2.0" &&
+	test_path_is_missing "$STATE/builds/hello/1.0.0/$K.new" &&
+	test_path_is_file "$STATE/recipes/greeter/1.0.0/recipe" &&
+	kb status --check
+'
+
 test_done
