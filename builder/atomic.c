@@ -243,6 +243,26 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 	return r < 0 ? r : r2;
 }
 
+int kb_remove_leftover(const struct kb_root *root, const char *rel, unsigned *cleaned)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = kb_root_openat(root, rel, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return 0;	/* never made, or gone already */
+	r = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	kb_verbose("removing leftover '/%s'", rel);
+	r = kb_durable_unlink(root, rel);
+	if (r < 0)
+		return kb_err_errno(r, "cannot remove leftover '/%s'", rel);
+	(*cleaned)++;
+	return 1;
+}
+
 /* One journal line: a relative path, no "..", naming one of our temps. */
 static bool journal_line_valid(const char *line)
 {
@@ -255,9 +275,8 @@ static unsigned recover_journal(const struct kb_root *root, const char *journal,
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_INTENT_SIZE);
 	char *line, *save = NULL;
 	unsigned failed = 0;
-	int r;
+	int r = kb_root_read(root, journal, KB_MAX_INTENT_SIZE, &text);
 
-	r = kb_root_read(root, journal, KB_MAX_INTENT_SIZE, &text);
 	if (r < 0) {
 		kb_err_errno(r, "cannot read intent journal '/%s'", journal);
 		failed++;
@@ -265,28 +284,10 @@ static unsigned recover_journal(const struct kb_root *root, const char *journal,
 	}
 	if (!text.buf)
 		goto drop;	/* empty: written, never filled */
-	for (line = strtok_r(text.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct stat st;
-		int fd;
-
-		if (!strcmp(line, INTENT_MAGIC) || !journal_line_valid(line))
-			continue;
-		fd = kb_root_openat(root, line, O_PATH | O_NOFOLLOW, 0);
-		if (fd < 0)
-			continue;	/* committed, or never created */
-		r = fstat(fd, &st) < 0 ? -errno : 0;
-		close(fd);
-		if (r < 0 || !S_ISREG(st.st_mode))
-			continue;
-		kb_verbose("removing leftover '/%s'", line);
-		r = kb_durable_unlink(root, line);
-		if (r < 0) {
-			kb_err_errno(r, "cannot remove leftover temp file '/%s'", line);
+	for (line = strtok_r(text.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strcmp(line, INTENT_MAGIC) && journal_line_valid(line) &&
+		    kb_remove_leftover(root, line, cleaned) < 0)
 			failed++;
-		} else {
-			(*cleaned)++;
-		}
-	}
 drop:
 	/* kept while a temp it lists could not go, so the next run retries */
 	if (!failed && (r = kb_durable_unlink(root, journal)) < 0) {

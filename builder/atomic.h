@@ -66,6 +66,12 @@ int kb_stage_release(struct kb_stage *s);
  * could not be removed (each reported).
  */
 unsigned kb_stage_recover(const struct kb_root *root, unsigned *cleaned);
+/*
+ * Recovery: unlink @rel if it is a regular file (never a directory, nothing
+ * through a symlink) and count it in *@cleaned. 1 removed, 0 nothing
+ * there, or a negative errno (reported).
+ */
+int kb_remove_leftover(const struct kb_root *root, const char *rel, unsigned *cleaned);
 /* Intent journals not yet recovered, for status --check. */
 int kb_stage_list_journals(const struct kb_root *root, struct kb_strv *journals);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,11 +96,14 @@ out:
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
-static void __attribute__((noreturn)) exec_child(struct kb_child *c)
+static void __attribute__((noreturn)) exec_child(struct kb_child *c, pid_t parent)
 {
 	sigset_t none;
 	int null_fd;
 
+	/* the parent may have died before the prctl: then it is too late already */
+	if (c->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+		_exit(127);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -150,7 +154,7 @@ static void __attribute__((noreturn)) exec_child(struct kb_child *c)
 
 int kb_child_start(struct kb_child *c)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (!c->args.n)
 		return -EINVAL;
@@ -159,7 +163,7 @@ int kb_child_start(struct kb_child *c)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		exec_child(c);
+		exec_child(c, parent);
 	if (c->new_pgrp)
 		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
 	c->pid = pid;

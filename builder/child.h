@@ -15,6 +15,7 @@ struct kb_child {
 	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
 	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
 	bool new_pgrp;		/* own process group, so it can be killed whole */
+	bool die_with_parent;	/* SIGKILL when kbuildd dies: no orphan writes on */
 	bool drop_privileges;	/* run as uid/gid below, with no supplementary groups */
 	uid_t uid;
 	gid_t gid;

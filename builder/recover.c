@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "depmod.h"
 #include "fetch.h"
 #include "log.h"
 #include "manifest.h"
@@ -67,24 +68,14 @@ static const char *base_name(const char *rel)
 	return strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 }
 
-/* Recovery never fails the command, but says what it could not undo. */
-static void drop_leftover(struct kb_ctx *ctx, const char *rel, unsigned *cleaned)
-{
-	int r;
-
-	kb_verbose("removing leftover '/%s'", rel);
-	r = kb_durable_unlink(&ctx->root, rel);
-	if (r < 0)
-		kb_err_errno(r, "cannot remove leftover '/%s'", rel);
-	else
-		(*cleaned)++;
-}
-
-/* Inside the state dir, which only kbuildd writes, the temp prefix is enough. */
+/*
+ * Inside the state dir, which only kbuildd writes, the temp prefix is
+ * enough. Recovery never fails the command, but says what it could not undo.
+ */
 static void drop_temp(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
 {
 	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base_name(rel)))
-		drop_leftover(ctx, rel, data);
+		kb_remove_leftover(&ctx->root, rel, data);
 }
 
 /* Partial downloads: only fetch's own names, only in the cache's tmp/. */
@@ -93,16 +84,14 @@ static void drop_partial_downloads(struct kb_ctx *ctx, unsigned *cleaned)
 	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
 	struct kb_strv names = KB_STRV_INIT;
 	char dir[PATH_MAX], rel[PATH_MAX];
-	struct stat st;
 
 	if (kb_pathf(dir, sizeof(dir), "%s/tmp", cache) < 0 ||
 	    kb_root_list(&ctx->root, dir, &names) < 0)
 		goto out;
 	for (size_t i = 0; i < names.n; i++)
 		if (kb_fetch_is_temp(names.v[i]) &&
-		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) == 0 &&
-		    lstat_in(ctx, rel, &st) == 0 && S_ISREG(st.st_mode))
-			drop_leftover(ctx, rel, cleaned);
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) == 0)
+			kb_remove_leftover(&ctx->root, rel, cleaned);
 out:
 	kb_strv_clear(&names);
 }
@@ -336,6 +325,8 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	for_each_staging(ctx, fix_staging, &cleaned);
 	drop_partial_downloads(ctx, &cleaned);
+	/* last: depmod indexes the module tree once nothing half-made is left in it */
+	kb_depmod_recover(ctx, &cleaned);
 	prune_state_dirs(ctx);
 	if (cleaned)
 		kb_info("cleaned up %u leftover%s of an interrupted run", cleaned,

@@ -220,4 +220,30 @@ test_expect_success 'staging left at the depth kbuildd makes it is reported, the
 	kb status --check
 '
 
+test_expect_success 'a depmod killed mid-way: the next run removes its temp files and runs it again' '
+	mkdir -p fakebin &&
+	write_script fakebin/depmod <<-\EOF &&
+	# leave what a killed kmod depmod leaves: NAME.PID.USEC.SEC beside the indexes
+	for a; do k=$a; done
+	for a; do case $prev in -b) base=$a ;; esac; prev=$a; done
+	for f in modules.dep modules.alias.bin; do
+		: >"$base/lib/modules/$k/$f.$$.123456.1700000000"
+	done
+	kill -9 $$
+	EOF
+	echo keep >"$MODS/modules.dep.orig" &&
+	echo keep >"$MODS/modules.alias.bin.7.8" &&
+	kb remove hello/1.0.0 -k "$K" >/dev/null &&
+	test_must_fail env PATH="$TRASH/fakebin:$PATH" "$KBUILDD" --root "$ROOT" install hello -k "$K" \
+		>out 2>err &&
+	ls "$MODS"/modules.dep.*.123456.1700000000 >/dev/null &&
+	! grep -q hello "$MODS/modules.dep" &&
+	kb add "$TOP/recipes/greeter.recipe" >out 2>err &&
+	! ls "$MODS"/modules.*.123456.1700000000 2>/dev/null &&
+	grep -q "updates/kbuildd/hello.ko" "$MODS/modules.dep" &&
+	test_path_is_file "$MODS/modules.dep.orig" &&
+	test_path_is_file "$MODS/modules.alias.bin.7.8" &&
+	kb status --check
+'
+
 test_done
