@@ -234,6 +234,10 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 			return ctx->lock_fd;
 		/* whatever an interrupted run left is finished or rolled back first */
 		kb_state_recover(ctx);
+	} else if ((cmd->flags & KB_CMD_LOCK_TO_CHECK) && ctx->check) {
+		ctx->lock_fd = kb_lock_take_shared(&ctx->root, (unsigned)ctx->wait_seconds);
+		if (ctx->lock_fd < 0 && ctx->lock_fd != -ENOENT)
+			return ctx->lock_fd;
 	}
 	r = cmd->run(ctx, argc, argv);
 	kb_lock_release(ctx->lock_fd);

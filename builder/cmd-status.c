@@ -215,16 +215,17 @@ out:
 const struct kb_cmd kb_cmd_status = {
 	.name = "status",
 	.run = cmd_status,
-	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json] | --check",
+	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json] | --check [--wait SECONDS]",
 	.summary = "show what is registered, built and installed, per kernel",
 	.help = "For each registered recipe (every version) and kernel: installed (with the\n"
 		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
 		"not built. For the running kernel, whether each module is loaded and is this\n"
 		"build. --check verifies instead that every installed file is listed by a\n"
 		"manifest with the right sha256, that every listed file exists, and that no\n"
-		"interrupted run left anything behind (exit 1 when not).",
-	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK,
-	.flags = KB_CMD_SETTINGS,
+		"interrupted run left anything behind (exit 1 when not); it waits for the\n"
+		"state lock (--wait), so a run under way is not taken for one interrupted.",
+	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK | KB_OPT_WAIT,
+	.flags = KB_CMD_SETTINGS | KB_CMD_LOCK_TO_CHECK,
 };
 
 /* --- dkms status: DKMS's format, for the dkms front end (cmd-dkms.c) ------ */

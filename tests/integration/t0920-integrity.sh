@@ -246,4 +246,13 @@ test_expect_success 'a depmod killed mid-way: the next run removes its temp file
 	kb status --check
 '
 
+test_expect_success 'status --check waits for the lock instead of reporting a running build' '
+	flock "$STATE/lock" sleep 3 &
+	sleep 0.5 &&
+	test_expect_code 3 kb status --check --wait 1 2>err &&
+	test_grep "is held by another kbuildd" err &&
+	wait &&
+	kb status --check --wait 5
+'
+
 test_done
