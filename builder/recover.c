@@ -259,40 +259,42 @@ static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 		closedir(dh);
 }
 
-/* Remove empty directories below @rel, deepest first, and @rel itself when emptied. */
-static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned depth)
+/*
+ * Remove the empty directories down to @levels below @rel, deepest first,
+ * then @rel itself when emptied. Tidying only: a directory that stays is
+ * harmless, and the next run tries again, so failures are not reported.
+ */
+static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned levels)
 {
 	struct kb_strv names = KB_STRV_INIT;
+	char parent[PATH_MAX];
 
-	if (depth > 8 || kb_root_list(&ctx->root, rel, &names) < 0) {
-		kb_strv_clear(&names);
-		return;
-	}
+	if (levels)
+		kb_root_list(&ctx->root, rel, &names);
 	for (size_t i = 0; i < names.n; i++) {
 		char child[PATH_MAX];
-		struct stat st;
 
-		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 &&
-		    lstat_in(ctx, child, &st) == 0 && S_ISDIR(st.st_mode))
-			prune_empty(ctx, child, depth + 1);
+		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 && is_dir(ctx, child))
+			prune_empty(ctx, child, levels - 1);
 	}
 	kb_strv_clear(&names);
-	if (depth) {
-		char parent[PATH_MAX];
-
-		/* rmdir @rel alone: it fails, harmlessly, unless @rel is empty */
-		kb_pathf(parent, sizeof(parent), "%.*s/", (int)(strrchr(rel, '/') - rel), rel);
-		kb_rmdir_parents(&ctx->root, rel, parent);
-	}
+	/* rmdir @rel alone: it fails, harmlessly, unless @rel is empty */
+	kb_pathf(parent, sizeof(parent), "%.*s/", (int)(strrchr(rel, '/') - rel), rel);
+	kb_rmdir_parents(&ctx->root, rel, parent);
 }
 
 /*
  * A removal killed between deleting files and their directories leaves
- * empty directories a clean run would not: prune kbuildd's own.
+ * empty directories a clean run would not: prune kbuildd's own, to the
+ * depth it makes them (recipes/N, builds/N/V, installed/K), never inside
+ * a source snapshot or a build, whose empty directories are theirs.
  */
 static void prune_state_dirs(struct kb_ctx *ctx)
 {
-	static const char *const dirs[] = { "recipes", "builds", "installed", "depmod-pending" };
+	static const struct { const char *dir; unsigned levels; } dirs[] = {
+		{ "recipes", 1 }, { "builds", 2 }, { "installed", 1 }, { "depmod-pending", 0 },
+		{ "intent", 0 },
+	};
 	_cleanup_free_ char *modules = kb_root_path(&ctx->root, "lib/modules");
 	DIR *dh = modules ? opendir(modules) : NULL;
 	struct dirent *de;
@@ -300,8 +302,8 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		char rel[PATH_MAX];
 
-		kb_pathf(rel, sizeof(rel), "%s/%s", KB_STATE_DIR, dirs[i]);
-		prune_empty(ctx, rel, 1);
+		kb_pathf(rel, sizeof(rel), "%s/%s", KB_STATE_DIR, dirs[i].dir);
+		prune_empty(ctx, rel, dirs[i].levels);
 	}
 	while (dh && (de = readdir(dh))) {
 		char dest[PATH_MAX], top[PATH_MAX];
@@ -310,6 +312,7 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 			continue;
 		kb_pathf(dest, sizeof(dest), "lib/modules/%s/%s", de->d_name, kb_ctx_dest(ctx));
 		kb_pathf(top, sizeof(top), "lib/modules/%s/", de->d_name);
+		/* the default destination only, emptied by a removal: as prune_empty() */
 		kb_rmdir_parents(&ctx->root, dest, top);
 	}
 	if (dh)

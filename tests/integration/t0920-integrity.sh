@@ -185,9 +185,9 @@ test_expect_success 'versions ending in .new and .old are builds like any other'
 	kb remove oddnew/1.0.new oddold/1.0.old --all >/dev/null
 '
 
-test_expect_success 'directories named like staging inside a source and a build are kept' '
+test_expect_success 'directories named like staging, or empty, inside a source and a build are kept' '
 	cp -r "$TOP/examples/hello" dotted &&
-	mkdir dotted/.cache.new dotted/.cache.old dotted/.cache.gone dotted/gen.new &&
+	mkdir dotted/.cache.new dotted/.cache.old dotted/.cache.gone dotted/gen.new dotted/empty.d &&
 	for d in .cache.new .cache.old .cache.gone gen.new; do echo keep >"dotted/$d/f"; done &&
 	sed -e "s|^path = ../examples/hello|path = $TRASH/dotted|" -e "s|^name = hello|name = dotted|" \
 		-e "s|^\[module hello\]|[module hello]\ndest = updates/dotted|" \
@@ -201,6 +201,8 @@ test_expect_success 'directories named like staging inside a source and a build 
 		test_path_is_file "$STATE/builds/dotted/1.0.0/$K/src/$d/f" || exit 1
 	done &&
 	test_path_is_missing "$STATE/recipes/dotted/1.0.0/source/cache.new" &&
+	test_path_is_dir "$STATE/recipes/dotted/1.0.0/source/empty.d" &&
+	test_path_is_dir "$STATE/builds/dotted/1.0.0/$K/src/empty.d" &&
 	kb status --check &&
 	kb remove dotted/1.0.0 --all >/dev/null
 '
