@@ -328,16 +328,23 @@ static int remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
 	return 0;
 }
 
-/* The files of @m that still exist, added to @out. */
-static int add_present(struct kb_ctx *ctx, const struct kb_manifest *m, struct kb_manifest *out)
+/*
+ * Step 5 of an install: remove the files of @old that @next does not list.
+ * One that cannot go (its error in *@left) stays listed in @next: owned,
+ * and retried next time. A negative return: @next is not to be written.
+ */
+static int drop_old_files(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest *old,
+			  struct kb_manifest *next, int *left)
 {
-	int r = 0;
+	for (size_t i = 0; old && i < old->n; i++) {
+		int r;
 
-	for (size_t i = 0; r >= 0 && i < m->n; i++)
-		if (kb_root_exists(&ctx->root, m->files[i].path) &&
-		    !kb_manifest_find(out, m->files[i].path))
-			r = kb_manifest_add_file(out, m->files[i].path, m->files[i].sha256);
-	return r;
+		if (kb_manifest_find(next, old->files[i].path))
+			continue;
+		r = remove_file(ctx, old->files[i].path, t->kernel->release);
+		*left = *left < 0 ? *left : r;
+	}
+	return *left < 0 ? kb_manifest_add_present(ctx, old, next) : 0;
 }
 
 /*
@@ -434,15 +441,9 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	}
 	if (r >= 0)
 		r = commit_files(&stage, st, n);
-	for (size_t i = 0; r >= 0 && old && i < old->n; i++) {
-		if (kb_manifest_find(&next, old->files[i].path))
-			continue;
-		r2 = remove_file(ctx, old->files[i].path, t->kernel->release);
-		left = left < 0 ? left : r2;
-	}
-	/* an old file that could not go stays listed: owned, and retried next time */
-	if (r >= 0 && left < 0)
-		r = add_present(ctx, old, &next);
+	/* when this fails, the manifest written first, listing old and new, stays */
+	if (r >= 0)
+		r = drop_old_files(ctx, t, old, &next, &left);
 	if (r >= 0)
 		r = kb_manifest_write(ctx, t->kernel->release, &next);
 	if (r >= 0 && left < 0)
@@ -460,12 +461,8 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		t->state = KB_TASK_INSTALLED;
 out_release:
 	/* name/version are borrowed from the recipe */
-	for (size_t i = 0; i < next.n; i++)
-		free(next.files[i].path);
-	for (size_t i = 0; i < both.n; i++)
-		free(both.files[i].path);
-	free(next.files);
-	free(both.files);
+	kb_manifest_release_files(&next);
+	kb_manifest_release_files(&both);
 out:
 	staged_release(st, n);
 	return r;
@@ -541,7 +538,7 @@ static int keep_what_is_left(struct kb_ctx *ctx, const char *kernel, const struc
 	int r;
 
 	memcpy(left.build_id, m->build_id, KB_SHA256_HEX);
-	r = add_present(ctx, m, &left);
+	r = kb_manifest_add_present(ctx, m, &left);
 	if (r >= 0)
 		r = kb_manifest_write(ctx, kernel, &left);
 	if (r < 0) {
@@ -549,9 +546,7 @@ static int keep_what_is_left(struct kb_ctx *ctx, const char *kernel, const struc
 		kb_err_errno(r, "cannot rewrite '/%s'; it is kept as it was", rel);
 	}
 	/* name and version are borrowed from @m */
-	for (size_t i = 0; i < left.n; i++)
-		free(left.files[i].path);
-	free(left.files);
+	kb_manifest_release_files(&left);
 	return r;
 }
 

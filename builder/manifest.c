@@ -280,11 +280,30 @@ const struct kb_manifest *kb_manifest_set_damaged(const struct kb_manifest_set *
 	return NULL;
 }
 
-void kb_manifest_release(struct kb_manifest *m)
+int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *m,
+			    struct kb_manifest *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < m->n; i++)
+		if (kb_root_exists(&ctx->root, m->files[i].path) &&
+		    !kb_manifest_find(out, m->files[i].path))
+			r = kb_manifest_add_file(out, m->files[i].path, m->files[i].sha256);
+	return r;
+}
+
+void kb_manifest_release_files(struct kb_manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		free(m->files[i].path);
 	free(m->files);
+	m->files = NULL;
+	m->n = 0;
+}
+
+void kb_manifest_release(struct kb_manifest *m)
+{
+	kb_manifest_release_files(m);
 	free(m->name);
 	free(m->version);
 	free(m->damage);

@@ -59,5 +59,10 @@ const struct kb_manifest *kb_manifest_damaged_owner(const struct kb_manifest_set
 /* @name's damaged manifest in @set, or NULL. */
 const struct kb_manifest *kb_manifest_set_damaged(const struct kb_manifest_set *set,
 						  const char *name);
+/* Add to @out each file of @m that still exists and @out does not list yet. */
+int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *m,
+			    struct kb_manifest *out);
+/* Free the file list only: for a manifest whose name and version are borrowed. */
+void kb_manifest_release_files(struct kb_manifest *m);
 void kb_manifest_release(struct kb_manifest *m);
 void kb_manifest_set_release(struct kb_manifest_set *set);
