@@ -13,6 +13,7 @@
 #define KB_MAX_LIST_ITEMS	256		/* words in one list value */
 #define KB_MAX_NAME		64		/* recipe and module names */
 #define KB_MAX_VERSION		64
+#define KB_MAX_RELEASE		128		/* a kernel release given with -k */
 #define KB_MAX_REGEX_EXPANDED	(64 * 1024)	/* an exclusive_kernel regex, repetitions unrolled */
 #define KB_MAX_STRING		(16 * 1024 * 1024)	/* default kb_buf ceiling */
 #define KB_MAX_LOG_TAIL		12		/* lines of a failed log shown */

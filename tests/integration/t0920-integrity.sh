@@ -248,6 +248,14 @@ test_expect_success 'a depmod killed mid-way: the next run removes its temp file
 	kb status --check
 '
 
+test_expect_success 'a kernel release that is not one directory name is refused' '
+	test_expect_code 2 kb remove -k ../../../recipes 2>err &&
+	test_grep "invalid kernel release .\.\./\.\./\.\./recipes." err &&
+	test_path_is_file "$STATE/recipes/greeter/1.0.0/recipe" &&
+	test_expect_code 2 kb rebuild -k .kbuildd-new.x 2>err &&
+	test_grep "invalid kernel release" err
+'
+
 test_expect_success 'status --check waits for the lock instead of reporting a running build' '
 	flock "$STATE/lock" sleep 3 &
 	sleep 0.5 &&
