@@ -89,7 +89,7 @@ void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
 
 int kb_child_start(struct kb_child *c)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (!c->args.n)
 		return -EINVAL;
@@ -99,8 +99,12 @@ int kb_child_start(struct kb_child *c)
 	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid == 0)
+	if (pid == 0) {
+		/* the parent may have died before the prctl: then it is too late already */
+		if (c->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+			_exit(127);
 		kb_child_exec(c, false, 0, 0);
+	}
 	if (c->new_pgrp)
 		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
 	c->pid = pid;

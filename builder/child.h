@@ -17,6 +17,7 @@ struct kb_child {
 	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
 	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
 	bool new_pgrp;		/* own process group, so it can be killed whole */
+	bool die_with_parent;	/* SIGKILL when kbuildd dies: no orphan writes on */
 	int in_fd;		/* stdin; -1 = /dev/null */
 	const struct kb_sandbox *sandbox;	/* driver code: run contained (sandbox.h) */
 	pid_t pid;

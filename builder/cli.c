@@ -156,6 +156,16 @@ static int __attribute__((format(printf, 1, 2))) option_error(const char *fmt, .
 	return 2;
 }
 
+/*
+ * A kernel release names one directory of lib/modules, and builds,
+ * manifests and marks are made from it: one path component, never hidden
+ * (a leading dot is what staging names use).
+ */
+static bool release_valid(const char *s)
+{
+	return s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) <= KB_MAX_RELEASE;
+}
+
 /* Options may come before or after the command; the command's mask is checked after. */
 static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *seen, int *verbosity,
 			 bool *help, bool *version)
@@ -173,6 +183,9 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 		case OPT_CONFIG: ctx->config_file = optarg; break;
 		case 'k':
 			*seen |= KB_OPT_KERNEL;
+			if (!release_valid(optarg))
+				return option_error("invalid kernel release '%s': expected one like "
+						    "6.1.0-13-amd64", optarg);
 			kb_strv_push(&ctx->kernels, optarg);
 			break;
 		case 'j':
@@ -234,6 +247,10 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 			return ctx->lock_fd;
 		/* whatever an interrupted run left is finished or rolled back first */
 		kb_state_recover(ctx);
+	} else if ((cmd->flags & KB_CMD_LOCK_TO_CHECK) && ctx->check) {
+		ctx->lock_fd = kb_lock_take_shared(&ctx->root, (unsigned)ctx->wait_seconds);
+		if (ctx->lock_fd < 0 && ctx->lock_fd != -ENOENT)
+			return ctx->lock_fd;
 	}
 	r = cmd->run(ctx, argc, argv);
 	kb_lock_release(ctx->lock_fd);

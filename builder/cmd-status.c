@@ -73,7 +73,7 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	struct kb_buf id = KB_BUF_INIT_MAX(128);
 	struct kb_manifest m;
 	char rel[PATH_MAX];
-	bool built, installed = false, current = false;
+	bool built, installed = false, current = false, damaged;
 
 	row->detail[0] = '\0';
 	if (t->action == KB_ACT_EXCLUDED || t->action == KB_ACT_NO_HEADERS ||
@@ -85,7 +85,8 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	}
 	kb_task_build_rel(t, "/build-id", rel, sizeof(rel));
 	built = kb_root_read(&ctx->root, rel, 128, &id) == 0;
-	if (kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m) == 0) {
+	damaged = kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m) == -KB_E_INPUT;
+	if (!damaged && m.name) {
 		installed = !strcmp(m.version, t->recipe->version);
 		current = installed && !strcmp(m.build_id, t->build_id);
 		if (installed) {
@@ -102,15 +103,17 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 				describe_loaded(ctx, t, &m, row->detail + used,
 						sizeof(row->detail) - used);
 		}
-		kb_manifest_release(&m);
 	}
+	kb_manifest_release(&m);
 	if (t->recipe->insecure) {
 		size_t used = strlen(row->detail);
 
 		snprintf(row->detail + used, sizeof(row->detail) - used, "%s[source not pinned: "
 			 "insecure]", used ? " " : "");
 	}
-	if (current)
+	if (damaged)
+		row->state = "damaged manifest (see status --check)";
+	else if (current)
 		row->state = "installed";
 	else if (installed)
 		row->state = "installed (outdated: rebuild pending)";
@@ -212,16 +215,17 @@ out:
 const struct kb_cmd kb_cmd_status = {
 	.name = "status",
 	.run = cmd_status,
-	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json] | --check",
+	.usage = "[NAME[/VERSION]]... [-k KERNEL]... [--json] | --check [--wait SECONDS]",
 	.summary = "show what is registered, built and installed, per kernel",
 	.help = "For each registered recipe (every version) and kernel: installed (with the\n"
 		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
 		"not built. For the running kernel, whether each module is loaded and is this\n"
 		"build. --check verifies instead that every installed file is listed by a\n"
 		"manifest with the right sha256, that every listed file exists, and that no\n"
-		"interrupted run left anything behind (exit 1 when not).",
-	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK,
-	.flags = KB_CMD_SETTINGS,
+		"interrupted run left anything behind (exit 1 when not); it waits for the\n"
+		"state lock (--wait), so a run under way is not taken for one interrupted.",
+	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK | KB_OPT_WAIT,
+	.flags = KB_CMD_SETTINGS | KB_CMD_LOCK_TO_CHECK,
 };
 
 /* --- dkms status: DKMS's format, for the dkms front end (cmd-dkms.c) ------ */
@@ -234,10 +238,9 @@ static const char *dkms_state(struct kb_ctx *ctx, struct kb_recipe *r, struct kb
 	char rel[PATH_MAX];
 	bool installed = false;
 
-	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0) {
+	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0)
 		installed = !strcmp(m.version, r->version);
-		kb_manifest_release(&m);
-	}
+	kb_manifest_release(&m);
 	if (installed)
 		return "installed";
 	if (kb_task_build_rel(&t, "/build-id", rel, sizeof(rel)) == 0 &&

@@ -25,6 +25,11 @@ enum kb_opt_bit {
 enum kb_cmd_flag {
 	KB_CMD_LOCK = 1 << 0,		/* take the state lock (changes state) */
 	KB_CMD_SETTINGS = 1 << 1,	/* load kbuildd.conf */
+	/*
+	 * With --check: take the state lock, shared, so that a run under way is
+	 * not reported as one left half-done; recover nothing, the check reports it.
+	 */
+	KB_CMD_LOCK_TO_CHECK = 1 << 2,
 };
 
 struct kb_cmd {

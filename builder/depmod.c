@@ -1,4 +1,5 @@
 /* depmod once per changed kernel, then libkmod checks what modprobe would load. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -37,22 +38,29 @@ bool kb_depmod_pending(struct kb_ctx *ctx, const struct kb_kernel *k)
 	return kb_root_exists(&ctx->root, rel);
 }
 
-static void depmod_done(struct kb_ctx *ctx, const struct kb_kernel *k)
+/* What the mark says once kb_depmod() started depmod: its temp files may be about. */
+#define RUNNING "running\n"
+
+static int depmod_done(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
 	char rel[PATH_MAX];
+	int r;
 
 	kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, k->release);
-	if (kb_root_exists(&ctx->root, rel)) {
-		kb_durable_unlink(&ctx->root, rel);
-		kb_rmdir_parents(&ctx->root, PENDING_DIR, "var/lib/kbuildd/");
-	}
+	r = kb_durable_unlink(&ctx->root, rel);
+	if (r >= 0)
+		r = kb_rmdir_parents(&ctx->root, PENDING_DIR, "var/lib/kbuildd/");
+	if (r < 0)
+		kb_err_errno(r, "cannot remove '/%s'; depmod will run again next time", rel);
+	return r;
 }
 
 int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
 	struct kb_child c;
 	_cleanup_free_ char *cmd = NULL, *conf = NULL;
-	int status;
+	char rel[PATH_MAX];
+	int status, r;
 
 	kb_child_init(&c);
 	kb_strv_push(&c.args, "depmod");
@@ -72,14 +80,102 @@ int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 		kb_child_release(&c);
 		return 0;
 	}
+	/* before depmod writes a temp file: the next run must know to look for them */
+	kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, k->release);
+	r = kb_mkdirs(&ctx->root, PENDING_DIR, 0755);
+	if (r >= 0)
+		r = kb_atomic_write(&ctx->root, rel, RUNNING, strlen(RUNNING), 0644);
+	if (r < 0) {
+		kb_child_release(&c);
+		return kb_err_errno(r, "cannot write '/%s'", rel);
+	}
 	kb_verbose("running %s", cmd);
 	c.quiet = kb_log_get_level() < KB_LOG_VERBOSE;
+	/* an orphaned depmod would race the next run's */
+	c.die_with_parent = true;
 	status = kb_child_run(&c);
 	kb_child_release(&c);
+	/* the mark stays: the next run removes what depmod left and runs it again */
 	if (status != 0)
 		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d)", cmd, status);
-	depmod_done(ctx, k);
-	return 0;
+	return depmod_done(ctx, k);
+}
+
+/* kmod's depmod (30) writes each index as NAME.PID.USEC.SEC beside it, then renames it. */
+static const char *const depmod_indexes[] = {
+	"modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin",
+	"modules.softdep", "modules.weakdep", "modules.symbols", "modules.symbols.bin",
+	"modules.builtin.bin", "modules.builtin.alias.bin", "modules.devname",
+};
+
+/* "123.456.789" and nothing else */
+static bool three_numbers(const char *s)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+		if (*s != (i < 2 ? '.' : '\0'))
+			return false;
+		s += i < 2;
+	}
+	return true;
+}
+
+bool kb_depmod_is_temp(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(depmod_indexes); i++) {
+		size_t len = strlen(depmod_indexes[i]);
+
+		if (!strncmp(name, depmod_indexes[i], len) && name[len] == '.' &&
+		    three_numbers(name + len + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Only lib/modules/K itself: depmod writes nowhere else. */
+static void drop_depmod_temps(struct kb_ctx *ctx, const char *release, unsigned *cleaned)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	char dir[PATH_MAX], rel[PATH_MAX];
+
+	kb_pathf(dir, sizeof(dir), "lib/modules/%s", release);
+	kb_root_list(&ctx->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++)
+		if (kb_depmod_is_temp(names.v[i]) &&
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) == 0)
+			kb_remove_leftover(&ctx->root, rel, cleaned);
+	kb_strv_clear(&names);
+}
+
+void kb_depmod_recover(struct kb_ctx *ctx, unsigned *cleaned)
+{
+	struct kb_strv kernels = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, PENDING_DIR, &kernels);
+	for (size_t i = 0; i < kernels.n; i++) {
+		struct kb_buf mark = KB_BUF_INIT_MAX(64);
+		struct kb_kernel k = { .release = kernels.v[i] };
+		char rel[PATH_MAX], dir[PATH_MAX];
+
+		if (kernels.v[i][0] == '.' ||
+		    kb_pathf(rel, sizeof(rel), "%s/%s", PENDING_DIR, kernels.v[i]) < 0 ||
+		    kb_pathf(dir, sizeof(dir), "lib/modules/%s", kernels.v[i]) < 0)
+			continue;
+		if (!kb_root_exists(&ctx->root, dir)) {
+			depmod_done(ctx, &k);	/* the kernel is gone, and its indexes with it */
+			continue;
+		}
+		if (kb_root_read(&ctx->root, rel, mark.max, &mark) >= 0 &&
+		    !strcmp(kb_buf_str(&mark), RUNNING))
+			drop_depmod_temps(ctx, kernels.v[i], cleaned);
+		kb_buf_release(&mark);
+		if (!ctx->no_depmod && kb_depmod(ctx, &k) >= 0)
+			(*cleaned)++;
+	}
+	kb_strv_clear(&kernels);
 }
 
 /* A libkmod context over <root>/lib/modules/@release, no modprobe.d: what depmod made. */

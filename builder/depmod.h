@@ -12,8 +12,22 @@
 int kb_depmod_mark(struct kb_ctx *ctx, const struct kb_kernel *k);
 bool kb_depmod_pending(struct kb_ctx *ctx, const struct kb_kernel *k);
 
-/* Run depmod for @k under the root prefix and clear the mark; 0 or a negative error. */
+/*
+ * Run depmod for @k under the root prefix and clear the mark; 0 or a
+ * negative error. The mark says "running" while it runs, so that a run
+ * killed meanwhile leaves the next one word to clean up after depmod.
+ */
 int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k);
+
+/* Is @name one of the temp files depmod writes in lib/modules/K? */
+bool kb_depmod_is_temp(const char *name);
+/*
+ * Recovery: for each kernel with a mark, remove depmod's temp files from
+ * lib/modules/K when the mark says depmod was running (only then, only
+ * depmod's names), and run depmod again (not with --no-depmod). Adds what
+ * it cleaned to *@cleaned.
+ */
+void kb_depmod_recover(struct kb_ctx *ctx, unsigned *cleaned);
 
 /*
  * For every module kbuildd installed for @k, look it up by name as

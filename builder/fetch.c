@@ -123,9 +123,21 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return 0;
 }
 
+#define PART_RANDOM 16	/* hex digits before ".part" */
+
+bool kb_fetch_is_temp(const char *name)
+{
+	if (strlen(name) != PART_RANDOM + 5 || strcmp(name + PART_RANDOM, ".part"))
+		return false;
+	for (size_t i = 0; i < PART_RANDOM; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
 static int open_tmp(struct fetch_run *run, struct transfer *t)
 {
-	unsigned char rnd[8];
+	unsigned char rnd[PART_RANDOM / 2];
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -errno;

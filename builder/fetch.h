@@ -19,6 +19,9 @@ struct kb_fetch {
 void kb_fetch_init(struct kb_fetch *f);
 void kb_fetch_release(struct kb_fetch *f);
 
+/* Is @name a partial download of ours (in the cache's tmp/)? */
+bool kb_fetch_is_temp(const char *name);
+
 /* Host directory of the source cache (settings [sources] cache, inside the root); caller frees. */
 char *kb_fetch_cache_dir(const struct kb_ctx *ctx);
 

@@ -66,7 +66,6 @@ static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct 
 
 struct staged {
 	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
-	char tmp[NAME_MAX + 1];	/* its staged temp file, until committed */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
 };
@@ -243,7 +242,7 @@ static int stage_config(const struct kb_recipe *r, struct staged *out)
 /*
  * Files outside /lib/modules/K (the load-time configuration) are shared by
  * every kernel the recipe is installed for: owned if any of its manifests
- * lists them.
+ * lists them, or is damaged and so may.
  */
 static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, const char *path,
 				      const char *skip_kernel)
@@ -255,11 +254,12 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 
 	while (dh && !owned && (de = readdir(dh))) {
 		struct kb_manifest m;
+		int r;
 
-		if (de->d_name[0] == '.' || (skip_kernel && !strcmp(de->d_name, skip_kernel)) ||
-		    kb_manifest_read(ctx, de->d_name, name, &m) < 0)
+		if (de->d_name[0] == '.' || (skip_kernel && !strcmp(de->d_name, skip_kernel)))
 			continue;
-		owned = kb_manifest_find(&m, path) != NULL;
+		r = kb_manifest_read(ctx, de->d_name, name, &m);
+		owned = r == -KB_E_INPUT || (r >= 0 && kb_manifest_find(&m, path) != NULL);
 		kb_manifest_release(&m);
 	}
 	if (dh)
@@ -267,18 +267,32 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 	return owned;
 }
 
-/* Every target must be ours, or free, or --force. */
+/*
+ * Every target must be ours, or free, or --force. A damaged manifest may
+ * list any file: what it might own is never overwritten, even with --force.
+ */
 static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
 			   const struct staged *st, size_t n)
 {
+	const struct kb_manifest *damaged = kb_manifest_set_damaged(all, t->recipe->name);
+
+	if (damaged)
+		return kb_task_fail(t, "%s; kbuildd cannot tell what it installed: repair or delete "
+				 "that manifest, and remove what it listed", damaged->damage);
 	for (size_t i = 0; i < n; i++) {
 		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
 
 		if (owner && strcmp(owner->name, t->recipe->name))
 			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
 					 owner->version);
-		if (!owner && kb_root_exists(&ctx->root, st[i].path) && !ctx->force &&
-		    !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
+		if (owner || !kb_root_exists(&ctx->root, st[i].path))
+			continue;
+		damaged = kb_manifest_damaged_owner(all, st[i].path);
+		if (damaged)
+			return kb_task_fail(t, "refusing to overwrite '/%s': it may belong to recipe %s, "
+					 "whose manifest is damaged: %s", st[i].path, damaged->name,
+					 damaged->damage);
+		if (!ctx->force && !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
 			return kb_task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
 					 "install (use --force to take it over)", st[i].path);
 	}
@@ -299,55 +313,81 @@ static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, co
 	return m->n == t->recipe->nr_modules + nr_config_files(t->recipe);
 }
 
-static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
+/* Unlink @path, then the directories under lib/modules/K/ it leaves empty. */
+static int remove_file(struct kb_ctx *ctx, const char *path, const char *kernel)
 {
 	char stop[PATH_MAX], dir[PATH_MAX], *slash;
+	int r = kb_durable_unlink(&ctx->root, path);
 
-	kb_durable_unlink(&ctx->root, path);
+	if (r < 0)
+		return kb_err_errno(r, "cannot remove '/%s'", path);
 	snprintf(stop, sizeof(stop), "lib/modules/%s/", kernel);
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
-		kb_rmdir_parents(&ctx->root, dir, stop);
+		r = kb_rmdir_parents(&ctx->root, dir, stop);
+		if (r < 0)
+			return kb_err_errno(r, "cannot remove directory '/%s'", dir);
 	}
+	return 0;
+}
+
+/*
+ * Step 5 of an install: remove the files of @old that @next does not list.
+ * One that cannot go (its error in *@left) stays listed in @next: owned,
+ * and retried next time. A negative return: @next is not to be written.
+ */
+static int drop_old_files(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest *old,
+			  struct kb_manifest *next, int *left)
+{
+	for (size_t i = 0; old && i < old->n; i++) {
+		int r;
+
+		if (kb_manifest_find(next, old->files[i].path))
+			continue;
+		r = remove_file(ctx, old->files[i].path, t->kernel->release);
+		*left = *left < 0 ? *left : r;
+	}
+	return *left < 0 ? kb_manifest_add_present(ctx, old, next) : 0;
 }
 
 /*
  * Stage every file (write + fsync a temp file beside it) before any lands:
  * running out of space or a read-only target fails here, with nothing
- * changed. Temp names are kept in st[i].tmp for commit_files().
+ * changed. @stage keeps the temp names for commit_files().
  */
-static int stage_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int stage_files(struct kb_ctx *ctx, struct kb_stage *stage, struct staged *st, size_t n)
 {
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = kb_stage_add(stage, st[i].path);
+	if (r < 0)
+		return kb_err_errno(r, "cannot stage the files of an install; nothing was changed");
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX], *slash;
-		int r;
 
 		snprintf(dir, sizeof(dir), "%s", st[i].path);
 		slash = strrchr(dir, '/');
 		*slash = '\0';
 		r = kb_mkdirs(&ctx->root, dir, 0755);
 		if (r >= 0)
-			r = kb_atomic_stage(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
-					    st[i].data.len, 0644, st[i].tmp, sizeof(st[i].tmp));
-		if (r < 0) {
-			for (size_t j = 0; j < i; j++)
-				kb_atomic_abort(&ctx->root, st[j].path, st[j].tmp);
+			r = kb_stage_write(stage, i, st[i].data.buf ? st[i].data.buf : "",
+					   st[i].data.len, 0644);
+		if (r < 0)
 			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
-		}
 	}
 	return 0;
 }
 
-static int commit_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int commit_files(struct kb_stage *stage, struct staged *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = kb_atomic_commit(&ctx->root, st[i].path, st[i].tmp);
+		int r = kb_stage_commit(stage, i);
 
 		if (r < 0)
 			return kb_err_errno(r, "cannot move '/%s' into place", st[i].path);
-		st[i].tmp[0] = '\0';
 	}
 	return 0;
 }
@@ -358,10 +398,12 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	size_t n = t->recipe->nr_modules + nr_config_files(t->recipe);
 	struct staged *st = calloc(n ? n : 1, sizeof(*st));
 	struct kb_manifest *old = NULL, next = { 0 }, both = { 0 };
-	int r;
+	struct kb_stage stage;
+	int r, r2, left = 0;
 
 	if (!st)
 		return -ENOMEM;
+	kb_stage_init(&stage, &ctx->root);
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
@@ -393,37 +435,39 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	 * 1: stage every file (what can fail for space) 2: depmod owed 3: own every
 	 * path 4: move the files in 5: drop old files 6: final manifest
 	 */
-	r = stage_files(ctx, st, n);
+	r = stage_files(ctx, &stage, st, n);
 	if (r >= 0) {
 		r = kb_depmod_mark(ctx, t->kernel);
 		if (r >= 0)
 			r = kb_manifest_write(ctx, t->kernel->release, &both);
-		if (r < 0) {
-			for (size_t i = 0; i < n; i++)
-				kb_atomic_abort(&ctx->root, st[i].path, st[i].tmp);
+		if (r < 0)
 			kb_err_errno(r, "cannot record the install of %s for %s; nothing was changed",
 				     t->recipe->name, t->kernel->release);
-		}
 	}
 	if (r >= 0)
-		r = commit_files(ctx, st, n);
-	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
-		if (!kb_manifest_find(&next, old->files[i].path))
-			remove_file(ctx, old->files[i].path, t->kernel->release);
+		r = commit_files(&stage, st, n);
+	/* when this fails, the manifest written first, listing old and new, stays */
+	if (r >= 0)
+		r = drop_old_files(ctx, t, old, &next, &left);
 	if (r >= 0)
 		r = kb_manifest_write(ctx, t->kernel->release, &next);
+	if (r >= 0 && left < 0)
+		r = left;
+	/* temps not moved into place (a failure above), then the intent journal */
+	r2 = kb_stage_release(&stage);
+	if (r2 < 0)
+		kb_err_errno(r2, "cannot remove the temp files of the install of %s for %s",
+			     t->recipe->name, t->kernel->release);
+	if (r >= 0)
+		r = r2;
 	if (r < 0)
 		kb_task_fail(t, "install failed: %s", kb_strerror(r));
 	else
 		t->state = KB_TASK_INSTALLED;
 out_release:
 	/* name/version are borrowed from the recipe */
-	for (size_t i = 0; i < next.n; i++)
-		free(next.files[i].path);
-	for (size_t i = 0; i < both.n; i++)
-		free(both.files[i].path);
-	free(next.files);
-	free(both.files);
+	kb_manifest_release_files(&next);
+	kb_manifest_release_files(&both);
 out:
 	staged_release(st, n);
 	return r;
@@ -477,43 +521,83 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			       t->reason);
 		} else if (r >= 0) {
 			*changed = *changed || !ctx->dry_run;
-			/* later tasks must see this recipe's new files as owned */
-			kb_manifest_set_release(&all);
-			kb_manifest_read_all(ctx, k->release, &all);
 		}
+		/* later tasks must see this recipe's files (even a failed install's) as owned */
+		kb_manifest_set_release(&all);
+		kb_manifest_read_all(ctx, k->release, &all);
 	}
 	kmod_unref(kctx);
 	kb_manifest_set_release(&all);
 	return failed;
 }
 
+/*
+ * Some files could not be removed: rewrite the manifest to list exactly
+ * those still there, so they stay owned, status --check holds and the next
+ * remove retries just them. If even that fails, it stays as it was.
+ */
+static int keep_what_is_left(struct kb_ctx *ctx, const char *kernel, const struct kb_manifest *m)
+{
+	struct kb_manifest left = { .name = m->name, .version = m->version };
+	char rel[PATH_MAX];
+	int r;
+
+	memcpy(left.build_id, m->build_id, KB_SHA256_HEX);
+	r = kb_manifest_add_present(ctx, m, &left);
+	if (r >= 0)
+		r = kb_manifest_write(ctx, kernel, &left);
+	if (r < 0) {
+		kb_manifest_rel(kernel, m->name, rel, sizeof(rel));
+		kb_err_errno(r, "cannot rewrite '/%s'; it is kept as it was", rel);
+	}
+	/* name and version are borrowed from @m */
+	kb_manifest_release_files(&left);
+	return r;
+}
+
 int kb_uninstall(struct kb_ctx *ctx, const char *kernel, const char *name)
 {
 	struct kb_manifest m;
 	char rel[PATH_MAX], dir[PATH_MAX];
-	int r;
+	int r, ret = 0;
 
 	r = kb_manifest_read(ctx, kernel, name, &m);
+	if (r == -KB_E_INPUT)
+		kb_err(r, "%s; its files and the manifest are kept", m.damage);
 	if (r < 0)
-		return r;
+		goto out;
 	if (ctx->dry_run) {
 		for (size_t i = 0; i < m.n; i++)
 			kb_info("would remove /%s", m.files[i].path);
-		kb_manifest_release(&m);
-		return 0;
+		goto out;
 	}
 	for (size_t i = 0; i < m.n; i++) {
 		/* configuration shared with the recipe's other kernels stays while they do */
 		if (!kb_str_startswith(m.files[i].path, "lib/modules/") &&
 		    owned_by_recipe_elsewhere(ctx, name, m.files[i].path, kernel))
 			continue;
-		remove_file(ctx, m.files[i].path, kernel);
+		r = remove_file(ctx, m.files[i].path, kernel);
+		if (r < 0 && ret >= 0)
+			ret = r;
+	}
+	if (ret < 0) {
+		/* a manifest goes only once every file it lists is gone */
+		keep_what_is_left(ctx, kernel, &m);
+		r = ret;
+		goto out;
 	}
 	kb_manifest_rel(kernel, name, rel, sizeof(rel));
 	r = kb_durable_unlink(&ctx->root, rel);
+	if (r < 0) {
+		kb_err_errno(r, "cannot remove '/%s'", rel);
+		goto out;
+	}
 	snprintf(dir, sizeof(dir), "%s", rel);
 	*strrchr(dir, '/') = '\0';
-	kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/");
+	r = kb_rmdir_parents(&ctx->root, dir, "var/lib/kbuildd/");
+	if (r < 0)
+		kb_err_errno(r, "cannot remove directory '/%s'", dir);
+out:
 	kb_manifest_release(&m);
 	return r;
 }

@@ -8,10 +8,12 @@
 #define KB_MAX_SYMVERS_SIZE	(64 * 1024 * 1024)	/* Module.symvers */
 #define KB_MAX_MODULE_SIZE	(256 * 1024 * 1024)	/* one built .ko */
 #define KB_MAX_MANIFEST_SIZE	(1024 * 1024)
+#define KB_MAX_INTENT_SIZE	(1024 * 1024)	/* an intent journal of staged temps */
 #define KB_MAX_MODULES		256		/* [module] sections per recipe */
 #define KB_MAX_LIST_ITEMS	256		/* words in one list value */
 #define KB_MAX_NAME		64		/* recipe and module names */
 #define KB_MAX_VERSION		64
+#define KB_MAX_RELEASE		128		/* a kernel release given with -k */
 #define KB_MAX_REGEX_EXPANDED	(64 * 1024)	/* an exclusive_kernel regex, repetitions unrolled */
 #define KB_MAX_STRING		(16 * 1024 * 1024)	/* default kb_buf ceiling */
 #define KB_MAX_LOG_TAIL		12		/* lines of a failed log shown */

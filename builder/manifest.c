@@ -70,31 +70,70 @@ static int parse_line(struct kb_manifest *m, char *line)
 	return -EINVAL;
 }
 
+#define EXPECT_LINE "expected 'file SHA256 PATH', 'recipe NAME VERSION' or 'build-id SHA256'"
+
+/*
+ * One line, NUL bytes and all. A damaged line still gives up what it can
+ * (the pieces around a NUL), so that files it may list stay known.
+ */
+static int parse_one(struct kb_manifest *m, char *line, size_t n, unsigned lineno,
+		     unsigned *bad, const char **why)
+{
+	bool has_nul = strlen(line) != n;
+	char *piece, *next;
+	int r = 0;
+
+	/* parse_line() cuts its piece at spaces: find the next piece first */
+	for (piece = line; r != -ENOMEM && piece <= line + n; piece = next) {
+		next = piece + strlen(piece) + 1;
+		if (lineno == 1 && piece == line) {
+			if (!strcmp(piece, MANIFEST_MAGIC) || has_nul)
+				continue;
+			if (!*why)
+				*bad = 1, *why = "expected 'kbuildd-manifest 1'";
+		}
+		r = parse_line(m, piece);
+		if (r == -EINVAL && !has_nul && !*why && lineno > 1)
+			*bad = lineno, *why = EXPECT_LINE;
+	}
+	if (has_nul && !*why)
+		*bad = lineno, *why = "a NUL byte; expected text lines";
+	return r == -ENOMEM ? r : 0;
+}
+
 int kb_manifest_parse(const char *text, size_t len, const char *what, struct kb_manifest *m)
 {
-	char *copy, *line, *save = NULL;
-	unsigned lineno = 0;
+	const char *why = NULL;
+	unsigned lineno = 0, bad = 0;
+	char *copy, *line, *next, *end;
 	int r = 0;
 
 	memset(m, 0, sizeof(*m));
-	/* like the file read into a string: it ends at the first NUL */
-	copy = strndup(text, len);
+	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		if (lineno == 1 && !strcmp(line, MANIFEST_MAGIC))
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	end = copy + len;
+	for (line = copy; r >= 0 && line < end; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+
+		next = line + n + 1;
+		line[n] = '\0';
+		if (++lineno > 1 && !n)
 			continue;
-		if (lineno == 1 || parse_line(m, line) < 0) {
-			r = kb_err(-KB_E_INPUT, "%s:%u: damaged manifest line", what, lineno);
-			goto out;
-		}
+		r = parse_one(m, line, n, lineno, &bad, &why);
 	}
-	if (!m->name)
-		r = kb_err(-KB_E_INPUT, "%s: damaged manifest (no recipe line)", what);
-out:
+	if (r >= 0 && !len)
+		bad = 1, why = "empty, expected 'kbuildd-manifest 1'";
+	else if (r >= 0 && !why && !m->name)
+		bad = lineno, why = "ends without a 'recipe NAME VERSION' line";
+	if (r >= 0 && why)
+		r = asprintf(&m->damage, "%s:%u: damaged manifest: %s", what, bad, why) < 0 ?
+		    -ENOMEM : -KB_E_INPUT;
 	free(copy);
-	if (r < 0)
+	if (r == -ENOMEM)
 		kb_manifest_release(m);
 	return r;
 }
@@ -109,17 +148,39 @@ int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *n
 	memset(m, 0, sizeof(*m));
 	if (kb_manifest_rel(kernel, name, rel, sizeof(rel)) < 0)
 		return -ENAMETOOLONG;
+	snprintf(what, sizeof(what), "%s/%s", ctx->root.path, rel);
 	fd = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
-	if (fd < 0)
+	if (fd == -ENOENT)
 		return fd;
-	r = kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
-	close(fd);
-	if (r >= 0) {
-		snprintf(what, sizeof(what), "%s/%s", ctx->root.path, rel);
-		r = kb_manifest_parse(kb_buf_str(&text), text.len, what, m);
-	}
+	r = fd < 0 ? fd : kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
+	if (fd >= 0)
+		close(fd);
+	if (r >= 0)
+		r = kb_manifest_parse(text.buf ? text.buf : "", text.len, what, m);
+	else if (asprintf(&m->damage, "%s: unreadable manifest: %s", what, kb_strerror(r)) >= 0)
+		r = -KB_E_INPUT;	/* what it lists is unknown, as when damaged */
 	kb_buf_release(&text);
+	if (r == -KB_E_INPUT) {
+		/* known by its file name, whatever it says inside */
+		free(m->name);
+		m->name = strdup(name);
+		if (!m->name) {
+			kb_manifest_release(m);
+			r = -ENOMEM;
+		}
+	}
 	return r;
+}
+
+static int set_push(struct kb_manifest **v, size_t *n, struct kb_manifest *m)
+{
+	struct kb_manifest *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[(*n)++] = *m;
+	return 0;
 }
 
 int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb_manifest_set *set)
@@ -129,8 +190,7 @@ int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb
 	DIR *dir;
 	int fd, r = 0;
 
-	set->v = NULL;
-	set->n = 0;
+	memset(set, 0, sizeof(*set));
 	if (kb_pathf(rel, sizeof(rel), "%s/%s", INSTALLED_DIR, kernel) < 0)
 		return -ENAMETOOLONG;
 	fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_DIRECTORY, 0);
@@ -143,27 +203,25 @@ int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb
 		close(fd);
 		return -errno;
 	}
-	while ((de = readdir(dir))) {
+	while (r >= 0 && (de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 		char name[NAME_MAX + 1];
-		struct kb_manifest *v;
+		struct kb_manifest m;
 
 		if (de->d_name[0] == '.' || len <= 9 || strcmp(de->d_name + len - 9, ".manifest"))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(len - 9), de->d_name);
-		v = realloc(set->v, (set->n + 1) * sizeof(*v));
-		if (!v) {
-			r = -ENOMEM;
-			break;
-		}
-		set->v = v;
-		r = kb_manifest_read(ctx, kernel, name, &v[set->n]);
+		r = kb_manifest_read(ctx, kernel, name, &m);
+		/* a damaged manifest stops only its own recipe: kept aside, not fatal */
+		if (r == -KB_E_INPUT)
+			r = set_push(&set->damaged, &set->n_damaged, &m);
+		else if (r >= 0)
+			r = set_push(&set->v, &set->n, &m);
 		if (r < 0)
-			break;
-		set->n++;
+			kb_manifest_release(&m);
 	}
 	closedir(dir);
-	return r;
+	return r == -ENOENT ? 0 : r;	/* gone since the listing */
 }
 
 int kb_manifest_write(const struct kb_ctx *ctx, const char *kernel, const struct kb_manifest *m)
@@ -203,13 +261,52 @@ const struct kb_manifest *kb_manifest_owner(const struct kb_manifest_set *set, c
 	return NULL;
 }
 
-void kb_manifest_release(struct kb_manifest *m)
+const struct kb_manifest *kb_manifest_damaged_owner(const struct kb_manifest_set *set,
+						    const char *path)
+{
+	for (size_t i = 0; i < set->n_damaged; i++)
+		if (kb_manifest_find(&set->damaged[i], path))
+			return &set->damaged[i];
+	/* what was lost from it may have listed anything */
+	return set->n_damaged ? &set->damaged[0] : NULL;
+}
+
+const struct kb_manifest *kb_manifest_set_damaged(const struct kb_manifest_set *set,
+						  const char *name)
+{
+	for (size_t i = 0; i < set->n_damaged; i++)
+		if (!strcmp(set->damaged[i].name, name))
+			return &set->damaged[i];
+	return NULL;
+}
+
+int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *m,
+			    struct kb_manifest *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < m->n; i++)
+		if (kb_root_exists(&ctx->root, m->files[i].path) &&
+		    !kb_manifest_find(out, m->files[i].path))
+			r = kb_manifest_add_file(out, m->files[i].path, m->files[i].sha256);
+	return r;
+}
+
+void kb_manifest_release_files(struct kb_manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		free(m->files[i].path);
 	free(m->files);
+	m->files = NULL;
+	m->n = 0;
+}
+
+void kb_manifest_release(struct kb_manifest *m)
+{
+	kb_manifest_release_files(m);
 	free(m->name);
 	free(m->version);
+	free(m->damage);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -217,7 +314,9 @@ void kb_manifest_set_release(struct kb_manifest_set *set)
 {
 	for (size_t i = 0; i < set->n; i++)
 		kb_manifest_release(&set->v[i]);
+	for (size_t i = 0; i < set->n_damaged; i++)
+		kb_manifest_release(&set->damaged[i]);
 	free(set->v);
-	set->v = NULL;
-	set->n = 0;
+	free(set->damaged);
+	memset(set, 0, sizeof(*set));
 }

@@ -214,31 +214,37 @@ int kb_rm_rf(const struct kb_root *root, const char *rel)
 	return r;
 }
 
-void kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop)
+int kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop)
 {
 	char path[PATH_MAX];
 	size_t stop_len = strlen(skip_slash(stop));
 
 	if (kb_pathf(path, sizeof(path), "%s", skip_slash(rel)) < 0)
-		return;
+		return -ENAMETOOLONG;
 	while (strlen(path) > stop_len && kb_str_startswith(path, skip_slash(stop))) {
 		char parent[PATH_MAX];
 		const char *last;
 		char *slash;
 		int dfd = open_parent(root, path, parent, sizeof(parent), &last);
 
+		if (dfd == -ENOENT)
+			return 0;
 		if (dfd < 0)
-			return;
+			return dfd;
 		if (unlinkat(dfd, last, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			int r = -errno;
+
 			close(dfd);
-			return;
+			/* still in use, or a mount point: where removing ends, not a failure */
+			return r == -ENOTEMPTY || r == -EEXIST || r == -EBUSY ? 0 : r;
 		}
 		close(dfd);
 		slash = strrchr(path, '/');
 		if (!slash)
-			return;
+			return 0;
 		*slash = '\0';
 	}
+	return 0;
 }
 
 struct tree_walk {

@@ -44,8 +44,11 @@ char *kb_root_path(const struct kb_root *root, const char *rel);
 int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode);
 /* rm -rf @rel inside the root without following symlinks; 0 if absent. */
 int kb_rm_rf(const struct kb_root *root, const char *rel);
-/* Remove @rel and then each parent while it is empty, stopping at @stop. */
-void kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop);
+/*
+ * Remove @rel and then each parent while it is empty, stopping at @stop.
+ * 0 also when one is not empty (or a mount point); else negative errno.
+ */
+int kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop);
 bool kb_root_exists(const struct kb_root *root, const char *rel);
 
 /*

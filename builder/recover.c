@@ -11,16 +11,13 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "depmod.h"
+#include "fetch.h"
 #include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "recover.h"
 #include "state.h"
-
-static bool is_temp_name(const char *name)
-{
-	return name[0] == '.' && strstr(name, ".kbtmp-");
-}
 
 static bool has_suffix(const char *s, const char *suffix)
 {
@@ -67,70 +64,181 @@ out:
 	kb_strv_clear(&names);
 }
 
+static const char *base_name(const char *rel)
+{
+	return strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+}
+
+/*
+ * Inside the state dir, which only kbuildd writes, the temp prefix is
+ * enough. Recovery never fails the command, but says what it could not undo.
+ */
 static void drop_temp(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
 {
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	unsigned *cleaned = data;
-
-	if (S_ISREG(st->st_mode) && (is_temp_name(base) || has_suffix(base, ".part"))) {
-		kb_verbose("removing leftover '/%s'", rel);
-		kb_durable_unlink(&ctx->root, rel);
-		(*cleaned)++;
-	}
+	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base_name(rel)))
+		kb_remove_leftover(&ctx->root, rel, data);
 }
 
-/* builds/N/V/: K.new (half built), K.old (mid-swap) */
-static void fix_builds(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
+/* Partial downloads: only fetch's own names, only in the cache's tmp/. */
+static void drop_partial_downloads(struct kb_ctx *ctx, unsigned *cleaned)
+{
+	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
+	struct kb_strv names = KB_STRV_INIT;
+	char dir[PATH_MAX], rel[PATH_MAX];
+
+	if (kb_pathf(dir, sizeof(dir), "%s/tmp", cache) < 0 ||
+	    kb_root_list(&ctx->root, dir, &names) < 0)
+		goto out;
+	for (size_t i = 0; i < names.n; i++)
+		if (kb_fetch_is_temp(names.v[i]) &&
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) == 0)
+			kb_remove_leftover(&ctx->root, rel, cleaned);
+out:
+	kb_strv_clear(&names);
+}
+
+enum staging {
+	STAGING_NEW,	/* half made: drop it */
+	STAGING_OLD,	/* mid-swap: the one to keep if the new one never landed */
+	STAGING_GONE,	/* a removal under way: finish it */
+};
+
+/* @rel is a staging directory for @kept. */
+typedef void (*staging_fn)(struct kb_ctx *ctx, const char *rel, const char *kept,
+			   enum staging kind, void *data);
+
+static bool is_dir(struct kb_ctx *ctx, const char *rel)
+{
+	struct stat st;
+
+	return lstat_in(ctx, rel, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The names in @rel that pass @valid (never a staging name itself). */
+static void list_valid(struct kb_ctx *ctx, const char *rel, bool (*valid)(const char *),
+		       struct kb_strv *out)
+{
+	struct kb_strv names = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, rel, &names);
+	for (size_t i = 0; i < names.n; i++)
+		if (valid(names.v[i]))
+			kb_strv_push(out, names.v[i]);
+	kb_strv_clear(&names);
+}
+
+/*
+ * recipes/N/ holds V and, while one changes, .kbuildd-new.V, .kbuildd-old.V
+ * or .kbuildd-gone.V (state.c). No valid version starts with a dot, so
+ * these, at that depth only, are what staging left; a source snapshot's
+ * own dot directories below are never touched.
+ */
+static void recipe_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
+{
+	static const struct { const char *prefix; enum staging kind; } kinds[] = {
+		{ KB_STAGING_NEW, STAGING_NEW },
+		{ KB_STAGING_OLD, STAGING_OLD },
+		{ KB_STAGING_GONE, STAGING_GONE },
+	};
+	struct kb_strv names = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++)
+		for (size_t j = 0; j < ARRAY_SIZE(kinds); j++) {
+			const char *version = names.v[i] + strlen(kinds[j].prefix);
+			char rel[PATH_MAX], kept[PATH_MAX];
+
+			if (!kb_str_startswith(names.v[i], kinds[j].prefix) ||
+			    !kb_recipe_version_valid(version) ||
+			    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
+			    kb_pathf(kept, sizeof(kept), "%s/%s", dir, version) < 0 || !is_dir(ctx, rel))
+				continue;
+			fn(ctx, rel, kept, kinds[j].kind, data);
+		}
+	kb_strv_clear(&names);
+}
+
+/* builds/N/V/ holds K and, while one builds, K.new and K.old (build.c): that depth only. */
+static void build_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
+{
+	struct kb_strv names = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, dir, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		size_t len = strlen(names.v[i]);
+		char rel[PATH_MAX], kept[PATH_MAX];
+		bool is_new = has_suffix(names.v[i], ".new"), is_old = has_suffix(names.v[i], ".old");
+
+		if ((!is_new && !is_old) || names.v[i][0] == '.' ||
+		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
+		    kb_pathf(kept, sizeof(kept), "%s/%.*s", dir, (int)(len - 4), names.v[i]) < 0 ||
+		    !is_dir(ctx, rel))
+			continue;
+		fn(ctx, rel, kept, is_new ? STAGING_NEW : STAGING_OLD, data);
+	}
+	kb_strv_clear(&names);
+}
+
+/* Every staging directory of the state, by the exact names and depths its writers use. */
+static void for_each_staging(struct kb_ctx *ctx, staging_fn fn, void *data)
+{
+	struct kb_strv names = KB_STRV_INIT;
+
+	list_valid(ctx, KB_STATE_DIR "/recipes", kb_recipe_name_valid, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		char dir[PATH_MAX];
+
+		if (kb_pathf(dir, sizeof(dir), "%s/recipes/%s", KB_STATE_DIR, names.v[i]) == 0)
+			recipe_staging(ctx, dir, fn, data);
+	}
+	kb_strv_clear(&names);
+	list_valid(ctx, KB_STATE_DIR "/builds", kb_recipe_name_valid, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		struct kb_strv versions = KB_STRV_INIT;
+		char dir[PATH_MAX];
+
+		kb_pathf(dir, sizeof(dir), "%s/builds/%s", KB_STATE_DIR, names.v[i]);
+		list_valid(ctx, dir, kb_recipe_version_valid, &versions);
+		for (size_t j = 0; j < versions.n; j++)
+			if (kb_pathf(dir, sizeof(dir), "%s/builds/%s/%s", KB_STATE_DIR, names.v[i],
+				     versions.v[j]) == 0)
+				build_staging(ctx, dir, fn, data);
+		kb_strv_clear(&versions);
+	}
+	kb_strv_clear(&names);
+}
+
+static void fix_staging(struct kb_ctx *ctx, const char *rel, const char *kept, enum staging kind,
+			void *data)
 {
 	unsigned *cleaned = data;
-	char kept[PATH_MAX];
-	size_t len = strlen(rel);
+	int r;
 
-	if (!S_ISDIR(st->st_mode) || !kb_str_startswith(rel, KB_STATE_DIR "/builds/"))
-		return;
-	if (has_suffix(rel, ".new")) {
-		kb_rm_rf(&ctx->root, rel);
+	/* killed between the two renames: the old one is the one to keep */
+	if (kind == STAGING_OLD && !kb_root_exists(&ctx->root, kept))
+		r = kb_durable_rename(&ctx->root, rel, kept);
+	else
+		r = kb_rm_rf(&ctx->root, rel);
+	if (r < 0)
+		kb_err_errno(r, "cannot clean up '/%s', left by an interrupted run", rel);
+	else
 		(*cleaned)++;
-	} else if (has_suffix(rel, ".old") && kb_pathf(kept, sizeof(kept), "%.*s", (int)(len - 4),
-						       rel) == 0) {
-		/* killed between the two renames: the old build is the one to keep */
-		if (!kb_root_exists(&ctx->root, kept))
-			kb_durable_rename(&ctx->root, rel, kept);
-		else
-			kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	}
 }
 
-/* recipes/N/.V.new (half registered), .V.old (mid-replace) */
-static void fix_recipes(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
+static void add_dirs(const struct kb_manifest *v, size_t n, struct kb_strv *dirs)
 {
-	const char *base = strrchr(rel, '/') + 1;
-	unsigned *cleaned = data;
-	char kept[PATH_MAX];
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < v[i].n; j++) {
+			char dir[PATH_MAX];
 
-	if (!S_ISDIR(st->st_mode) || base[0] != '.')
-		return;
-	if (has_suffix(base, ".new")) {
-		kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	} else if (has_suffix(base, ".old") &&
-		   kb_pathf(kept, sizeof(kept), "%.*s/%.*s", (int)(base - rel - 1), rel,
-			    (int)(strlen(base) - 5), base + 1) == 0) {
-		/* left by add --force: restore it when the new one never landed */
-		if (!kb_root_exists(&ctx->root, kept))
-			kb_durable_rename(&ctx->root, rel, kept);
-		else
-			kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	} else if (has_suffix(base, ".gone")) {
-		/* a removal under way: finish it */
-		kb_rm_rf(&ctx->root, rel);
-		(*cleaned)++;
-	}
+			kb_pathf(dir, sizeof(dir), "%s", v[i].files[j].path);
+			*strrchr(dir, '/') = '\0';
+			if (!kb_strv_contains(dirs, dir))
+				kb_strv_push(dirs, dir);
+		}
 }
 
-/* Every directory a manifest of any kernel installs into. */
+/* Every directory a manifest of any kernel installs into (a damaged one: what it still names). */
 static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
@@ -142,57 +250,52 @@ static void install_dirs(struct kb_ctx *ctx, struct kb_strv *dirs)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (kb_manifest_read_all(ctx, de->d_name, &set) < 0)
-			continue;
-		for (size_t i = 0; i < set.n; i++)
-			for (size_t j = 0; j < set.v[i].n; j++) {
-				char dir[PATH_MAX];
-
-				kb_pathf(dir, sizeof(dir), "%s", set.v[i].files[j].path);
-				*strrchr(dir, '/') = '\0';
-				if (!kb_strv_contains(dirs, dir))
-					kb_strv_push(dirs, dir);
-			}
+		if (kb_manifest_read_all(ctx, de->d_name, &set) >= 0) {
+			add_dirs(set.v, set.n, dirs);
+			add_dirs(set.damaged, set.n_damaged, dirs);
+		}
 		kb_manifest_set_release(&set);
 	}
 	if (dh)
 		closedir(dh);
 }
 
-/* Remove empty directories below @rel, deepest first, and @rel itself when emptied. */
-static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned depth)
+/*
+ * Remove the empty directories down to @levels below @rel, deepest first,
+ * then @rel itself when emptied. Tidying only: a directory that stays is
+ * harmless, and the next run tries again, so failures are not reported.
+ */
+static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned levels)
 {
 	struct kb_strv names = KB_STRV_INIT;
+	char parent[PATH_MAX];
 
-	if (depth > 8 || kb_root_list(&ctx->root, rel, &names) < 0) {
-		kb_strv_clear(&names);
-		return;
-	}
+	if (levels)
+		kb_root_list(&ctx->root, rel, &names);
 	for (size_t i = 0; i < names.n; i++) {
 		char child[PATH_MAX];
-		struct stat st;
 
-		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 &&
-		    lstat_in(ctx, child, &st) == 0 && S_ISDIR(st.st_mode))
-			prune_empty(ctx, child, depth + 1);
+		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 && is_dir(ctx, child))
+			prune_empty(ctx, child, levels - 1);
 	}
 	kb_strv_clear(&names);
-	if (depth) {
-		char parent[PATH_MAX];
-
-		/* rmdir @rel alone: it fails, harmlessly, unless @rel is empty */
-		kb_pathf(parent, sizeof(parent), "%.*s/", (int)(strrchr(rel, '/') - rel), rel);
-		kb_rmdir_parents(&ctx->root, rel, parent);
-	}
+	/* rmdir @rel alone: it fails, harmlessly, unless @rel is empty */
+	kb_pathf(parent, sizeof(parent), "%.*s/", (int)(strrchr(rel, '/') - rel), rel);
+	kb_rmdir_parents(&ctx->root, rel, parent);
 }
 
 /*
  * A removal killed between deleting files and their directories leaves
- * empty directories a clean run would not: prune kbuildd's own.
+ * empty directories a clean run would not: prune kbuildd's own, to the
+ * depth it makes them (recipes/N, builds/N/V, installed/K), never inside
+ * a source snapshot or a build, whose empty directories are theirs.
  */
 static void prune_state_dirs(struct kb_ctx *ctx)
 {
-	static const char *const dirs[] = { "recipes", "builds", "installed", "depmod-pending" };
+	static const struct { const char *dir; unsigned levels; } dirs[] = {
+		{ "recipes", 1 }, { "builds", 2 }, { "installed", 1 }, { "depmod-pending", 0 },
+		{ "intent", 0 },
+	};
 	_cleanup_free_ char *modules = kb_root_path(&ctx->root, "lib/modules");
 	DIR *dh = modules ? opendir(modules) : NULL;
 	struct dirent *de;
@@ -200,8 +303,8 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		char rel[PATH_MAX];
 
-		kb_pathf(rel, sizeof(rel), "%s/%s", KB_STATE_DIR, dirs[i]);
-		prune_empty(ctx, rel, 1);
+		kb_pathf(rel, sizeof(rel), "%s/%s", KB_STATE_DIR, dirs[i].dir);
+		prune_empty(ctx, rel, dirs[i].levels);
 	}
 	while (dh && (de = readdir(dh))) {
 		char dest[PATH_MAX], top[PATH_MAX];
@@ -210,62 +313,25 @@ static void prune_state_dirs(struct kb_ctx *ctx)
 			continue;
 		kb_pathf(dest, sizeof(dest), "lib/modules/%s/%s", de->d_name, kb_ctx_dest(ctx));
 		kb_pathf(top, sizeof(top), "lib/modules/%s/", de->d_name);
+		/* the default destination only, emptied by a removal: as prune_empty() */
 		kb_rmdir_parents(&ctx->root, dest, top);
 	}
 	if (dh)
 		closedir(dh);
 }
 
-/*
- * Every lib/modules/K except the distribution's own kernel/ tree (thousands
- * of files, never a kbuildd target by default) and the build/source links:
- * this runs before every command that changes state.
- */
-static void sweep_module_dirs(struct kb_ctx *ctx, unsigned *cleaned)
-{
-	struct kb_strv kernels = KB_STRV_INIT;
-
-	kb_root_list(&ctx->root, "lib/modules", &kernels);
-	for (size_t k = 0; k < kernels.n; k++) {
-		struct kb_strv names = KB_STRV_INIT;
-		char dir[PATH_MAX], child[PATH_MAX];
-		struct stat st;
-
-		kb_pathf(dir, sizeof(dir), "lib/modules/%s", kernels.v[k]);
-		kb_root_list(&ctx->root, dir, &names);
-		for (size_t i = 0; i < names.n; i++) {
-			if (!strcmp(names.v[i], "kernel") ||
-			    kb_pathf(child, sizeof(child), "%s/%s", dir, names.v[i]) < 0 ||
-			    lstat_in(ctx, child, &st) < 0)
-				continue;
-			drop_temp(ctx, child, &st, cleaned);
-			if (S_ISDIR(st.st_mode))
-				walk(ctx, child, drop_temp, cleaned, 10);
-		}
-		kb_strv_clear(&names);
-	}
-	kb_strv_clear(&kernels);
-}
-
 unsigned kb_state_recover(struct kb_ctx *ctx)
 {
-	struct kb_strv dirs = KB_STRV_INIT;
 	unsigned cleaned = 0;
-	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
-	char tmp[PATH_MAX];
 
+	/* temps outside the state dir: exactly those an intent journal lists */
+	kb_stage_recover(&ctx->root, &cleaned);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
-	walk(ctx, KB_STATE_DIR "/builds", fix_builds, &cleaned, 0);
-	walk(ctx, KB_STATE_DIR "/recipes", fix_recipes, &cleaned, 0);
-	install_dirs(ctx, &dirs);
-	for (size_t i = 0; i < dirs.n; i++)
-		walk(ctx, dirs.v[i], drop_temp, &cleaned, 15);
-	/* an install killed before its first manifest: temp files beside the targets */
-	sweep_module_dirs(ctx, &cleaned);
-	kb_pathf(tmp, sizeof(tmp), "%s/tmp", cache);
-	walk(ctx, tmp, drop_temp, &cleaned, 15);
+	for_each_staging(ctx, fix_staging, &cleaned);
+	drop_partial_downloads(ctx, &cleaned);
+	/* last: depmod indexes the module tree once nothing half-made is left in it */
+	kb_depmod_recover(ctx, &cleaned);
 	prune_state_dirs(ctx);
-	kb_strv_clear(&dirs);
 	if (cleaned)
 		kb_info("cleaned up %u leftover%s of an interrupted run", cleaned,
 			cleaned == 1 ? "" : "s");
@@ -297,24 +363,27 @@ static void unowned(struct kb_ctx *ctx, const char *rel, const struct stat *st, 
 	(void)ctx;
 	if (S_ISDIR(st->st_mode))
 		return;
-	if (is_temp_name(base))
+	if (kb_atomic_is_temp(base))
 		problem(c, "/%s: temporary file left by an interrupted run", rel);
 	else if (!kb_strv_contains(&c->owned, rel))
 		problem(c, "/%s: not listed in any manifest", rel);
 }
 
 /* An interrupted run's traces in the state directory (recover() removes them). */
-static void leftover(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
+static void leftover_temp(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
 {
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	struct check *c = data;
-
 	(void)ctx;
-	if (S_ISREG(st->st_mode) && is_temp_name(base))
-		problem(c, "/%s: temporary file left by an interrupted run", rel);
-	else if (S_ISDIR(st->st_mode) && (has_suffix(base, ".new") || has_suffix(base, ".old") ||
-					  has_suffix(base, ".gone")))
-		problem(c, "/%s: half-made directory left by an interrupted run", rel);
+	if (S_ISREG(st->st_mode) && kb_atomic_is_temp(base_name(rel)))
+		problem(data, "/%s: temporary file left by an interrupted run", rel);
+}
+
+static void leftover_staging(struct kb_ctx *ctx, const char *rel, const char *kept,
+			     enum staging kind, void *data)
+{
+	(void)ctx;
+	(void)kept;
+	(void)kind;
+	problem(data, "/%s: half-made directory left by an interrupted run", rel);
 }
 
 static void check_manifests(struct kb_ctx *ctx, struct check *c, const char *kernel)
@@ -323,7 +392,14 @@ static void check_manifests(struct kb_ctx *ctx, struct check *c, const char *ker
 
 	if (kb_manifest_read_all(ctx, kernel, &set) < 0) {
 		problem(c, "manifests of kernel %s cannot be read", kernel);
+		kb_manifest_set_release(&set);
 		return;
+	}
+	for (size_t i = 0; i < set.n_damaged; i++) {
+		problem(c, "%s", set.damaged[i].damage);
+		/* what it still names is not reported again as unowned */
+		for (size_t j = 0; j < set.damaged[i].n; j++)
+			kb_strv_push(&c->owned, set.damaged[i].files[j].path);
 	}
 	for (size_t i = 0; i < set.n; i++)
 		for (size_t j = 0; j < set.v[i].n; j++) {
@@ -350,7 +426,7 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
 	struct check c = { 0, KB_STRV_INIT };
-	struct kb_strv dirs = KB_STRV_INIT;
+	struct kb_strv dirs = KB_STRV_INIT, journals = KB_STRV_INIT;
 	DIR *dh = top ? opendir(top) : NULL;
 	struct dirent *de;
 
@@ -362,7 +438,12 @@ unsigned kb_state_check(struct kb_ctx *ctx)
 	install_dirs(ctx, &dirs);
 	for (size_t i = 0; i < dirs.n; i++)
 		walk(ctx, dirs.v[i], unowned, &c, 15);
-	walk(ctx, KB_STATE_DIR, leftover, &c, 0);
+	walk(ctx, KB_STATE_DIR, leftover_temp, &c, 0);
+	for_each_staging(ctx, leftover_staging, &c);
+	kb_stage_list_journals(&ctx->root, &journals);
+	for (size_t i = 0; i < journals.n; i++)
+		problem(&c, "/%s: intent journal of an interrupted install", journals.v[i]);
+	kb_strv_clear(&journals);
 	kb_outputs_check(ctx, report_build, &c);
 	kb_strv_clear(&dirs);
 	kb_strv_clear(&c.owned);

@@ -1,7 +1,9 @@
 /*
  * Finish or roll back what an interrupted run left, before any command
- * changes state: temp files of atomic writes, half-made build and staging
- * directories, a build directory caught mid-swap, partial downloads.
+ * changes state: temp files of atomic writes (outside the state directory
+ * exactly those an intent journal lists), half-made build and staging
+ * directories, a build directory caught mid-swap, partial downloads, and
+ * a depmod that was owed or killed (its own temp files, then depmod again).
  * Manifests need nothing: they are written before and after the files
  * they list, so every file is owned and the next install or remove
  * completes the change.

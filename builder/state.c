@@ -168,11 +168,13 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 		return ret < 0 ? ret : 1;	/* nothing new */
 	}
 	if (!ctx->force) {
+		/* one it cannot remove is a staging dir: the next run's recovery removes it */
 		kb_rm_rf(&ctx->root, staging);
 		return kb_err(-KB_E_INPUT, "%s/%s is already registered with different contents; "
 			      "use a new version, or --force to replace it", r->name, r->version);
 	}
-	kb_pathf(old, sizeof(old), "%s/%s/.%s.old", RECIPES_DIR, r->name, r->version);
+	kb_pathf(old, sizeof(old), "%s/%s/%s%s", RECIPES_DIR, r->name, KB_STAGING_OLD, r->version);
+	/* if this fails, so does the rename onto it, which is reported */
 	kb_rm_rf(&ctx->root, old);
 	ret = kb_durable_rename(&ctx->root, final, old);
 	if (ret >= 0)
@@ -235,7 +237,8 @@ static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *fil
 	if (ret < 0)
 		return ret;
 	kb_pathf(final, sizeof(final), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
-	kb_pathf(staging, sizeof(staging), "%s/%s/.%s.new", RECIPES_DIR, r->name, r->version);
+	kb_pathf(staging, sizeof(staging), "%s/%s/%s%s", RECIPES_DIR, r->name, KB_STAGING_NEW,
+		 r->version);
 	if (ctx->dry_run) {
 		kb_info("would register %s/%s from '%s'", r->name, r->version, file);
 		return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
@@ -271,6 +274,7 @@ static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *fil
 		kb_dkms_run_script(ctx, r, KB_DKMS_POST_ADD, NULL);
 	return kb_strv_pushf(ids, "%s/%s", r->name, r->version);
 fail:
+	/* the failure is reported; a staging dir left here is recovery's to remove */
 	kb_rm_rf(&ctx->root, staging);
 	kb_rmdir_parents(&ctx->root, staging, KB_STATE_DIR "/");
 	return ret;
@@ -511,9 +515,10 @@ static int remove_dir(struct kb_ctx *ctx, const char *rel)
 
 	if (!kb_root_exists(&ctx->root, rel))
 		return 0;
-	if (!base || kb_pathf(gone, sizeof(gone), "%.*s/.%s.gone", (int)(base - rel), rel,
-			      base + 1) < 0)
+	if (!base || kb_pathf(gone, sizeof(gone), "%.*s/%s%s", (int)(base - rel), rel,
+			      KB_STAGING_GONE, base + 1) < 0)
 		return -ENAMETOOLONG;
+	/* if this fails, so does the rename onto it, which is reported */
 	kb_rm_rf(&ctx->root, gone);
 	ret = kb_durable_rename(&ctx->root, rel, gone);
 	if (ret >= 0)
@@ -528,12 +533,14 @@ int kb_state_forget(struct kb_ctx *ctx, const struct kb_recipe *r)
 
 	kb_pathf(rel, sizeof(rel), "%s/%s/%s", RECIPES_DIR, r->name, r->version);
 	ret = remove_dir(ctx, rel);
-	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
+	if (ret >= 0)
+		ret = kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove '%s'", rel);
 	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
 	ret = kb_rm_rf(&ctx->root, rel);
-	kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
+	if (ret >= 0)
+		ret = kb_rmdir_parents(&ctx->root, rel, KB_STATE_DIR "/");
 	if (ret < 0)
 		return kb_err_errno(ret, "cannot remove '%s'", rel);
 	return 0;

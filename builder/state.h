@@ -6,6 +6,16 @@
 
 #define KB_STATE_DIR "var/lib/kbuildd"
 
+/*
+ * Beside recipes/N/V while it changes: a registration being made, the one
+ * it replaces, one being removed. No recipe name or version starts with a
+ * dot (recipe.c), so none can be taken for these; recovery looks for them
+ * at that depth only.
+ */
+#define KB_STAGING_NEW ".kbuildd-new."
+#define KB_STAGING_OLD ".kbuildd-old."
+#define KB_STAGING_GONE ".kbuildd-gone."
+
 struct kb_recipe_set {
 	struct kb_recipe **v;
 	size_t n;

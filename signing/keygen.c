@@ -102,8 +102,10 @@ static int write_key(const struct kb_root *root, const char *key_rel, EVP_PKEY *
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
-	if (r < 0)
-		kb_durable_unlink(root, key_rel);
+	/* a partial key left behind would be taken for a key by the next run */
+	if (r < 0 && (fd = kb_durable_unlink(root, key_rel)) < 0)	/* fd is closed: reused */
+		kb_err_errno(fd, "cannot remove the partly written key '/%s'; remove it by hand",
+			     key_rel);
 out:
 	if (pem.buf)
 		OPENSSL_cleanse(pem.buf, pem.alloc);
@@ -139,7 +141,7 @@ int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char
 	char dir[PATH_MAX], *slash;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	int r;
+	int r, e;
 
 	if (kb_root_exists(root, key_rel))
 		return -EEXIST;
@@ -168,8 +170,10 @@ int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char
 	r = write_key(root, key_rel, key);
 	if (r >= 0)
 		r = write_cert(root, cert_rel, cert);
-	if (r < 0)
-		kb_durable_unlink(root, key_rel);
+	/* a key without its certificate would be taken for a key pair by the next run */
+	if (r < 0 && (e = kb_durable_unlink(root, key_rel)) < 0)
+		kb_err_errno(e, "cannot remove the key '/%s' whose certificate was not written; "
+			     "remove it by hand", key_rel);
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key);

@@ -100,7 +100,7 @@ test_expect_success MOUNT 'a full disk during install: clear error, the previous
 	test_grep "nothing was changed" err &&
 	test "$(sha256sum "$d"/kbuildd/hello.ko* | cut -d" " -f1)" = "$before" &&
 	test_cmp manifest.before "$ROOT/var/lib/kbuildd/installed/$K/hello.manifest" &&
-	! ls -a "$d/kbuildd" | grep -q kbtmp &&
+	! ls -a "$d/kbuildd" | grep -q "^\.kbuildd-tmp\." &&
 	kb status --check
 '
 

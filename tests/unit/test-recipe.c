@@ -500,6 +500,9 @@ static void parse_rejects_an_invalid_version(void **state)
 			 "t.recipe:3: ", "invalid version '1.0 beta'", NULL);
 	expect_one_error("[recipe]\nname = hello\nversion = 1:2.0\n" RECIPE_TAIL, "t.recipe:3: ",
 			 "invalid version '1:2.0'", NULL);
+	/* a leading dot is the state's staging names' (state.h) */
+	expect_one_error("[recipe]\nname = hello\nversion = .kbuildd-new.1\n" RECIPE_TAIL,
+			 "t.recipe:3: ", "invalid version '.kbuildd-new.1'", NULL);
 }
 
 static void parse_rejects_an_invalid_kernels_range(void **state)
