@@ -88,15 +88,18 @@ static int keys_show(struct kb_ctx *ctx)
 	_cleanup_free_ char *host = NULL;
 	bool dkms;
 	X509 *x;
+	int r;
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, cert))
 		return kb_err(-KB_E_INPUT, "no signing certificate at '/%s'; run 'kbuildd keys "
 			      "generate'", cert);
 	host = kb_root_path(&ctx->root, cert);
-	x = kb_cert_load(host);
-	if (!x)
-		return -KB_E_INPUT;
+	if (!host)
+		return -ENOMEM;
+	r = kb_cert_load_at(&ctx->root, cert, &x);
+	if (r < 0)
+		return r;
 	print_cert(x, host);
 	printf("private key: /%s%s%s\n", key, kb_root_exists(&ctx->root, key) ? "" : " (missing)",
 	       dkms ? " (the DKMS key)" : "");

@@ -54,10 +54,14 @@ int kb_signer_set_hash(struct kb_signer *s, const char *hash)
 	return 0;
 }
 
+enum kb_key_origin kb_key_origin_of(const char *key_rel)
+{
+	return !strcmp(skip_slash(key_rel), OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
+}
+
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 {
 	char key[512], cert[512];
-	_cleanup_free_ char *key_host = NULL, *cert_host = NULL;
 	bool dkms;
 	int r;
 
@@ -73,11 +77,7 @@ int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 		kb_info("generated a signing key: /%s; enroll its certificate with 'kbuildd keys "
 			"enroll' so the kernel trusts it", key);
 	}
-	key_host = kb_root_path(&ctx->root, key);
-	cert_host = kb_root_path(&ctx->root, cert);
-	if (!key_host || !cert_host)
-		return -ENOMEM;
-	r = kb_signer_load(s, key_host, cert_host, "sha256");
+	r = kb_signer_load_at(s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
 	if (r < 0)
 		return r;
 	if (dkms)
