@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "keystore.h"
 #include "log.h"
 #include "manifest.h"
 #include "recover.h"
@@ -253,6 +254,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 	const char *cache = ctx->settings.cache ? ctx->settings.cache : "var/cache/kbuildd/sources";
 	char tmp[PATH_MAX];
 
+	cleaned += kb_keys_recover(ctx);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	walk(ctx, KB_STATE_DIR "/builds", fix_builds, &cleaned, 0);
 	walk(ctx, KB_STATE_DIR "/recipes", fix_recipes, &cleaned, 0);

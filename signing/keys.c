@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "keygen.h"
+#include "keystore.h"
 #include "log.h"
 #include "sign.h"
 #include "util.h"
 
-#define OWN_KEY "var/lib/kbuildd/keys/signing_key.pem"
-#define OWN_CERT "var/lib/kbuildd/keys/signing_key.x509"
 #define DKMS_KEY "var/lib/dkms/mok.key"
 #define DKMS_CERT "var/lib/dkms/mok.pub"
 
@@ -27,11 +26,11 @@ void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t siz
 
 	*dkms = false;
 	if (st->sign_key || st->sign_cert) {
-		snprintf(key, size, "%s", skip_slash(st->sign_key ? st->sign_key : OWN_KEY));
-		snprintf(cert, size, "%s", skip_slash(st->sign_cert ? st->sign_cert : OWN_CERT));
+		snprintf(key, size, "%s", skip_slash(st->sign_key ? st->sign_key : KB_OWN_KEY));
+		snprintf(cert, size, "%s", skip_slash(st->sign_cert ? st->sign_cert : KB_OWN_CERT));
 		return;
 	}
-	if (!kb_root_exists(&ctx->root, OWN_KEY) && kb_root_exists(&ctx->root, DKMS_KEY) &&
+	if (!kb_root_exists(&ctx->root, KB_OWN_KEY) && kb_root_exists(&ctx->root, DKMS_KEY) &&
 	    kb_root_exists(&ctx->root, DKMS_CERT)) {
 		/* keep using what the machine already enrolled for DKMS */
 		snprintf(key, size, "%s", DKMS_KEY);
@@ -39,8 +38,8 @@ void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t siz
 		*dkms = true;
 		return;
 	}
-	snprintf(key, size, "%s", OWN_KEY);
-	snprintf(cert, size, "%s", OWN_CERT);
+	snprintf(key, size, "%s", KB_OWN_KEY);
+	snprintf(cert, size, "%s", KB_OWN_CERT);
 }
 
 int kb_signer_set_hash(struct kb_signer *s, const char *hash)
@@ -56,7 +55,7 @@ int kb_signer_set_hash(struct kb_signer *s, const char *hash)
 
 enum kb_key_origin kb_key_origin_of(const char *key_rel)
 {
-	return !strcmp(skip_slash(key_rel), OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
+	return !strcmp(skip_slash(key_rel), KB_OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
 }
 
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
@@ -72,8 +71,9 @@ int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 			       kb_err(-KB_E_INPUT, "signing key '/%s' (from [signing] key) does not "
 				      "exist", key) : 0;
 		r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
-		if (r < 0)
-			return kb_err_errno(r, "cannot generate a signing key at '/%s'", key);
+		if (r < 0)	/* bad input was said where it was found */
+			return r == -KB_E_INPUT ? r :
+			       kb_err_errno(r, "cannot generate a signing key at '/%s'", key);
 		kb_info("generated a signing key: /%s; enroll its certificate with 'kbuildd keys "
 			"enroll' so the kernel trusts it", key);
 	}

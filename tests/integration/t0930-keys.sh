@@ -17,6 +17,71 @@ reset_keys () {
 	cp -a "$TRASH/keys.good" "$KEYS"
 }
 
+# pair_ok KEY CERT: KEY is CERT's private key, and CERT.der is CERT
+pair_ok () {
+	openssl pkey -in "$1" -pubout >pub.key 2>/dev/null &&
+	openssl x509 -in "$2" -pubkey -noout >pub.cert 2>/dev/null &&
+	cmp -s pub.key pub.cert &&
+	openssl x509 -in "$2" -outform DER 2>/dev/null | cmp -s - "$2.der"
+}
+
+# key_walk NAME FROM KEY CERT [now]: kill `keys generate --force` at every
+# fault point on a copy of root FROM; each time, after the next run
+# ($CHECK_CMD), KEY and CERT (inside the root) must be a matching pair, the
+# old one or a new one, with nothing staged left. When FROM has no pair,
+# having none is fine too. With "now" the pair must match even before the
+# next run recovers anything.
+key_walk () {
+	name=$1 from=$2 key=$3 cert=$4 now=${5-}
+	rm -rf count && cp -a "$from" count &&
+	KBUILDD_FAULT_COUNT=$TRASH/n.$name "$KBUILDD" -q --root "$TRASH/count" \
+		keys generate --force >/dev/null &&
+	n=$(cat "n.$name") && test "$n" -ge 4 &&
+	old=none &&
+	if [ -f "$from/$cert" ]; then
+		old=$(openssl x509 -in "$from/$cert" -noout -fingerprint)
+	fi &&
+	: >"walked.$name" &&
+	at=1 &&
+	while [ "$at" -le "$n" ]; do
+		rm -rf run && cp -a "$from" run &&
+		rc=0 &&
+		KBUILDD_FAULT_AT=$at "$KBUILDD" -q --root "$TRASH/run" keys generate --force \
+			>/dev/null 2>&1 || rc=$? &&
+		if [ $rc -ne 137 ]; then
+			echo "$name: point $at: exit $rc instead of being killed"; return 1
+		fi &&
+		if [ -n "$now" ] && [ -f "run/$cert" ] && ! pair_ok "run/$key" "run/$cert"; then
+			echo "$name: point $at: a torn pair is in place"; return 1
+		fi &&
+		rc=0 &&
+		"$KBUILDD" --root "$TRASH/run" $CHECK_CMD >out 2>&1 || rc=$? &&
+		if [ "$old" = none ] && ! [ -e "run/$key" ] && ! [ -e "run/$cert" ]; then
+			outcome=none
+		elif [ $rc -ne 0 ]; then
+			echo "$name: point $at: $CHECK_CMD failed:"; cat out; return 1
+		elif ! pair_ok "run/$key" "run/$cert"; then
+			echo "$name: point $at: /$key does not match /$cert"; return 1
+		elif [ "$(openssl x509 -in "run/$cert" -noout -fingerprint)" = "$old" ]; then
+			outcome=old
+		else
+			outcome=new
+		fi &&
+		if ls -a run/var/lib/kbuildd "$(dirname "run/$key")" "$(dirname "run/$cert")" |
+			grep kbuildd-new; then
+			echo "$name: point $at: staging left behind"; return 1
+		fi &&
+		echo "$at $outcome" >>"walked.$name" &&
+		at=$((at + 1))
+	done &&
+	# with an old pair the walk crossed the swap (a first pair has no point after it)
+	if [ "$old" = none ]; then
+		grep -q " none$" "walked.$name"
+	else
+		grep -q " old$" "walked.$name" && grep -q " new$" "walked.$name"
+	fi
+}
+
 newkey () {	# newkey DIR NAME: DIR/NAME.key + DIR/NAME.pem, self-signed RSA-2048
 	openssl req -new -x509 -nodes -days 36500 -subj "/CN=kbuildd test $2" \
 		-newkey rsa:2048 -keyout "$1/$2.key" -out "$1/$2.pem" 2>/dev/null
@@ -105,6 +170,40 @@ test_expect_success 'a DKMS key that is a symlink is refused, naming the file' '
 	test_expect_code 2 kb rebuild -k "$K" 2>err &&
 	test_grep "key ./var/lib/dkms/mok.key. is a symlink" err &&
 	test_path_is_missing "$KEYS"
+'
+
+test_expect_success 'keys generate --force killed at every point: rebuild finds a matching pair' '
+	reset_keys &&
+	echo "enrolment password is in the safe" >"$KEYS/NOTE" &&
+	rm -rf base.own && cp -a "$ROOT" base.own &&
+	CHECK_CMD="-q rebuild -k $K" &&
+	key_walk own base.own var/lib/kbuildd/keys/signing_key.pem \
+		var/lib/kbuildd/keys/signing_key.x509 now &&
+	test_cmp "$KEYS/NOTE" run/var/lib/kbuildd/keys/NOTE &&
+	test "$(stat -c %a run/var/lib/kbuildd/keys)" = 700 &&
+	test "$(stat -c %a run/var/lib/kbuildd/keys/signing_key.pem)" = 600 &&
+	f=$(ls run/lib/modules/"$K"/updates/kbuildd/hello.ko*) &&
+	"$KBUILDD" verify --cert run/var/lib/kbuildd/keys/signing_key.x509 "$f" >out &&
+	test_grep "^signature: valid" out
+'
+
+test_expect_success 'the first key generation killed at every point: keys show finds a pair or none' '
+	reset_keys &&
+	rm -rf base.fresh && cp -a "$ROOT" base.fresh && rm -r base.fresh/var/lib/kbuildd/keys &&
+	CHECK_CMD="keys show" &&
+	key_walk fresh base.fresh var/lib/kbuildd/keys/signing_key.pem \
+		var/lib/kbuildd/keys/signing_key.x509 now
+'
+
+test_expect_success 'a configured pair killed at every point of keys generate: keys show finds a pair' '
+	reset_keys &&
+	cp -a site.keys "$ROOT/etc/kbuildd/keys" &&
+	openssl x509 -in site.keys/site.pem -outform DER -out "$ROOT/etc/kbuildd/keys/site.pem.der" &&
+	printf "[signing]\nkey = /etc/kbuildd/keys/site.key\ncert = /etc/kbuildd/keys/site.pem\n" >"$CONF" &&
+	rm -rf base.site && cp -a "$ROOT" base.site &&
+	CHECK_CMD="keys show" &&
+	key_walk site base.site etc/kbuildd/keys/site.key etc/kbuildd/keys/site.pem &&
+	test "$(stat -c %a run/etc/kbuildd/keys/site.key)" = 600
 '
 
 test_done
