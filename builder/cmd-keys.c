@@ -100,7 +100,8 @@ static int keys_show(struct kb_ctx *ctx)
 	printf("private key: /%s%s%s\n", key, kb_root_exists(&ctx->root, key) ? "" : " (missing)",
 	       dkms ? " (the DKMS key)" : "");
 	X509_free(x);
-	return 0;
+	/* a pair that cannot sign must not look fine here */
+	return kb_signer_check(ctx);
 }
 
 static int keys_enroll(struct kb_ctx *ctx)

@@ -1,9 +1,11 @@
 /* Which signing key kbuildd uses: configured, its own, DKMS's, or a new one. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509.h>
+
+#include "kb-limits.h"
 #include "keygen.h"
 #include "keystore.h"
 #include "log.h"
@@ -83,4 +85,61 @@ int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 	if (dkms)
 		kb_verbose("signing with the DKMS key /%s", key);
 	return 1;
+}
+
+/* The DER copy beside a certificate is what gets enrolled: it must be the same one. */
+static int check_der(struct kb_ctx *ctx, const char *cert_rel, X509 *cert)
+{
+	struct kb_keyfile der;
+	unsigned char *mine = NULL;
+	char rel[600];
+	int len, r;
+
+	if (kb_pathf(rel, sizeof(rel), "%s.der", cert_rel) < 0 || !kb_root_exists(&ctx->root, rel))
+		return 0;
+	r = kb_keyfile_read_at(&ctx->root, rel, "certificate", KB_MAX_CERT_FILE, &der);
+	if (r < 0)
+		return r;
+	len = i2d_X509(cert, &mine);
+	if (len < 0)
+		r = -ENOMEM;
+	else if ((size_t)len != der.len || memcmp(mine, der.data, der.len))
+		r = kb_err(-KB_E_INPUT, "certificate '/%s' is not the one in '/%s': enrolling it "
+			   "would trust another key", rel, cert_rel);
+	OPENSSL_free(mine);
+	kb_keyfile_release(&der);
+	return r;
+}
+
+int kb_signer_check(struct kb_ctx *ctx)
+{
+	struct kb_signer s;
+	char key[512], cert[512];
+	bool dkms;
+	int r;
+
+	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	if (!kb_root_exists(&ctx->root, key))
+		return 0;
+	r = kb_signer_load_at(&s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
+	/* DKMS's mok.pub is itself the DER certificate */
+	if (r >= 0 && !dkms)
+		r = check_der(ctx, cert, s.cert);
+	kb_signer_release(&s);
+	return r;
+}
+
+unsigned kb_keys_check(struct kb_ctx *ctx)
+{
+	unsigned problems = kb_keystore_check(ctx);
+	char key[512], cert[512];
+	bool dkms;
+
+	if (kb_signer_check(ctx) < 0) {
+		kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+		printf("check: signing key '/%s' with certificate '/%s' is not a sound pair (the "
+		       "error above says why)\n", key, cert);
+		problems++;
+	}
+	return problems;
 }

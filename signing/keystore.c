@@ -361,3 +361,17 @@ unsigned kb_keys_recover(struct kb_ctx *ctx)
 		cleaned++;
 	return cleaned;
 }
+
+unsigned kb_keystore_check(struct kb_ctx *ctx)
+{
+	static const char *const stages[] = { SWAP_STAGE, COPY_STAGE };
+	unsigned problems = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		if (kb_root_exists(&ctx->root, stages[i])) {
+			printf("check: /%s: half-made key pair left by an interrupted run\n",
+			       stages[i]);
+			problems++;
+		}
+	return problems;
+}

@@ -35,3 +35,6 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
  * committed. Returns how many leftovers were cleaned; never fails.
  */
 unsigned kb_keys_recover(struct kb_ctx *ctx);
+
+/* status --check: one "check:" line on stdout per staging directory left; how many. */
+unsigned kb_keystore_check(struct kb_ctx *ctx);

@@ -12,7 +12,8 @@ CONF=$ROOT/etc/kbuildd/kbuildd.conf
 
 # Every test starts from the key pair setup made, whatever the last one left.
 reset_keys () {
-	rm -rf "$KEYS" "$ROOT/var/lib/dkms" "$ROOT/etc/kbuildd/keys" "$CONF" &&
+	rm -rf "$KEYS" "$ROOT/var/lib/dkms" "$ROOT/etc/kbuildd/keys" "$CONF" \
+		"$ROOT"/var/lib/kbuildd/.kbuildd-new.* &&
 	mkdir -p "$ROOT/etc/kbuildd" &&
 	cp -a "$TRASH/keys.good" "$KEYS"
 }
@@ -71,6 +72,8 @@ key_walk () {
 			grep kbuildd-new; then
 			echo "$name: point $at: staging left behind"; return 1
 		fi &&
+		"$KBUILDD" --root "$TRASH/run" status --check >check 2>&1 || {
+			echo "$name: point $at: status --check:"; cat check; return 1; } &&
 		echo "$at $outcome" >>"walked.$name" &&
 		at=$((at + 1))
 	done &&
@@ -170,6 +173,39 @@ test_expect_success 'a DKMS key that is a symlink is refused, naming the file' '
 	test_expect_code 2 kb rebuild -k "$K" 2>err &&
 	test_grep "key ./var/lib/dkms/mok.key. is a symlink" err &&
 	test_path_is_missing "$KEYS"
+'
+
+test_expect_success 'keys show and status --check report a key that does not match its certificate' '
+	reset_keys &&
+	cp site.keys/site.pem "$KEYS/signing_key.x509" &&
+	test_expect_code 2 kb keys show >out 2>err &&
+	test_grep "key ./var/lib/kbuildd/keys/signing_key.pem. does not match certificate ./var/lib/kbuildd/keys/signing_key.x509." err &&
+	test_expect_code 1 kb status --check >out 2>err &&
+	test_grep "^check: signing key ./var/lib/kbuildd/keys/signing_key.pem. with certificate ./var/lib/kbuildd/keys/signing_key.x509." out &&
+	test_grep "does not match certificate" err &&
+	test_expect_code 2 kb rebuild -k "$K" 2>err &&
+	test_grep "does not match certificate" err
+'
+
+test_expect_success 'keys show and status --check report a DER copy of another certificate' '
+	reset_keys &&
+	openssl x509 -in site.keys/site.pem -outform DER -out "$KEYS/signing_key.x509.der" &&
+	test_expect_code 2 kb keys show >out 2>err &&
+	test_grep "certificate ./var/lib/kbuildd/keys/signing_key.x509.der. is not the one in ./var/lib/kbuildd/keys/signing_key.x509." err &&
+	test_expect_code 1 kb status --check >out 2>err &&
+	test_grep "^check: signing key" out
+'
+
+test_expect_success 'a staging directory left behind: status --check names it, the next run removes it' '
+	reset_keys &&
+	mkdir -m 700 "$ROOT/var/lib/kbuildd/.kbuildd-new.keys" &&
+	cp -p keys.good/signing_key.pem "$ROOT/var/lib/kbuildd/.kbuildd-new.keys/" &&
+	test_expect_code 1 kb status --check >out &&
+	test_grep "^check: /var/lib/kbuildd/.kbuildd-new.keys: half-made key pair" out &&
+	kb keys show >/dev/null &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/.kbuildd-new.keys" &&
+	kb status --check >out &&
+	test_cmp keys.good/signing_key.pem "$KEYS/signing_key.pem"
 '
 
 test_expect_success 'keys generate --force killed at every point: rebuild finds a matching pair' '
