@@ -343,7 +343,9 @@ int kb_durable_unlink(const struct kb_root *root, const char *rel)
 	return r;
 }
 
-int kb_durable_rename(const struct kb_root *root, const char *from, const char *to)
+/* renameat2() inside the root, then fsync the directories involved. */
+static int rename_in_root(const struct kb_root *root, const char *from, const char *to,
+			  unsigned flags, const char *what)
 {
 	char fdir[PATH_MAX], tdir[PATH_MAX];
 	const char *fbase, *tbase;
@@ -357,12 +359,22 @@ int kb_durable_rename(const struct kb_root *root, const char *from, const char *
 		close(ffd);
 		return tfd;
 	}
-	kb_fault_point("rename");
-	if (renameat(ffd, fbase, tfd, tbase) < 0)
+	kb_fault_point(what);
+	if (renameat2(ffd, fbase, tfd, tbase, flags) < 0)
 		r = -errno;
-	else if (fsync(tfd) < 0)
+	else if (fsync(tfd) < 0 || (strcmp(fdir, tdir) && fsync(ffd) < 0))
 		r = -errno;
 	close(tfd);
 	close(ffd);
 	return r;
+}
+
+int kb_durable_rename(const struct kb_root *root, const char *from, const char *to)
+{
+	return rename_in_root(root, from, to, 0, "rename");
+}
+
+int kb_durable_exchange(const struct kb_root *root, const char *a, const char *b)
+{
+	return rename_in_root(root, a, b, RENAME_EXCHANGE, "exchange");
 }

@@ -77,5 +77,11 @@ int kb_stage_list_journals(const struct kb_root *root, struct kb_strv *journals)
 
 /* Unlink @rel and fsync its directory; 0 when it did not exist. */
 int kb_durable_unlink(const struct kb_root *root, const char *rel);
-/* rename() inside the root, then fsync the target's directory. */
+/* rename() inside the root, then fsync the directories of both names. */
 int kb_durable_rename(const struct kb_root *root, const char *from, const char *to);
+/*
+ * Swap @a and @b inside the root in one step (renameat2 RENAME_EXCHANGE),
+ * then fsync their directories: a crash leaves both as they were or both
+ * swapped. Both must exist.
+ */
+int kb_durable_exchange(const struct kb_root *root, const char *a, const char *b);

@@ -7,10 +7,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "atomic.h"
 #include "child.h"
 #include "cmd.h"
 #include "keygen.h"
+#include "keystore.h"
 #include "log.h"
 #include "sign.h"
 
@@ -31,25 +31,21 @@ static int keys_generate(struct kb_ctx *ctx)
 		return kb_err(-KB_E_INPUT, "the DKMS key /%s is in use; --force makes a kbuildd "
 			      "key instead", key);
 	if (dkms) {
-		snprintf(key, sizeof(key), "var/lib/kbuildd/keys/signing_key.pem");
-		snprintf(cert, sizeof(cert), "var/lib/kbuildd/keys/signing_key.x509");
+		snprintf(key, sizeof(key), "%s", KB_OWN_KEY);
+		snprintf(cert, sizeof(cert), "%s", KB_OWN_CERT);
 	}
-	if (kb_root_exists(&ctx->root, key)) {
-		if (!ctx->force)
-			return kb_err(-KB_E_INPUT, "'/%s' exists; --force replaces it (modules signed "
-				      "with it will need re-signing and the new certificate "
-				      "enrolling)", key);
-		r = kb_durable_unlink(&ctx->root, key);
-		if (r < 0)
-			return kb_err_errno(r, "cannot remove '/%s'", key);
-	}
+	/* the old pair stays in place until the new one replaces it whole */
+	if (kb_root_exists(&ctx->root, key) && !ctx->force)
+		return kb_err(-KB_E_INPUT, "'/%s' exists; --force replaces it (modules signed "
+			      "with it will need re-signing and the new certificate "
+			      "enrolling)", key);
 	if (ctx->dry_run) {
 		kb_info("would generate /%s and /%s", key, cert);
 		return 0;
 	}
 	r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
-	if (r < 0)
-		return kb_err_errno(r, "cannot generate '/%s'", key);
+	if (r < 0)	/* bad input was said where it was found */
+		return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot generate '/%s'", key);
 	printf("key: /%s\ncertificate: /%s (DER: /%s.der)\n", key, cert, cert);
 	return 0;
 }
@@ -88,20 +84,24 @@ static int keys_show(struct kb_ctx *ctx)
 	_cleanup_free_ char *host = NULL;
 	bool dkms;
 	X509 *x;
+	int r;
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, cert))
 		return kb_err(-KB_E_INPUT, "no signing certificate at '/%s'; run 'kbuildd keys "
 			      "generate'", cert);
 	host = kb_root_path(&ctx->root, cert);
-	x = kb_cert_load(host);
-	if (!x)
-		return -KB_E_INPUT;
+	if (!host)
+		return -ENOMEM;
+	r = kb_cert_load_at(&ctx->root, cert, &x);
+	if (r < 0)
+		return r;
 	print_cert(x, host);
 	printf("private key: /%s%s%s\n", key, kb_root_exists(&ctx->root, key) ? "" : " (missing)",
 	       dkms ? " (the DKMS key)" : "");
 	X509_free(x);
-	return 0;
+	/* a pair that cannot sign must not look fine here */
+	return kb_signer_check(ctx);
 }
 
 static int keys_enroll(struct kb_ctx *ctx)

@@ -142,7 +142,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	int r;
 
 	if (ctx->check) {
-		unsigned problems = kb_state_check(ctx);
+		unsigned problems = kb_state_check(ctx) + kb_keys_check(ctx);
 
 		if (problems)
 			printf("%u problem%s found\n", problems, problems == 1 ? "" : "s");
@@ -221,9 +221,10 @@ const struct kb_cmd kb_cmd_status = {
 		"files), installed but outdated, built, failed, excluded (with the reason), or\n"
 		"not built. For the running kernel, whether each module is loaded and is this\n"
 		"build. --check verifies instead that every installed file is listed by a\n"
-		"manifest with the right sha256, that every listed file exists, and that no\n"
-		"interrupted run left anything behind (exit 1 when not); it waits for the\n"
-		"state lock (--wait), so a run under way is not taken for one interrupted.",
+		"manifest with the right sha256, that every listed file exists, that the\n"
+		"signing key matches its certificate, and that no interrupted run left\n"
+		"anything behind (exit 1 when not); it waits for the state lock (--wait),\n"
+		"so a run under way is not taken for one interrupted.",
 	.options = KB_OPT_KERNEL | KB_OPT_JSON | KB_OPT_CHECK | KB_OPT_WAIT,
 	.flags = KB_CMD_SETTINGS | KB_CMD_LOCK_TO_CHECK,
 };

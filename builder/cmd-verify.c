@@ -20,9 +20,9 @@ static int cmd_verify(struct kb_ctx *ctx, int argc, char **argv)
 	if (argc != 1)
 		return kb_err(-KB_E_INPUT, "usage: kbuildd verify [--cert CERT] MODULE");
 	if (ctx->cert) {
-		cert = kb_cert_load(ctx->cert);
-		if (!cert)
-			return -KB_E_INPUT;
+		r = kb_cert_load(ctx->cert, &cert);
+		if (r < 0)
+			return r;
 	}
 	r = kb_decompress_file(argv[0], &image);
 	if (r < 0)

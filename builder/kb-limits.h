@@ -9,6 +9,8 @@
 #define KB_MAX_MODULE_SIZE	(256 * 1024 * 1024)	/* one built .ko */
 #define KB_MAX_MANIFEST_SIZE	(1024 * 1024)
 #define KB_MAX_INTENT_SIZE	(1024 * 1024)	/* an intent journal of staged temps */
+#define KB_MAX_KEY_FILE		(64 * 1024)	/* a signing key, PEM or DER */
+#define KB_MAX_CERT_FILE	(1024 * 1024)	/* a signing certificate */
 #define KB_MAX_MODULES		256		/* [module] sections per recipe */
 #define KB_MAX_LIST_ITEMS	256		/* words in one list value */
 #define KB_MAX_NAME		64		/* recipe and module names */

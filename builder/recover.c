@@ -13,6 +13,7 @@
 #include "atomic.h"
 #include "depmod.h"
 #include "fetch.h"
+#include "keystore.h"
 #include "log.h"
 #include "manifest.h"
 #include "outputs.h"
@@ -326,6 +327,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 
 	/* temps outside the state dir: exactly those an intent journal lists */
 	kb_stage_recover(&ctx->root, &cleaned);
+	cleaned += kb_keys_recover(ctx);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	for_each_staging(ctx, fix_staging, &cleaned);
 	drop_partial_downloads(ctx, &cleaned);

@@ -84,8 +84,7 @@ static char *our_skid(struct kb_ctx *ctx, const struct kb_sig_report *rep, char 
 		return NULL;
 	if (asprintf(der_path, dkms ? "%s" : "%s.der", host) < 0)
 		*der_path = NULL;
-	x = kb_cert_load(host);
-	if (!x)
+	if (kb_cert_load_at(&ctx->root, cert, &x) < 0)
 		return NULL;
 	sno = X509_get0_serialNumber(x);
 	for (int i = 0; i < ASN1_STRING_length(sno); i++)

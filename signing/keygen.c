@@ -1,10 +1,5 @@
 /* Signing keys: generate an RSA key and an X.509 certificate fit for MOK enrollment. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -13,10 +8,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#include "atomic.h"
 #include "keygen.h"
-#include "log.h"
-#include "util.h"
+#include "keystore.h"
 
 static int add_ext(X509 *cert, int nid, const char *value)
 {
@@ -81,100 +74,44 @@ static int bio_to_buf(BIO *bio, struct kb_buf *b)
 	return n > 0 ? kb_buf_add(b, mem, (size_t)n) : -EIO;
 }
 
-/* Create the key file exclusively, 0600, and wipe the PEM from memory after. */
-static int write_key(const struct kb_root *root, const char *key_rel, EVP_PKEY *key)
+/* The three files of a pair, serialised; the key's PEM is wiped by the caller. */
+static int serialise(EVP_PKEY *key, X509 *cert, struct kb_buf *key_pem, struct kb_buf *cert_pem,
+		     struct kb_buf *cert_der)
 {
-	struct kb_buf pem = KB_BUF_INIT;
-	BIO *bio = BIO_new(BIO_s_mem());
-	int fd, r = -EIO;
-
-	if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))
-		r = bio_to_buf(bio, &pem);
-	BIO_free(bio);
-	if (r < 0)
-		goto out;
-	fd = kb_root_openat(root, key_rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = fd;
-		goto out;
-	}
-	r = kb_write_all(fd, pem.buf, pem.len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	/* a partial key left behind would be taken for a key by the next run */
-	if (r < 0 && (fd = kb_durable_unlink(root, key_rel)) < 0)	/* fd is closed: reused */
-		kb_err_errno(fd, "cannot remove the partly written key '/%s'; remove it by hand",
-			     key_rel);
-out:
-	if (pem.buf)
-		OPENSSL_cleanse(pem.buf, pem.alloc);
-	kb_buf_release(&pem);
-	return r;
-}
-
-static int write_cert(const struct kb_root *root, const char *cert_rel, X509 *cert)
-{
-	struct kb_buf pem = KB_BUF_INIT, der = KB_BUF_INIT;
-	char der_rel[PATH_MAX];
-	BIO *bio = BIO_new(BIO_s_mem()), *dbio = BIO_new(BIO_s_mem());
+	BIO *kbio = BIO_new(BIO_s_mem()), *cbio = BIO_new(BIO_s_mem()), *dbio = BIO_new(BIO_s_mem());
 	int r = -EIO;
 
-	if (bio && dbio && PEM_write_bio_X509(bio, cert) && i2d_X509_bio(dbio, cert))
-		r = bio_to_buf(bio, &pem);
+	if (kbio && cbio && dbio && PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) &&
+	    PEM_write_bio_X509(cbio, cert) && i2d_X509_bio(dbio, cert))
+		r = bio_to_buf(kbio, key_pem);
 	if (r >= 0)
-		r = bio_to_buf(dbio, &der);
+		r = bio_to_buf(cbio, cert_pem);
 	if (r >= 0)
-		r = kb_atomic_write(root, cert_rel, pem.buf, pem.len, 0644);
-	if (r >= 0 && kb_pathf(der_rel, sizeof(der_rel), "%s.der", cert_rel) == 0)
-		r = kb_atomic_write(root, der_rel, der.buf, der.len, 0644);
-	BIO_free(bio);
+		r = bio_to_buf(dbio, cert_der);
+	BIO_free(kbio);	/* a memory BIO clears its buffer when freed */
+	BIO_free(cbio);
 	BIO_free(dbio);
-	kb_buf_release(&pem);
-	kb_buf_release(&der);
 	return r;
 }
 
 int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
 		     unsigned bits, const char *common_name)
 {
-	char dir[PATH_MAX], *slash;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	int r, e;
+	struct kb_buf key_pem = KB_BUF_INIT, cert_pem = KB_BUF_INIT, cert_der = KB_BUF_INIT;
+	struct kb_keypair pair = { &key_pem, &cert_pem, &cert_der };
+	EVP_PKEY *key = EVP_RSA_gen(bits);
+	X509 *cert = key ? make_cert(key, common_name) : NULL;
+	int r = -EIO;
 
-	if (kb_root_exists(root, key_rel))
-		return -EEXIST;
-	kb_pathf(dir, sizeof(dir), "%s", key_rel);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		r = kb_mkdirs(root, dir, 0700);
-		if (r < 0)
-			return r;
-	}
-	kb_pathf(dir, sizeof(dir), "%s", cert_rel);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		r = kb_mkdirs(root, dir, 0755);
-		if (r < 0)
-			return r;
-	}
-	key = EVP_RSA_gen(bits);
-	cert = key ? make_cert(key, common_name) : NULL;
-	if (!cert) {
-		r = -EIO;
-		goto out;
-	}
-	r = write_key(root, key_rel, key);
+	if (cert)
+		r = serialise(key, cert, &key_pem, &cert_pem, &cert_der);
 	if (r >= 0)
-		r = write_cert(root, cert_rel, cert);
-	/* a key without its certificate would be taken for a key pair by the next run */
-	if (r < 0 && (e = kb_durable_unlink(root, key_rel)) < 0)
-		kb_err_errno(e, "cannot remove the key '/%s' whose certificate was not written; "
-			     "remove it by hand", key_rel);
-out:
+		r = kb_keystore_replace(root, key_rel, cert_rel, &pair);
+	if (key_pem.buf)
+		OPENSSL_cleanse(key_pem.buf, key_pem.alloc);
+	kb_buf_release(&key_pem);
+	kb_buf_release(&cert_pem);
+	kb_buf_release(&cert_der);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return r;

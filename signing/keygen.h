@@ -4,11 +4,12 @@
 #include "path.h"
 
 /*
- * Write a new RSA key (@bits, PEM, mode 0600, created O_EXCL|O_NOFOLLOW)
- * to @key_rel and its self-signed certificate (PEM) to @cert_rel, plus a
- * DER copy at @cert_rel with ".der" appended, for `mokutil --import`. The
+ * Make a new RSA key (@bits) and its self-signed certificate and put them
+ * in place as @key_rel (PEM, mode 0600, created O_EXCL|O_NOFOLLOW),
+ * @cert_rel (PEM) and @cert_rel".der" (DER, for `mokutil --import`),
+ * replacing any pair there in one step (kb_keystore_replace()). The
  * certificate carries digitalSignature, the codeSigning and module-signing
- * EKUs, CA:FALSE and a subjectKeyIdentifier. -EEXIST if the key exists.
+ * EKUs, CA:FALSE and a subjectKeyIdentifier.
  */
 int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
 		     unsigned bits, const char *common_name);

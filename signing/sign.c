@@ -1,6 +1,5 @@
 /* Module signing and verification in the kernel's format (scripts/sign-file), with OpenSSL 3. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,6 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "kb-limits.h"
 #include "log.h"
@@ -16,8 +14,7 @@
 #include "sign.h"
 #include "util.h"
 
-/* The last OpenSSL error as text, for messages. */
-static const char *ssl_error(char *buf, size_t size)
+const char *kb_ssl_error(char *buf, size_t size)
 {
 	unsigned long e = ERR_peek_last_error();
 
@@ -28,111 +25,61 @@ static const char *ssl_error(char *buf, size_t size)
 	return buf;
 }
 
-static int read_whole(const char *path, struct kb_buf *b, const char *what)
-{
-	int r = kb_read_file(AT_FDCWD, path, 1024 * 1024, b);
-
-	if (r < 0)
-		return kb_err(-KB_E_INPUT, "cannot read %s '%s': %s", what, path, kb_strerror(r));
-	return 0;
-}
-
-static int pin_callback(char *buf, int size, int rwflag, void *u)
-{
-	const char *pin = getenv("KBUILD_SIGN_PIN");
-	size_t len;
-
-	(void)rwflag;
-	(void)u;
-	if (!pin)
-		return -1;
-	len = strlen(pin);
-	if (len >= (size_t)size)
-		return -1;
-	memcpy(buf, pin, len);
-	return (int)len;
-}
-
-static EVP_PKEY *load_key(const char *path)
-{
-	struct kb_buf text = KB_BUF_INIT;
-	EVP_PKEY *key = NULL;
-	char err[256];
-	BIO *bio;
-
-	if (read_whole(path, &text, "key") < 0)
-		return NULL;
-	bio = BIO_new_mem_buf(text.buf, (int)text.len);
-	if (bio && strstr(kb_buf_str(&text), "-----BEGIN"))
-		key = PEM_read_bio_PrivateKey(bio, NULL, pin_callback, NULL);
-	else if (bio)
-		key = d2i_PrivateKey_bio(bio, NULL);
-	if (!key) {
-		if (strstr(kb_buf_str(&text), "ENCRYPTED") && !getenv("KBUILD_SIGN_PIN"))
-			kb_err(-KB_E_INPUT, "key '%s' is encrypted: set KBUILD_SIGN_PIN to its "
-			       "passphrase", path);
-		else
-			kb_err(-KB_E_INPUT, "cannot load private key '%s': %s", path,
-			       ssl_error(err, sizeof(err)));
-	}
-	BIO_free(bio);
-	OPENSSL_cleanse(text.buf, text.alloc);
-	kb_buf_release(&text);
-	return key;
-}
-
-X509 *kb_cert_load(const char *path)
-{
-	struct kb_buf data = KB_BUF_INIT;
-	const unsigned char *p;
-	X509 *cert = NULL;
-	char err[256];
-	BIO *bio;
-
-	if (read_whole(path, &data, "certificate") < 0)
-		return NULL;
-	p = (const unsigned char *)kb_buf_str(&data);
-	/* sign-file's rule: 0x30 0x81..0x84 starts a DER SEQUENCE */
-	if (data.len > 2 && p[0] == 0x30 && p[1] >= 0x81 && p[1] <= 0x84) {
-		cert = d2i_X509(NULL, &p, (long)data.len);
-	} else {
-		bio = BIO_new_mem_buf(data.buf, (int)data.len);
-		cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-		BIO_free(bio);
-	}
-	if (!cert)
-		kb_err(-KB_E_INPUT, "cannot load certificate '%s': %s", path,
-		       ssl_error(err, sizeof(err)));
-	kb_buf_release(&data);
-	return cert;
-}
-
-int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
-		   const char *hash)
+static int signer_init(struct kb_signer *s, const char *key_name, const char *cert_name,
+		       const char *hash)
 {
 	memset(s, 0, sizeof(*s));
-	snprintf(s->key_path, sizeof(s->key_path), "%s", key_path);
-	snprintf(s->cert_path, sizeof(s->cert_path), "%s", cert_path);
+	snprintf(s->key_path, sizeof(s->key_path), "%s", key_name);
+	snprintf(s->cert_path, sizeof(s->cert_path), "%s", cert_name);
 	snprintf(s->hash, sizeof(s->hash), "%s", hash);
 	s->md = EVP_get_digestbyname(hash);
 	if (!s->md)
 		return kb_err(-KB_E_INPUT, "unknown hash '%s': expected sha256, sha384, sha512, "
 			      "sha224 or sha1", hash);
-	s->cert = kb_cert_load(cert_path);
-	if (!s->cert)
-		goto fail;
-	s->key = load_key(key_path);
-	if (!s->key)
-		goto fail;
-	if (X509_check_private_key(s->cert, s->key) != 1) {
+	return 0;
+}
+
+/* The key must be the certificate's: anything signed otherwise would never verify. */
+static int signer_match(struct kb_signer *s, int r)
+{
+	if (r >= 0 && X509_check_private_key(s->cert, s->key) != 1) {
 		ERR_clear_error();
-		kb_err(-KB_E_INPUT, "key '%s' does not match certificate '%s'", key_path, cert_path);
-		goto fail;
+		r = kb_err(-KB_E_INPUT, "key '%s' does not match certificate '%s'", s->key_path,
+			   s->cert_path);
+	}
+	if (r < 0) {
+		kb_signer_release(s);
+		return -KB_E_INPUT;
 	}
 	return 0;
-fail:
-	kb_signer_release(s);
-	return -KB_E_INPUT;
+}
+
+int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
+		   const char *hash)
+{
+	int r = signer_init(s, key_path, cert_path, hash);
+
+	if (r >= 0)
+		r = kb_cert_load(cert_path, &s->cert);
+	if (r >= 0)
+		r = kb_key_load(key_path, &s->key);
+	return signer_match(s, r);
+}
+
+int kb_signer_load_at(struct kb_signer *s, const struct kb_root *root, const char *key_rel,
+		      const char *cert_rel, enum kb_key_origin origin, const char *hash)
+{
+	char key_name[512], cert_name[512];
+	int r;
+
+	snprintf(key_name, sizeof(key_name), "/%s", key_rel + strspn(key_rel, "/"));
+	snprintf(cert_name, sizeof(cert_name), "/%s", cert_rel + strspn(cert_rel, "/"));
+	r = signer_init(s, key_name, cert_name, hash);
+	if (r >= 0)
+		r = kb_cert_load_at(root, cert_rel, &s->cert);
+	if (r >= 0)
+		r = kb_key_load_at(root, key_rel, origin, &s->key);
+	return signer_match(s, r);
 }
 
 void kb_signer_release(struct kb_signer *s)
@@ -214,7 +161,7 @@ int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struc
 	r = cms_sign(s, mod, sig.content_len, &der);
 	if (r < 0) {
 		kb_buf_release(&der);
-		return kb_err(r, "%s: signing failed: %s", what, ssl_error(err, sizeof(err)));
+		return kb_err(r, "%s: signing failed: %s", what, kb_ssl_error(err, sizeof(err)));
 	}
 	kb_modsig_info((uint32_t)der.len, info);
 	kb_buf_reset(out);
@@ -326,7 +273,7 @@ int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_repo
 	rep->valid = CMS_verify(cms, certs, NULL, content, NULL,
 				CMS_BINARY | CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY) == 1;
 	if (!rep->valid)
-		snprintf(rep->error, sizeof(rep->error), "%s", ssl_error(err, sizeof(err)));
+		snprintf(rep->error, sizeof(rep->error), "%s", kb_ssl_error(err, sizeof(err)));
 out:
 	sk_X509_free(certs);
 	BIO_free(content);

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "ctx.h"
+#include "keyfile.h"
 #include "strbuf.h"
 
 struct kb_signer {
@@ -20,15 +21,21 @@ struct kb_signer {
 
 /*
  * Load a private key (PEM or DER; passphrase from KBUILD_SIGN_PIN) and a
- * certificate (PEM or DER), check they belong together and that @hash is a
- * digest OpenSSL knows. Every failure is bad input (-KB_E_INPUT) with a
- * message naming the file. Release with kb_signer_release().
+ * certificate (PEM or DER) from host paths the user named, check they
+ * belong together and that @hash is a digest OpenSSL knows. Every failure
+ * is bad input (-KB_E_INPUT) with a message naming the file. Release with
+ * kb_signer_release().
  */
 int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
 		   const char *hash);
+/* The same for a key and certificate inside the root, read as kb_key_load_at() reads them. */
+int kb_signer_load_at(struct kb_signer *s, const struct kb_root *root, const char *key_rel,
+		      const char *cert_rel, enum kb_key_origin origin, const char *hash);
 void kb_signer_release(struct kb_signer *s);
 /* Use digest @hash from now on; -KB_E_INPUT if OpenSSL does not know it. */
 int kb_signer_set_hash(struct kb_signer *s, const char *hash);
+/* The last OpenSSL error as text, for messages; clears OpenSSL's error queue. */
+const char *kb_ssl_error(char *buf, size_t size);
 /* SHA-256 fingerprint of the certificate (hex), for build ids. */
 void kb_signer_fingerprint(const struct kb_signer *s, char out[65]);
 
@@ -58,9 +65,6 @@ struct kb_sig_report {
 int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_report *rep,
 		     const char *what);
 
-/* Read a certificate, PEM or DER. NULL with a message on failure. */
-X509 *kb_cert_load(const char *path);
-
 /*
  * Find the signing key for @ctx: [signing] key/cert from kbuildd.conf, else
  * kbuildd's own key, else an existing DKMS key (var/lib/dkms/mok.key and
@@ -71,3 +75,14 @@ X509 *kb_cert_load(const char *path);
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate);
 /* The key and certificate paths kb_signer_setup() would use, inside the root. */
 void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms);
+/*
+ * Check the pair kb_signer_setup() would use, when its key exists: both
+ * load, the key matches the certificate, and the DER copy beside the
+ * certificate, if any, is the same certificate. 0, or -KB_E_INPUT with a
+ * message naming the files.
+ */
+int kb_signer_check(struct kb_ctx *ctx);
+/* status --check's part: one "check:" line per problem with the key pair; how many. */
+unsigned kb_keys_check(struct kb_ctx *ctx);
+/* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
+enum kb_key_origin kb_key_origin_of(const char *key_rel);

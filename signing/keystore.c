@@ -1,0 +1,377 @@
+/* Replacing the signing key pair in one step, and finishing or rolling back a torn one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "fault.h"
+#include "keystore.h"
+#include "log.h"
+#include "util.h"
+
+#define KEYS_DIR KB_STATE_DIR "/keys"
+/* A whole new keys/, swapped with the old; after the swap it holds the old pair. */
+#define SWAP_STAGE KB_STATE_DIR "/.kbuildd-new.keys"
+/* For a pair kept elsewhere: the plan "targets", renamed "committed" once all is staged. */
+#define COPY_STAGE KB_STATE_DIR "/.kbuildd-new.signing"
+#define PLAN COPY_STAGE "/targets"
+#define COMMITTED COPY_STAGE "/committed"
+/* A file staged beside its target, as ".NAME.kbuildd-new". */
+#define STAGED_SUFFIX ".kbuildd-new"
+
+enum { KEY, CERT, DER, NR_FILES };
+
+static const char *const own_names[NR_FILES] = {
+	"signing_key.pem", "signing_key.x509", "signing_key.x509.der",
+};
+static const mode_t file_modes[NR_FILES] = { 0600, 0644, 0644 };
+/* a new key's directory is the key's alone; a certificate's may be shared */
+static const mode_t dir_modes[NR_FILES] = { 0700, 0755, 0755 };
+
+struct target {
+	char rel[PATH_MAX];
+	char staged[PATH_MAX];	/* beside rel */
+	char dir[PATH_MAX];	/* rel's directory, "." at the top */
+};
+
+/* Create @rel exclusively, never through a link, and make its contents durable. */
+static int write_new(const struct kb_root *root, const char *rel, const struct kb_buf *data,
+		     mode_t mode)
+{
+	int fd, r;
+
+	kb_fault_point("create key file");
+	fd = kb_root_openat(root, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return kb_err_errno(fd, "cannot create '/%s'", rel);
+	r = kb_write_all(fd, data->buf, data->len);
+	kb_fault_point("write key file");
+	if (r == 0 && fchmod(fd, mode) < 0)	/* whatever the umask */
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r < 0 ? kb_err_errno(r, "cannot write '/%s'", rel) : 0;
+}
+
+static int sync_dir(const struct kb_root *root, const char *rel)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	int r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int drop_stage(const struct kb_root *root, const char *stage)
+{
+	int r = kb_rm_rf(root, stage);
+
+	return r < 0 ? r : sync_dir(root, KB_STATE_DIR);
+}
+
+/* A fresh, empty staging directory only root can enter. */
+static int make_stage(const struct kb_root *root, const char *stage)
+{
+	int r = kb_mkdirs(root, KB_STATE_DIR, 0755);
+
+	if (r >= 0)
+		r = kb_rm_rf(root, stage);
+	if (r >= 0)
+		r = kb_mkdirs(root, stage, 0700);
+	return r < 0 ? kb_err_errno(r, "cannot make '/%s'", stage) : 0;
+}
+
+/* keys/ is swapped whole, so it must be a directory of its own; *@exists says if there is one. */
+static int check_keys_dir(const struct kb_root *root, bool *exists)
+{
+	int fd = kb_root_openat(root, KEYS_DIR, O_PATH | O_NOFOLLOW, 0);
+	struct stat st;
+	int r = 0;
+
+	*exists = false;
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return kb_err_errno(fd, "cannot open '/%s'", KEYS_DIR);
+	if (fstat(fd, &st) < 0)
+		r = kb_err_errno(-errno, "cannot stat '/%s'", KEYS_DIR);
+	else if (!S_ISDIR(st.st_mode))
+		r = kb_err(-KB_E_INPUT, "'/%s' is not a directory: kbuildd replaces its key pair by "
+			   "swapping that directory whole; set [signing] key and cert to keep the "
+			   "pair elsewhere", KEYS_DIR);
+	else
+		*exists = true;
+	close(fd);
+	return r;
+}
+
+static bool is_own_name(const char *name)
+{
+	for (size_t i = 0; i < NR_FILES; i++)
+		if (!strcmp(name, own_names[i]))
+			return true;
+	return false;
+}
+
+/* Whatever else an admin keeps in keys/ moves with the new pair, as hard links. */
+static int carry_over(const struct kb_root *root)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	int kfd, sfd = -1, r;
+
+	r = kb_root_list(root, KEYS_DIR, &names);
+	kfd = kb_root_openat(root, KEYS_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (kfd >= 0)
+		sfd = kb_root_openat(root, SWAP_STAGE, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (r >= 0 && (kfd < 0 || sfd < 0))
+		r = kfd < 0 ? kfd : sfd;
+	for (size_t i = 0; r >= 0 && i < names.n; i++) {
+		const char *name = names.v[i];
+		struct stat st;
+
+		if (is_own_name(name))
+			continue;
+		if (fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+		} else if (S_ISDIR(st.st_mode)) {
+			r = kb_err(-KB_E_INPUT, "'/%s/%s' is a directory: move it out of '/%s' so the "
+				   "key pair can be replaced", KEYS_DIR, name, KEYS_DIR);
+		} else {
+			kb_fault_point("link");
+			if (linkat(kfd, name, sfd, name, 0) < 0)
+				r = -errno;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (kfd >= 0)
+		close(kfd);
+	kb_strv_clear(&names);
+	return r < 0 && r != -KB_E_INPUT ? kb_err_errno(r, "cannot carry '/%s' over", KEYS_DIR) : r;
+}
+
+/* kbuildd's own keys/: build the new one beside it, then swap the two in one step. */
+static int swap_in(const struct kb_root *root, const struct kb_buf *const data[NR_FILES])
+{
+	char rel[PATH_MAX];
+	bool exists;
+	int r;
+
+	r = check_keys_dir(root, &exists);
+	if (r < 0)
+		return r;
+	r = make_stage(root, SWAP_STAGE);
+	for (size_t i = 0; r >= 0 && i < NR_FILES; i++) {
+		r = kb_pathf(rel, sizeof(rel), "%s/%s", SWAP_STAGE, own_names[i]);
+		if (r >= 0)
+			r = write_new(root, rel, data[i], file_modes[i]);
+	}
+	if (r >= 0 && exists)
+		r = carry_over(root);
+	if (r >= 0)
+		r = sync_dir(root, SWAP_STAGE);
+	if (r >= 0) {
+		r = exists ? kb_durable_exchange(root, SWAP_STAGE, KEYS_DIR) :
+		    kb_durable_rename(root, SWAP_STAGE, KEYS_DIR);
+		if (r < 0)
+			r = kb_err_errno(r, "cannot swap '/%s' into place", SWAP_STAGE);
+	}
+	/* before the swap it holds the unused new pair, after it the old one */
+	drop_stage(root, SWAP_STAGE);
+	return r;
+}
+
+/* Where each file of a pair kept elsewhere goes, and its staged copy beside it. */
+static int plan_targets(const char *key_rel, const char *cert_rel, struct target t[NR_FILES])
+{
+	const char *const rels[NR_FILES] = { key_rel, cert_rel, cert_rel };
+
+	for (size_t i = 0; i < NR_FILES; i++) {
+		const char *slash, *base;
+
+		if (kb_pathf(t[i].rel, sizeof(t[i].rel), i == DER ? "%s.der" : "%s", rels[i]) < 0)
+			return -ENAMETOOLONG;
+		slash = strrchr(t[i].rel, '/');
+		base = slash ? slash + 1 : t[i].rel;
+		if (kb_pathf(t[i].staged, sizeof(t[i].staged), "%.*s.%s" STAGED_SUFFIX,
+			     (int)(base - t[i].rel), t[i].rel, base) < 0 ||
+		    kb_pathf(t[i].dir, sizeof(t[i].dir), "%.*s", slash ? (int)(slash - t[i].rel) : 1,
+			     slash ? t[i].rel : ".") < 0)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static int write_plan(const struct kb_root *root, const char *key_rel, const char *cert_rel)
+{
+	struct kb_buf b = KB_BUF_INIT_MAX(2 * PATH_MAX + 2);
+	int r = kb_buf_addf(&b, "%s\n%s\n", key_rel, cert_rel);
+
+	if (r >= 0)
+		r = kb_atomic_write(root, PLAN, b.buf, b.len, 0600);
+	kb_buf_release(&b);
+	return r;
+}
+
+/* The targets written by write_plan() to @rel; -KB_E_INPUT when it holds anything else. */
+static int read_plan(const struct kb_root *root, const char *rel, struct target t[NR_FILES])
+{
+	struct kb_buf b = KB_BUF_INIT_MAX(2 * PATH_MAX + 2);
+	char *key, *cert, *end;
+	int r = kb_root_read(root, rel, b.max, &b);
+
+	if (r < 0)
+		goto out;
+	r = -KB_E_INPUT;
+	key = b.buf;
+	cert = key ? strchr(key, '\n') : NULL;
+	if (!cert)
+		goto out;
+	*cert++ = '\0';
+	end = strchr(cert, '\n');
+	if (!end || end[1] || !*key || !*cert)
+		goto out;
+	*end = '\0';
+	r = plan_targets(key, cert, t);
+out:
+	kb_buf_release(&b);
+	return r;
+}
+
+static int stage_beside(const struct kb_root *root, const struct target *t,
+			const struct kb_buf *data, size_t i)
+{
+	int r = kb_mkdirs(root, t->dir, dir_modes[i]);
+
+	if (r < 0)
+		return kb_err_errno(r, "cannot make '/%s'", t->dir);
+	r = kb_durable_unlink(root, t->staged);
+	if (r >= 0)
+		r = write_new(root, t->staged, data, file_modes[i]);
+	if (r >= 0)
+		r = sync_dir(root, t->dir);
+	return r;
+}
+
+static void unstage(const struct kb_root *root, const struct target t[NR_FILES])
+{
+	for (size_t i = 0; i < NR_FILES; i++)
+		kb_durable_unlink(root, t[i].staged);
+}
+
+/* Rename each staged file over its target; those already renamed are skipped, so it can rerun. */
+static int finish(const struct kb_root *root, const struct target t[NR_FILES])
+{
+	for (size_t i = 0; i < NR_FILES; i++) {
+		int r;
+
+		if (!kb_root_exists(root, t[i].staged))
+			continue;
+		r = kb_durable_rename(root, t[i].staged, t[i].rel);
+		if (r < 0)
+			return kb_err_errno(r, "cannot rename '/%s' to '/%s'", t[i].staged, t[i].rel);
+	}
+	return 0;
+}
+
+/* A pair kept elsewhere: stage beside the targets, commit, rename into place. */
+static int copy_in(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+		   const struct kb_buf *const data[NR_FILES])
+{
+	struct target t[NR_FILES];
+	int r;
+
+	r = plan_targets(key_rel, cert_rel, t);
+	if (r < 0)
+		return kb_err_errno(r, "cannot stage '/%s'", key_rel);
+	r = make_stage(root, COPY_STAGE);
+	/* the plan goes first, so a kill while staging still finds what to clear */
+	if (r >= 0)
+		r = write_plan(root, key_rel, cert_rel);
+	for (size_t i = 0; r >= 0 && i < NR_FILES; i++)
+		r = stage_beside(root, &t[i], data[i], i);
+	if (r >= 0)
+		r = kb_durable_rename(root, PLAN, COMMITTED);
+	if (r < 0) {
+		unstage(root, t);
+		drop_stage(root, COPY_STAGE);
+		return r;
+	}
+	/* committed: from here on a killed run is finished by the next one */
+	r = finish(root, t);
+	if (r >= 0)
+		drop_stage(root, COPY_STAGE);
+	return r;
+}
+
+int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+			const struct kb_keypair *pair)
+{
+	const struct kb_buf *const data[NR_FILES] = { pair->key, pair->cert, pair->der };
+
+	key_rel += strspn(key_rel, "/");
+	cert_rel += strspn(cert_rel, "/");
+	if (!strcmp(key_rel, cert_rel))
+		return kb_err(-KB_E_INPUT, "the key and the certificate are both '/%s': [signing] key "
+			      "and cert must name two files", key_rel);
+	if (!strcmp(key_rel, KB_OWN_KEY) && !strcmp(cert_rel, KB_OWN_CERT))
+		return swap_in(root, data);
+	return copy_in(root, key_rel, cert_rel, data);
+}
+
+static int recover_copy(const struct kb_root *root)
+{
+	struct target t[NR_FILES];
+
+	if (read_plan(root, COMMITTED, t) >= 0) {
+		kb_info("finishing the replacement of signing key '/%s' an interrupted run began",
+			t[KEY].rel);
+		if (finish(root, t) < 0) {
+			kb_warn("'/%s' and '/%s' may not match until this can finish", t[KEY].rel,
+				t[CERT].rel);
+			return -EIO;
+		}
+	} else if (read_plan(root, PLAN, t) >= 0) {
+		unstage(root, t);
+	}
+	return drop_stage(root, COPY_STAGE);
+}
+
+unsigned kb_keys_recover(struct kb_ctx *ctx)
+{
+	unsigned cleaned = 0;
+
+	if (kb_root_exists(&ctx->root, SWAP_STAGE)) {
+		/* before the swap an unused new pair, after it the old one: neither is wanted */
+		kb_verbose("removing '/%s', left by an interrupted key generation", SWAP_STAGE);
+		drop_stage(&ctx->root, SWAP_STAGE);
+		cleaned++;
+	}
+	if (kb_root_exists(&ctx->root, COPY_STAGE) && recover_copy(&ctx->root) >= 0)
+		cleaned++;
+	return cleaned;
+}
+
+unsigned kb_keystore_check(struct kb_ctx *ctx)
+{
+	static const char *const stages[] = { SWAP_STAGE, COPY_STAGE };
+	unsigned problems = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		if (kb_root_exists(&ctx->root, stages[i])) {
+			printf("check: /%s: half-made key pair left by an interrupted run\n",
+			       stages[i]);
+			problems++;
+		}
+	return problems;
+}

@@ -1,0 +1,40 @@
+/* Replacing the signing key pair in one step, and finishing or rolling back a torn one. */
+#pragma once
+
+#include "ctx.h"
+#include "state.h"
+#include "strbuf.h"
+
+/* kbuildd's own key pair, inside the root. */
+#define KB_OWN_KEY KB_STATE_DIR "/keys/signing_key.pem"
+#define KB_OWN_CERT KB_STATE_DIR "/keys/signing_key.x509"
+
+/* A new key pair's files, in memory; the caller wipes the key. */
+struct kb_keypair {
+	const struct kb_buf *key;	/* private key, PEM */
+	const struct kb_buf *cert;	/* certificate, PEM */
+	const struct kb_buf *der;	/* the same certificate, DER, for mokutil */
+};
+
+/*
+ * Put @pair in place as @key_rel (0600), @cert_rel and @cert_rel".der",
+ * replacing any pair there, so that a kill at any point leaves the old
+ * pair or the new one once kb_keys_recover() has run. kbuildd's own keys/
+ * is written whole beside itself and swapped in with one RENAME_EXCHANGE
+ * (other files in it are carried over), so even a reader that does not
+ * recover sees one pair. A pair configured elsewhere is staged beside its
+ * targets and renamed into place once a commit mark is down. 0, or a
+ * negative errno or -KB_E_INPUT with a message.
+ */
+int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+			const struct kb_keypair *pair);
+
+/*
+ * Run first by kb_state_recover(): a staging directory left by a killed
+ * replacement is removed, after finishing the renames when it was already
+ * committed. Returns how many leftovers were cleaned; never fails.
+ */
+unsigned kb_keys_recover(struct kb_ctx *ctx);
+
+/* status --check: one "check:" line on stdout per staging directory left; how many. */
+unsigned kb_keystore_check(struct kb_ctx *ctx);
