@@ -92,12 +92,12 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 		_cleanup_free_ char *link = NULL;
 
 		if (i < 2)
-			snprintf(suffix, sizeof(suffix), ".new/dkms/%s/%s/%s", r->name, r->version,
+			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/%s", r->name, r->version,
 				 links[i][0]);
 		else
-			snprintf(suffix, sizeof(suffix), ".new/source-tree/%s-%s", r->name,
+			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name,
 				 r->version);
-		if (kb_task_build_rel(t, suffix, rel, sizeof(rel)) < 0)
+		if (kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
 			return -ENAMETOOLONG;
 		*strrchr(rel, '/') = '\0';
 		ret = kb_mkdirs(&ctx->root, rel, 0755);
@@ -158,8 +158,8 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	char id[160];
 	int r;
 
-	if (kb_task_build_rel(t, ".new", dir, sizeof(dir)) < 0 ||
-	    kb_task_build_rel(t, ".new/src", src, sizeof(src)) < 0 ||
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) < 0 ||
+	    kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0 ||
 	    kb_task_build_rel(t, ".log", log, sizeof(log)) < 0 ||
 	    kb_pathf(parent, sizeof(parent), "%s/builds/%s/%s", KB_STATE_DIR, t->recipe->name,
 		     t->recipe->version) < 0)
@@ -329,7 +329,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	const struct kb_recipe *r = t->recipe;
 	int ret = 0;
 
-	if (kb_task_build_rel(t, ".new/src", src, sizeof(src)) < 0)
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0)
 		return kb_task_fail(t, "build path too long");
 	build_dir = kb_root_path(&ctx->root, src);
 	snprintf(jobs, sizeof(jobs), "%u", kb_ctx_jobs(ctx));
@@ -411,9 +411,9 @@ static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
 	int r;
 
 	kb_task_build_rel(t, "", dir, sizeof(dir));
-	kb_task_build_rel(t, ".new", newdir, sizeof(newdir));
-	kb_task_build_rel(t, ".old", old, sizeof(old));
-	kb_task_build_rel(t, ".new/build-id", idfile, sizeof(idfile));
+	kb_task_staging_rel(t, KB_STAGING_NEW, NULL, newdir, sizeof(newdir));
+	kb_task_staging_rel(t, KB_STAGING_OLD, NULL, old, sizeof(old));
+	kb_task_staging_rel(t, KB_STAGING_NEW, "/build-id", idfile, sizeof(idfile));
 	snprintf(line, sizeof(line), "%s\n", t->build_id);
 	r = kb_atomic_write(&ctx->root, idfile, line, strlen(line), 0644);
 	if (r < 0)
@@ -446,7 +446,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			record_failure(ctx, t);
 		return;
 	}
-	kb_task_build_rel(t, ".new/src", src, sizeof(src));
+	kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src));
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const struct kb_module_spec *m = &t->recipe->modules[i];
 
@@ -481,7 +481,7 @@ void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX];
 
-	if (kb_task_build_rel(t, ".new", dir, sizeof(dir)) == 0)
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) == 0)
 		kb_rm_rf(&ctx->root, dir);
 }
 

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "cmd-dkms.h"
 #include "kb-limits.h"
+#include "kernel.h"
 #include "lock.h"
 #include "recover.h"
 #include "log.h"
@@ -156,16 +157,6 @@ static int __attribute__((format(printf, 1, 2))) option_error(const char *fmt, .
 	return 2;
 }
 
-/*
- * A kernel release names one directory of lib/modules, and builds,
- * manifests and marks are made from it: one path component, never hidden
- * (a leading dot is what staging names use).
- */
-static bool release_valid(const char *s)
-{
-	return s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) <= KB_MAX_RELEASE;
-}
-
 /* Options may come before or after the command; the command's mask is checked after. */
 static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *seen, int *verbosity,
 			 bool *help, bool *version)
@@ -183,7 +174,7 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 		case OPT_CONFIG: ctx->config_file = optarg; break;
 		case 'k':
 			*seen |= KB_OPT_KERNEL;
-			if (!release_valid(optarg))
+			if (!kb_kernel_release_valid(optarg))
 				return option_error("invalid kernel release '%s': expected one like "
 						    "6.1.0-13-amd64", optarg);
 			kb_strv_push(&ctx->kernels, optarg);

@@ -244,10 +244,11 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	struct kb_dkms_env env;
 	int ret;
 
-	b->dkms_tree = root_host(ctx, "%s/builds/%s/%s/%s.new/dkms", KB_STATE_DIR, base->name,
-				 base->version, k->release);
-	b->source_tree = root_host(ctx, "%s/builds/%s/%s/%s.new/source-tree", KB_STATE_DIR,
-				   base->name, base->version, k->release);
+	/* the per-kernel build dir while it builds (build.c) */
+	b->dkms_tree = root_host(ctx, "%s/builds/%s/%s/" KB_STAGING_NEW "%s/dkms", KB_STATE_DIR,
+				 base->name, base->version, k->release);
+	b->source_tree = root_host(ctx, "%s/builds/%s/%s/" KB_STAGING_NEW "%s/source-tree",
+				   KB_STATE_DIR, base->name, base->version, k->release);
 	itree = root_host(ctx, "lib/modules");
 	if (!conf || !b->dkms_tree || !b->source_tree || !itree ||
 	    asprintf(&kconfig, "%s/.config", k->build_dir) < 0)

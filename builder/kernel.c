@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kb-limits.h"
 #include "kernel.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -211,7 +212,7 @@ int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list)
 	while (dir && (de = readdir(dir))) {
 		struct stat st;
 
-		if (de->d_name[0] == '.')
+		if (!kb_kernel_release_valid(de->d_name))
 			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
 			continue;
@@ -258,4 +259,9 @@ void kb_kernel_list_release(struct kb_kernel_list *list)
 	free(list->v);
 	list->v = NULL;
 	list->n = 0;
+}
+
+bool kb_kernel_release_valid(const char *s)
+{
+	return s[0] && s[0] != '.' && !strchr(s, '/') && strlen(s) <= KB_MAX_RELEASE;
 }

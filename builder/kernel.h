@@ -41,6 +41,11 @@ struct kb_kernel_list {
 int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list);
 void kb_kernel_list_release(struct kb_kernel_list *list);
 struct kb_kernel *kb_kernel_find(struct kb_kernel_list *list, const char *release);
+/*
+ * Can @s be a kernel release: one directory name of lib/modules, not
+ * starting with a dot (what staging names use), at most KB_MAX_RELEASE?
+ */
+bool kb_kernel_release_valid(const char *s);
 
 /* Value of CONFIG_X in the kernel's .config ("y", "m", "\"sha256\"" ...) or NULL; caller frees. */
 char *kb_kernel_config(const struct kb_kernel *k, const char *name);

@@ -75,7 +75,7 @@ int kb_outputs_seal(struct kb_ctx *ctx, struct kb_task *t)
 	const char *last;
 	int r, dfd;
 
-	if (kb_task_build_rel(t, ".new", dir, sizeof(dir)) < 0 ||
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) < 0 ||
 	    kb_pathf(rel, sizeof(rel), "%s/outputs", dir) < 0)
 		return kb_task_fail(t, "build path too long");
 	/* nothing of the build runs any more: freezing now leaves it no way back in */
@@ -254,13 +254,10 @@ unsigned kb_outputs_check(struct kb_ctx *ctx, void (*report)(void *data, const c
 			for (size_t k = 0; k < kernels.n; k++) {
 				char krel[PATH_MAX];
 
-				/* a kept build is a directory with a build id (not K.new) */
+				/* a kept build: a directory with a build id, not a staging name */
 				if (kb_pathf(krel, sizeof(krel), "%s/%s", vrel, kernels.v[k]) < 0 ||
 				    kb_pathf(id, sizeof(id), "%s/build-id", krel) < 0 ||
 				    kernels.v[k][0] == '.' || !kb_root_exists(&ctx->root, id))
-					continue;
-				if (strlen(kernels.v[k]) > 4 &&
-				    !strcmp(kernels.v[k] + strlen(kernels.v[k]) - 4, ".new"))
 					continue;
 				check_build(ctx, &c, krel);
 			}

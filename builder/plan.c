@@ -39,6 +39,13 @@ int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, si
 			t->recipe->version, t->kernel->release, suffix ? suffix : "");
 }
 
+int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix,
+			char *buf, size_t size)
+{
+	return kb_pathf(buf, size, "%s/builds/%s/%s/%s%s%s", KB_STATE_DIR, t->recipe->name,
+			t->recipe->version, prefix, t->kernel->release, suffix ? suffix : "");
+}
+
 char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k)
 {
 	char *why = NULL;

@@ -81,6 +81,12 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 
 /* var/lib/kbuildd/builds/NAME/VERSION/KERNEL (in @buf). */
 int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size);
+/*
+ * Its staging names beside it: builds/NAME/VERSION/@prefix KERNEL @suffix,
+ * @prefix KB_STAGING_NEW (a build under way) or KB_STAGING_OLD (mid-swap).
+ */
+int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix,
+			char *buf, size_t size);
 /* Mark @t failed with a formatted reason; returns -KB_E_BUILD. */
 int kb_task_fail(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "NAME/VERSION" in @buf. */

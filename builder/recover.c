@@ -13,19 +13,13 @@
 #include "atomic.h"
 #include "depmod.h"
 #include "fetch.h"
+#include "kernel.h"
 #include "keystore.h"
 #include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "recover.h"
 #include "state.h"
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n > m && !strcmp(s + n - m, suffix);
-}
 
 /* lstat() of @rel inside the root. */
 static int lstat_in(struct kb_ctx *ctx, const char *rel, struct stat *st)
@@ -130,11 +124,13 @@ static void list_valid(struct kb_ctx *ctx, const char *rel, bool (*valid)(const 
 
 /*
  * recipes/N/ holds V and, while one changes, .kbuildd-new.V, .kbuildd-old.V
- * or .kbuildd-gone.V (state.c). No valid version starts with a dot, so
- * these, at that depth only, are what staging left; a source snapshot's
- * own dot directories below are never touched.
+ * or .kbuildd-gone.V (state.c); builds/N/V/ holds K and, while one builds,
+ * .kbuildd-new.K and .kbuildd-old.K (build.c). No valid version or kernel
+ * release starts with a dot, so these, at that depth only, are what
+ * staging left; a source snapshot's own dot directories are never touched.
  */
-static void recipe_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
+static void staging_in(struct kb_ctx *ctx, const char *dir, bool (*valid)(const char *),
+		       staging_fn fn, void *data)
 {
 	static const struct { const char *prefix; enum staging kind; } kinds[] = {
 		{ KB_STAGING_NEW, STAGING_NEW },
@@ -146,37 +142,16 @@ static void recipe_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, v
 	kb_root_list(&ctx->root, dir, &names);
 	for (size_t i = 0; i < names.n; i++)
 		for (size_t j = 0; j < ARRAY_SIZE(kinds); j++) {
-			const char *version = names.v[i] + strlen(kinds[j].prefix);
+			const char *kept_name = names.v[i] + strlen(kinds[j].prefix);
 			char rel[PATH_MAX], kept[PATH_MAX];
 
-			if (!kb_str_startswith(names.v[i], kinds[j].prefix) ||
-			    !kb_recipe_version_valid(version) ||
+			if (!kb_str_startswith(names.v[i], kinds[j].prefix) || !valid(kept_name) ||
 			    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
-			    kb_pathf(kept, sizeof(kept), "%s/%s", dir, version) < 0 || !is_dir(ctx, rel))
+			    kb_pathf(kept, sizeof(kept), "%s/%s", dir, kept_name) < 0 ||
+			    !is_dir(ctx, rel))
 				continue;
 			fn(ctx, rel, kept, kinds[j].kind, data);
 		}
-	kb_strv_clear(&names);
-}
-
-/* builds/N/V/ holds K and, while one builds, K.new and K.old (build.c): that depth only. */
-static void build_staging(struct kb_ctx *ctx, const char *dir, staging_fn fn, void *data)
-{
-	struct kb_strv names = KB_STRV_INIT;
-
-	kb_root_list(&ctx->root, dir, &names);
-	for (size_t i = 0; i < names.n; i++) {
-		size_t len = strlen(names.v[i]);
-		char rel[PATH_MAX], kept[PATH_MAX];
-		bool is_new = has_suffix(names.v[i], ".new"), is_old = has_suffix(names.v[i], ".old");
-
-		if ((!is_new && !is_old) || names.v[i][0] == '.' ||
-		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, names.v[i]) < 0 ||
-		    kb_pathf(kept, sizeof(kept), "%s/%.*s", dir, (int)(len - 4), names.v[i]) < 0 ||
-		    !is_dir(ctx, rel))
-			continue;
-		fn(ctx, rel, kept, is_new ? STAGING_NEW : STAGING_OLD, data);
-	}
 	kb_strv_clear(&names);
 }
 
@@ -190,7 +165,7 @@ static void for_each_staging(struct kb_ctx *ctx, staging_fn fn, void *data)
 		char dir[PATH_MAX];
 
 		if (kb_pathf(dir, sizeof(dir), "%s/recipes/%s", KB_STATE_DIR, names.v[i]) == 0)
-			recipe_staging(ctx, dir, fn, data);
+			staging_in(ctx, dir, kb_recipe_version_valid, fn, data);
 	}
 	kb_strv_clear(&names);
 	list_valid(ctx, KB_STATE_DIR "/builds", kb_recipe_name_valid, &names);
@@ -203,7 +178,7 @@ static void for_each_staging(struct kb_ctx *ctx, staging_fn fn, void *data)
 		for (size_t j = 0; j < versions.n; j++)
 			if (kb_pathf(dir, sizeof(dir), "%s/builds/%s/%s", KB_STATE_DIR, names.v[i],
 				     versions.v[j]) == 0)
-				build_staging(ctx, dir, fn, data);
+				staging_in(ctx, dir, kb_kernel_release_valid, fn, data);
 		kb_strv_clear(&versions);
 	}
 	kb_strv_clear(&names);

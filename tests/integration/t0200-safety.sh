@@ -90,7 +90,7 @@ test_expect_success 'SIGTERM stops every build and keeps the previous build' '
 	test_expect_code 130 wait $pid &&
 	test_grep "terminated: stopping all builds" err &&
 	test "$(cat "$ROOT/var/lib/kbuildd/builds/hello/1.0.0/$k/build-id")" = "$before" &&
-	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/hello/1.0.0/$k.new" &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/hello/1.0.0/.kbuildd-new.$k" &&
 	! pgrep -f "M=$ROOT/var/lib/kbuildd/builds/hello" &&
 	kb status hello >status &&
 	test_grep "^hello/1.0.0 *$k *installed" status

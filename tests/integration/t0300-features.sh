@@ -189,7 +189,7 @@ test_expect_success 'a patch that does not apply fails the build (exit 1), insta
 	test_grep "^badpatch/1.0 *$K1 *failed: patch .x.patch. does not apply$" out &&
 	test_path_is_missing "$ROOT/var/lib/kbuildd/installed/$K1/badpatch.manifest" &&
 	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/badpatch/1.0/$K1" &&
-	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/badpatch/1.0/$K1.new" &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/badpatch/1.0/.kbuildd-new.$K1" &&
 	! ls "$ROOT/lib/modules/$K1/updates/kbuildd/badpatch".ko* 2>/dev/null &&
 	kb log badpatch/1.0 -k "$K1" >log &&
 	test_grep "FAILED" log

@@ -90,7 +90,7 @@ test_expect_success 'builds killed mid-way (copying, swapping the build dir): th
 		{ KBUILDD_FAULT_AT=$at "$KBUILDD" -q --root "$TRASH/b" build hello -k "${KERNELS%% *}" >/dev/null 2>&1; true; } &&
 		"$KBUILDD" -q --root "$TRASH/b" build hello -k "${KERNELS%% *}" &&
 		test -s "b/var/lib/kbuildd/builds/hello/1.0.0/${KERNELS%% *}/build-id" &&
-		! ls -d b/var/lib/kbuildd/builds/hello/1.0.0/*.new b/var/lib/kbuildd/builds/hello/1.0.0/*.old 2>/dev/null &&
+		! ls -d b/var/lib/kbuildd/builds/hello/1.0.0/.kbuildd-*  2>/dev/null &&
 		"$KBUILDD" --root "$TRASH/b" status --check >/dev/null || exit 1
 	done
 '

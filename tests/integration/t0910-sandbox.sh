@@ -144,7 +144,7 @@ test_expect_success ROOT 'while a build runs, no one outside its sandbox reaches
 	kb add sleeper.recipe >/dev/null &&
 	{ "$KBUILDD" -q --root "$ROOT" build sleeper -k "$K" >/dev/null 2>&1 & pid=$!; } &&
 	n=0 && until alive "${nonce}2" || [ $n -ge 150 ]; do n=$((n + 1)); sleep 0.2; done &&
-	staging=$(ls -d "$STATE"/builds/sleeper/1/*.new) &&
+	staging=$(ls -d "$STATE"/builds/sleeper/1/.kbuildd-new.*) &&
 	mode=$(stat -c %a "$staging") &&
 	if as_build_user test -e "$staging/src/suid-sh"; then reached=yes; else reached=no; fi &&
 	kill -KILL "$pid" &&

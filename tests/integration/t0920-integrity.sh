@@ -208,16 +208,16 @@ test_expect_success 'directories named like staging, or empty, inside a source a
 '
 
 test_expect_success 'staging left at the depth kbuildd makes it is reported, then finished' '
-	mkdir -p "$STATE/recipes/hello/.kbuildd-new.2.0/source" "$STATE/builds/hello/1.0.0/$K.new/src" &&
+	mkdir -p "$STATE/recipes/hello/.kbuildd-new.2.0/source" "$STATE/builds/hello/1.0.0/.kbuildd-new.$K/src" &&
 	mv "$STATE/recipes/greeter/1.0.0" "$STATE/recipes/greeter/.kbuildd-old.1.0.0" &&
 	test_expect_code 1 kb status --check >out &&
 	test_grep "recipes/hello/.kbuildd-new.2.0: half-made directory" out &&
 	test_grep "recipes/greeter/.kbuildd-old.1.0.0: half-made directory" out &&
-	test_grep "builds/hello/1.0.0/$K.new: half-made directory" out &&
+	test_grep "builds/hello/1.0.0/.kbuildd-new.$K: half-made directory" out &&
 	kb rebuild -k "$K" >out 2>&1 &&
 	test_grep "cleaned up 3 leftovers" out &&
 	test_path_is_missing "$STATE/recipes/hello/.kbuildd-new.2.0" &&
-	test_path_is_missing "$STATE/builds/hello/1.0.0/$K.new" &&
+	test_path_is_missing "$STATE/builds/hello/1.0.0/.kbuildd-new.$K" &&
 	test_path_is_file "$STATE/recipes/greeter/1.0.0/recipe" &&
 	kb status --check
 '
