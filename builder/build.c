@@ -400,9 +400,12 @@ static void record_failure(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char rel[PATH_MAX], line[80];
 
+	int r;
+
 	snprintf(line, sizeof(line), "%s\n", t->build_id);
-	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0)
-		kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644);
+	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
+	    (r = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644)) < 0)
+		kb_err_errno(r, "cannot record the failure in '/%s'", rel);
 }
 
 static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
@@ -418,7 +421,9 @@ static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
 	r = kb_atomic_write(&ctx->root, idfile, line, strlen(line), 0644);
 	if (r < 0)
 		return r;
-	kb_rm_rf(&ctx->root, old);
+	r = kb_rm_rf(&ctx->root, old);
+	if (r < 0)
+		return r;
 	if (kb_root_exists(&ctx->root, dir)) {
 		r = kb_durable_rename(&ctx->root, dir, old);
 		if (r < 0)
@@ -471,8 +476,11 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		kb_build_abandon(ctx, t);
 		return;
 	}
-	if (kb_task_build_rel(t, ".failed", mod, sizeof(mod)) == 0)
-		kb_durable_unlink(&ctx->root, mod);
+	if (kb_task_build_rel(t, ".failed", mod, sizeof(mod)) == 0 &&
+	    (r = kb_durable_unlink(&ctx->root, mod)) < 0) {
+		kb_task_fail(t, "cannot remove the failure record '/%s': %s", mod, strerror(-r));
+		return;
+	}
 	log_line(t, "# kbuildd: build succeeded");
 	t->state = KB_TASK_BUILT;
 }
@@ -480,9 +488,11 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX];
+	int r;
 
-	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) == 0)
-		kb_rm_rf(&ctx->root, dir);
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) == 0 &&
+	    (r = kb_rm_rf(&ctx->root, dir)) < 0)
+		kb_err_errno(r, "cannot remove the unfinished build '/%s' (the next run will)", dir);
 }
 
 void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines)

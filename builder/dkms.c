@@ -294,8 +294,11 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 		kb_buf_add(&out, rd->conf.dump.buf, rd->conf.dump.len);
 		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, base->name,
 			 base->version);
-		if (kb_mkdirs(&ctx->root, rel, 0755) == 0)
-			kb_atomic_write(&ctx->root, cache, out.buf, out.len, 0644);
+		ret = kb_mkdirs(&ctx->root, rel, 0755);
+		if (ret >= 0)
+			ret = kb_atomic_write(&ctx->root, cache, out.buf, out.len, 0644);
+		if (ret < 0)
+			kb_err_errno(ret, "cannot keep the reading of the conf in '/%s'", cache);
 		kb_buf_release(&out);
 	}
 out:
