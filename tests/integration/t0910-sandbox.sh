@@ -106,6 +106,7 @@ test_expect_success ROOT 'setup: a driver that keeps a set-uid shell and a daemo
 		printf "\t-touch /run/lock/kbuildd-proof-%s /dev/shm/kbuildd-proof-%s\n" "$nonce" "$nonce"
 		printf "\t-touch \$(KDIR)/kbuildd-proof-%s %s/lib/modules/kbuildd-proof-%s\n" "$nonce" "$ROOT" "$nonce"
 		printf "\tps -e -o pid= >procs\n"
+		printf "\tawk -v d=\$(CURDIR) '"'"'\$\$5 == d { print \$\$6 }'"'"' /proc/self/mountinfo >mount-options\n"
 		printf "\tid -u >uid\n"
 	} >nosy/hostile.mk &&
 	recipe nosy &&
@@ -122,7 +123,9 @@ test_expect_success ROOT 'a build sees only its own directory, writes nothing el
 	test_path_is_missing "/dev/shm/kbuildd-proof-$nonce" &&
 	test_path_is_missing "$ROOT/lib/modules/kbuildd-proof-$nonce" &&
 	test_path_is_missing "$ROOT/lib/modules/$K/build/kbuildd-proof-$nonce" &&
-	test "$(wc -l <"$b/procs")" -lt 20
+	test "$(wc -l <"$b/procs")" -lt 20 &&
+	# its directory is a mount of its own, without set-uid or devices
+	grep -q "nosuid" "$b/mount-options" && grep -q "nodev" "$b/mount-options"
 '
 
 test_expect_success ROOT 'what a build leaves running dies with it, and its set-uid file is defused' '
