@@ -146,6 +146,9 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 		    kb_sandbox_ro(ctx, sb, rel);
 	if (r >= 0 && sb->isolate && sb->uid)
 		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
+	/* without a mount of its own, the build reaches src/ through K.new: its group may */
+	if (r >= 0 && sb->isolate && sb->shared_fs)
+		r = kb_root_chmod_owner(&ctx->root, dir, 0, sb->gid, 0710);
 	if (r < 0)
 		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir, strerror(-r));
 	return 0;

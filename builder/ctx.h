@@ -40,6 +40,7 @@ struct kb_ctx {
 	const char *cert;		/* --cert for verify */
 	int lock_fd;
 	const char *command;		/* for the lock's holder line */
+	bool told_shared_fs;		/* warned that a chroot keeps builds from their own mounts */
 	bool build_as_user;		/* builds drop to build_uid (kbuildd runs as root) */
 	uid_t build_uid;
 	gid_t build_gid;

@@ -71,9 +71,8 @@ static int hash_module(struct kb_ctx *ctx, const char *build_rel, const char *pa
 int kb_outputs_seal(struct kb_ctx *ctx, struct kb_task *t)
 {
 	struct kb_buf record = KB_BUF_INIT;
-	char dir[PATH_MAX], rel[PATH_MAX], parent[PATH_MAX], hex[KB_SHA256_HEX];
-	const char *last;
-	int r, dfd;
+	char dir[PATH_MAX], rel[PATH_MAX], hex[KB_SHA256_HEX];
+	int r;
 
 	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) < 0 ||
 	    kb_pathf(rel, sizeof(rel), "%s/outputs", dir) < 0)
@@ -98,14 +97,10 @@ int kb_outputs_seal(struct kb_ctx *ctx, struct kb_task *t)
 		kb_task_fail(t, "cannot record the build's outputs in '/%s': %s", rel, strerror(-r));
 		goto out;
 	}
-	/* private while the build ran; readable now that it is root's and frozen */
-	dfd = kb_root_open_parent(&ctx->root, dir, O_PATH, parent, sizeof(parent), &last);
-	if (dfd < 0 || fchmodat(dfd, last, 0755, 0) < 0) {
-		r = dfd < 0 ? dfd : -errno;
+	/* private while the build ran; readable now that it is frozen */
+	r = kb_root_chmod_owner(&ctx->root, dir, (uid_t)-1, geteuid() ? (gid_t)-1 : 0, 0755);
+	if (r < 0)
 		kb_task_fail(t, "cannot open up the build in '/%s': %s", dir, strerror(-r));
-	}
-	if (dfd >= 0)
-		close(dfd);
 out:
 	kb_buf_release(&record);
 	return r;

@@ -528,6 +528,22 @@ static int own_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_
 	return r;
 }
 
+int kb_root_chmod_owner(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid,
+			mode_t mode)
+{
+	char parent[PATH_MAX];
+	const char *last;
+	int dfd, r = 0;
+
+	dfd = open_parent(root, rel, parent, sizeof(parent), &last);
+	if (dfd < 0)
+		return dfd;
+	if (fchownat(dfd, last, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dfd, last, mode, 0) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
 int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid)
 {
 	return own_tree(root, rel, uid, gid, false);

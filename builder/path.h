@@ -67,6 +67,9 @@ int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct
 /* SHA-256 of @rel inside the root. */
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
 
+/* lchown @rel alone to @uid:@gid (-1: unchanged) and chmod it to @mode. */
+int kb_root_chmod_owner(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid,
+			mode_t mode);
 /* lchown every entry of @rel (inside the root) to @uid:@gid; 0 or negative errno. */
 int kb_chown_tree(const struct kb_root *root, const char *rel, uid_t uid, gid_t gid);
 /*

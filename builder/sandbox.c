@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "fault.h"
 #include "kb-limits.h"
+#include "log.h"
 #include "sandbox.h"
 #include "state.h"
 
@@ -56,6 +57,16 @@ int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
 	return push_root_path(ctx, &sb->rw, rel);
 }
 
+/* Is "/" the root of a mount? Not in a chroot to a plain directory. */
+static bool root_is_mount(void)
+{
+	struct statx stx;
+
+	return statx(AT_FDCWD, "/", 0, STATX_BASIC_STATS, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 {
 	const char *user = NULL;
@@ -65,6 +76,13 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 	if (geteuid() != 0)
 		return 0;
 	sb->isolate = true;
+	sb->shared_fs = !root_is_mount();
+	if (sb->shared_fs && !ctx->told_shared_fs)
+		kb_warn("in a chroot whose root is not a mount point, builds cannot have a private "
+			"view of the file system: they run in their own process, network and IPC "
+			"namespaces, but see the chroot's files (bind-mount the chroot onto itself "
+			"first to contain them fully)");
+	ctx->told_shared_fs = true;
 	sb->uid = 0;
 	sb->gid = 0;
 	/* "user = root" is the admin's explicit choice; anything else never runs as root */
@@ -82,6 +100,7 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 }
 
 /* Everything below runs in the forked supervisor or the namespace's init. */
+
 
 static void __attribute__((format(printf, 2, 3))) say(int fd, const char *fmt, ...)
 {
@@ -184,11 +203,56 @@ static int cover(const char *dir, const char *opts, unsigned long flags)
 	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | flags, opts) < 0 ? -errno : 0;
 }
 
+/* A fresh /proc of the namespace; where that is refused, an empty one. */
+static int mount_proc(void)
+{
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+		return 0;
+	/* never the host's: through /proc/PID/root it would reach other builds */
+	return mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		     "mode=0555,size=4k") < 0 ? -errno : 0;
+}
+
+/*
+ * In a chroot whose root is a plain directory, "/" is no mount: it cannot
+ * be made private, and whatever is mounted on a directory of it would
+ * propagate to the host's namespace. Only the mounts the chroot has can be
+ * made private and covered: a fresh /proc (no other build's processes, no
+ * way into them) and /dev/shm. The rest of the view is the chroot's.
+ */
+static int chroot_mounts(int err_fd)
+{
+	static const char *const own[] = { "/proc", "/dev/shm" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+		struct statx stx;
+		int r;
+
+		if (statx(AT_FDCWD, own[i], AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0 ||
+		    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+			continue;
+		if (mount(NULL, own[i], NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			r = -errno;
+		else
+			r = i == 0 ? mount_proc() : cover(own[i], "mode=1777", 0);
+		if (r < 0) {
+			say(err_fd, "kbuildd: sandbox: cannot make a private %s: %s\n", own[i],
+			    strerror(-r));
+			return r;
+		}
+	}
+	say(err_fd, "# kbuildd: in a chroot whose root is not a mount point the build shares the "
+		    "chroot's file system; only its processes, network and /proc are its own\n");
+	return 0;
+}
+
 static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int err_fd)
 {
 	const char *step = "make the mounts private";
 	int r = 0;
 
+	if (!root_is_mount())
+		return chroot_mounts(err_fd);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		goto fail;
 	step = "copy the trees it needs";
@@ -202,8 +266,8 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	if ((r = set_attr(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) < 0)
 		goto fail_r;
 	step = "mount /proc";
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		goto fail;
+	if ((r = mount_proc()) < 0)
+		goto fail_r;
 	step = "make private scratch directories";
 	for (size_t i = 0; i < ARRAY_SIZE(scratch_dirs); i++)
 		if ((r = cover(scratch_dirs[i], i < 3 ? "mode=1777" : "mode=0755", 0)) < 0)
@@ -327,6 +391,15 @@ static void copy_output(int from, int to, int init_fd, size_t max)
 	}
 }
 
+/* New PID, mount, network, IPC and UTS namespaces for the code. */
+static int enter_namespaces(int err_fd)
+{
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) == 0)
+		return 0;
+	say(err_fd, "kbuildd: sandbox: cannot create namespaces: %s\n", strerror(errno));
+	return -errno;
+}
+
 /* The supervisor: outside the PID namespace, root, waits for its init. */
 static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], pid_t parent)
 {
@@ -339,12 +412,9 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 		setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(SANDBOX_FAILED);
-	if (sb->isolate &&
-	    unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
-		say(out[1] >= 0 ? out[1] : c->out_fd, "kbuildd: sandbox: cannot create namespaces: %s\n",
-		    strerror(errno));
+	/* before the copying starts, the supervisor says its own failures straight out */
+	if (sb->isolate && enter_namespaces(c->out_fd) < 0)
 		_exit(SANDBOX_FAILED);
-	}
 	if (pipe2(sync, O_CLOEXEC) < 0)
 		_exit(SANDBOX_FAILED);
 	init = fork();

@@ -20,6 +20,7 @@ struct kb_ctx;
 
 struct kb_sandbox {
 	bool isolate;		/* namespaces and mounts (kbuildd is root) */
+	bool shared_fs;		/* in a chroot that is no mount: no mounts of its own */
 	uid_t uid;		/* the build user, with no supplementary groups */
 	gid_t gid;
 	struct kb_strv hide;	/* host dirs replaced by an empty read-only tmpfs */
