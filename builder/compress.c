@@ -133,7 +133,9 @@ int kb_decompress_file(const char *path, struct kb_buf *out)
 	int r = kb_read_file(AT_FDCWD, path, KB_MAX_MODULE_SIZE, &raw);
 
 	if (r < 0) {
-		r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", path, kb_strerror(r));
+		if (r != -KB_E_INPUT)
+			r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", path,
+				   kb_strerror(r));
 		goto out;
 	}
 	kb_buf_reset(out);

@@ -104,16 +104,12 @@ int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *n
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_MANIFEST_SIZE);
 	char rel[PATH_MAX], what[PATH_MAX + 256];
-	int fd, r;
+	int r;
 
 	memset(m, 0, sizeof(*m));
 	if (kb_manifest_rel(kernel, name, rel, sizeof(rel)) < 0)
 		return -ENAMETOOLONG;
-	fd = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
-	if (fd < 0)
-		return fd;
-	r = kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
-	close(fd);
+	r = kb_root_read(&ctx->root, rel, KB_MAX_MANIFEST_SIZE, &text);
 	if (r >= 0) {
 		snprintf(what, sizeof(what), "%s/%s", ctx->root.path, rel);
 		r = kb_manifest_parse(kb_buf_str(&text), text.len, what, m);

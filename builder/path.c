@@ -436,9 +436,27 @@ int kb_hash_tree(const char *src, char *hash_hex)
 	return tree_op(src, NULL, "", hash_hex);
 }
 
+/* A regular file inside the root, opened without blocking on a FIFO (kb_check_regular). */
+static int root_open_file(const struct kb_root *root, const char *rel)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	char shown[PATH_MAX];
+	int r;
+
+	if (fd < 0)
+		return fd;
+	snprintf(shown, sizeof(shown), "%s/%s", root->path, skip_slash(rel));
+	r = kb_check_regular(fd, shown);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b)
 {
-	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = root_open_file(root, rel);
 	int r;
 
 	if (fd < 0)
@@ -450,7 +468,7 @@ int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct
 
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex)
 {
-	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = root_open_file(root, rel);
 	int r;
 
 	if (fd < 0)

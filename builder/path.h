@@ -53,9 +53,13 @@ int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_re
 /* Hash a host tree the same way without copying. */
 int kb_hash_tree(const char *src, char *hash_hex);
 
-/* Read @rel inside the root into @b, at most @max bytes (-EFBIG past it). */
+/*
+ * Read @rel inside the root into @b, at most @max bytes (-EFBIG past it).
+ * A symlink as the last component is not followed; anything but a regular
+ * file is -KB_E_INPUT, reported naming it (kb_check_regular).
+ */
 int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b);
-/* SHA-256 of @rel inside the root. */
+/* SHA-256 of the regular file @rel inside the root, opened as kb_root_read() does. */
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
 
 /* lchown every entry of @rel (inside the root) to @uid:@gid; 0 or negative errno. */

@@ -437,7 +437,7 @@ int kb_recipe_load(struct kb_recipe *r, const char *path)
 	ret = kb_read_file(AT_FDCWD, path, KB_MAX_RECIPE_SIZE, &text);
 	if (ret == -EFBIG)
 		ret = kb_err(-KB_E_INPUT, "%s: larger than %d bytes", path, KB_MAX_RECIPE_SIZE);
-	else if (ret < 0)
+	else if (ret < 0 && ret != -KB_E_INPUT)
 		ret = kb_err(-KB_E_INPUT, "cannot read recipe '%s': %s", path, strerror(-ret));
 	if (ret < 0)
 		goto out;

@@ -133,20 +133,11 @@ static bool same_registration(struct kb_ctx *ctx, const char *dir, const struct 
 	struct kb_buf old_hash = KB_BUF_INIT_MAX(128);
 	char path[PATH_MAX];
 	bool same = false;
-	int fd;
 
 	kb_pathf(path, sizeof(path), "%s/recipe", dir);
-	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
-	if (fd >= 0) {
-		kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &old_text);
-		close(fd);
-	}
+	kb_root_read(&ctx->root, path, KB_MAX_RECIPE_SIZE, &old_text);
 	kb_pathf(path, sizeof(path), "%s/source-hash", dir);
-	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
-	if (fd >= 0) {
-		kb_read_fd(fd, 128, &old_hash);
-		close(fd);
-	}
+	kb_root_read(&ctx->root, path, 128, &old_hash);
 	same = old_text.len == r->text.len && !memcmp(kb_buf_str(&old_text), r->text.buf, r->text.len) &&
 	       !strncmp(kb_buf_str(&old_hash), hash, 64);
 	kb_buf_release(&old_text);
@@ -372,15 +363,10 @@ static int load_one(struct kb_ctx *ctx, struct kb_recipe_set *set, const char *n
 	kb_pathf(dir, sizeof(dir), "%s/%s/%s", RECIPES_DIR, name, version);
 	kb_pathf(rel, sizeof(rel), "%s/recipe", dir);
 	shown = kb_root_path(&ctx->root, rel);
-	ret = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
-	if (ret >= 0) {
-		int fd = ret;
-
-		ret = kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &text);
-		close(fd);
-	}
+	ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, &text);
 	if (ret < 0) {
-		ret = kb_err_errno(ret, "cannot read registered recipe '%s'", shown);
+		if (ret != -KB_E_INPUT)
+			ret = kb_err_errno(ret, "cannot read registered recipe '%s'", shown);
 		goto out;
 	}
 	kb_pathf(rel, sizeof(rel), "%s/source-hash", dir);

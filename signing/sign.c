@@ -32,9 +32,9 @@ static int read_whole(const char *path, struct kb_buf *b, const char *what)
 {
 	int r = kb_read_file(AT_FDCWD, path, 1024 * 1024, b);
 
-	if (r < 0)
+	if (r < 0 && r != -KB_E_INPUT)	/* that one is reported */
 		return kb_err(-KB_E_INPUT, "cannot read %s '%s': %s", what, path, kb_strerror(r));
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 static int pin_callback(char *buf, int size, int rwflag, void *u)
