@@ -161,7 +161,7 @@ int kb_read_fd(int fd, size_t max, struct kb_buf *b)
 	}
 }
 
-static const char *file_type(mode_t mode)
+const char *kb_file_kind(mode_t mode)
 {
 	if (S_ISDIR(mode))
 		return "a directory";
@@ -182,7 +182,7 @@ int kb_check_regular(int fd, const char *what)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return kb_err(-KB_E_INPUT, "'%s' is not a regular file: it is %s", what,
-			      file_type(st.st_mode));
+			      kb_file_kind(st.st_mode));
 	return 0;
 }
 

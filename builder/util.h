@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "strbuf.h"
 
@@ -42,6 +43,8 @@ int kb_parse_uint(const char *s, unsigned long max, unsigned long *out);
 /* Parse yes/no/true/false/1/0/on/off; 0 or -EINVAL. */
 int kb_parse_bool(const char *s, bool *out);
 
+/* What a file of @mode is, for messages: "a directory", "a FIFO", "a socket", "a device". */
+const char *kb_file_kind(mode_t mode);
 /*
  * Anything kbuildd reads may be a FIFO or a device planted by a recipe or a
  * build: -KB_E_INPUT, reported as "'@what' is not a regular file", unless
