@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libkmod.h>
-
 #include "atomic.h"
 #include "compress.h"
 #include "depmod.h"
@@ -17,6 +15,7 @@
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "module-elf.h"
 #include "sign.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
@@ -35,32 +34,37 @@ static enum kb_compress target_compression(const struct kb_ctx *ctx, const struc
 }
 
 
-/* The module's vermagic must name the kernel it is installed for. */
-static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct kb_kernel *k,
-			  char *found, size_t size)
+/*
+ * Read a built module as every module is read (module-elf.c): beneath its
+ * build directory through no symlink, never blocking, a regular file of a
+ * sane ELF shape. Its vermagic must name the kernel it is installed for,
+ * read from the very bytes that are then signed.
+ */
+static int read_module(struct kb_ctx *ctx, struct kb_task *t, const char *dir,
+		       const struct kb_module_spec *m, struct kb_buf *raw)
 {
-	struct kmod_module *mod = NULL;
-	struct kmod_list *info = NULL, *l;
-	int r = -ENOENT;
+	const char *release = t->kernel->release;
+	char why[320], vermagic[256];
+	int dfd, fd, r;
 
-	found[0] = '\0';
-	if (kmod_module_new_from_path(kctx, path, &mod) < 0)
-		return -EINVAL;
-	if (kmod_module_get_info(mod, &info) < 0) {
-		kmod_module_unref(mod);
-		return -EINVAL;
-	}
-	kmod_list_foreach(l, info) {
-		if (strcmp(kmod_module_info_get_key(l), "vermagic"))
-			continue;
-		snprintf(found, size, "%s", kmod_module_info_get_value(l));
-		r = strncmp(found, k->release, strlen(k->release)) == 0 &&
-		    found[strlen(k->release)] == ' ' ? 0 : -EINVAL;
-		break;
-	}
-	kmod_module_info_free_list(info);
-	kmod_module_unref(mod);
-	return r;
+	dfd = kb_root_openat(&ctx->root, dir, O_PATH | O_DIRECTORY, 0);
+	fd = dfd < 0 ? dfd : kb_openat_beneath(dfd, m->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd == -ELOOP || fd == -EXDEV)
+		return kb_task_fail(t, "module %s is reached through a symbolic link; refused",
+				    m->path);
+	if (fd < 0)
+		return kb_task_fail(t, "cannot open module %s: %s", m->path, strerror(-fd));
+	r = kb_elf_read_fd(fd, false, raw, why, sizeof(why));
+	close(fd);
+	if (r < 0)
+		return kb_task_fail(t, "module %s %s", m->path, why);
+	if (kb_elf_modinfo(raw->buf, raw->len, "vermagic", 0, vermagic, sizeof(vermagic)) < 0 ||
+	    strncmp(vermagic, release, strlen(release)) || vermagic[strlen(release)] != ' ')
+		return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail with "
+				    "\"Invalid module format\")", m->path, vermagic, release);
+	return 0;
 }
 
 struct staged {
@@ -116,30 +120,26 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 }
 
 /* Read, check, sign and compress every module of @t into memory. */
-static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx *kctx,
-			 struct staged *out)
+static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *out)
 {
 	enum kb_compress how = target_compression(ctx, t->kernel);
 
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const struct kb_module_spec *m = &t->recipe->modules[i];
 		struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
-		char dir[PATH_MAX], rel[PATH_MAX], vermagic[256];
-		_cleanup_free_ char *host = NULL;
+		char dir[PATH_MAX], rel[PATH_MAX];
 		int r;
 
 		kb_buf_init(&out[i].data, KB_MAX_MODULE_SIZE);
 		if (kb_task_build_rel(t, "/src", dir, sizeof(dir)) < 0 ||
 		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, m->path) < 0)
 			return kb_task_fail(t, "module path too long");
-		host = kb_root_path(&ctx->root, rel);
-		if (check_vermagic(kctx, host, t->kernel, vermagic, sizeof(vermagic)) < 0)
-			return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
-					 "with \"Invalid module format\")", m->path, vermagic,
-					 t->kernel->release);
-		r = kb_root_read(&ctx->root, rel, KB_MAX_MODULE_SIZE, &raw);
-		if (r >= 0)
-			r = sign_module(ctx, t, m, &raw);
+		r = read_module(ctx, t, dir, m, &raw);
+		if (r < 0) {
+			kb_buf_release(&raw);
+			return r;
+		}
+		r = sign_module(ctx, t, m, &raw);
 		if (r >= 0)
 			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);
@@ -347,8 +347,7 @@ static int commit_files(struct kb_ctx *ctx, struct staged *st, size_t n)
 	return 0;
 }
 
-static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all,
-			struct kmod_ctx *kctx)
+static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all)
 {
 	size_t n = t->recipe->nr_modules + nr_config_files(t->recipe);
 	struct staged *st = calloc(n ? n : 1, sizeof(*st));
@@ -360,7 +359,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
-	r = stage_modules(ctx, t, kctx, st);
+	r = stage_modules(ctx, t, st);
 	if (r >= 0)
 		r = stage_config(t->recipe, st + t->recipe->nr_modules);
 	if (r >= 0)
@@ -427,20 +426,12 @@ out:
 int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k, bool *changed)
 {
 	struct kb_manifest_set all;
-	struct kmod_ctx *kctx;
-	const char *no_config[] = { NULL };
 	int failed = 0, r;
 
 	*changed = false;
 	r = kb_manifest_read_all(ctx, k->release, &all);
 	if (r < 0) {
 		kb_err_errno(r, "cannot read the manifests of kernel %s", k->release);
-		return 1;
-	}
-	kctx = kmod_new(k->build_dir, no_config);
-	if (!kctx) {
-		kb_manifest_set_release(&all);
-		kb_err(-ENOMEM, "cannot create a libkmod context");
 		return 1;
 	}
 	for (size_t i = 0; i < plan->n; i++) {
@@ -463,7 +454,7 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		    !ctx->force)
 			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
 		else
-			r = install_task(ctx, t, &all, kctx);
+			r = install_task(ctx, t, &all);
 		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
 			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
 		if (t->state == KB_TASK_FAILED) {
@@ -477,7 +468,6 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			kb_manifest_read_all(ctx, k->release, &all);
 		}
 	}
-	kmod_unref(kctx);
 	kb_manifest_set_release(&all);
 	return failed;
 }

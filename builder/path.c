@@ -70,6 +70,18 @@ int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_
 	return fd < 0 ? -errno : (int)fd;
 }
 
+int kb_openat_beneath(int dfd, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
 char *kb_root_path(const struct kb_root *root, const char *rel)
 {
 	struct kb_buf b = KB_BUF_INIT;

@@ -23,6 +23,13 @@ void kb_root_release(struct kb_root *root);
 /* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */
 int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode);
 /*
+ * openat2 of @rel beneath directory @dfd following no symlink in any
+ * component (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): for trees that a
+ * recipe, an archive or a build controls. A fd, or -ELOOP for a symlink,
+ * -EXDEV for a path leading out, or another negative errno.
+ */
+int kb_openat_beneath(int dfd, const char *rel, int flags, mode_t mode);
+/*
  * Open the directory holding @rel (with @flags | O_DIRECTORY: O_PATH, or
  * O_RDONLY to fsync it); *@last points at the final component, kept in @buf.
  */

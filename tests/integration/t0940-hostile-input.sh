@@ -12,10 +12,26 @@ kb_root root
 K=${K612:-${KERNELS%% *}}
 export K
 
+# write_recipe FILE NAME SOURCE MODULE [BUILD-LINE...]: a recipe of version
+# 1.0 with one [module MODULE]; each BUILD-LINE goes into [build]
+write_recipe () {
+	_wr_file=$1 _wr_name=$2 _wr_source=$3 _wr_module=$4
+	shift 4
+	{
+		printf "[recipe]\nname = %s\nversion = 1.0\n[source]\npath = %s\n" \
+			"$_wr_name" "$_wr_source"
+		[ $# -eq 0 ] || echo "[build]"
+		for _wr_line in "$@"; do
+			echo "$_wr_line"
+		done
+		echo "[module $_wr_module]"
+	} >"$_wr_file"
+}
+
 # kb_quick ARGS...: kbuildd that must answer within a few seconds (a FIFO
 # opened for reading would block it forever)
 kb_quick () {
-	timeout 20 "$KBUILDD" --root "$ROOT" "$@"
+	timeout -k 5 20 "$KBUILDD" --root "$ROOT" "$@"
 }
 
 # --- files that are not regular files -----------------------------------
@@ -45,6 +61,83 @@ test_expect_success 'a FIFO as kbuildd.conf is refused, named, for --config and 
 	test_expect_code 2 kb_quick status 2>err &&
 	rm "$ROOT/etc/kbuildd/kbuildd.conf" &&
 	test_grep "error: .$ROOT/etc/kbuildd/kbuildd.conf. is not a regular file" err
+'
+
+# --- build outputs that are not sound modules ---------------------------
+#
+# Two drivers whose builds "succeed": one leaves a FIFO where its module
+# should be, the other a real module whose section header count is then
+# broken (libkmod asserts on it). Built beside hello in one rebuild --all.
+
+test_expect_success 'setup: a driver leaving a FIFO and one leaving a broken module' '
+	mkdir fifo-drv mangled-drv &&
+	printf "all:\n\tmkfifo fifoout.ko\n" >fifo-drv/Makefile &&
+	write_recipe fifoout.recipe fifoout fifo-drv fifoout "make = make" &&
+	cp "$TOP/examples/hello/hello.c" mangled-drv/ &&
+	printf "obj-m := mangled.o\nmangled-y := hello.o\n" >mangled-drv/Kbuild &&
+	cat >mangled-drv/mangle.py <<-\EOT &&
+	import struct, sys
+	path, field = sys.argv[1], sys.argv[2]
+	data = bytearray(open(path, "rb").read())
+	shnum, shstrndx = struct.unpack_from("<HH", data, 0x3c)
+	if field == "shnum":
+	    # as many sections as the name table index: that index is now past the last
+	    struct.pack_into("<H", data, 0x3c, shstrndx)
+	else:
+	    struct.pack_into("<H", data, 0x3e, shnum + 5)
+	open(path, "wb").write(data)
+	EOT
+	printf "all:\n\t\$(MAKE) -C \$(KDIR) M=\$(CURDIR) modules\n\tpython3 mangle.py mangled.ko shnum\n" \
+		>mangled-drv/Makefile &&
+	write_recipe mangled.recipe mangled mangled-drv mangled "make = make KDIR={kernel_build}" &&
+	kb add "$TOP/recipes/hello.recipe" fifoout.recipe mangled.recipe >out &&
+	test_grep "registered mangled/1.0" out
+'
+
+test_expect_success 'rebuild --all: each bad output fails its recipe alone, hello installs' '
+	test_expect_code 1 timeout -k 10 180 "$KBUILDD" --root "$ROOT" rebuild --all >out 2>err &&
+	for k in $KERNELS; do
+		test_grep "fifoout/1.0 for $k: module fifoout.ko is not a regular file: it is a FIFO" err &&
+		test_grep "mangled/1.0 for $k: module mangled.ko is not a valid kernel module: e_shstrndx [0-9]* is not a section" err &&
+		ls "$ROOT/lib/modules/$k/updates/kbuildd" >installed &&
+		test_grep "^hello.ko" installed &&
+		test_grep -v "fifoout\|mangled" installed || exit 1
+	done &&
+	kb status >status &&
+	test_grep "^hello/1.0.0 *$K *installed" status
+'
+
+test_expect_success 'doctor on a broken module or a FIFO exits 2 with the reason, no abort' '
+	cp "$ROOT/var/lib/kbuildd/builds/mangled/1.0/$K/src/mangled.ko" shnum.ko &&
+	test_expect_code 2 kb_quick doctor -k "$K" shnum.ko 2>err &&
+	test_grep "error: module .*/shnum.ko. is not a valid kernel module: e_shstrndx" err &&
+	xz -dc "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko.xz" >shstrndx.ko 2>/dev/null ||
+		cp "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko" shstrndx.ko &&
+	python3 mangled-drv/mangle.py shstrndx.ko shstrndx &&
+	test_expect_code 2 kb_quick doctor -k "$K" shstrndx.ko 2>err &&
+	test_grep "error: module .*/shstrndx.ko. is not a valid kernel module: e_shstrndx [0-9]* is not a section" err &&
+	mkfifo fifo.ko &&
+	test_expect_code 2 kb_quick doctor -k "$K" fifo.ko 2>err &&
+	test_grep "error: module .*/fifo.ko. is not a regular file: it is a FIFO" err
+'
+
+test_expect_success 'doctor on an installed module damaged in place exits 2, naming it' '
+	mod=$(ls "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko"*) &&
+	cp "$mod" hello.saved &&
+	python3 - "$mod" <<-\EOF &&
+	import lzma, struct, sys
+	path = sys.argv[1]
+	raw = open(path, "rb").read()
+	xz = raw.startswith(b"\xfd7zXZ\0")
+	data = bytearray(lzma.decompress(raw) if xz else raw)
+	struct.pack_into("<H", data, 0x3e, 0xfff0)
+	open(path, "wb").write(lzma.compress(bytes(data), check=lzma.CHECK_CRC32) if xz else data)
+	EOF
+	test_expect_code 2 kb_quick doctor hello -k "$K" 2>err &&
+	cp hello.saved "$mod" &&
+	test_grep "error: module .$mod. is not a valid kernel module: e_shstrndx 65520 is not a section" err &&
+	kb doctor hello -k "$K" >out &&
+	test_grep "ok  *vermagic" out
 '
 
 test_done
