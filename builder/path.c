@@ -309,7 +309,14 @@ static int copy_file(struct tree_walk *w, int sfd, const char *name, const char 
 	char dst[PATH_MAX];
 	int fd, r;
 
-	r = kb_read_file(sfd, name, KB_MAX_MODULE_SIZE, &data);
+	/* it was a regular file when listed; a symlink swapped in since is not followed */
+	fd = kb_open_file(sfd, name, O_NOFOLLOW);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = kb_read_fd(fd, KB_MAX_MODULE_SIZE, &data);
+	close(fd);
 	if (r < 0)
 		goto out;
 	hash_entry(w, rel, 'f', st->st_mode, data.buf, data.len);
@@ -357,7 +364,8 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 			int cfd;
 
 			hash_entry(w, child, 'd', st.st_mode, NULL, 0);
-			if (w->root && (r = kb_mkdirs(w->root, dst, 0755)) < 0)
+			/* no wider than the source's: a private directory stays private */
+			if (w->root && (r = kb_mkdirs(w->root, dst, (st.st_mode & 0755) | 0700)) < 0)
 				break;
 			cfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0) {

@@ -140,4 +140,66 @@ test_expect_success 'doctor on an installed module damaged in place exits 2, nam
 	test_grep "ok  *vermagic" out
 '
 
+# --- symlinks out of a recipe's tree ------------------------------------
+#
+# A secret only root may read, with contents that must never appear in
+# the state: what a patch or a source symlink pointing at the signing key
+# would disclose.
+
+test_expect_success 'setup: a 0600 secret outside every recipe' '
+	echo "kbuildd-secret-$$" >secret.key &&
+	chmod 600 secret.key
+'
+
+test_expect_success 'a patch that is a symlink is refused at add, naming it; nothing registered' '
+	mkdir -p leak/pdir &&
+	cp "$TOP/examples/hello/"* leak/ &&
+	ln -s "$TRASH/secret.key" leak/x.patch &&
+	write_recipe leak/leak.recipe leak . hello "patches = x.patch" &&
+	test_expect_code 2 kb add leak/leak.recipe 2>err &&
+	test_grep "leak.recipe: patch .x.patch. is a symbolic link" err &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/recipes/leak" &&
+	! grep -rq "kbuildd-secret" "$ROOT"
+'
+
+test_expect_success 'a patch behind a symlinked directory is refused the same way' '
+	rm leak/x.patch && rmdir leak/pdir &&
+	mkdir elsewhere && echo "kbuildd-secret-$$" >elsewhere/y.patch && chmod 600 elsewhere/y.patch &&
+	ln -s "$TRASH/elsewhere" leak/pdir &&
+	sed -i "s|^patches = .*|patches = pdir/y.patch|" leak/leak.recipe &&
+	test_expect_code 2 kb add leak/leak.recipe 2>err &&
+	test_grep "patch .pdir/y.patch. is a symbolic link, or lies behind one" err &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/recipes/leak" &&
+	! grep -rq "kbuildd-secret" "$ROOT"
+'
+
+test_expect_success 'a source symlink is copied as a symlink, never read; modes are not widened' '
+	mkdir -p linked/private &&
+	cp "$TOP/examples/hello/"* linked/ &&
+	ln -s "$TRASH/secret.key" linked/signing_key.pem &&
+	echo "not for everyone" >linked/private/notes && chmod 700 linked/private &&
+	write_recipe linked.recipe linked linked hello &&
+	kb add linked.recipe >out &&
+	snap=$ROOT/var/lib/kbuildd/recipes/linked/1.0/source &&
+	test -L "$snap/signing_key.pem" &&
+	test "$(readlink "$snap/signing_key.pem")" = "$TRASH/secret.key" &&
+	! grep -rq "kbuildd-secret" "$ROOT" &&
+	test "$(stat -c %a "$snap/private")" = 700 &&
+	kb remove linked/1.0 --all >/dev/null
+'
+
+test_expect_success 'a dkms.conf PATCH that is a symlink fails that driver, naming it' '
+	. "$TEST_DIRECTORY/lib/dkms-tree.sh" &&
+	dkms_tree dkmsleak-1.0 kbt_dkmsleak &&
+	mkdir dkmsleak-1.0/patches &&
+	ln -s "$TRASH/secret.key" dkmsleak-1.0/patches/x.patch &&
+	printf "PACKAGE_NAME=kbt-dkmsleak\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_dkmsleak\nDEST_MODULE_LOCATION[0]=/updates\nPATCH[0]=x.patch\n" \
+		>dkmsleak-1.0/dkms.conf &&
+	kb add dkmsleak-1.0 >/dev/null &&
+	test_expect_code 1 kb install kbt-dkmsleak -k "$K" >out 2>&1 &&
+	test_grep "dkms.conf:5: PATCH\[0\] .x.patch. is a symbolic link, or lies behind one" out &&
+	! grep -rq "kbuildd-secret" "$ROOT" &&
+	kb remove kbt-dkmsleak/1.0 --all >/dev/null
+'
+
 test_done
