@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,7 @@ struct tree_walk {
 	EVP_MD_CTX *md;
 	const struct kb_root *root;	/* NULL: hash only */
 	const char *dst;		/* destination inside the root */
+	size_t entries;			/* seen so far, against KB_MAX_ARCHIVE_ENTRIES */
 };
 
 /* Destination of the tree-relative path @rel. */
@@ -261,8 +263,8 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read the names in @fd's directory, sorted, so hashes are stable. */
-static int sorted_names(int fd, struct kb_strv *names)
+/* Read the names in @fd's directory, sorted, so hashes are stable; -E2BIG past @max. */
+static int sorted_names(int fd, struct kb_strv *names, size_t max)
 {
 	struct dirent *de;
 	DIR *dir;
@@ -278,7 +280,7 @@ static int sorted_names(int fd, struct kb_strv *names)
 	while ((de = readdir(dir))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		r = kb_strv_push(names, de->d_name);
+		r = names->n < max ? kb_strv_push(names, de->d_name) : -E2BIG;
 		if (r < 0)
 			break;
 	}
@@ -344,7 +346,12 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 	struct kb_strv names = KB_STRV_INIT;
 	int r;
 
-	r = sorted_names(sfd, &names);
+	/* the listing itself is bounded: a directory of millions stops here */
+	r = sorted_names(sfd, &names, KB_MAX_ARCHIVE_ENTRIES - w->entries);
+	w->entries += names.n;
+	if (r == -E2BIG)
+		r = kb_err(-KB_E_INPUT, "'%s' holds more than %d files, directories and symlinks; "
+			   "refused", src_path, KB_MAX_ARCHIVE_ENTRIES);
 	for (size_t i = 0; r >= 0 && i < names.n; i++) {
 		const char *name = names.v[i];
 		char child[PATH_MAX], dst[PATH_MAX];
@@ -559,7 +566,7 @@ int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *na
 
 	if (fd < 0)
 		return fd;
-	r = sorted_names(fd, names);
+	r = sorted_names(fd, names, SIZE_MAX);
 	close(fd);
 	return r;
 }

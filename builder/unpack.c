@@ -237,7 +237,7 @@ int kb_unpack(const char *archive, const char *dest, unsigned strip, const char 
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	size_t total = 0;
+	size_t total = 0, entries = 0;
 	int dfd, rc, r = 0;
 
 	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -253,6 +253,12 @@ int kb_unpack(const char *archive, const char *dest, unsigned strip, const char 
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		/* empty entries cost nothing against KB_MAX_EXTRACTED, but each is a file */
+		if (++entries > KB_MAX_ARCHIVE_ENTRIES) {
+			r = kb_err(-KB_E_INPUT, "%s: the archive '%s' has more than %d entries; "
+				   "refused", what, archive, KB_MAX_ARCHIVE_ENTRIES);
+			goto out;
+		}
 		r = extract_entry(a, e, dfd, strip, what, &total);
 		if (r < 0)
 			goto out;

@@ -202,4 +202,20 @@ test_expect_success 'a dkms.conf PATCH that is a symlink fails that driver, nami
 	kb remove kbt-dkmsleak/1.0 --all >/dev/null
 '
 
+# --- trees too large to walk --------------------------------------------
+
+test_expect_success 'a path = tree of more than 100000 entries is refused, naming the limit' '
+	mkdir big &&
+	cp "$TOP/examples/hello/"* big/ &&
+	python3 -c "
+for i in range(100000):
+    open(\"big/empty-%d\" % i, \"w\").close()
+" &&
+	write_recipe big.recipe big big hello &&
+	test_expect_code 2 kb add big.recipe 2>err &&
+	test_grep "error: .$TRASH/big. holds more than 100000 files, directories and symlinks; refused" err &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/recipes/big" &&
+	rm -r big
+'
+
 test_done
