@@ -12,9 +12,8 @@
 #include "fault.h"
 #include "util.h"
 
-/* Write @data to a new temp file beside @base in @dfd, fsynced; its name in @tmp. */
-static int write_temp(int dfd, const char *base, const void *data, size_t len, mode_t mode,
-		      char *tmp, size_t tmp_size)
+int kb_atomic_stage_at(int dfd, const char *base, const void *data, size_t len, mode_t mode,
+		       char *tmp, size_t tmp_size)
 {
 	unsigned char rnd[6];
 	int fd, r;
@@ -41,7 +40,7 @@ static int write_temp(int dfd, const char *base, const void *data, size_t len, m
 	return r;
 }
 
-static int commit_temp(int dfd, const char *tmp, const char *base)
+int kb_atomic_commit_at(int dfd, const char *base, const char *tmp)
 {
 	kb_fault_point("rename into place");
 	if (renameat(dfd, tmp, dfd, base) < 0) {
@@ -63,9 +62,9 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
-	r = write_temp(dfd, base, data, len, mode, tmp, sizeof(tmp));
+	r = kb_atomic_stage_at(dfd, base, data, len, mode, tmp, sizeof(tmp));
 	if (r == 0)
-		r = commit_temp(dfd, tmp, base);
+		r = kb_atomic_commit_at(dfd, base, tmp);
 	close(dfd);
 	return r;
 }
@@ -80,7 +79,7 @@ int kb_atomic_stage(const struct kb_root *root, const char *rel, const void *dat
 	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
-	r = write_temp(dfd, base, data, len, mode, tmp, tmp_size);
+	r = kb_atomic_stage_at(dfd, base, data, len, mode, tmp, tmp_size);
 	close(dfd);
 	return r;
 }
@@ -94,7 +93,7 @@ int kb_atomic_commit(const struct kb_root *root, const char *rel, const char *tm
 	dfd = kb_root_open_parent(root, rel, O_RDONLY, dir, sizeof(dir), &base);
 	if (dfd < 0)
 		return dfd;
-	r = commit_temp(dfd, tmp, base);
+	r = kb_atomic_commit_at(dfd, base, tmp);
 	close(dfd);
 	return r;
 }

@@ -22,6 +22,14 @@ int kb_atomic_stage(const struct kb_root *root, const char *rel, const void *dat
 		    mode_t mode, char *tmp, size_t tmp_size);
 int kb_atomic_commit(const struct kb_root *root, const char *rel, const char *tmp);
 void kb_atomic_abort(const struct kb_root *root, const char *rel, const char *tmp);
+/*
+ * The same two steps for the file @base in the directory open (O_RDONLY)
+ * as @dfd, for callers that resolved that directory themselves; aborting
+ * is unlinkat(@dfd, @tmp, 0).
+ */
+int kb_atomic_stage_at(int dfd, const char *base, const void *data, size_t len, mode_t mode,
+		       char *tmp, size_t tmp_size);
+int kb_atomic_commit_at(int dfd, const char *base, const char *tmp);
 
 /* Unlink @rel and fsync its directory; 0 when it did not exist. */
 int kb_durable_unlink(const struct kb_root *root, const char *rel);

@@ -88,6 +88,19 @@ static bool inside(const char *p)
 	return strlen(p) < 3 || strcmp(p + strlen(p) - 3, "/..");
 }
 
+/* DEST_MODULE_LOCATION below lib/modules/K, its slashes at either end as DKMS takes them. */
+static bool location_ok(const char *loc)
+{
+	char dest[PATH_MAX];
+	size_t len;
+
+	loc += strspn(loc, "/");
+	len = strlen(loc);
+	while (len && loc[len - 1] == '/')
+		len--;
+	return kb_pathf(dest, sizeof(dest), "%.*s", (int)len, loc) == 0 && kb_dest_valid(dest);
+}
+
 /* Checks that hold for every kernel: names, version, records, values. */
 void kb_dkms_check_common(struct kb_dkms_reading *rd)
 {
@@ -197,6 +210,9 @@ static bool check_record(struct kb_dkms_reading *rd, unsigned long i, unsigned l
 	else if (strstr(loc, ".."))
 		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
 				"'%s' must not contain '..'", i, loc);
+	else if (!location_ok(loc))
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
+				"'%s' must not contain empty or '.' components", i, loc);
 	if (where && !inside(where))
 		kb_dkms_problem(rd, "BUILT_MODULE_LOCATION", (long)i, "BUILT_MODULE_LOCATION[%lu] "
 				"'%s' must be inside the build directory, without '..'", i, where);

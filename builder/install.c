@@ -69,6 +69,7 @@ static int read_module(struct kb_ctx *ctx, struct kb_task *t, const char *dir,
 
 struct staged {
 	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
+	int dir_fd;		/* its directory, from staging to commit; -1 before */
 	char tmp[NAME_MAX + 1];	/* its staged temp file, until committed */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
@@ -79,6 +80,8 @@ static void staged_release(struct staged *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(s[i].path);
 		kb_buf_release(&s[i].data);
+		if (s[i].dir_fd >= 0)
+			close(s[i].dir_fd);
 	}
 	free(s);
 }
@@ -308,37 +311,66 @@ static void remove_file(struct kb_ctx *ctx, const char *path, const char *kernel
 	}
 }
 
+/* Drop the temp files staged so far. */
+static void abort_files(struct staged *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (st[i].dir_fd >= 0 && st[i].tmp[0])
+			unlinkat(st[i].dir_fd, st[i].tmp, 0);
+}
+
+/*
+ * The directory of @s: below lib/modules/K nothing may redirect an install
+ * (a symlink a driver or an earlier install left, or the kernel's build and
+ * source links), so that part is made and opened through no symlink.
+ */
+static int open_dir(struct kb_ctx *ctx, const char *release, const struct staged *s)
+{
+	char top[PATH_MAX], dir[PATH_MAX];
+	const char *below = ".";
+
+	snprintf(dir, sizeof(dir), "%s", s->path);
+	*strrchr(dir, '/') = '\0';
+	if (kb_pathf(top, sizeof(top), "lib/modules/%s", release) == 0 &&
+	    kb_str_startswith(dir, top) && dir[strlen(top)] == '/') {
+		dir[strlen(top)] = '\0';
+		below = dir + strlen(top) + 1;
+	}
+	return kb_root_mkdirs_beneath(&ctx->root, dir, below, 0755);
+}
+
 /*
  * Stage every file (write + fsync a temp file beside it) before any lands:
  * running out of space or a read-only target fails here, with nothing
- * changed. Temp names are kept in st[i].tmp for commit_files().
+ * changed. Each directory stays open in st[i].dir_fd, and the temp name in
+ * st[i].tmp, for commit_files().
  */
-static int stage_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int stage_files(struct kb_ctx *ctx, const char *release, struct staged *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char dir[PATH_MAX], *slash;
 		int r;
 
-		snprintf(dir, sizeof(dir), "%s", st[i].path);
-		slash = strrchr(dir, '/');
-		*slash = '\0';
-		r = kb_mkdirs(&ctx->root, dir, 0755);
-		if (r >= 0)
-			r = kb_atomic_stage(&ctx->root, st[i].path, st[i].data.buf ? st[i].data.buf : "",
-					    st[i].data.len, 0644, st[i].tmp, sizeof(st[i].tmp));
+		st[i].dir_fd = open_dir(ctx, release, &st[i]);
+		r = st[i].dir_fd < 0 ? st[i].dir_fd :
+		    kb_atomic_stage_at(st[i].dir_fd, strrchr(st[i].path, '/') + 1,
+				       st[i].data.buf ? st[i].data.buf : "", st[i].data.len, 0644,
+				       st[i].tmp, sizeof(st[i].tmp));
 		if (r < 0) {
-			for (size_t j = 0; j < i; j++)
-				kb_atomic_abort(&ctx->root, st[j].path, st[j].tmp);
+			abort_files(st, i);
+			if (r == -ELOOP)
+				return kb_err(r, "cannot write '/%s': a symbolic link is in "
+					      "the way below /lib/modules/%s; nothing was changed",
+					      st[i].path, release);
 			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
 		}
 	}
 	return 0;
 }
 
-static int commit_files(struct kb_ctx *ctx, struct staged *st, size_t n)
+static int commit_files(struct staged *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = kb_atomic_commit(&ctx->root, st[i].path, st[i].tmp);
+		int r = kb_atomic_commit_at(st[i].dir_fd, strrchr(st[i].path, '/') + 1, st[i].tmp);
 
 		if (r < 0)
 			return kb_err_errno(r, "cannot move '/%s' into place", st[i].path);
@@ -356,6 +388,8 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 
 	if (!st)
 		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		st[i].dir_fd = -1;
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
@@ -387,20 +421,19 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	 * 1: stage every file (what can fail for space) 2: depmod owed 3: own every
 	 * path 4: move the files in 5: drop old files 6: final manifest
 	 */
-	r = stage_files(ctx, st, n);
+	r = stage_files(ctx, t->kernel->release, st, n);
 	if (r >= 0) {
 		r = kb_depmod_mark(ctx, t->kernel);
 		if (r >= 0)
 			r = kb_manifest_write(ctx, t->kernel->release, &both);
 		if (r < 0) {
-			for (size_t i = 0; i < n; i++)
-				kb_atomic_abort(&ctx->root, st[i].path, st[i].tmp);
+			abort_files(st, n);
 			kb_err_errno(r, "cannot record the install of %s for %s; nothing was changed",
 				     t->recipe->name, t->kernel->release);
 		}
 	}
 	if (r >= 0)
-		r = commit_files(ctx, st, n);
+		r = commit_files(st, n);
 	for (size_t i = 0; r >= 0 && old && i < old->n; i++)
 		if (!kb_manifest_find(&next, old->files[i].path))
 			remove_file(ctx, old->files[i].path, t->kernel->release);

@@ -166,6 +166,36 @@ int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
 	return 0;
 }
 
+int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const char *below,
+			   mode_t mode)
+{
+	char path[PATH_MAX], *name, *save = NULL;
+	int dfd, r;
+
+	if (kb_pathf(path, sizeof(path), "%s", below) < 0)
+		return -ENAMETOOLONG;
+	r = kb_mkdirs(root, base, mode);
+	dfd = r < 0 ? r : kb_root_openat(root, base, O_PATH | O_DIRECTORY, 0);
+	for (name = strtok_r(path, "/", &save); dfd >= 0 && name; name = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (!strcmp(name, "."))
+			continue;
+		if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			kb_fault_point("mkdir");
+		/* an existing symlink is EEXIST here, and refused by the open */
+		next = mkdirat(dfd, name, mode) < 0 && errno != EEXIST ? -errno :
+		       kb_openat_beneath(dfd, name, O_PATH | O_DIRECTORY, 0);
+		close(dfd);
+		dfd = next;
+	}
+	if (dfd < 0)
+		return dfd;
+	r = kb_openat_beneath(dfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	close(dfd);
+	return r;
+}
+
 static int rm_rf_at(int dfd, const char *name)
 {
 	struct dirent *de;

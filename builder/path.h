@@ -43,6 +43,16 @@ char *kb_root_path(const struct kb_root *root, const char *rel);
 
 /* mkdir -p @rel inside the root; 0 or negative errno. */
 int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode);
+/*
+ * Open directory @below (relative; "." is @base itself) beneath directory
+ * @base inside the root, making each one missing with @mode. @base resolves
+ * as every root path does (and is made first); the rest through no symlink
+ * at all, so nothing below @base can redirect what is written there. An
+ * O_RDONLY directory fd, -ELOOP when a symlink is in the way, or another
+ * negative errno.
+ */
+int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const char *below,
+			   mode_t mode);
 /* rm -rf @rel inside the root without following symlinks; 0 if absent. */
 int kb_rm_rf(const struct kb_root *root, const char *rel);
 /* Remove @rel and then each parent while it is empty, stopping at @stop. */

@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "recipe.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"
 
@@ -88,7 +89,7 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->sign_hash, value);
 	} else if (!strcmp(section, "install")) {
 		if (!strcmp(key, "dest"))
-			r = value[0] == '/' || strstr(value, "..") ? -EINVAL : set_str(&s->dest, value);
+			r = kb_dest_valid(value) ? set_str(&s->dest, value) : -EINVAL;
 		else if (!strcmp(key, "compress") && !strcmp(value, "gzip")) {
 			kb_err(-KB_E_INPUT, "%s:%u: compress = gzip: kmod on this system cannot read "
 			       ".ko.gz modules; use xz or zstd", sp->file, sp->line);

@@ -218,4 +218,49 @@ for i in range(100000):
 	rm -r big
 '
 
+# --- installs that leave lib/modules/K ----------------------------------
+
+test_expect_success 'a dest through the kernel build link, or with empty parts, is refused at add' '
+	write_recipe viabuild.recipe viabuild "$TOP/examples/hello" hello &&
+	echo "dest = build/x" >>viabuild.recipe &&
+	test_expect_code 2 kb add viabuild.recipe 2>err &&
+	test_grep "viabuild.recipe:7: invalid dest .build/x." err &&
+	sed -i "s|^dest = .*|dest = source|" viabuild.recipe &&
+	test_expect_code 2 kb add viabuild.recipe 2>err &&
+	test_grep "viabuild.recipe:7: invalid dest .source." err &&
+	sed -i "s|^dest = .*|dest = updates//x|" viabuild.recipe &&
+	test_expect_code 2 kb add viabuild.recipe 2>err &&
+	test_grep "viabuild.recipe:7: invalid dest .updates//x." err &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/recipes/viabuild"
+'
+
+test_expect_success 'a DEST_MODULE_LOCATION with empty or . parts is refused with its line' '
+	. "$TEST_DIRECTORY/lib/dkms-tree.sh" &&
+	dkms_tree dotloc-1.0 kbt_dotloc &&
+	printf "PACKAGE_NAME=kbt-dotloc\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=kbt_dotloc\nDEST_MODULE_LOCATION[0]=/updates/./x\n" \
+		>dotloc-1.0/dkms.conf &&
+	test_expect_code 2 kb add dotloc-1.0 2>err &&
+	test_grep "dkms.conf:4: DEST_MODULE_LOCATION\[0\] ./updates/./x. must not contain empty or .\.. components" err
+'
+
+test_expect_success 'a symlink already in the dest path fails that install; nothing lands outside' '
+	mkdir redir-drv outside &&
+	cp "$TOP/examples/hello/hello.c" redir-drv/ &&
+	printf "obj-m := redir.o\nredir-y := hello.o\n" >redir-drv/Kbuild &&
+	write_recipe redir.recipe redir redir-drv redir &&
+	echo "dest = updates/evil/deeper" >>redir.recipe &&
+	mkdir -p "$ROOT/lib/modules/$K/updates" &&
+	ln -s "$TRASH/outside" "$ROOT/lib/modules/$K/updates/evil" &&
+	kb add redir.recipe >/dev/null &&
+	test_expect_code 1 kb install redir -k "$K" >out 2>err &&
+	test_grep "cannot write ./lib/modules/$K/updates/evil/deeper/redir.ko.*: a symbolic link is in the way below /lib/modules/$K; nothing was changed" err &&
+	test_grep "^redir/1.0 .* failed" out &&
+	find outside -mindepth 1 >leaked &&
+	test_cmp /dev/null leaked &&
+	rm "$ROOT/lib/modules/$K/updates/evil" &&
+	kb install redir -k "$K" >out &&
+	ls "$ROOT/lib/modules/$K/updates/evil/deeper/redir.ko"* &&
+	kb remove redir/1.0 --all >/dev/null
+'
+
 test_done
