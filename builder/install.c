@@ -265,10 +265,39 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 	return owned;
 }
 
+/*
+ * Two modules of one name for one kernel shadow each other, whatever their
+ * directories: which loads is depmod's choice. Refused without --force.
+ */
+static int check_module_names(struct kb_ctx *ctx, struct kb_task *t,
+			      const struct kb_manifest_set *all)
+{
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		const char *name = t->recipe->modules[i].name, *path = NULL;
+		const struct kb_manifest *other = kb_manifest_module_owner(all, name, t->recipe->name,
+									   &path);
+
+		if (!other)
+			continue;
+		if (!ctx->force)
+			return kb_task_fail(t, "module %s is already installed by recipe %s/%s as "
+					    "'/%s'; one would shadow the other (--force installs "
+					    "both)", name, other->name, other->version, path);
+		kb_warn("%s for %s: module %s is also installed by recipe %s/%s as '/%s'; which "
+			"one loads is depmod's choice (--force)", t->recipe->name,
+			t->kernel->release, name, other->name, other->version, path);
+	}
+	return 0;
+}
+
 /* Every target must be ours, or free, or --force. */
 static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
 			   const struct staged *st, size_t n)
 {
+	int r = check_module_names(ctx, t, all);
+
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
 

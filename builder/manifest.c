@@ -199,6 +199,50 @@ const struct kb_manifest *kb_manifest_owner(const struct kb_manifest_set *set, c
 	return NULL;
 }
 
+/* The kernel takes - and _ in module names as one. */
+static void dashes_to_underscores(char *name)
+{
+	for (; *name; name++)
+		if (*name == '-')
+			*name = '_';
+}
+
+bool kb_manifest_module_name(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	char *dot;
+
+	if (!kb_str_startswith(path, "lib/modules/") || !strstr(base ? base : path, ".ko"))
+		return false;	/* configuration files kbuildd also owns */
+	snprintf(out, size, "%s", base ? base + 1 : path);
+	dot = strstr(out, ".ko");
+	if (dot)
+		*dot = '\0';
+	dashes_to_underscores(out);
+	return true;
+}
+
+const struct kb_manifest *kb_manifest_module_owner(const struct kb_manifest_set *set,
+						   const char *module, const char *skip,
+						   const char **path)
+{
+	char want[NAME_MAX + 1], name[NAME_MAX + 1];
+
+	snprintf(want, sizeof(want), "%s", module);
+	dashes_to_underscores(want);
+	for (size_t i = 0; i < set->n; i++) {
+		if (skip && !strcmp(set->v[i].name, skip))
+			continue;
+		for (size_t j = 0; j < set->v[i].n; j++)
+			if (kb_manifest_module_name(set->v[i].files[j].path, name, sizeof(name)) &&
+			    !strcmp(name, want)) {
+				*path = set->v[i].files[j].path;
+				return &set->v[i];
+			}
+	}
+	return NULL;
+}
+
 void kb_manifest_release(struct kb_manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++)

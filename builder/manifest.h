@@ -41,5 +41,18 @@ int kb_manifest_add_file(struct kb_manifest *m, const char *path, const char *sh
 const struct kb_manifest_file *kb_manifest_find(const struct kb_manifest *m, const char *path);
 /* Which manifest in @set lists @path; NULL if none. */
 const struct kb_manifest *kb_manifest_owner(const struct kb_manifest_set *set, const char *path);
+/*
+ * The module name of an installed file (lib/modules/K/.../foo-bar.ko.xz is
+ * foo_bar, as the kernel reads it) into @out; false for a file that is no
+ * module (kbuildd's configuration files).
+ */
+bool kb_manifest_module_name(const char *path, char *out, size_t size);
+/*
+ * Which manifest in @set, other than recipe @skip's, installs a module
+ * named @module (- and _ alike); NULL if none, else *@path is its file.
+ */
+const struct kb_manifest *kb_manifest_module_owner(const struct kb_manifest_set *set,
+						   const char *module, const char *skip,
+						   const char **path);
 void kb_manifest_release(struct kb_manifest *m);
 void kb_manifest_set_release(struct kb_manifest_set *set);

@@ -263,4 +263,26 @@ test_expect_success 'a symlink already in the dest path fails that install; noth
 	kb remove redir/1.0 --all >/dev/null
 '
 
+# --- two recipes, one module name ---------------------------------------
+
+test_expect_success 'a second recipe installing module hello fails, naming the first' '
+	write_recipe twin.recipe twin "$TOP/examples/hello" hello &&
+	echo "dest = extra/twin" >>twin.recipe &&
+	kb add twin.recipe >/dev/null &&
+	test_expect_code 1 kb install twin -k "$K" >out 2>err &&
+	test_grep "twin/1.0 for $K: module hello is already installed by recipe hello/1.0.0 as ./lib/modules/$K/updates/kbuildd/hello.ko" err &&
+	test_grep "^twin/1.0 *$K *failed: module hello is already installed by recipe hello/1.0.0" out &&
+	test_path_is_missing "$ROOT/lib/modules/$K/extra/twin" &&
+	kb status hello >status &&
+	test_grep "^hello/1.0.0 *$K *installed" status
+'
+
+test_expect_success 'with --force it installs, and says what shadows what' '
+	kb install --force twin -k "$K" >out 2>err &&
+	test_grep "warning: twin for $K: module hello is also installed by recipe hello/1.0.0" err &&
+	ls "$ROOT/lib/modules/$K/extra/twin/hello.ko"* &&
+	kb remove twin/1.0 --all >/dev/null &&
+	test_path_is_missing "$ROOT/lib/modules/$K/extra/twin"
+'
+
 test_done
