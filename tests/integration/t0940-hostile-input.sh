@@ -285,4 +285,16 @@ test_expect_success 'with --force it installs, and says what shadows what' '
 	test_path_is_missing "$ROOT/lib/modules/$K/extra/twin"
 '
 
+# --- a standard output that cannot be written ---------------------------
+
+test_expect_success 'output lost on a full disk fails the command, as coreutils do' '
+	for args in "status" "kernels" "--help" "status --help"; do
+		# shellcheck disable=SC2086
+		test_expect_code 1 kb $args >/dev/full 2>err &&
+		test_grep "^kbuildd: cannot write to standard output: No space left on device$" err ||
+		exit 1
+	done &&
+	kb status >/dev/null
+'
+
 test_done
