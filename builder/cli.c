@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -249,6 +250,28 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 	return r;
 }
 
+/*
+ * Output that never reached its file is a failure (coreutils' close_stdout):
+ * `kbuildd status >/dev/full` must not exit 0. 0, or 1 with the reason said.
+ */
+static int close_stdout(void)
+{
+	bool pending = __fpending(stdout) != 0;
+	int bad = fflush(stdout) != 0 || ferror(stdout);
+	int err = errno;
+
+	/* a closed stdout nothing was written to is no failure, as in coreutils */
+	if (fclose(stdout) != 0 && !bad && (pending || errno != EBADF)) {
+		bad = 1;
+		err = errno;
+	}
+	if (!bad)
+		return 0;
+	fprintf(stderr, "kbuildd: cannot write to standard output: %s\n",
+		strerror(err ? err : EIO));
+	return 1;
+}
+
 static void command_line(int argc, char **argv, struct kb_buf *b)
 {
 	kb_buf_adds(b, "kbuildd");
@@ -312,6 +335,8 @@ int main(int argc, char **argv)
 		r = 0;
 	}
 out:
+	if (close_stdout() && !r)
+		r = 1;
 	kb_dkms_call_release(&dkms);
 	kb_buf_release(&cmdline);
 	kb_strv_clear(&ctx.kernels);

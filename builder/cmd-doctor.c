@@ -1,4 +1,5 @@
 /* kbuildd doctor: why won't it load? */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,11 +93,16 @@ static int check_installed(struct doctor_run *run, const struct kb_kernel *k, co
 		if (name && strcmp(set.v[i].name, name))
 			continue;
 		for (size_t j = 0; r >= 0 && j < set.v[i].n; j++) {
-			_cleanup_free_ char *host = kb_root_path(&run->ctx->root,
-								 set.v[i].files[j].path);
+			const char *rel = set.v[i].files[j].path;
+			const char *base = strrchr(rel, '/');
+			_cleanup_free_ char *host = NULL;
 
+			/* the recipe's modprobe.d and modules-load.d files are no modules */
+			if (!strstr(base ? base : rel, ".ko"))
+				continue;
+			host = kb_root_path(&run->ctx->root, rel);
 			*found = true;
-			r = check_file(run, k, host);
+			r = host ? check_file(run, k, host) : -ENOMEM;
 		}
 	}
 	kb_manifest_set_release(&set);

@@ -60,7 +60,9 @@ static int cmd_sign(struct kb_ctx *ctx, int argc, char **argv)
 	dest = argc == 4 ? argv[3] : module;
 	r = kb_read_file(AT_FDCWD, module, KB_MAX_MODULE_SIZE, &image);
 	if (r < 0) {
-		r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", module, kb_strerror(r));
+		if (r != -KB_E_INPUT)
+			r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", module,
+				   kb_strerror(r));
 		goto out;
 	}
 	/* check everything before touching the module */

@@ -53,7 +53,7 @@ static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t, const s
 		for (char *p = name; *p; p++)
 			if (*p == '-')
 				*p = '_';
-		state = kb_doctor_loaded(ctx, t->kernel, name, host, src, sizeof(src));
+		state = kb_doctor_loaded(ctx, name, host, src, sizeof(src));
 		if (state == KB_LOADED_SAME)
 			snprintf(out, size, "; %s loaded", name);
 		else if (state == KB_LOADED_OTHER)

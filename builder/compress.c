@@ -127,22 +127,28 @@ static int decompress_zstd(const struct kb_buf *in, struct kb_buf *out)
 	return r;
 }
 
+int kb_decompress(const struct kb_buf *in, struct kb_buf *out)
+{
+	kb_buf_reset(out);
+	if (in->len >= 6 && !memcmp(in->buf, "\xfd" "7zXZ\0", 6))
+		return decompress_xz(in, out);
+	if (in->len >= 4 && !memcmp(in->buf, "\x28\xb5\x2f\xfd", 4))
+		return decompress_zstd(in, out);
+	return kb_buf_add(out, in->buf ? in->buf : "", in->len);
+}
+
 int kb_decompress_file(const char *path, struct kb_buf *out)
 {
 	struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	int r = kb_read_file(AT_FDCWD, path, KB_MAX_MODULE_SIZE, &raw);
 
 	if (r < 0) {
-		r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", path, kb_strerror(r));
+		if (r != -KB_E_INPUT)
+			r = kb_err(-KB_E_INPUT, "cannot read module '%s': %s", path,
+				   kb_strerror(r));
 		goto out;
 	}
-	kb_buf_reset(out);
-	if (raw.len >= 6 && !memcmp(raw.buf, "\xfd" "7zXZ\0", 6))
-		r = decompress_xz(&raw, out);
-	else if (raw.len >= 4 && !memcmp(raw.buf, "\x28\xb5\x2f\xfd", 4))
-		r = decompress_zstd(&raw, out);
-	else
-		r = kb_buf_add(out, raw.buf, raw.len);
+	r = kb_decompress(&raw, out);
 	if (r == -EBADMSG)
 		r = kb_err(-KB_E_INPUT, "'%s' is damaged: it does not decompress", path);
 out:

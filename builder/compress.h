@@ -12,5 +12,10 @@
  */
 int kb_compress(enum kb_compress how, const void *data, size_t len, struct kb_buf *out);
 
+/*
+ * Undo xz or zstd compression (told by magic) of @in into @out, or copy it
+ * when it is neither; -EBADMSG when it does not decompress.
+ */
+int kb_decompress(const struct kb_buf *in, struct kb_buf *out);
 /* Read a module file, undoing xz or zstd compression (by magic), into @out. */
 int kb_decompress_file(const char *path, struct kb_buf *out);

@@ -219,21 +219,6 @@ int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name,
 	return r;
 }
 
-/* "lib/modules/K/updates/kbuildd/hello.ko.xz" -> "hello" */
-static void module_name(const char *path, char *out, size_t size)
-{
-	const char *base = strrchr(path, '/');
-	char *dot;
-
-	snprintf(out, size, "%s", base ? base + 1 : path);
-	dot = strstr(out, ".ko");
-	if (dot)
-		*dot = '\0';
-	for (char *p = out; *p; p++)
-		if (*p == '-')
-			*p = '_';
-}
-
 int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
 	struct kb_manifest_set set;
@@ -250,9 +235,8 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 			_cleanup_free_ char *want = kb_root_path(&ctx->root, path);
 			char name[NAME_MAX + 1], got[PATH_MAX];
 
-			if (!kb_str_startswith(path, "lib/modules/") || !strstr(path, ".ko"))
-				continue;	/* configuration files kbuildd also owns */
-			module_name(path, name, sizeof(name));
+			if (!kb_manifest_module_name(path, name, sizeof(name)))
+				continue;
 			if (!kctx || resolve(kctx, name, got, sizeof(got)) < 0 ||
 			    !want || !strcmp(got, want))
 				continue;

@@ -4,6 +4,7 @@
  * module records, exclusions, the make command and the patches.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dkms-rules.h"
 #include "kb-limits.h"
@@ -83,6 +86,19 @@ static bool inside(const char *p)
 	if (p[0] == '/' || !strcmp(p, "..") || !strncmp(p, "../", 3) || strstr(p, "/../"))
 		return false;
 	return strlen(p) < 3 || strcmp(p + strlen(p) - 3, "/..");
+}
+
+/* DEST_MODULE_LOCATION below lib/modules/K, its slashes at either end as DKMS takes them. */
+static bool location_ok(const char *loc)
+{
+	char dest[PATH_MAX];
+	size_t len;
+
+	loc += strspn(loc, "/");
+	len = strlen(loc);
+	while (len && loc[len - 1] == '/')
+		len--;
+	return kb_pathf(dest, sizeof(dest), "%.*s", (int)len, loc) == 0 && kb_dest_valid(dest);
 }
 
 /* Checks that hold for every kernel: names, version, records, values. */
@@ -194,6 +210,9 @@ static bool check_record(struct kb_dkms_reading *rd, unsigned long i, unsigned l
 	else if (strstr(loc, ".."))
 		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
 				"'%s' must not contain '..'", i, loc);
+	else if (!location_ok(loc))
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
+				"'%s' must not contain empty or '.' components", i, loc);
 	if (where && !inside(where))
 		kb_dkms_problem(rd, "BUILT_MODULE_LOCATION", (long)i, "BUILT_MODULE_LOCATION[%lu] "
 				"'%s' must be inside the build directory, without '..'", i, where);
@@ -375,6 +394,32 @@ int kb_dkms_print_errors(const struct kb_dkms_reading *rd)
 	return rd->errors.n ? -KB_E_INPUT : 0;
 }
 
+/*
+ * `patch` reads a PATCH[] file from the snapshot: it must be a regular file
+ * in the source's patches/, reached through no symlink. 0 or negative errno
+ * (-ELOOP for a symlink, -EINVAL for another type of file).
+ */
+static int patch_file(struct kb_ctx *ctx, const char *state_dir, const char *p)
+{
+	char source[PATH_MAX], rel[PATH_MAX];
+	struct stat st;
+	int dfd, fd, r;
+
+	if (kb_pathf(source, sizeof(source), "%s/source", state_dir) < 0 ||
+	    kb_pathf(rel, sizeof(rel), "patches/%s", p) < 0)
+		return -ENAMETOOLONG;
+	dfd = kb_root_openat(&ctx->root, source, O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return dfd;
+	fd = kb_openat_beneath(dfd, rel, O_PATH, 0);
+	close(dfd);
+	if (fd < 0)
+		return fd;
+	r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	close(fd);
+	return r;
+}
+
 /* PATCH[i] whose PATCH_MATCH (if any) matches the kernel, in order; each must exist. */
 void kb_dkms_select_patches(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
 			    const struct kb_recipe *base,
@@ -382,16 +427,21 @@ void kb_dkms_select_patches(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
 {
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "PATCH"); i++) {
 		const char *p = kb_dkms_value(rd, "PATCH", i), *match = kb_dkms_value(rd, "PATCH_MATCH", i);
-		char rel[PATH_MAX];
+		int r;
 
 		if (!p || !inside(p) || (match && regex_match(match, k->release) != 1))
 			continue;
-		if (kb_pathf(rel, sizeof(rel), "%s/source/patches/%s", base->state_dir, p) < 0 ||
-		    !kb_root_exists(&ctx->root, rel)) {
+		r = patch_file(ctx, base->state_dir, p);
+		if (r == -ELOOP)
+			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is a symbolic link, or "
+				"lies behind one; only regular files in patches/ are applied", i, p);
+		else if (r == -EINVAL)
+			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is not a regular file",
+				i, p);
+		else if (r < 0)
 			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is not in the source's "
 				"patches/ directory", i, p);
-			continue;
-		}
-		kb_strv_push(out, p);
+		else
+			kb_strv_push(out, p);
 	}
 }

@@ -157,6 +157,8 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r)
 
 	kb_dkms_reading_init(&rd, conf, "");
 	ret = kb_read_file(AT_FDCWD, conf, KB_MAX_RECIPE_SIZE, &text);
+	if (ret == -KB_E_INPUT)
+		goto out;
 	if (ret < 0 || !real) {
 		ret = kb_err(-KB_E_INPUT, "cannot read '%s': %s", conf,
 			     ret == -EFBIG ? "too large" : strerror(ret < 0 ? -ret : errno));
@@ -366,7 +368,8 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	kb_dkms_reading_init(&rd, shown ? shown : rel, "");
 	ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, &text);
 	if (ret < 0) {
-		if (asprintf(why, "cannot read '%s': %s", rd.file, kb_strerror(ret)) < 0)
+		if (asprintf(why, "cannot read '%s': %s", rd.file, ret == -KB_E_INPUT ?
+			     "not a regular file" : kb_strerror(ret)) < 0)
 			*why = NULL;
 		ret = -KB_E_INPUT;
 		goto out;

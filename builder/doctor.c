@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <libkmod.h>
@@ -16,6 +17,7 @@
 #include "kb-limits.h"
 #include "log.h"
 #include "manifest.h"
+#include "module-elf.h"
 #include "symvers.h"
 
 void kb_diagnosis_add(struct kb_diagnosis *d, enum kb_level level, const char *check,
@@ -46,6 +48,7 @@ void kb_diagnosis_release(struct kb_diagnosis *d)
 	free(d->findings);
 	free(d->module);
 	free(d->path);
+	kb_buf_release(&d->image);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -64,28 +67,52 @@ char *kb_doctor_running_release(const struct kb_ctx *ctx)
 	return kb_buf_detach(&b);
 }
 
-static char *modinfo_value(struct kmod_module *mod, const char *key)
+/* The module at host @path as every module is read: no symlink, no FIFO, decompressed, checked. */
+static int read_image(const char *path, struct kb_buf *image, char *why, size_t size)
 {
-	struct kmod_list *info = NULL, *l;
-	char *v = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int r;
 
-	if (kmod_module_get_info(mod, &info) < 0)
-		return NULL;
-	kmod_list_foreach(l, info)
-		if (!v && !strcmp(kmod_module_info_get_key(l), key))
-			v = strdup(kmod_module_info_get_value(l));
-	kmod_module_info_free_list(info);
-	return v;
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, size, "cannot be opened: %s", strerror(-r));
+		return r;
+	}
+	r = kb_elf_read_fd(fd, true, image, why, size);
+	close(fd);
+	return r;
 }
 
-static void check_vermagic(struct kmod_module *mod, struct kb_diagnosis *d)
+/*
+ * libkmod reads a module by path: it is given a memfd holding the checked
+ * bytes (*@fd, open while @mod is used), never the file a second time.
+ */
+static int kmod_from_image(struct kmod_ctx *kctx, const struct kb_buf *image, int *fd,
+			   struct kmod_module **mod)
 {
-	_cleanup_free_ char *vermagic = modinfo_value(mod, "vermagic");
+	char path[64];
+	int r;
+
+	*mod = NULL;
+	*fd = memfd_create("kbuildd-module", MFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	r = kb_write_all(*fd, image->buf, image->len);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+	if (r >= 0)
+		r = kmod_module_new_from_path(kctx, path, mod);
+	return r;
+}
+
+static void check_vermagic(struct kb_diagnosis *d)
+{
 	const char *rel = d->kernel->release;
 	size_t len = strlen(rel);
-	char fix[256];
+	char vermagic[256], fix[256];
+	bool found = kb_elf_modinfo(d->image.buf, d->image.len, "vermagic", 0, vermagic,
+				    sizeof(vermagic)) == 0;
 
-	if (vermagic && !strncmp(vermagic, rel, len) && vermagic[len] == ' ') {
+	if (found && !strncmp(vermagic, rel, len) && vermagic[len] == ' ') {
 		kb_diagnosis_add(d, KB_LEVEL_OK, "vermagic", NULL, "vermagic matches %s", rel);
 		return;
 	}
@@ -93,7 +120,7 @@ static void check_vermagic(struct kmod_module *mod, struct kb_diagnosis *d)
 		 rel);
 	kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
 			 "built for another kernel: vermagic is '%s', kernel is '%s'; loading fails "
-			 "with \"Invalid module format\"", vermagic ? vermagic : "(none)", rel);
+			 "with \"Invalid module format\"", found ? vermagic : "(none)", rel);
 }
 
 /* Which registered recipe's last build for @k exports @symbol (from its Module.symvers)? */
@@ -211,20 +238,25 @@ static void check_one_symbol(struct kb_ctx *ctx, struct kb_diagnosis *d,
 			 "module exports it", sym);
 }
 
-static void check_symbols(struct kb_ctx *ctx, struct kmod_module *mod, struct kb_diagnosis *d)
+static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
+	const char *no_config[] = { NULL };
+	struct kmod_ctx *kctx = kmod_new(d->kernel->build_dir, no_config);
 	struct kmod_list *deps = NULL, *l;
+	struct kmod_module *mod = NULL;
 	struct kb_symvers kernel;
 	char path[PATH_MAX];
 	unsigned count = 0, problems = 0;
+	int fd = -1;
 
 	kb_pathf(path, sizeof(path), "%s/Module.symvers", d->kernel->build_dir);
 	if (kb_symvers_load(&kernel, path) < 0) {
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "symbols", NULL,
 				 "not checked: no Module.symvers for %s", d->kernel->release);
-		return;
+		goto out;
 	}
-	if (kmod_module_get_dependency_symbols(mod, &deps) < 0)
+	if (!kctx || kmod_from_image(kctx, &d->image, &fd, &mod) < 0 ||
+	    kmod_module_get_dependency_symbols(mod, &deps) < 0)
 		deps = NULL;
 	kmod_list_foreach(l, deps) {
 		count++;
@@ -236,6 +268,11 @@ static void check_symbols(struct kb_ctx *ctx, struct kmod_module *mod, struct kb
 				 "all %u imported symbols are exported with matching versions", count);
 	kmod_module_dependency_symbols_free_list(deps);
 	kb_symvers_release(&kernel);
+out:
+	kmod_module_unref(mod);
+	kmod_unref(kctx);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void check_shadowing(struct kb_ctx *ctx, struct kb_diagnosis *d)
@@ -259,20 +296,15 @@ static void check_shadowing(struct kb_ctx *ctx, struct kb_diagnosis *d)
 			 "priority shadows this one", d->module, got);
 }
 
-static void check_firmware(struct kb_ctx *ctx, struct kmod_module *mod, struct kb_diagnosis *d)
+static void check_firmware(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
 	static const char *const suffixes[] = { "", ".xz", ".zst" };
-	struct kmod_list *info = NULL, *l;
 	unsigned wanted = 0, missing = 0;
+	char fw[PATH_MAX];
 
-	if (kmod_module_get_info(mod, &info) < 0)
-		return;
-	kmod_list_foreach(l, info) {
-		const char *fw = kmod_module_info_get_value(l);
+	while (kb_elf_modinfo(d->image.buf, d->image.len, "firmware", wanted, fw, sizeof(fw)) == 0) {
 		bool found = false;
 
-		if (strcmp(kmod_module_info_get_key(l), "firmware"))
-			continue;
 		wanted++;
 		for (size_t i = 0; !found && i < ARRAY_SIZE(suffixes); i++) {
 			char rel[PATH_MAX];
@@ -289,7 +321,6 @@ static void check_firmware(struct kb_ctx *ctx, struct kmod_module *mod, struct k
 					 "firmware '%s' is missing: no /lib/firmware/%s", fw, fw);
 		}
 	}
-	kmod_module_info_free_list(info);
 	if (wanted && !missing)
 		kb_diagnosis_add(d, KB_LEVEL_OK, "firmware", NULL, "all %u firmware files present",
 				 wanted);
@@ -344,28 +375,24 @@ static void check_blacklist(struct kb_ctx *ctx, struct kb_diagnosis *d)
 		kb_diagnosis_add(d, KB_LEVEL_OK, "blacklist", NULL, "not blacklisted");
 }
 
-enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const struct kb_kernel *k, const char *module,
-				const char *path, char *loaded_src, size_t size)
+enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const char *module, const char *path,
+				char *loaded_src, size_t size)
 {
-	const char *no_config[] = { NULL };
-	struct kmod_ctx *kctx = kmod_new(k->build_dir, no_config);
-	struct kmod_module *mod = NULL;
-	struct kb_buf got = KB_BUF_INIT_MAX(256);
-	_cleanup_free_ char *want = NULL;
+	struct kb_buf got = KB_BUF_INIT_MAX(256), image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	enum kb_loaded state = KB_NOT_LOADED;
-	char rel[PATH_MAX];
+	char rel[PATH_MAX], want[128], why[320];
 
 	loaded_src[0] = '\0';
 	kb_pathf(rel, sizeof(rel), "sys/module/%s/srcversion", module);
 	if (kb_root_read(&ctx->root, rel, 256, &got) == 0) {
 		snprintf(loaded_src, size, "%.*s", (int)strcspn(kb_buf_str(&got), "\n"),
 			 kb_buf_str(&got));
-		if (kctx && kmod_module_new_from_path(kctx, path, &mod) >= 0)
-			want = modinfo_value(mod, "srcversion");
-		state = want && !strcmp(loaded_src, want) ? KB_LOADED_SAME : KB_LOADED_OTHER;
+		/* a file that cannot be read is not the loaded one */
+		state = read_image(path, &image, why, sizeof(why)) == 0 &&
+			kb_elf_modinfo(image.buf, image.len, "srcversion", 0, want, sizeof(want)) == 0 &&
+			!strcmp(loaded_src, want) ? KB_LOADED_SAME : KB_LOADED_OTHER;
 	}
-	kmod_module_unref(mod);
-	kmod_unref(kctx);
+	kb_buf_release(&image);
 	kb_buf_release(&got);
 	return state;
 }
@@ -375,7 +402,7 @@ static void check_loaded(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
 	char loaded[128], fix[256];
 
-	switch (kb_doctor_loaded(ctx, d->kernel, d->module, d->path, loaded, sizeof(loaded))) {
+	switch (kb_doctor_loaded(ctx, d->module, d->path, loaded, sizeof(loaded))) {
 	case KB_NOT_LOADED:
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL, "not loaded");
 		break;
@@ -395,14 +422,16 @@ static void check_loaded(struct kb_ctx *ctx, struct kb_diagnosis *d)
 int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *path,
 		    struct kb_diagnosis *d)
 {
-	const char *no_config[] = { NULL };
-	struct kmod_module *mod = NULL;
-	struct kmod_ctx *kctx;
 	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
 	const char *base = strrchr(path, '/');
-	char name[256];
+	char name[256], why[320];
 
 	memset(d, 0, sizeof(*d));
+	kb_buf_init(&d->image, KB_MAX_MODULE_SIZE);
+	if (read_image(path, &d->image, why, sizeof(why)) < 0) {
+		kb_diagnosis_release(d);
+		return kb_err(-KB_E_INPUT, "module '%s' %s", path, why);
+	}
 	d->kernel = k;
 	d->path = strdup(path);
 	snprintf(name, sizeof(name), "%s", base ? base + 1 : path);
@@ -412,24 +441,17 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 			*p = '_';
 	d->module = strdup(name);
 	d->running = running && !strcmp(running, k->release);
-	kctx = kmod_new(k->build_dir, no_config);
-	if (!kctx || kmod_module_new_from_path(kctx, path, &mod) < 0) {
-		kmod_unref(kctx);
-		return kb_err(-KB_E_INPUT, "cannot read module '%s'", path);
-	}
-	check_vermagic(mod, d);
-	check_symbols(ctx, mod, d);
+	check_vermagic(d);
+	check_symbols(ctx, d);
 	kb_doctor_check_signature(ctx, d);
 	check_blacklist(ctx, d);
 	check_shadowing(ctx, d);
-	check_firmware(ctx, mod, d);
+	check_firmware(ctx, d);
 	if (d->running)
 		check_loaded(ctx, d);
 	else
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL,
 				 "%s is not the running kernel: whether it is loaded, and the live "
 				 "key and lockdown state, were not checked", k->release);
-	kmod_module_unref(mod);
-	kmod_unref(kctx);
 	return 0;
 }

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libkmod.h>
-
 #include "atomic.h"
 #include "compress.h"
 #include "depmod.h"
@@ -17,6 +15,7 @@
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "module-elf.h"
 #include "outputs.h"
 #include "sign.h"
 
@@ -36,32 +35,24 @@ static enum kb_compress target_compression(const struct kb_ctx *ctx, const struc
 }
 
 
-/* The module's vermagic must name the kernel it is installed for. */
-static int check_vermagic(struct kmod_ctx *kctx, const char *path, const struct kb_kernel *k,
-			  char *found, size_t size)
+/*
+ * Check the bytes the build produced (outputs.c) as every module is
+ * checked (module-elf.c): a sane ELF shape before anything parses it, and
+ * a vermagic naming the kernel it is installed for, read from the very
+ * bytes that are then signed.
+ */
+static int check_module(struct kb_task *t, const struct kb_module_spec *m, const struct kb_buf *raw)
 {
-	struct kmod_module *mod = NULL;
-	struct kmod_list *info = NULL, *l;
-	int r = -ENOENT;
+	const char *release = t->kernel->release;
+	char why[320], vermagic[256] = "";
 
-	found[0] = '\0';
-	if (kmod_module_new_from_path(kctx, path, &mod) < 0)
-		return -EINVAL;
-	if (kmod_module_get_info(mod, &info) < 0) {
-		kmod_module_unref(mod);
-		return -EINVAL;
-	}
-	kmod_list_foreach(l, info) {
-		if (strcmp(kmod_module_info_get_key(l), "vermagic"))
-			continue;
-		snprintf(found, size, "%s", kmod_module_info_get_value(l));
-		r = strncmp(found, k->release, strlen(k->release)) == 0 &&
-		    found[strlen(k->release)] == ' ' ? 0 : -EINVAL;
-		break;
-	}
-	kmod_module_info_free_list(info);
-	kmod_module_unref(mod);
-	return r;
+	if (kb_elf_check(raw->buf, raw->len, why, sizeof(why)) < 0)
+		return kb_task_fail(t, "module %s is not a valid kernel module: %s", m->path, why);
+	if (kb_elf_modinfo(raw->buf, raw->len, "vermagic", 0, vermagic, sizeof(vermagic)) < 0 ||
+	    strncmp(vermagic, release, strlen(release)) || vermagic[strlen(release)] != ' ')
+		return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail with "
+				    "\"Invalid module format\")", m->path, vermagic, release);
+	return 0;
 }
 
 struct staged {
@@ -116,29 +107,20 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 }
 
 /* Read, check, sign and compress every module of @t into memory. */
-static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct kmod_ctx *kctx,
-			 struct staged *out)
+static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *out)
 {
 	enum kb_compress how = target_compression(ctx, t->kernel);
 
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const struct kb_module_spec *m = &t->recipe->modules[i];
 		struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
-		char dir[PATH_MAX], rel[PATH_MAX], vermagic[256];
-		_cleanup_free_ char *host = NULL;
 		int r;
 
 		kb_buf_init(&out[i].data, KB_MAX_MODULE_SIZE);
-		if (kb_task_build_rel(t, "/src", dir, sizeof(dir)) < 0 ||
-		    kb_pathf(rel, sizeof(rel), "%s/%s", dir, m->path) < 0)
-			return kb_task_fail(t, "module path too long");
-		host = kb_root_path(&ctx->root, rel);
-		if (check_vermagic(kctx, host, t->kernel, vermagic, sizeof(vermagic)) < 0)
-			return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail "
-					 "with \"Invalid module format\")", m->path, vermagic,
-					 t->kernel->release);
 		/* exactly the bytes the build produced, as recorded when it ended */
 		r = kb_outputs_read(ctx, t, m, &raw);
+		if (r >= 0)
+			r = check_module(t, m, &raw);
 		if (r < 0) {
 			kb_buf_release(&raw);
 			return r;
@@ -268,6 +250,31 @@ static bool owned_by_recipe_elsewhere(struct kb_ctx *ctx, const char *name, cons
 }
 
 /*
+ * Two modules of one name for one kernel shadow each other, whatever their
+ * directories: which loads is depmod's choice. Refused without --force.
+ */
+static int check_module_names(struct kb_ctx *ctx, struct kb_task *t,
+			      const struct kb_manifest_set *all)
+{
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		const char *name = t->recipe->modules[i].name, *path = NULL;
+		const struct kb_manifest *other = kb_manifest_module_owner(all, name, t->recipe->name,
+									   &path);
+
+		if (!other)
+			continue;
+		if (!ctx->force)
+			return kb_task_fail(t, "module %s is already installed by recipe %s/%s as "
+					    "'/%s'; one would shadow the other (--force installs "
+					    "both)", name, other->name, other->version, path);
+		kb_warn("%s for %s: module %s is also installed by recipe %s/%s as '/%s'; which "
+			"one loads is depmod's choice (--force)", t->recipe->name,
+			t->kernel->release, name, other->name, other->version, path);
+	}
+	return 0;
+}
+
+/*
  * Every target must be ours, or free, or --force. A damaged manifest may
  * list any file: what it might own is never overwritten, even with --force.
  */
@@ -275,7 +282,10 @@ static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct k
 			   const struct staged *st, size_t n)
 {
 	const struct kb_manifest *damaged = kb_manifest_set_damaged(all, t->recipe->name);
+	int r = check_module_names(ctx, t, all);
 
+	if (r < 0)
+		return r;
 	if (damaged)
 		return kb_task_fail(t, "%s; kbuildd cannot tell what it installed: repair or delete "
 				 "that manifest, and remove what it listed", damaged->damage);
@@ -353,11 +363,34 @@ static int drop_old_files(struct kb_ctx *ctx, struct kb_task *t, const struct kb
 }
 
 /*
+ * Make the directory @dir of an install: below lib/modules/K nothing may
+ * redirect it (a symlink a driver or an earlier install left, or the
+ * kernel's build and source links), so that part is made through none;
+ * lib/modules/K itself, and the configuration directories, as usual.
+ */
+static int make_dir(struct kb_ctx *ctx, const char *release, char *dir)
+{
+	char top[PATH_MAX];
+	int fd;
+
+	if (kb_pathf(top, sizeof(top), "lib/modules/%s", release) < 0 ||
+	    !kb_str_startswith(dir, top) || dir[strlen(top)] != '/')
+		return kb_mkdirs(&ctx->root, dir, 0755);
+	dir[strlen(top)] = '\0';
+	fd = kb_root_mkdirs_beneath(&ctx->root, dir, dir + strlen(top) + 1, 0755);
+	dir[strlen(top)] = '/';
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
+/*
  * Stage every file (write + fsync a temp file beside it) before any lands:
  * running out of space or a read-only target fails here, with nothing
  * changed. @stage keeps the temp names for commit_files().
  */
-static int stage_files(struct kb_ctx *ctx, struct kb_stage *stage, struct staged *st, size_t n)
+static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage *stage,
+		       struct staged *st, size_t n)
 {
 	int r = 0;
 
@@ -371,10 +404,13 @@ static int stage_files(struct kb_ctx *ctx, struct kb_stage *stage, struct staged
 		snprintf(dir, sizeof(dir), "%s", st[i].path);
 		slash = strrchr(dir, '/');
 		*slash = '\0';
-		r = kb_mkdirs(&ctx->root, dir, 0755);
+		r = make_dir(ctx, release, dir);
 		if (r >= 0)
 			r = kb_stage_write(stage, i, st[i].data.buf ? st[i].data.buf : "",
 					   st[i].data.len, 0644);
+		if (r == -ELOOP)
+			return kb_err(r, "cannot write '/%s': a symbolic link is in the way below "
+				      "/lib/modules/%s; nothing was changed", st[i].path, release);
 		if (r < 0)
 			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
 	}
@@ -392,8 +428,7 @@ static int commit_files(struct kb_stage *stage, struct staged *st, size_t n)
 	return 0;
 }
 
-static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all,
-			struct kmod_ctx *kctx)
+static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifest_set *all)
 {
 	size_t n = t->recipe->nr_modules + nr_config_files(t->recipe);
 	struct staged *st = calloc(n ? n : 1, sizeof(*st));
@@ -407,7 +442,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
-	r = stage_modules(ctx, t, kctx, st);
+	r = stage_modules(ctx, t, st);
 	if (r >= 0)
 		r = stage_config(t->recipe, st + t->recipe->nr_modules);
 	if (r >= 0)
@@ -435,7 +470,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	 * 1: stage every file (what can fail for space) 2: depmod owed 3: own every
 	 * path 4: move the files in 5: drop old files 6: final manifest
 	 */
-	r = stage_files(ctx, &stage, st, n);
+	r = stage_files(ctx, t->kernel->release, &stage, st, n);
 	if (r >= 0) {
 		r = kb_depmod_mark(ctx, t->kernel);
 		if (r >= 0)
@@ -476,20 +511,12 @@ out:
 int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k, bool *changed)
 {
 	struct kb_manifest_set all;
-	struct kmod_ctx *kctx;
-	const char *no_config[] = { NULL };
 	int failed = 0, r;
 
 	*changed = false;
 	r = kb_manifest_read_all(ctx, k->release, &all);
 	if (r < 0) {
 		kb_err_errno(r, "cannot read the manifests of kernel %s", k->release);
-		return 1;
-	}
-	kctx = kmod_new(k->build_dir, no_config);
-	if (!kctx) {
-		kb_manifest_set_release(&all);
-		kb_err(-ENOMEM, "cannot create a libkmod context");
 		return 1;
 	}
 	for (size_t i = 0; i < plan->n; i++) {
@@ -512,7 +539,7 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		    !ctx->force)
 			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
 		else
-			r = install_task(ctx, t, &all, kctx);
+			r = install_task(ctx, t, &all);
 		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
 			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
 		if (t->state == KB_TASK_FAILED) {
@@ -526,7 +553,6 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		kb_manifest_set_release(&all);
 		kb_manifest_read_all(ctx, k->release, &all);
 	}
-	kmod_unref(kctx);
 	kb_manifest_set_release(&all);
 	return failed;
 }

@@ -24,3 +24,5 @@
 #define KB_MAX_JOBS		1024
 #define KB_MAX_DOWNLOAD		(512 * 1024 * 1024)	/* one source download */
 #define KB_MAX_EXTRACTED	((size_t)2 * 1024 * 1024 * 1024)	/* bytes unpacked from one archive */
+/* entries in one source archive or `path =` tree: a driver has a few thousand, Linux ~80000 */
+#define KB_MAX_ARCHIVE_ENTRIES	100000

@@ -144,13 +144,13 @@ static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 	}
 	r = kb_read_file(bfd, ".config", KB_MAX_KCONFIG_SIZE, &k->config);
 	if (r < 0) {
-		r = not_usable(k, "cannot read .config: %s", strerror(-r));
+		r = not_usable(k, "cannot read .config: %s", kb_strerror(r));
 		goto out;
 	}
 	kb_sha256_hex(k->config.buf, k->config.len, k->config_hash);
 	r = kb_sha256_file(bfd, "Module.symvers", k->symvers_hash);
 	if (r < 0) {
-		r = not_usable(k, "cannot read Module.symvers: %s", strerror(-r));
+		r = not_usable(k, "cannot read Module.symvers: %s", kb_strerror(r));
 		goto out;
 	}
 	k->usable = true;

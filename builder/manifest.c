@@ -149,10 +149,12 @@ int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *n
 	if (kb_manifest_rel(kernel, name, rel, sizeof(rel)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(what, sizeof(what), "%s/%s", ctx->root.path, rel);
-	fd = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
+	fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd == -ENOENT)
 		return fd;
-	r = fd < 0 ? fd : kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
+	r = fd < 0 ? fd : kb_check_regular(fd, what);
+	if (r >= 0)
+		r = kb_read_fd(fd, KB_MAX_MANIFEST_SIZE, &text);
 	if (fd >= 0)
 		close(fd);
 	if (r >= 0)
@@ -290,6 +292,50 @@ int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *
 		    !kb_manifest_find(out, m->files[i].path))
 			r = kb_manifest_add_file(out, m->files[i].path, m->files[i].sha256);
 	return r;
+}
+
+/* The kernel takes - and _ in module names as one. */
+static void dashes_to_underscores(char *name)
+{
+	for (; *name; name++)
+		if (*name == '-')
+			*name = '_';
+}
+
+bool kb_manifest_module_name(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	char *dot;
+
+	if (!kb_str_startswith(path, "lib/modules/") || !strstr(base ? base : path, ".ko"))
+		return false;	/* configuration files kbuildd also owns */
+	snprintf(out, size, "%s", base ? base + 1 : path);
+	dot = strstr(out, ".ko");
+	if (dot)
+		*dot = '\0';
+	dashes_to_underscores(out);
+	return true;
+}
+
+const struct kb_manifest *kb_manifest_module_owner(const struct kb_manifest_set *set,
+						   const char *module, const char *skip,
+						   const char **path)
+{
+	char want[NAME_MAX + 1], name[NAME_MAX + 1];
+
+	snprintf(want, sizeof(want), "%s", module);
+	dashes_to_underscores(want);
+	for (size_t i = 0; i < set->n; i++) {
+		if (skip && !strcmp(set->v[i].name, skip))
+			continue;
+		for (size_t j = 0; j < set->v[i].n; j++)
+			if (kb_manifest_module_name(set->v[i].files[j].path, name, sizeof(name)) &&
+			    !strcmp(name, want)) {
+				*path = set->v[i].files[j].path;
+				return &set->v[i];
+			}
+	}
+	return NULL;
 }
 
 void kb_manifest_release_files(struct kb_manifest *m)

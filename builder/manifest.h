@@ -64,5 +64,18 @@ int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *
 			    struct kb_manifest *out);
 /* Free the file list only: for a manifest whose name and version are borrowed. */
 void kb_manifest_release_files(struct kb_manifest *m);
+/*
+ * The module name of an installed file (lib/modules/K/.../foo-bar.ko.xz is
+ * foo_bar, as the kernel reads it) into @out; false for a file that is no
+ * module (kbuildd's configuration files).
+ */
+bool kb_manifest_module_name(const char *path, char *out, size_t size);
+/*
+ * Which manifest in @set, other than recipe @skip's, installs a module
+ * named @module (- and _ alike); NULL if none, else *@path is its file.
+ */
+const struct kb_manifest *kb_manifest_module_owner(const struct kb_manifest_set *set,
+						   const char *module, const char *skip,
+						   const char **path);
 void kb_manifest_release(struct kb_manifest *m);
 void kb_manifest_set_release(struct kb_manifest_set *set);

@@ -26,7 +26,7 @@ static int open_module(struct kb_ctx *ctx, const char *build_rel, const char *pa
 	dfd = kb_root_openat(&ctx->root, src, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (dfd < 0)
 		return dfd;
-	fd = kb_open_beneath(dfd, path, O_RDONLY | O_NONBLOCK);
+	fd = kb_openat_beneath(dfd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
 	close(dfd);
 	if (fd < 0)
 		return fd;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,14 @@ int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_
 	return fd < 0 ? -errno : (int)fd;
 }
 
-int kb_open_beneath(int dirfd, const char *rel, int flags)
+int kb_openat_beneath(int dfd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
 
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -162,6 +164,36 @@ int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode)
 		}
 	}
 	return 0;
+}
+
+int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const char *below,
+			   mode_t mode)
+{
+	char path[PATH_MAX], *name, *save = NULL;
+	int dfd, r;
+
+	if (kb_pathf(path, sizeof(path), "%s", below) < 0)
+		return -ENAMETOOLONG;
+	r = kb_mkdirs(root, base, mode);
+	dfd = r < 0 ? r : kb_root_openat(root, base, O_PATH | O_DIRECTORY, 0);
+	for (name = strtok_r(path, "/", &save); dfd >= 0 && name; name = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (!strcmp(name, "."))
+			continue;
+		if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			kb_fault_point("mkdir");
+		/* an existing symlink is EEXIST here, and refused by the open */
+		next = mkdirat(dfd, name, mode) < 0 && errno != EEXIST ? -errno :
+		       kb_openat_beneath(dfd, name, O_PATH | O_DIRECTORY, 0);
+		close(dfd);
+		dfd = next;
+	}
+	if (dfd < 0)
+		return dfd;
+	r = kb_openat_beneath(dfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	close(dfd);
+	return r;
 }
 
 static int rm_rf_at(int dfd, const char *name)
@@ -251,6 +283,7 @@ struct tree_walk {
 	EVP_MD_CTX *md;
 	const struct kb_root *root;	/* NULL: hash only */
 	const char *dst;		/* destination inside the root */
+	size_t entries;			/* seen so far, against KB_MAX_ARCHIVE_ENTRIES */
 };
 
 /* Destination of the tree-relative path @rel. */
@@ -266,8 +299,8 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read the names in @fd's directory, sorted, so hashes are stable. */
-static int sorted_names(int fd, struct kb_strv *names)
+/* Read the names in @fd's directory, sorted, so hashes are stable; -E2BIG past @max. */
+static int sorted_names(int fd, struct kb_strv *names, size_t max)
 {
 	struct dirent *de;
 	DIR *dir;
@@ -283,7 +316,7 @@ static int sorted_names(int fd, struct kb_strv *names)
 	while ((de = readdir(dir))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		r = kb_strv_push(names, de->d_name);
+		r = names->n < max ? kb_strv_push(names, de->d_name) : -E2BIG;
 		if (r < 0)
 			break;
 	}
@@ -314,7 +347,14 @@ static int copy_file(struct tree_walk *w, int sfd, const char *name, const char 
 	char dst[PATH_MAX];
 	int fd, r;
 
-	r = kb_read_file(sfd, name, KB_MAX_MODULE_SIZE, &data);
+	/* it was a regular file when listed; a symlink swapped in since is not followed */
+	fd = kb_open_file(sfd, name, O_NOFOLLOW);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = kb_read_fd(fd, KB_MAX_MODULE_SIZE, &data);
+	close(fd);
 	if (r < 0)
 		goto out;
 	hash_entry(w, rel, 'f', st->st_mode, data.buf, data.len);
@@ -342,7 +382,12 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 	struct kb_strv names = KB_STRV_INIT;
 	int r;
 
-	r = sorted_names(sfd, &names);
+	/* the listing itself is bounded: a directory of millions stops here */
+	r = sorted_names(sfd, &names, KB_MAX_ARCHIVE_ENTRIES - w->entries);
+	w->entries += names.n;
+	if (r == -E2BIG)
+		r = kb_err(-KB_E_INPUT, "'%s' holds more than %d files, directories and symlinks; "
+			   "refused", src_path, KB_MAX_ARCHIVE_ENTRIES);
 	for (size_t i = 0; r >= 0 && i < names.n; i++) {
 		const char *name = names.v[i];
 		char child[PATH_MAX], dst[PATH_MAX];
@@ -362,7 +407,8 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 			int cfd;
 
 			hash_entry(w, child, 'd', st.st_mode, NULL, 0);
-			if (w->root && (r = kb_mkdirs(w->root, dst, 0755)) < 0)
+			/* no wider than the source's: a private directory stays private */
+			if (w->root && (r = kb_mkdirs(w->root, dst, (st.st_mode & 0755) | 0700)) < 0)
 				break;
 			cfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0) {
@@ -453,9 +499,27 @@ int kb_hash_tree(const char *src, char *hash_hex)
 	return tree_op(src, NULL, "", hash_hex);
 }
 
+/* A regular file inside the root, opened without blocking on a FIFO (kb_check_regular). */
+static int root_open_file(const struct kb_root *root, const char *rel)
+{
+	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	char shown[PATH_MAX];
+	int r;
+
+	if (fd < 0)
+		return fd;
+	snprintf(shown, sizeof(shown), "%s/%s", root->path, skip_slash(rel));
+	r = kb_check_regular(fd, shown);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b)
 {
-	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = root_open_file(root, rel);
 	int r;
 
 	if (fd < 0)
@@ -467,7 +531,7 @@ int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct
 
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex)
 {
-	int fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+	int fd = root_open_file(root, rel);
 	int r;
 
 	if (fd < 0)
@@ -581,7 +645,7 @@ int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *na
 
 	if (fd < 0)
 		return fd;
-	r = sorted_names(fd, names);
+	r = sorted_names(fd, names, SIZE_MAX);
 	close(fd);
 	return r;
 }

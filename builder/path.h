@@ -23,11 +23,12 @@ void kb_root_release(struct kb_root *root);
 /* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */
 int kb_root_openat(const struct kb_root *root, const char *rel, int flags, mode_t mode);
 /*
- * Open @rel below the directory @dirfd, following no symlink on the way and
- * never leaving it (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): how
- * files a build or a recipe's tree holds are read. No O_CREAT.
+ * openat2 of @rel beneath directory @dfd following no symlink in any
+ * component (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): for trees that a
+ * recipe, an archive or a build controls. A fd, or -ELOOP for a symlink,
+ * -EXDEV for a path leading out, or another negative errno.
  */
-int kb_open_beneath(int dirfd, const char *rel, int flags);
+int kb_openat_beneath(int dfd, const char *rel, int flags, mode_t mode);
 /*
  * Open the directory holding @rel (with @flags | O_DIRECTORY: O_PATH, or
  * O_RDONLY to fsync it); *@last points at the final component, kept in @buf.
@@ -42,6 +43,16 @@ char *kb_root_path(const struct kb_root *root, const char *rel);
 
 /* mkdir -p @rel inside the root; 0 or negative errno. */
 int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode);
+/*
+ * Open directory @below (relative; "." is @base itself) beneath directory
+ * @base inside the root, making each one missing with @mode. @base resolves
+ * as every root path does (and is made first); the rest through no symlink
+ * at all, so nothing below @base can redirect what is written there. An
+ * O_RDONLY directory fd, -ELOOP when a symlink is in the way, or another
+ * negative errno.
+ */
+int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const char *below,
+			   mode_t mode);
 /* rm -rf @rel inside the root without following symlinks; 0 if absent. */
 int kb_rm_rf(const struct kb_root *root, const char *rel);
 /*
@@ -62,9 +73,13 @@ int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_re
 /* Hash a host tree the same way without copying. */
 int kb_hash_tree(const char *src, char *hash_hex);
 
-/* Read @rel inside the root into @b, at most @max bytes (-EFBIG past it). */
+/*
+ * Read @rel inside the root into @b, at most @max bytes (-EFBIG past it).
+ * A symlink as the last component is not followed; anything but a regular
+ * file is -KB_E_INPUT, reported naming it (kb_check_regular).
+ */
 int kb_root_read(const struct kb_root *root, const char *rel, size_t max, struct kb_buf *b);
-/* SHA-256 of @rel inside the root. */
+/* SHA-256 of the regular file @rel inside the root, opened as kb_root_read() does. */
 int kb_root_sha256(const struct kb_root *root, const char *rel, char *hex);
 
 /* lchown @rel alone to @uid:@gid (-1: unchanged) and chmod it to @mode. */

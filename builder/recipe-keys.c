@@ -237,9 +237,11 @@ int rp_handle_module(struct parse_state *ps, const char *key, const char *value)
 		return rp_set_string(ps, &m->path, key, value);
 	}
 	if (!strcmp(key, "dest")) {
-		if (!rp_relative_clean(value))
+		if (!kb_dest_valid(value))
 			return rp_error(ps, "invalid dest '%s': expected a directory under "
-					   "/lib/modules/KERNEL/, such as updates/kbuildd", value);
+					"/lib/modules/KERNEL/, such as updates/kbuildd, without '..', "
+					"empty components or the kernel's build and source links",
+					value);
 		return rp_set_string(ps, &m->dest, key, value);
 	}
 	if (!strcmp(key, "autoload")) {

@@ -103,6 +103,34 @@ bool kb_recipe_version_valid(const char *s)
 	return true;
 }
 
+/* Relative, non-empty, no ".." component; when @strict, no empty or "." one either. */
+static bool relative_path_ok(const char *p, bool strict)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if ((n == 2 && !strncmp(s, "..", 2)) || (strict && (!n || (n == 1 && *s == '.'))))
+			return false;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return !strict || s[-1] != '/';
+}
+
+bool kb_dest_valid(const char *dest)
+{
+	size_t n = strcspn(dest, "/");
+
+	/* lib/modules/K/build and source are the kernel's links to its trees */
+	return relative_path_ok(dest, true) && !(n == 5 && !strncmp(dest, "build", 5)) &&
+	       !(n == 6 && !strncmp(dest, "source", 6));
+}
+
 int __attribute__((format(printf, 2, 3)))
 rp_error(struct parse_state *ps, const char *fmt, ...)
 {
@@ -199,20 +227,7 @@ bool rp_placeholders_ok(struct parse_state *ps, const char *key, const char *wor
 
 bool rp_relative_clean(const char *p)
 {
-	const char *s = p;
-
-	if (!*p || *p == '/')
-		return false;
-	while (*s) {
-		size_t n = strcspn(s, "/");
-
-		if ((n == 2 && !strncmp(s, "..", 2)))
-			return false;
-		s += n;
-		while (*s == '/')
-			s++;
-	}
-	return true;
+	return relative_path_ok(p, false);
 }
 
 static int handle_recipe(struct parse_state *ps, const char *key, const char *value)
@@ -437,7 +452,7 @@ int kb_recipe_load(struct kb_recipe *r, const char *path)
 	ret = kb_read_file(AT_FDCWD, path, KB_MAX_RECIPE_SIZE, &text);
 	if (ret == -EFBIG)
 		ret = kb_err(-KB_E_INPUT, "%s: larger than %d bytes", path, KB_MAX_RECIPE_SIZE);
-	else if (ret < 0)
+	else if (ret < 0 && ret != -KB_E_INPUT)
 		ret = kb_err(-KB_E_INPUT, "cannot read recipe '%s': %s", path, strerror(-ret));
 	if (ret < 0)
 		goto out;

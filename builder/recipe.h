@@ -77,3 +77,9 @@ const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size);
 /* Valid recipe or module name: [a-z0-9][a-z0-9_.+-]*, at most KB_MAX_NAME. */
 bool kb_recipe_name_valid(const char *s);
 bool kb_recipe_version_valid(const char *s);
+/*
+ * A directory below /lib/modules/KERNEL/ modules may be installed in:
+ * relative, no empty, "." or ".." component, and not through the kernel's
+ * own build and source links (first component "build" or "source").
+ */
+bool kb_dest_valid(const char *dest);

@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "recipe.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"
 
@@ -88,7 +89,7 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->sign_hash, value);
 	} else if (!strcmp(section, "install")) {
 		if (!strcmp(key, "dest"))
-			r = value[0] == '/' || strstr(value, "..") ? -EINVAL : set_str(&s->dest, value);
+			r = kb_dest_valid(value) ? set_str(&s->dest, value) : -EINVAL;
 		else if (!strcmp(key, "compress") && !strcmp(value, "gzip")) {
 			kb_err(-KB_E_INPUT, "%s:%u: compress = gzip: kmod on this system cannot read "
 			       ".ko.gz modules; use xz or zstd", sp->file, sp->line);
@@ -131,27 +132,23 @@ int kb_settings_load(struct kb_ctx *ctx)
 	struct settings_parse sp = { .s = &ctx->settings };
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_CONFIG_SIZE);
 	_cleanup_free_ char *shown = NULL;
-	int fd, r;
+	int r;
 
 	ctx->settings.timeout = 3600;
 	if (ctx->config_file) {
-		fd = open(ctx->config_file, O_RDONLY | O_CLOEXEC);
 		sp.file = ctx->config_file;
+		r = kb_read_file(AT_FDCWD, ctx->config_file, KB_MAX_CONFIG_SIZE, &text);
 	} else {
-		fd = kb_root_openat(&ctx->root, SETTINGS_FILE, O_RDONLY, 0);
 		shown = kb_root_path(&ctx->root, SETTINGS_FILE);
 		sp.file = shown ? shown : SETTINGS_FILE;
-		if (fd == -ENOENT)
-			return 0;
+		r = kb_root_read(&ctx->root, SETTINGS_FILE, KB_MAX_CONFIG_SIZE, &text);
+		if (r == -ENOENT)
+			r = 0;	/* every setting is optional */
 	}
-	if (fd < 0)
-		fd = -errno;
-	if (fd < 0)
-		return kb_err(-KB_E_INPUT, "cannot read '%s': %s", sp.file, strerror(-fd));
-	r = kb_read_fd(fd, KB_MAX_CONFIG_SIZE, &text);
-	close(fd);
 	if (r < 0) {
-		r = kb_err(-KB_E_INPUT, "cannot read '%s': %s", sp.file, strerror(-r));
+		if (r != -KB_E_INPUT)
+			kb_err_errno(r, "cannot read '%s'", sp.file);
+		r = -KB_E_INPUT;
 		goto out;
 	}
 	sp.pos = kb_buf_str(&text);

@@ -57,6 +57,35 @@ static bool is_dkms_conf(const char *file)
 	return !strcmp(base ? base + 1 : file, "dkms.conf");
 }
 
+/*
+ * A patch is read as root and copied readable into the state: it must be a
+ * regular file inside the recipe's directory, reached through no symlink,
+ * or a link to the signing key would be disclosed. A fd, or -KB_E_INPUT.
+ */
+static int open_patch(const struct kb_recipe *r, const char *patch)
+{
+	int dfd = open(r->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = dfd < 0 ? -errno : kb_openat_beneath(dfd, patch, O_RDONLY | O_NONBLOCK, 0);
+	int ret;
+
+	if (dfd >= 0)
+		close(dfd);
+	if (fd == -ELOOP)
+		return kb_err(-KB_E_INPUT, "%s: patch '%s' is a symbolic link, or lies behind one; "
+			      "kbuildd copies only regular files inside the recipe's directory",
+			      r->file, patch);
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return kb_err(-KB_E_INPUT, "%s: patch '%s/%s' not found", r->file, r->dir, patch);
+	if (fd < 0)
+		return kb_err_errno(fd, "%s: cannot open patch '%s'", r->file, patch);
+	ret = kb_check_regular(fd, patch);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 static int check_inputs(const struct kb_recipe *r, char **src_out)
 {
 	char *src = NULL;
@@ -64,11 +93,11 @@ static int check_inputs(const struct kb_recipe *r, char **src_out)
 
 	*src_out = NULL;
 	for (size_t i = 0; i < r->patches.n; i++) {
-		char p[PATH_MAX];
+		int fd = open_patch(r, r->patches.v[i]);
 
-		kb_pathf(p, sizeof(p), "%s/%s", r->dir, r->patches.v[i]);
-		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			return kb_err(-KB_E_INPUT, "%s: patch '%s' not found", r->file, p);
+		if (fd < 0)
+			return -KB_E_INPUT;
+		close(fd);
 	}
 	if (!r->source_path)
 		return 0;
@@ -98,11 +127,13 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 
 	for (size_t i = 0; ret >= 0 && i < r->patches.n; i++) {
 		struct kb_buf data = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE * 64);
-		char src[PATH_MAX], dst[PATH_MAX], *slash;
+		char dst[PATH_MAX], *slash;
+		int fd = open_patch(r, r->patches.v[i]);
 
-		kb_pathf(src, sizeof(src), "%s/%s", r->dir, r->patches.v[i]);
 		kb_pathf(dst, sizeof(dst), "%s/patches/%s", staging, r->patches.v[i]);
-		ret = kb_read_file(AT_FDCWD, src, data.max, &data);
+		ret = fd < 0 ? fd : kb_read_fd(fd, data.max, &data);
+		if (fd >= 0)
+			close(fd);
 		slash = strrchr(dst, '/');
 		*slash = '\0';
 		if (ret >= 0)
@@ -118,8 +149,8 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 			n = snprintf(chain, sizeof(chain), "%s\npatch %s %s", hash, r->patches.v[i], sum);
 			kb_sha256_hex(chain, n < (int)sizeof(chain) ? (size_t)n : sizeof(chain) - 1, hash);
 		}
-		if (ret < 0)
-			kb_err_errno(ret, "cannot copy patch '%s'", src);
+		if (ret < 0 && ret != -KB_E_INPUT)
+			kb_err_errno(ret, "cannot copy patch '%s'", r->patches.v[i]);
 		kb_buf_release(&data);
 	}
 	return ret;
@@ -133,20 +164,11 @@ static bool same_registration(struct kb_ctx *ctx, const char *dir, const struct 
 	struct kb_buf old_hash = KB_BUF_INIT_MAX(128);
 	char path[PATH_MAX];
 	bool same = false;
-	int fd;
 
 	kb_pathf(path, sizeof(path), "%s/recipe", dir);
-	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
-	if (fd >= 0) {
-		kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &old_text);
-		close(fd);
-	}
+	kb_root_read(&ctx->root, path, KB_MAX_RECIPE_SIZE, &old_text);
 	kb_pathf(path, sizeof(path), "%s/source-hash", dir);
-	fd = kb_root_openat(&ctx->root, path, O_RDONLY, 0);
-	if (fd >= 0) {
-		kb_read_fd(fd, 128, &old_hash);
-		close(fd);
-	}
+	kb_root_read(&ctx->root, path, 128, &old_hash);
 	same = old_text.len == r->text.len && !memcmp(kb_buf_str(&old_text), r->text.buf, r->text.len) &&
 	       !strncmp(kb_buf_str(&old_hash), hash, 64);
 	kb_buf_release(&old_text);
@@ -376,15 +398,10 @@ static int load_one(struct kb_ctx *ctx, struct kb_recipe_set *set, const char *n
 	kb_pathf(dir, sizeof(dir), "%s/%s/%s", RECIPES_DIR, name, version);
 	kb_pathf(rel, sizeof(rel), "%s/recipe", dir);
 	shown = kb_root_path(&ctx->root, rel);
-	ret = kb_root_openat(&ctx->root, rel, O_RDONLY, 0);
-	if (ret >= 0) {
-		int fd = ret;
-
-		ret = kb_read_fd(fd, KB_MAX_RECIPE_SIZE, &text);
-		close(fd);
-	}
+	ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, &text);
 	if (ret < 0) {
-		ret = kb_err_errno(ret, "cannot read registered recipe '%s'", shown);
+		if (ret != -KB_E_INPUT)
+			ret = kb_err_errno(ret, "cannot read registered recipe '%s'", shown);
 		goto out;
 	}
 	kb_pathf(rel, sizeof(rel), "%s/source-hash", dir);

@@ -6,7 +6,6 @@
 
 #include <openssl/x509v3.h>
 
-#include "compress.h"
 #include "doctor.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -125,7 +124,6 @@ static void untrusted(struct kb_diagnosis *d, const struct trust_facts *f,
 
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
-	struct kb_buf image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	_cleanup_free_ char *skid = NULL, *der = NULL;
 	struct kb_sig_report rep;
 	struct trust_facts f;
@@ -136,8 +134,7 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 "Secure Boot %s, lockdown %s, module.sig_enforce %s",
 				 f.secure_boot ? "on" : "off", f.lockdown ? "on" : "off",
 				 f.sig_enforce ? "on" : "off");
-	if (kb_decompress_file(d->path, &image) < 0 ||
-	    kb_verify_module(image.buf, image.len, NULL, &rep, d->path) < 0) {
+	if (kb_verify_module(d->image.buf, d->image.len, NULL, &rep, d->path) < 0) {
 		kb_diagnosis_add(d, KB_LEVEL_FAIL, "signature", "rebuild and reinstall it",
 				 "the signature trailer is damaged: loading fails with \"Bad message\"");
 		goto out;
@@ -176,5 +173,4 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 		untrusted(d, &f, &rep, der);
 out:
 	kb_buf_release(&f.keys);
-	kb_buf_release(&image);
 }

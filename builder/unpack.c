@@ -2,13 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -17,20 +15,8 @@
 #include "unpack.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "path.h"
 #include "util.h"
-
-/* openat2 beneath @dfd that never follows a symlink: entries cannot be redirected. */
-static int open_beneath(int dfd, const char *rel, int flags, mode_t mode)
-{
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
-
-	return fd < 0 ? -errno : (int)fd;
-}
 
 /*
  * Normalise @in after dropping @strip components: no absolute path, no
@@ -119,7 +105,7 @@ static int make_parents(int dfd, const char *path)
 		*p = '\0';
 		if (mkdirat(dfd, dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		fd = open_beneath(dfd, dir, O_PATH | O_DIRECTORY, 0);	/* a real dir, not a link */
+		fd = kb_openat_beneath(dfd, dir, O_PATH | O_DIRECTORY, 0);	/* a real dir, not a link */
 		if (fd < 0)
 			return fd;
 		close(fd);
@@ -144,7 +130,7 @@ static int write_file(struct archive *a, int dfd, const char *path, mode_t mode,
 
 	if (size > 0 && (uint64_t)size > KB_MAX_EXTRACTED - *total)
 		return -EFBIG;
-	fd = open_beneath(dfd, path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	fd = kb_openat_beneath(dfd, path, O_WRONLY | O_CREAT | O_EXCL, mode);
 	if (fd < 0)
 		return fd;
 	for (;;) {
@@ -206,7 +192,7 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, un
 			return kb_err(-KB_E_INPUT, "%s: hard link '%s' points outside the source "
 				      "directory", what, name);
 		/* linkat follows symlinks in @target's directories: allow none */
-		r = open_beneath(dfd, target, O_PATH | O_NOFOLLOW, 0);
+		r = kb_openat_beneath(dfd, target, O_PATH | O_NOFOLLOW, 0);
 		if (r < 0)
 			return kb_err(-KB_E_INPUT, "%s: hard link '%s' -> '%s': %s", what, name,
 				      archive_entry_hardlink(e), strerror(-r));
@@ -251,7 +237,7 @@ int kb_unpack(const char *archive, const char *dest, unsigned strip, const char 
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	size_t total = 0;
+	size_t total = 0, entries = 0;
 	int dfd, rc, r = 0;
 
 	dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -267,6 +253,12 @@ int kb_unpack(const char *archive, const char *dest, unsigned strip, const char 
 		goto out;
 	}
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		/* empty entries cost nothing against KB_MAX_EXTRACTED, but each is a file */
+		if (++entries > KB_MAX_ARCHIVE_ENTRIES) {
+			r = kb_err(-KB_E_INPUT, "%s: the archive '%s' has more than %d entries; "
+				   "refused", what, archive, KB_MAX_ARCHIVE_ENTRIES);
+			goto out;
+		}
 		r = extract_entry(a, e, dfd, strip, what, &total);
 		if (r < 0)
 			goto out;

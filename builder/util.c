@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "log.h"
 #include "util.h"
 
 int kb_strv_push(struct kb_strv *sv, const char *s)
@@ -159,13 +161,54 @@ int kb_read_fd(int fd, size_t max, struct kb_buf *b)
 	}
 }
 
-int kb_read_file(int dirfd, const char *path, size_t max, struct kb_buf *b)
+const char *kb_file_kind(mode_t mode)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a file";
+}
+
+int kb_check_regular(int fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return kb_err(-KB_E_INPUT, "'%s' is not a regular file: it is %s", what,
+			      kb_file_kind(st.st_mode));
+	return 0;
+}
+
+int kb_open_file(int dirfd, const char *path, int flags)
+{
+	/* O_NONBLOCK: opening a FIFO with no writer would wait forever */
+	int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
 	int r;
 
 	if (fd < 0)
 		return -errno;
+	r = kb_check_regular(fd, path);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int kb_read_file(int dirfd, const char *path, size_t max, struct kb_buf *b)
+{
+	int fd = kb_open_file(dirfd, path, 0);
+	int r;
+
+	if (fd < 0)
+		return fd;
 	r = kb_read_fd(fd, max, b);
 	close(fd);
 	return r;
@@ -243,11 +286,11 @@ out:
 
 int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX])
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	int fd = kb_open_file(dirfd, path, 0);
 	int r;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = kb_sha256_fd(fd, hex);
 	close(fd);
 	return r;

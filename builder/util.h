@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "strbuf.h"
 
@@ -42,7 +43,24 @@ int kb_parse_uint(const char *s, unsigned long max, unsigned long *out);
 /* Parse yes/no/true/false/1/0/on/off; 0 or -EINVAL. */
 int kb_parse_bool(const char *s, bool *out);
 
-/* Read a whole file (relative to @dirfd, or absolute) into @b, at most @max bytes: -EFBIG past it. */
+/* What a file of @mode is, for messages: "a directory", "a FIFO", "a socket", "a device". */
+const char *kb_file_kind(mode_t mode);
+/*
+ * Anything kbuildd reads may be a FIFO or a device planted by a recipe or a
+ * build: -KB_E_INPUT, reported as "'@what' is not a regular file", unless
+ * @fd is a regular file.
+ */
+int kb_check_regular(int fd, const char *what);
+/*
+ * Open @path (relative to @dirfd, or absolute) for reading without blocking,
+ * with extra @flags such as O_NOFOLLOW; a fd of a regular file, or a negative
+ * errno, or -KB_E_INPUT (reported) for anything else.
+ */
+int kb_open_file(int dirfd, const char *path, int flags);
+/*
+ * Read a whole regular file (kb_open_file) into @b, at most @max bytes:
+ * -EFBIG past it, -KB_E_INPUT (reported) when it is not a regular file.
+ */
 int kb_read_file(int dirfd, const char *path, size_t max, struct kb_buf *b);
 /* Read a whole open fd into @b. */
 int kb_read_fd(int fd, size_t max, struct kb_buf *b);

@@ -169,7 +169,8 @@ test_expect_success 'an install killed at every point leaves no temp file behind
 test_expect_success 'versions ending in .new and .old are builds like any other' '
 	variant oddnew 1.0.new updates/odd-new &&
 	variant oddold 1.0.old updates/odd-old &&
-	kb install -k "$K" oddnew-1.0.new.recipe oddold-1.0.old.recipe >/dev/null &&
+	# both install a module named hello, as hello does: --force lets them
+	kb install --force -k "$K" oddnew-1.0.new.recipe oddold-1.0.old.recipe >/dev/null 2>&1 &&
 	test_path_is_file "$STATE/builds/oddnew/1.0.new/$K/build-id" &&
 	test_path_is_file "$STATE/builds/oddold/1.0.old/$K/build-id" &&
 	kb rebuild -k "$K" >out 2>&1 &&
@@ -190,7 +191,7 @@ test_expect_success 'directories named like staging, or empty, inside a source a
 	mkdir dotted/.cache.new dotted/.cache.old dotted/.cache.gone dotted/gen.new dotted/empty.d &&
 	for d in .cache.new .cache.old .cache.gone gen.new; do echo keep >"dotted/$d/f"; done &&
 	sed -e "s|^path = ../examples/hello|path = $TRASH/dotted|" -e "s|^name = hello|name = dotted|" \
-		-e "s|^\[module hello\]|[module hello]\ndest = updates/dotted|" \
+		-e "s|^\[module hello\]|[module dotted]\ndest = updates/dotted|" \
 		"$TOP/recipes/hello.recipe" >dotted.recipe &&
 	kb add dotted.recipe >/dev/null &&
 	kb build -k "$K" dotted >/dev/null &&

@@ -597,6 +597,34 @@ static void parse_rejects_module_paths_that_leave_their_directory(void **state)
 			 "invalid path '/tmp/hello.ko'", NULL);
 }
 
+static void parse_rejects_a_dest_through_the_kernels_links_or_empty_parts(void **state)
+{
+	(void)state;
+	expect_one_error(MINIMAL "dest = build/x\n", "t.recipe:7: ", "invalid dest 'build/x'",
+			 "the kernel's build and source links", NULL);
+	expect_one_error(MINIMAL "dest = source\n", "t.recipe:7: ", "invalid dest 'source'", NULL);
+	expect_one_error(MINIMAL "dest = updates//x\n", "t.recipe:7: ", "invalid dest", NULL);
+	expect_one_error(MINIMAL "dest = updates/\n", "t.recipe:7: ", "invalid dest", NULL);
+	expect_one_error(MINIMAL "dest = ./build\n", "t.recipe:7: ", "invalid dest './build'", NULL);
+	expect_one_error(MINIMAL "dest = updates/./x\n", "t.recipe:7: ", "invalid dest", NULL);
+}
+
+static void parse_takes_a_dest_that_only_starts_like_the_kernels_links(void **state)
+{
+	struct kb_recipe r;
+
+	(void)state;
+	parse_ok(&r, MINIMAL "dest = builds/x\n");
+	assert_string_equal(r.modules[0].dest, "builds/x");
+	kb_recipe_release(&r);
+	parse_ok(&r, MINIMAL "dest = updates/build/sourced\n");
+	kb_recipe_release(&r);
+	assert_false(kb_dest_valid(""));
+	assert_false(kb_dest_valid("a/../b"));
+	assert_true(kb_dest_valid("extra"));
+	assert_true(kb_dest_valid("..x/y.."));
+}
+
 static void parse_rejects_initramfs_that_is_not_yes_or_no(void **state)
 {
 	(void)state;
@@ -938,6 +966,8 @@ int main(void)
 		cmocka_unit_test(parse_rejects_an_invalid_dependency_name),
 		cmocka_unit_test(parse_rejects_patches_outside_the_recipe_directory),
 		cmocka_unit_test(parse_rejects_module_paths_that_leave_their_directory),
+		cmocka_unit_test(parse_rejects_a_dest_through_the_kernels_links_or_empty_parts),
+		cmocka_unit_test(parse_takes_a_dest_that_only_starts_like_the_kernels_links),
 		cmocka_unit_test(parse_rejects_initramfs_that_is_not_yes_or_no),
 		cmocka_unit_test(parse_rejects_an_empty_value),
 		cmocka_unit_test(parse_reports_missing_required_parts),
