@@ -454,10 +454,12 @@ static void elf_read_fd_refuses_a_fifo_and_reads_a_compressed_module(void **stat
 {
 	struct kb_buf image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE), xz = KB_BUF_INIT;
 	struct module m = build(true, false);
-	char dir[] = "/tmp/test-elf.XXXXXX", path[64], why[256];
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], path[300], why[256];
 	int fd;
 
 	(void)state;
+	snprintf(dir, sizeof(dir), "%s/test-elf.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/fifo.ko", dir);
 	assert_int_equal(mkfifo(path, 0600), 0);

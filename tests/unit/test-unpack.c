@@ -24,7 +24,7 @@
 #include "unpack.h"
 
 struct sandbox {
-	char dir[64], archive[96], dest[96], last[128];
+	char dir[256], archive[300], dest[300], last[320];
 };
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -38,10 +38,11 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 static int sandbox_setup(void **state)
 {
 	struct sandbox *s = calloc(1, sizeof(*s));
+	const char *tmp = getenv("TMPDIR");
 
 	if (!s)
 		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/test-unpack.XXXXXX");
+	snprintf(s->dir, sizeof(s->dir), "%s/test-unpack.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(s->dir))
 		return -1;
 	snprintf(s->archive, sizeof(s->archive), "%s/src.tar.gz", s->dir);
