@@ -58,9 +58,9 @@ static bool is_dkms_conf(const char *file)
 }
 
 /*
- * A patch is read as root and copied readable into the state: it must be a
+ * A patch is read as root and copied into the state (0600): it must be a
  * regular file inside the recipe's directory, reached through no symlink,
- * or a link to the signing key would be disclosed. A fd, or -KB_E_INPUT.
+ * or a link to the signing key would be copied. A fd, or -KB_E_INPUT.
  */
 static int open_patch(const struct kb_recipe *r, const char *patch)
 {
@@ -140,7 +140,8 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 			ret = kb_mkdirs(&ctx->root, dst, 0755);
 		*slash = '/';
 		if (ret >= 0)
-			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len, 0644);
+			/* only root reads it again: the build gets it on stdin (build.c) */
+			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len, 0600);
 		if (ret >= 0) {
 			char sum[KB_SHA256_HEX], chain[2 * KB_SHA256_HEX + PATH_MAX];
 			int n;
