@@ -247,7 +247,7 @@ static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
 	struct kb_symvers kernel;
 	char path[PATH_MAX];
 	unsigned count = 0, problems = 0;
-	int fd = -1;
+	int fd = -1, r;
 
 	kb_pathf(path, sizeof(path), "%s/Module.symvers", d->kernel->build_dir);
 	if (kb_symvers_load(&kernel, path) < 0) {
@@ -255,9 +255,16 @@ static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 "not checked: no Module.symvers for %s", d->kernel->release);
 		goto out;
 	}
-	if (!kctx || kmod_from_image(kctx, &d->image, &fd, &mod) < 0 ||
-	    kmod_module_get_dependency_symbols(mod, &deps) < 0)
-		deps = NULL;
+	r = kctx ? kmod_from_image(kctx, &d->image, &fd, &mod) : -ENOMEM;
+	if (r >= 0)
+		r = kmod_module_get_dependency_symbols(mod, &deps);
+	if (r < 0) {
+		/* not "all 0 symbols found": nothing was looked at */
+		kb_diagnosis_add(d, KB_LEVEL_INFO, "symbols", NULL,
+				 "not checked: libkmod cannot read the imported symbols: %s",
+				 strerror(-r));
+		goto release;
+	}
 	kmod_list_foreach(l, deps) {
 		count++;
 		check_one_symbol(ctx, d, &kernel, kmod_module_dependency_symbol_get_symbol(l),
@@ -267,6 +274,7 @@ static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
 		kb_diagnosis_add(d, KB_LEVEL_OK, "symbols", NULL,
 				 "all %u imported symbols are exported with matching versions", count);
 	kmod_module_dependency_symbols_free_list(deps);
+release:
 	kb_symvers_release(&kernel);
 out:
 	kmod_module_unref(mod);

@@ -140,6 +140,25 @@ test_expect_success 'doctor on an installed module damaged in place exits 2, nam
 	test_grep "ok  *vermagic" out
 '
 
+test_expect_success 'doctor says the symbols were not checked when libkmod cannot read them' '
+	xz -dc "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko.xz" >nosymtab.ko 2>/dev/null ||
+		cp "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko" nosymtab.ko &&
+	python3 - nosymtab.ko <<-\EOF &&
+	import sys
+	data = bytearray(open(sys.argv[1], "rb").read())
+	# rename the section: a module without a .symtab is sound, but has no imports to read
+	at = data.find(b"\0.symtab\0")
+	assert at > 0
+	data[at + 1:at + 8] = b".nosymt"
+	open(sys.argv[1], "wb").write(data)
+	EOF
+	rc=0 &&
+	kb_quick doctor -k "$K" nosymtab.ko >out || rc=$?
+	test "$rc" -le 1 &&
+	test_grep "info  *symbols  *not checked: libkmod cannot read the imported symbols" out &&
+	test_grep -v "imported symbols are exported" out
+'
+
 # --- symlinks out of a recipe's tree ------------------------------------
 #
 # A secret only root may read, with contents that must never appear in
