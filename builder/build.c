@@ -13,6 +13,7 @@
 #include "dkms.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "tree.h"
 #include "outputs.h"
 #include "sandbox.h"
 

@@ -40,8 +40,10 @@ struct kb_ctx {
 	const char *cert;		/* --cert for verify */
 	int lock_fd;
 	const char *command;		/* for the lock's holder line */
-	bool told_shared_fs;		/* warned that a chroot keeps builds from their own mounts */
-	bool build_as_user;		/* builds drop to build_uid (kbuildd runs as root) */
+	/* found once per run by the first sandbox (sandbox.c) */
+	bool sandbox_known;
+	bool sandbox_shared_fs;		/* a chroot that is no mount: no mounts of its own */
+	bool build_user_found;		/* else root has no unprivileged user to build as */
 	uid_t build_uid;
 	gid_t build_gid;
 	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */

@@ -242,7 +242,11 @@ static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task 
 	kb_info("building %s for %s", kb_task_id(t, id, sizeof(id)), t->kernel->release);
 }
 
-/* Kill every process left that we are the parent of: a build's background children. */
+/*
+ * Kill every process left that we are the parent of: a build's background
+ * children when kbuildd is not root. As root the sandbox's PID namespace
+ * already took them with it.
+ */
 static void kill_strays(struct kb_ctx *ctx, size_t *unused)
 {
 	char self[32];
@@ -452,14 +456,6 @@ int kb_jobs_run_hooked(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb
 	struct jobserver js = { -1, -1, -1, 0 };
 	int sig_pipe[2], r;
 
-	{
-		const char *user = NULL;
-
-		ctx->build_as_user = kb_child_build_user(ctx->settings.user, &ctx->build_uid,
-							 &ctx->build_gid, &user);
-		if (ctx->build_as_user)
-			kb_verbose("building as user %s", user);
-	}
 	/* orphans of a build (a daemon it started) are reparented to us, to be killed */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	r = jobserver_init(&js, kb_ctx_jobs(ctx));

@@ -227,6 +227,24 @@ out:
 	kb_buf_release(&record);
 }
 
+/* Each kept build in builds/N/V/ (@vrel): a directory with a build id, not a staging name. */
+static void check_version(struct kb_ctx *ctx, struct checker *c, const char *vrel)
+{
+	struct kb_strv kernels = KB_STRV_INIT;
+
+	kb_root_list(&ctx->root, vrel, &kernels);
+	for (size_t k = 0; k < kernels.n; k++) {
+		char krel[PATH_MAX], id[PATH_MAX];
+
+		if (kernels.v[k][0] != '.' &&
+		    kb_pathf(krel, sizeof(krel), "%s/%s", vrel, kernels.v[k]) == 0 &&
+		    kb_pathf(id, sizeof(id), "%s/build-id", krel) == 0 &&
+		    kb_root_exists(&ctx->root, id))
+			check_build(ctx, c, krel);
+	}
+	kb_strv_clear(&kernels);
+}
+
 unsigned kb_outputs_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg),
 			  void *data)
 {
@@ -236,28 +254,13 @@ unsigned kb_outputs_check(struct kb_ctx *ctx, void (*report)(void *data, const c
 	kb_root_list(&ctx->root, KB_STATE_DIR "/builds", &names);
 	for (size_t i = 0; i < names.n; i++) {
 		struct kb_strv versions = KB_STRV_INIT;
-		char rel[PATH_MAX];
+		char rel[PATH_MAX], vrel[PATH_MAX];
 
 		kb_pathf(rel, sizeof(rel), KB_STATE_DIR "/builds/%s", names.v[i]);
 		kb_root_list(&ctx->root, rel, &versions);
-		for (size_t j = 0; j < versions.n; j++) {
-			struct kb_strv kernels = KB_STRV_INIT;
-			char vrel[PATH_MAX], id[PATH_MAX];
-
-			kb_pathf(vrel, sizeof(vrel), "%s/%s", rel, versions.v[j]);
-			kb_root_list(&ctx->root, vrel, &kernels);
-			for (size_t k = 0; k < kernels.n; k++) {
-				char krel[PATH_MAX];
-
-				/* a kept build: a directory with a build id, not a staging name */
-				if (kb_pathf(krel, sizeof(krel), "%s/%s", vrel, kernels.v[k]) < 0 ||
-				    kb_pathf(id, sizeof(id), "%s/build-id", krel) < 0 ||
-				    kernels.v[k][0] == '.' || !kb_root_exists(&ctx->root, id))
-					continue;
-				check_build(ctx, &c, krel);
-			}
-			kb_strv_clear(&kernels);
-		}
+		for (size_t j = 0; j < versions.n; j++)
+			if (kb_pathf(vrel, sizeof(vrel), "%s/%s", rel, versions.v[j]) == 0)
+				check_version(ctx, &c, vrel);
 		kb_strv_clear(&versions);
 	}
 	kb_strv_clear(&names);

@@ -35,6 +35,8 @@ int kb_openat_beneath(int dfd, const char *rel, int flags, mode_t mode);
  */
 int kb_root_open_parent(const struct kb_root *root, const char *rel, int flags, char *buf,
 			size_t size, const char **last);
+/* The names in the directory open as @fd, sorted; -E2BIG past @max of them. */
+int kb_dir_names(int fd, struct kb_strv *names, size_t max);
 /* The names in directory @rel (not "." and ".."), sorted; negative errno when unreadable. */
 int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *names);
 
@@ -61,17 +63,6 @@ int kb_rm_rf(const struct kb_root *root, const char *rel);
  */
 int kb_rmdir_parents(const struct kb_root *root, const char *rel, const char *stop);
 bool kb_root_exists(const struct kb_root *root, const char *rel);
-
-/*
- * Copy the tree at host path @src to @dst_rel inside the root (which must
- * not exist). Regular files, directories and symlinks are copied; other
- * types are refused. When @hash_hex is not NULL it receives a SHA-256
- * over the tree's names, modes and contents, in sorted order.
- */
-int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_rel,
-		 char *hash_hex);
-/* Hash a host tree the same way without copying. */
-int kb_hash_tree(const char *src, char *hash_hex);
 
 /*
  * Read @rel inside the root into @b, at most @max bytes (-EFBIG past it).

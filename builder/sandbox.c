@@ -57,38 +57,53 @@ int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
 	return push_root_path(ctx, &sb->rw, rel);
 }
 
-/* Is "/" the root of a mount? Not in a chroot to a plain directory. */
-static bool root_is_mount(void)
+/* Is @path the root of a mount? "/" is not in a chroot to a plain directory. */
+static bool is_mount_root(const char *path)
 {
 	struct statx stx;
 
-	return statx(AT_FDCWD, "/", 0, STATX_BASIC_STATS, &stx) == 0 &&
+	return statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
 	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
+/* The build user and the kind of sandbox this machine allows, once per run. */
+static void learn(struct kb_ctx *ctx)
+{
+	const char *user = "root";
+
+	ctx->sandbox_known = true;
+	ctx->sandbox_shared_fs = !is_mount_root("/");
+	ctx->build_uid = 0;
+	ctx->build_gid = 0;
+	/* "user = root" is the admin's explicit choice; anything else never runs as root */
+	ctx->build_user_found = (ctx->settings.user && !strcmp(ctx->settings.user, "root")) ||
+				kb_child_build_user(ctx->settings.user, &ctx->build_uid,
+						    &ctx->build_gid, &user);
+	if (ctx->build_user_found)
+		kb_verbose("driver code runs contained, as user %s", user);
+	if (ctx->sandbox_shared_fs)
+		kb_warn("in a chroot whose root is not a mount point, builds cannot have a private "
+			"view of the file system: they run in their own process, network and IPC "
+			"namespaces, but see the chroot's files (bind-mount the chroot onto itself "
+			"first to contain them fully)");
+}
+
 int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 {
-	const char *user = NULL;
 	int r = 0;
 
 	kb_sandbox_init(sb);
 	if (geteuid() != 0)
 		return 0;
-	sb->isolate = true;
-	sb->shared_fs = !root_is_mount();
-	if (sb->shared_fs && !ctx->told_shared_fs)
-		kb_warn("in a chroot whose root is not a mount point, builds cannot have a private "
-			"view of the file system: they run in their own process, network and IPC "
-			"namespaces, but see the chroot's files (bind-mount the chroot onto itself "
-			"first to contain them fully)");
-	ctx->told_shared_fs = true;
-	sb->uid = 0;
-	sb->gid = 0;
-	/* "user = root" is the admin's explicit choice; anything else never runs as root */
-	if (!(ctx->settings.user && !strcmp(ctx->settings.user, "root")) &&
-	    !kb_child_build_user(ctx->settings.user, &sb->uid, &sb->gid, &user))
+	if (!ctx->sandbox_known)
+		learn(ctx);
+	if (!ctx->build_user_found)
 		return -ESRCH;
+	sb->isolate = true;
+	sb->shared_fs = ctx->sandbox_shared_fs;
+	sb->uid = ctx->build_uid;
+	sb->gid = ctx->build_gid;
 	r |= push_root_path(ctx, &sb->hide, KB_STATE_DIR);
 	r |= push_root_path(ctx, &sb->hide, "var/cache/kbuildd");
 	r |= push_root_path(ctx, &sb->hide, "var/lib/dkms");
@@ -225,11 +240,9 @@ static int chroot_mounts(int err_fd)
 	static const char *const own[] = { "/proc", "/dev/shm" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
-		struct statx stx;
 		int r;
 
-		if (statx(AT_FDCWD, own[i], AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0 ||
-		    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		if (!is_mount_root(own[i]))
 			continue;
 		if (mount(NULL, own[i], NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			r = -errno;
@@ -251,7 +264,7 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	const char *step = "make the mounts private";
 	int r = 0;
 
-	if (!root_is_mount())
+	if (sb->shared_fs)
 		return chroot_mounts(err_fd);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		goto fail;

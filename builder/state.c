@@ -16,6 +16,7 @@
 #include "unpack.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "tree.h"
 #include "state.h"
 
 #define RECIPES_DIR KB_STATE_DIR "/recipes"
