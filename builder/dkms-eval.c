@@ -223,7 +223,8 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 		r = kb_strv_push(&sb.ro, dir);
 	if (r < 0) {
 		kb_sandbox_release(&sb);
-		return r == -ESRCH ? kb_err(-KB_E_INPUT, "%s: no unprivileged user to read it as",
+		return r == -ESRCH ? kb_err(-KB_E_INPUT, "%s: no unprivileged user to read it as: "
+					    "create the user 'kbuildd' ([build] user in kbuildd.conf)",
 					    files->v[0])
 				   : kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
 	}

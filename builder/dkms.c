@@ -513,9 +513,12 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 		status = kb_strv_push(&sb.ro, srcdir);
 	if (status < 0) {
 		kb_sandbox_release(&sb);
-		return kb_err_errno(status == -ESRCH ? -EPERM : status,
-				    "%s/%s: cannot prepare the sandbox of the %s script", r->name,
-				    r->version, script_names[which]);
+		if (status == -ESRCH)
+			return kb_err(-KB_E_BUILD, "%s/%s: no unprivileged user to run the %s script "
+				      "as: create the user 'kbuildd' ([build] user in kbuildd.conf)",
+				      r->name, r->version, script_names[which]);
+		return kb_err_errno(status, "%s/%s: cannot prepare the sandbox of the %s script",
+				    r->name, r->version, script_names[which]);
 	}
 	kb_child_init(&c);
 	c.sandbox = &sb;
