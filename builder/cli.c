@@ -326,8 +326,11 @@ int main(int argc, char **argv)
 		kb_log_set_level(KB_LOG_QUIET);
 	r = run_command(&ctx, cmd, argc - optind - 1, argv + optind + 1, seen);
 	/* a status DKMS callers test for replaces "some build failed" and success */
-	r = ctx.dkms_codes && ctx.dkms_status && (r == 0 || r == -KB_E_BUILD) ?
-	    ctx.dkms_status : exit_code(r);
+	if (ctx.dkms_codes && ctx.dkms_exit)
+		r = ctx.dkms_exit;
+	else
+		r = ctx.dkms_codes && ctx.dkms_status && (r == 0 || r == -KB_E_BUILD) ?
+		    ctx.dkms_status : exit_code(r);
 	/* a driver that fails to build must not fail the kernel package's installation */
 	if (ctx.hook && r != 0 && !ctx.settings.hooks_strict) {
 		fprintf(stderr, "kbuildd: not every module could be made ready (exit status %d); "

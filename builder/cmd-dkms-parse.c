@@ -30,8 +30,8 @@ static const struct kb_dkms_action actions[] = {
 	  "kbuildd builds from source only; add the driver's source tree instead" },
 	{ "match", KB_DKMS_UNSUPPORTED, NULL,
 	  "use 'kbuildd rebuild -k KERNEL': it builds every registered driver" },
-	{ "generate_mok", KB_DKMS_UNSUPPORTED, NULL,
-	  "use 'kbuildd keys generate' (kbuildd also signs with an existing DKMS key)" },
+	{ "generate_mok", KB_DKMS_GENERATE_MOK, "",
+	  "DKMS's signing key /var/lib/dkms/mok.key and mok.pub, made if missing" },
 };
 
 enum opt_kind {
@@ -133,7 +133,7 @@ static void usage(struct kb_buf *out)
 			 "  --all                               every kernel (uninstall, unbuild, remove)\n"
 			 "  --force, -j N, --no-depmod          passed on to kbuildd\n"
 			 "  -q, --verbose, --root DIR, -V, -h\n\n"
-			 "Not supported: mktarball, ldtarball, match, generate_mok.\n");
+			 "Not supported: mktarball, ldtarball, match.\n");
 }
 
 /* "a, b or c": the actions this front end does. */

@@ -74,7 +74,7 @@ static char *module_id(const struct kb_dkms_request *rq)
 
 static int missing_module(struct kb_dkms_call *call, const char *action)
 {
-	return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+	return kb_dkms_fail(call, 1,
 			    "Arguments <module> and <module-version> are not specified.\n"
 			    "Usage: %s <module>/<module-version> or\n"
 			    "       %s -m <module>/<module-version> or\n"
@@ -142,13 +142,14 @@ static int translate_add(struct kb_dkms_request *rq, const struct kb_dkms_host *
 
 	if (rq->all)
 		return no_all(call, "add");
-	if (!rq->source && !(given(rq->module) && given(rq->version)))
+	/* a path that holds no dkms.conf is no module name either */
+	if (!rq->source && !(given(rq->module) && given(rq->version) && !strchr(rq->module, '/')))
 		return missing_module(call, "add");
 	if (!rq->source && !(tree = source_tree(rq)))
 		return kb_dkms_fail(call, 1, "out of memory");
-	begin(rq, host, call, &kb_cmd_add);
+	begin(rq, host, call, &kb_cmd_dkms_add);
 	push(rq, call, rq->source ? rq->source : tree);
-	finish(rq, call, &kb_cmd_add, &rq->kernels);
+	finish(rq, call, &kb_cmd_dkms_add, &rq->kernels);
 	return 0;
 }
 
@@ -186,6 +187,7 @@ static int translate_remove(struct kb_dkms_request *rq, const struct kb_dkms_hos
 			    struct kb_dkms_call *call)
 {
 	bool unregister = rq->action->act == KB_DKMS_REMOVE && rq->all;
+	const struct kb_cmd *cmd = &kb_cmd_dkms_remove;
 	_cleanup_free_ char *id = NULL;
 	int r;
 
@@ -203,11 +205,17 @@ static int translate_remove(struct kb_dkms_request *rq, const struct kb_dkms_hos
 	}
 	if (!(id = module_id(rq)))
 		return kb_dkms_fail(call, 1, "out of memory");
-	begin(rq, host, call, &kb_cmd_remove);
+	if (unregister)
+		cmd = &kb_cmd_remove;
+	else if (rq->action->act == KB_DKMS_UNINSTALL)
+		cmd = &kb_cmd_dkms_uninstall;
+	else if (rq->action->act == KB_DKMS_UNBUILD)
+		cmd = &kb_cmd_dkms_unbuild;
+	begin(rq, host, call, cmd);
 	push(rq, call, id);
 	if (unregister)
 		push(rq, call, "--all");
-	finish(rq, call, &kb_cmd_remove, &rq->kernels);
+	finish(rq, call, cmd, &rq->kernels);
 	return 0;
 }
 
@@ -264,6 +272,9 @@ static int translate_action(struct kb_dkms_request *rq, const struct kb_dkms_hos
 	case KB_DKMS_KERNEL_PREINST:
 	case KB_DKMS_KERNEL_PRERM:
 		return translate_kernel(rq, host, call);
+	case KB_DKMS_GENERATE_MOK:
+		begin(rq, host, call, &kb_cmd_dkms_generate_mok);
+		return 0;
 	default:
 		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "dkms %s is not supported by kbuildd: %s",
 				    rq->action->name, rq->action->does);
@@ -301,41 +312,4 @@ void kb_dkms_call_release(struct kb_dkms_call *call)
 	kb_strv_clear(&call->argv);
 	kb_buf_release(&call->out);
 	kb_buf_release(&call->err);
-}
-
-/* `dkms build PATH`: register the tree first, as DKMS's build adds; kbuildd build takes no path. */
-static int cmd_dkms_build(struct kb_ctx *ctx, int argc, char **argv)
-{
-	struct kb_strv ids = KB_STRV_INIT;
-	int r = kb_engine_args(ctx, argc, argv, true, &ids);
-
-	if (r >= 0)
-		r = kb_engine_run(ctx, &ids, KB_PLAN_BUILD);
-	kb_strv_clear(&ids);
-	return r;
-}
-
-const struct kb_cmd kb_cmd_dkms_build = {
-	.name = "dkms-build",
-	.run = cmd_dkms_build,
-	.usage = "[-k KERNEL]... (PATH | NAME[/VERSION])...",
-	.summary = "register source trees given by path, then build them (for dkms build)",
-	.help = "What 'dkms build PATH' becomes: each PATH (a DKMS source tree, or a recipe)\n"
-		"is registered as 'kbuildd add' does, then built as 'kbuildd build' does.",
-	.options = KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_FORCE | KB_OPT_OFFLINE |
-		   KB_OPT_WAIT,
-	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
-};
-
-/* The commands only translations name: not in kbuildd's table, so not in its --help. */
-static const struct kb_cmd *const frontend_commands[] = {
-	&kb_cmd_dkms_build, &kb_cmd_dkms_status,
-};
-
-const struct kb_cmd *kb_dkms_find_command(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(frontend_commands); i++)
-		if (!strcmp(frontend_commands[i]->name, name))
-			return frontend_commands[i];
-	return NULL;
 }

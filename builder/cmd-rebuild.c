@@ -1,7 +1,11 @@
 /* kbuildd rebuild: what the kernel hooks call after an upgrade. */
+#include <stdio.h>
+
 #include "cmd.h"
 #include "engine.h"
 #include "log.h"
+
+#define NO_AUTOINSTALL "etc/dkms/no-autoinstall"
 
 static int cmd_rebuild(struct kb_ctx *ctx, int argc, char **argv)
 {
@@ -12,6 +16,12 @@ static int cmd_rebuild(struct kb_ctx *ctx, int argc, char **argv)
 		return kb_err(-KB_E_INPUT, "say which kernels: --all, or -k KERNEL");
 	if (ctx->all && ctx->kernels.n)
 		return kb_err(-KB_E_INPUT, "give --all or -k KERNEL, not both");
+	/* an admin's switch from DKMS days: no builds from kernel hooks or autoinstall */
+	if ((ctx->hook || ctx->dkms_codes) && kb_root_exists(&ctx->root, NO_AUTOINSTALL)) {
+		printf("Automatic installation of modules has been disabled (/%s).\n",
+		       NO_AUTOINSTALL);
+		return 0;
+	}
 	return kb_engine_run(ctx, NULL, KB_PLAN_INSTALL);
 }
 

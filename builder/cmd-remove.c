@@ -35,7 +35,30 @@ static int drop_builds(struct kb_ctx *ctx, const struct kb_recipe *r, const char
 	return ret;
 }
 
-static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k)
+/* Whether any kernel still has a kept build of @r. */
+static bool built_anywhere(struct kb_ctx *ctx, const struct kb_recipe *r)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	char rel[PATH_MAX];
+	bool built = false;
+
+	kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s", KB_STATE_DIR, r->name, r->version);
+	if (kb_root_list(&ctx->root, rel, &names) < 0)
+		return false;
+	for (size_t i = 0; !built && i < names.n; i++) {
+		char id[PATH_MAX];
+
+		if (names.v[i][0] == '.' ||
+		    kb_pathf(id, sizeof(id), "%s/%s/build-id", rel, names.v[i]) < 0)
+			continue;
+		built = kb_root_exists(&ctx->root, id);
+	}
+	kb_strv_clear(&names);
+	return built;
+}
+
+static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k,
+			     enum kb_remove_how how)
 {
 	struct kb_manifest m;
 	bool ours = false;
@@ -56,7 +79,10 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 		kb_err_errno(ret, "cannot remove %s/%s from %s", r->name, r->version, k->release);
 		goto out;
 	}
-	if (!ctx->dry_run)
+	/* DKMS runs it for each kernel it uninstalled from; its failure changes nothing */
+	if (ours && !ctx->dry_run)
+		kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, k->release);
+	if (!ctx->dry_run && how != KB_REMOVE_UNINSTALL)
 		ret = drop_builds(ctx, r, k->release);
 	if (ours && ret >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
 		printf("%-24s %-28s removed\n", r->name, k->release);
@@ -77,6 +103,20 @@ static void keep_first(int *ret, int r)
 {
 	if (r < 0 && *ret >= 0)
 		*ret = r;
+}
+
+/* DKMS's POST_REMOVE of the recipe whose files @m listed, after they went from @kernel. */
+static void post_remove(struct kb_ctx *ctx, const struct kb_recipe_set *set,
+			const struct kb_manifest *m, const char *kernel)
+{
+	char id[NAME_MAX * 2 + 2];
+	const struct kb_recipe *r;
+
+	if (ctx->dry_run || snprintf(id, sizeof(id), "%s/%s", m->name, m->version) >= (int)sizeof(id))
+		return;
+	r = kb_recipe_set_find(set, id);
+	if (r)
+		kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, kernel);
 }
 
 /*
@@ -101,12 +141,17 @@ static int remove_kernel(struct kb_ctx *ctx, struct kb_recipe_set *set)
 						"manifest", installed.damaged[i].damage,
 						installed.damaged[i].name, kernel));
 		for (size_t i = 0; i < installed.n; i++) {
-			r = ctx->dry_run ? 0 : kb_uninstall(ctx, kernel, installed.v[i].name);
-			if (r < 0 && r != -ENOENT)
+			const struct kb_manifest *m = &installed.v[i];
+
+			r = ctx->dry_run ? 0 : kb_uninstall(ctx, kernel, m->name);
+			if (r < 0 && r != -ENOENT) {
 				keep_first(&ret, kb_err_errno(r, "cannot remove %s from %s",
-							      installed.v[i].name, kernel));
-			else if (kb_log_get_level() >= KB_LOG_NORMAL)
-				printf("%-24s %-28s removed\n", installed.v[i].name, kernel);
+							      m->name, kernel));
+				continue;
+			}
+			if (kb_log_get_level() >= KB_LOG_NORMAL)
+				printf("%-24s %-28s removed\n", m->name, kernel);
+			post_remove(ctx, set, m, kernel);
 		}
 		kb_manifest_set_release(&installed);
 		for (size_t i = 0; !ctx->dry_run && i < set->n; i++)
@@ -119,7 +164,7 @@ static int remove_kernel(struct kb_ctx *ctx, struct kb_recipe_set *set)
 	return ret;
 }
 
-static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
+int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_how how)
 {
 	struct kb_recipe_set set = { 0 };
 	struct kb_kernel_list kernels = { 0 };
@@ -153,13 +198,11 @@ static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
 			kb_info("%s is not registered: nothing to remove", argv[i]);
 			continue;
 		}
-
 		for (size_t k = 0; k < kernels.n; k++)
-			keep_first(&failed, remove_for_kernel(ctx, r, &kernels.v[k]));
+			keep_first(&failed, remove_for_kernel(ctx, r, &kernels.v[k], how));
 		/* unregistered only when nothing of it is left installed */
-		if (failed >= 0 && ctx->all && !ctx->dry_run) {
-			/* DKMS runs it after uninstalling, while the source is still there */
-			kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, NULL);
+		if (failed >= 0 && !ctx->dry_run &&
+		    (ctx->all || (how == KB_REMOVE_LAST && !built_anywhere(ctx, r)))) {
 			failed = kb_state_forget(ctx, r);
 			if (failed >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
 				printf("unregistered %s/%s\n", r->name, r->version);
@@ -170,6 +213,11 @@ out:
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
 	return ret;
+}
+
+static int cmd_remove(struct kb_ctx *ctx, int argc, char **argv)
+{
+	return kb_remove_recipes(ctx, argc, argv, KB_REMOVE_UNBUILD);
 }
 
 const struct kb_cmd kb_cmd_remove = {

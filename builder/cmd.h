@@ -46,11 +46,23 @@ extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_inst
 	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify,
 	kb_cmd_keys, kb_cmd_doctor, kb_cmd_import_dkms;
 
+/* What removing NAME/VERSION from some kernels (-k) takes away; --all always unregisters. */
+enum kb_remove_how {
+	KB_REMOVE_UNBUILD,	/* the files and the builds; the registration stays */
+	KB_REMOVE_UNINSTALL,	/* the files only: the build is kept (dkms uninstall) */
+	KB_REMOVE_LAST,		/* as UNBUILD, then unregister once no kernel has a build (dkms remove) */
+};
+
+/* kbuildd remove's work (cmd-remove.c), for the commands the dkms front end names. */
+int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_how how);
+
 /*
- * The dkms front end (cmd-dkms.c). Its translations also name two commands
- * of their own, kept out of the table above and so out of --help:
- * dkms-build (register paths, then build) and dkms-status (DKMS's status
- * lines, in cmd-status.c). kb_dkms_find_command() returns one by name, or NULL.
+ * The dkms front end (cmd-dkms.c). Its translations also name commands of
+ * their own (cmd-dkms-cmds.c), kept out of the table above and so out of
+ * --help: dkms-build (register paths, then build), dkms-status (DKMS's
+ * status lines) and dkms-uninstall, -unbuild and -remove (what each of those
+ * takes away). kb_dkms_find_command() returns one by name, or NULL.
  */
-extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_status;
+extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_status, kb_cmd_dkms_uninstall,
+	kb_cmd_dkms_unbuild, kb_cmd_dkms_remove, kb_cmd_dkms_add, kb_cmd_dkms_generate_mok;
 const struct kb_cmd *kb_dkms_find_command(const char *name);

@@ -50,9 +50,17 @@ struct kb_ctx {
 	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */
+	int dkms_exit;			/* a DKMS code that wins over any other (kb_dkms_exit) */
 	bool dkms_distro_read;		/* dkms_distro holds the root's os-release ID */
 	char dkms_distro[32];
 };
+
+/* With --dkms-exit-codes, make @code (when not 0) the exit status, unless one was set already. */
+static inline void kb_dkms_exit(struct kb_ctx *ctx, int code)
+{
+	if (ctx->dkms_codes && !ctx->dkms_exit)
+		ctx->dkms_exit = code;
+}
 
 /* Total make slots: -j, else settings, else online CPUs. */
 unsigned kb_ctx_jobs(const struct kb_ctx *ctx);

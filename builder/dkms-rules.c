@@ -42,6 +42,7 @@ void kb_dkms_problem(struct kb_dkms_reading *rd, const char *name, long index, c
 	va_end(ap);
 	if (r < 0)
 		return;
+	rd->dkms_code = rd->dkms_code ? rd->dkms_code : 8;	/* "Bad conf file." */
 	if (line)
 		kb_strv_pushf(&rd->errors, "%s:%u: %s", rd->file, line, msg);
 	else
@@ -132,9 +133,11 @@ void kb_dkms_check_common(struct kb_dkms_reading *rd)
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "PATCH"); i++) {
 		const char *p = kb_dkms_value(rd, "PATCH", i);
 
-		if (p && !inside(p))
+		if (p && !inside(p)) {
+			rd->dkms_code = rd->dkms_code ? rd->dkms_code : 5;
 			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' must name a file inside "
 				"patches/, without '..'", i, p);
+		}
 	}
 	{
 		static const char *const regexes[] = {
@@ -361,6 +364,7 @@ void kb_dkms_reading_init(struct kb_dkms_reading *rd, const char *file, const ch
 	rd->text = text;
 	kb_dkms_conf_init(&rd->conf);
 	rd->errors = (struct kb_strv)KB_STRV_INIT;
+	rd->dkms_code = 0;
 }
 
 void kb_dkms_reading_release(struct kb_dkms_reading *rd)

@@ -15,6 +15,7 @@ struct kb_dkms_reading {
 	const char *text;
 	struct kb_dkms_conf conf;
 	struct kb_strv errors;
+	int dkms_code;			/* DKMS's exit status for the first error: 8, or 5 (PATCH) */
 };
 
 void kb_dkms_reading_init(struct kb_dkms_reading *rd, const char *file, const char *text);

@@ -193,8 +193,10 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r)
 	kb_dkms_check_common(&rd);
 	kb_dkms_check_modules(ctx, &rd, NULL, NULL);
 	ret = kb_dkms_print_errors(&rd);
-	if (ret < 0)
+	if (ret < 0) {
+		kb_dkms_exit(ctx, rd.dkms_code);
 		goto out;
+	}
 	kb_dkms_tell_ignored(&rd);
 	ret = synthesize(&rd, dir, strrchr(real, '/') + 1, &recipe);
 	if (ret >= 0)
@@ -429,7 +431,7 @@ out:
 
 /* A script's command line when @r has none evaluated for a kernel (add, remove). */
 static char *script_of(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dkms_script which,
-		       const char *srcdir)
+		       const char *srcdir, const char *kernel)
 {
 	struct kb_strv files = KB_STRV_INIT;
 	_cleanup_free_ char *conf = NULL, *ksrc = NULL, *itree = NULL;
@@ -440,7 +442,8 @@ static char *script_of(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	if (r->dkms_build)
 		return r->dkms_build->scripts[which] ? strdup(r->dkms_build->scripts[which]) : NULL;
 	uname(&u);
-	ksrc = root_host(ctx, "lib/modules/%s/build", u.release);
+	kernel = kernel ? kernel : u.release;
+	ksrc = root_host(ctx, "lib/modules/%s/build", kernel);
 	itree = root_host(ctx, "lib/modules");
 	if (asprintf(&conf, "%s/%s", srcdir, r->dkms) < 0)
 		return NULL;
@@ -448,7 +451,7 @@ static char *script_of(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	kb_strv_push(&files, conf);
 	{
 		struct kb_dkms_env env = {
-			.kernelver = u.release, .arch = u.machine, .kernel_source_dir = ksrc,
+			.kernelver = kernel, .arch = u.machine, .kernel_source_dir = ksrc,
 			.install_tree = itree, .module = r->name, .module_version = r->version,
 		};
 		_cleanup_free_ char *dir = strdup(conf);
@@ -481,7 +484,7 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	srcdir = root_host(ctx, "%s/recipes/%s/%s/source", KB_STATE_DIR, r->name, r->version);
 	if (!srcdir)
 		return -ENOMEM;
-	cmd = script_of(ctx, r, which, srcdir);
+	cmd = script_of(ctx, r, which, srcdir, kernel);
 	if (!cmd)
 		return 0;
 	if (asprintf(&run, "%s/%s", srcdir, cmd) < 0)

@@ -217,7 +217,8 @@ int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
 /*
  * DKMS's exit status for the same outcome: autoinstall says 11 when any
  * module failed; build and install say 10 for a failed build, and 77 (all
- * excluded) or 21 (no headers) when nothing could be attempted.
+ * excluded, not for autoinstall) or 21 (no headers) when nothing could be
+ * attempted.
  */
 static int dkms_status(const struct kb_plan *plan, bool autoinstall)
 {
@@ -237,13 +238,11 @@ static int dkms_status(const struct kb_plan *plan, bool autoinstall)
 		else
 			attempted = true;
 	}
-	if (autoinstall)
-		return failed ? 11 : 0;
 	if (failed)
-		return 10;
+		return autoinstall ? 11 : 10;
 	if (!attempted && no_headers)
 		return 21;
-	if (!attempted && excluded)
+	if (!attempted && excluded && !autoinstall)
 		return 77;
 	return 0;
 }
@@ -258,8 +257,8 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	int r, failed = 0;
 
 	r = kb_state_load(ctx, &set);
-	if (r >= 0)
-		r = kb_kernels_discover(ctx, &kernels);
+	if (r >= 0 && (r = kb_kernels_discover(ctx, &kernels)) == -KB_E_INPUT)
+		kb_dkms_exit(ctx, 21);	/* a -k kernel is not there at all: no headers either */
 	if (r >= 0)
 		r = kb_engine_setup_signing(ctx, &kernels, &signer, !ctx->dry_run);
 	if (r >= 0)

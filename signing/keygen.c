@@ -94,11 +94,11 @@ static int serialise(EVP_PKEY *key, X509 *cert, struct kb_buf *key_pem, struct k
 	return r;
 }
 
-int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
-		     unsigned bits, const char *common_name)
+static int generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+		    unsigned bits, const char *common_name, bool der)
 {
 	struct kb_buf key_pem = KB_BUF_INIT, cert_pem = KB_BUF_INIT, cert_der = KB_BUF_INIT;
-	struct kb_keypair pair = { &key_pem, &cert_pem, &cert_der };
+	struct kb_keypair pair = { &key_pem, der ? &cert_der : &cert_pem, &cert_der };
 	EVP_PKEY *key = EVP_RSA_gen(bits);
 	X509 *cert = key ? make_cert(key, common_name) : NULL;
 	int r = -EIO;
@@ -115,4 +115,16 @@ int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return r;
+}
+
+int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+		     unsigned bits, const char *common_name)
+{
+	return generate(root, key_rel, cert_rel, bits, common_name, false);
+}
+
+int kb_keys_generate_der(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+			 unsigned bits, const char *common_name)
+{
+	return generate(root, key_rel, cert_rel, bits, common_name, true);
 }

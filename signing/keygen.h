@@ -13,3 +13,6 @@
  */
 int kb_keys_generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
 		     unsigned bits, const char *common_name);
+/* The same with @cert_rel in DER too, as DKMS keeps its mok.pub. */
+int kb_keys_generate_der(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+			 unsigned bits, const char *common_name);

@@ -95,12 +95,12 @@ test_expect_success 'dkms status prints DKMS lines, narrowed by module, version 
 	test_cmp expect out
 '
 
-test_expect_success 'dkms uninstall removes the module; the registration stays' '
+test_expect_success 'dkms uninstall removes the module; the build and the registration stay' '
 	dkms uninstall kbt-hello/1.0 -k "$K1" >out &&
 	test -z "$(modfile "$K1")" &&
 	test_grep -v "updates/dkms/hello.ko" "$ROOT/lib/modules/$K1/modules.dep" &&
 	dkms status >out &&
-	echo "kbt-hello/1.0: added" >expect &&
+	echo "kbt-hello/1.0, $K1, $ARCH: built" >expect &&
 	test_cmp expect out
 '
 
@@ -231,17 +231,17 @@ test_expect_success 'options kbuildd cannot honour are refused with exit 2 and t
 	test_path_is_missing "$ROOT/var/lib/kbuildd/recipes/kbt-hello"
 '
 
-test_expect_success 'unknown or unsupported actions and missing modules exit 2, in DKMS words' '
+test_expect_success 'unknown or unsupported actions exit 2 and missing modules 1, in DKMS words' '
 	test_expect_code 2 dkms frobnicate 2>err &&
 	test_grep "^Error! Unknown action specified: \"frobnicate\"$" err &&
 	test_grep "kernel_postinst" err &&
 	test_expect_code 2 kbuildd_dkms 2>err &&
 	test_grep "^Error! No action specified" err &&
-	for action in mktarball ldtarball match generate_mok; do
+	for action in mktarball ldtarball match; do
 		test_expect_code 2 dkms $action 2>err &&
 		test_grep "^Error! dkms $action is not supported by kbuildd" err || exit 1
 	done &&
-	test_expect_code 2 dkms remove -m kbt-hello 2>err &&
+	test_expect_code 1 dkms remove -m kbt-hello 2>err &&
 	test_grep "^Error! Arguments <module> and <module-version> are not specified.$" err &&
 	test_expect_code 2 dkms status --frobnicate 2>err &&
 	test_grep "^Error! Unknown option: --frobnicate$" err &&

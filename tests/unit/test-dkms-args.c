@@ -117,18 +117,18 @@ static void assert_refused(const char *dkms, int status, const char *message)
 static void add_registers_a_source_tree_given_by_path(void **state)
 {
 	(void)state;
-	assert_translation("add hello-1.0", KB " add ./hello-1.0");
-	assert_translation("add ./hello-1.0", KB " add ./hello-1.0");
-	assert_translation("add src/hello-1.0/dkms.conf", KB " add src/hello-1.0/dkms.conf");
+	assert_translation("add hello-1.0", KB " dkms-add ./hello-1.0");
+	assert_translation("add ./hello-1.0", KB " dkms-add ./hello-1.0");
+	assert_translation("add src/hello-1.0/dkms.conf", KB " dkms-add src/hello-1.0/dkms.conf");
 }
 
 static void add_by_module_and_version_takes_the_tree_in_usr_src(void **state)
 {
 	(void)state;
-	assert_translation("add -m foo -v 1.2", KB " add /usr/src/foo-1.2");
-	assert_translation("add foo/1.2", KB " add /usr/src/foo-1.2");
+	assert_translation("add -m foo -v 1.2", KB " dkms-add /usr/src/foo-1.2");
+	assert_translation("add foo/1.2", KB " dkms-add /usr/src/foo-1.2");
 	assert_translation("add -m foo/1.2 --root /srv/image/",
-			   KB " --root /srv/image/ add /srv/image/usr/src/foo-1.2");
+			   KB " --root /srv/image/ dkms-add /srv/image/usr/src/foo-1.2");
 }
 
 static void build_and_install_pass_each_kernel_without_its_arch(void **state)
@@ -175,10 +175,10 @@ static void options_a_command_does_not_take_are_dropped(void **state)
 static void uninstall_unbuild_and_remove_default_to_the_running_kernel(void **state)
 {
 	(void)state;
-	assert_translation("uninstall foo/1.2", KB " remove foo/1.2 -k " RUNNING);
-	assert_translation("unbuild -m foo -v 1.2 -k " OTHER, KB " remove foo/1.2 -k " OTHER);
-	assert_translation("remove foo/1.2", KB " remove foo/1.2 -k " RUNNING);
-	assert_translation("remove foo/1.2 -k " OTHER, KB " remove foo/1.2 -k " OTHER);
+	assert_translation("uninstall foo/1.2", KB " dkms-uninstall foo/1.2 -k " RUNNING);
+	assert_translation("unbuild -m foo -v 1.2 -k " OTHER, KB " dkms-unbuild foo/1.2 -k " OTHER);
+	assert_translation("remove foo/1.2", KB " dkms-remove foo/1.2 -k " RUNNING);
+	assert_translation("remove foo/1.2 -k " OTHER, KB " dkms-remove foo/1.2 -k " OTHER);
 }
 
 static void remove_all_unregisters_and_uninstall_all_covers_every_kernel(void **state)
@@ -186,7 +186,7 @@ static void remove_all_unregisters_and_uninstall_all_covers_every_kernel(void **
 	(void)state;
 	assert_translation("remove -m foo -v 1.2 --all", KB " remove foo/1.2 --all");
 	assert_translation("uninstall foo/1.2 --all",
-			   KB " remove foo/1.2 -k " RUNNING " -k " OTHER);
+			   KB " dkms-uninstall foo/1.2 -k " RUNNING " -k " OTHER);
 }
 
 static void status_takes_a_module_a_version_and_kernels(void **state)
@@ -257,7 +257,7 @@ static void root_and_kbuildd_options_before_dkms_pass_through(void **state)
 	h.nr_prefix = 3;
 	h.root = prefix[1];
 	assert_translation_with(&h, "add -m foo -v 1.2",
-				"kbuildd --root /srv/image -q --dkms-exit-codes add "
+				"kbuildd --root /srv/image -q --dkms-exit-codes dkms-add "
 				"/srv/image/usr/src/foo-1.2");
 	assert_translation_with(&h, "status --root /srv/other",
 				"kbuildd --root /srv/image -q --dkms-exit-codes --root /srv/other "
@@ -327,12 +327,12 @@ static void a_foreign_arch_is_refused(void **state)
 static void a_missing_module_is_said_as_dkms_says_it(void **state)
 {
 	(void)state;
-	assert_refused("remove", 2, "Arguments <module> and <module-version> are not specified.\n"
+	assert_refused("remove", 1, "Arguments <module> and <module-version> are not specified.\n"
 		       "Usage: remove <module>/<module-version> or\n");
-	assert_refused("uninstall -m foo", 2, "Arguments <module> and <module-version>");
-	assert_refused("add -m foo", 2, "Usage: add <module>/<module-version> or");
-	assert_refused("build", 2, "Usage: build <module>/<module-version> or");
-	assert_refused("install -k " RUNNING, 2, "Arguments <module> and <module-version>");
+	assert_refused("uninstall -m foo", 1, "Arguments <module> and <module-version>");
+	assert_refused("add -m foo", 1, "Usage: add <module>/<module-version> or");
+	assert_refused("build", 1, "Usage: build <module>/<module-version> or");
+	assert_refused("install -k " RUNNING, 1, "Arguments <module> and <module-version>");
 }
 
 static void unknown_and_unsupported_actions_are_refused(void **state)
@@ -340,14 +340,15 @@ static void unknown_and_unsupported_actions_are_refused(void **state)
 	(void)state;
 	assert_refused("frobnicate foo/1.2", 2, "Unknown action specified: \"frobnicate\"\n"
 		       "kbuildd's dkms does add, build, install, uninstall, unbuild, remove, "
-		       "status, autoinstall, kernel_postinst, kernel_preinst or kernel_prerm.");
+		       "status, autoinstall, kernel_postinst, kernel_preinst, kernel_prerm or "
+		       "generate_mok.");
 	assert_refused("", 2, "No action specified: give one of add, build,");
 	assert_refused("--root /srv/image frobnicate", 2, "Unknown action specified: \"frobnicate\"");
 	assert_refused("-k " RUNNING, 2, "No action specified");
 	assert_refused("mktarball foo/1.2", 2, "dkms mktarball is not supported by kbuildd");
 	assert_refused("ldtarball new-2.0.dkms.tar.gz", 2, "dkms ldtarball is not supported");
 	assert_refused("match --templatekernel " RUNNING " -k " OTHER, 2, "--templatekernel");
-	assert_refused("generate_mok", 2, "use 'kbuildd keys generate'");
+	assert_translation("generate_mok", KB " dkms-generate-mok");
 	assert_refused("build install foo/1.2", 4, "Cannot specify more than one action.");
 	assert_refused("add new-2.0.dkms.tar.gz", 2, "DKMS tarballs are not supported");
 }
