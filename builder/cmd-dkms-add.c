@@ -61,9 +61,11 @@ static int copy_to_usr_src(struct kb_ctx *ctx, const char *src, const char *name
 
 /*
  * The path to register for @arg: a kbuildd recipe as it is; a DKMS tree (or
- * its dkms.conf) as its copy in usr/src. Caller frees *@out.
+ * its dkms.conf) as its copy in usr/src. For build and install (@add false)
+ * a tree registered already is not placed again: *@id is then its NAME/VERSION.
+ * Caller frees *@out and *@id; one of them is set.
  */
-static int place(struct kb_ctx *ctx, const char *arg, char **out)
+static int place(struct kb_ctx *ctx, const char *arg, bool add, char **out, char **id)
 {
 	_cleanup_free_ char *conf = NULL, *dir = NULL, *real = NULL, *dest = NULL;
 	struct kb_recipe r;
@@ -95,6 +97,11 @@ static int place(struct kb_ctx *ctx, const char *arg, char **out)
 	ret = conf ? kb_dkms_load(ctx, conf, &r) : -ENOMEM;
 	if (ret >= 0 && kb_pathf(rel, sizeof(rel), "%s/recipes/%s/%s", KB_STATE_DIR, r.name,
 				 r.version) >= 0 && kb_root_exists(&ctx->root, rel)) {
+		if (!add) {	/* as DKMS's build: what is added is not added again */
+			ret = asprintf(id, "%s/%s", r.name, r.version) < 0 ? -ENOMEM : 0;
+			kb_recipe_release(&r);
+			return ret;
+		}
 		kb_dkms_exit(ctx, 3);
 		ret = kb_err(-KB_E_INPUT, "DKMS tree already contains: %s/%s; the same module and "
 			     "version cannot be added twice", r.name, r.version);
@@ -116,26 +123,48 @@ static int place(struct kb_ctx *ctx, const char *arg, char **out)
 	return ret;
 }
 
-static int cmd_dkms_add(struct kb_ctx *ctx, int argc, char **argv)
+/* A source tree or a dkms.conf given by path, not a NAME[/VERSION]. */
+static bool is_path(const char *arg)
 {
-	struct kb_strv paths = KB_STRV_INIT, ids = KB_STRV_INIT;
-	int ret = argc ? 0 : kb_err(-KB_E_INPUT, "name a DKMS source tree or its dkms.conf");
+	const char *base = strrchr(arg, '/');
+
+	return access(arg, F_OK) == 0 &&
+	       (is_dir(arg) || !strcmp(base ? base + 1 : arg, "dkms.conf") || strstr(arg, ".recipe"));
+}
+
+int kb_dkms_register(struct kb_ctx *ctx, int argc, char **argv, bool add, struct kb_strv *ids)
+{
+	struct kb_strv paths = KB_STRV_INIT;
+	int ret = 0;
 
 	for (int i = 0; ret >= 0 && i < argc; i++) {
-		char *path = NULL;
+		char *path = NULL, *id = NULL;
 
-		ret = place(ctx, argv[i], &path);
-		if (ret >= 0)
-			ret = kb_strv_push(&paths, path);
+		if (!add && !is_path(argv[i]))
+			ret = kb_strv_push(ids, argv[i]);
+		else
+			ret = place(ctx, argv[i], add, &path, &id);
+		if (ret >= 0 && (path || id))
+			ret = path ? kb_strv_push(&paths, path) : kb_strv_push(ids, id);
 		free(path);
+		free(id);
 	}
-	if (ret >= 0)
-		ret = kb_state_add_many(ctx, paths.v, paths.n, &ids);
+	if (ret >= 0 && paths.n)
+		ret = kb_state_add_many(ctx, paths.v, paths.n, ids);
+	kb_strv_clear(&paths);
+	return ret;
+}
+
+static int cmd_dkms_add(struct kb_ctx *ctx, int argc, char **argv)
+{
+	struct kb_strv ids = KB_STRV_INIT;
+	int ret = argc ? kb_dkms_register(ctx, argc, argv, true, &ids) :
+		  kb_err(-KB_E_INPUT, "name a DKMS source tree or its dkms.conf");
+
 	for (size_t i = 0; i < ids.n; i++)
 		if (!ctx->dry_run && kb_log_get_level() >= KB_LOG_NORMAL)
 			printf("registered %s\n", ids.v[i]);
 	kb_strv_clear(&ids);
-	kb_strv_clear(&paths);
 	return ret;
 }
 

@@ -16,27 +16,55 @@
 #include "plan.h"
 #include "state.h"
 
-/* `dkms build PATH`: register the tree first, as DKMS's build adds; kbuildd build takes no path. */
-static int cmd_dkms_build(struct kb_ctx *ctx, int argc, char **argv)
+/*
+ * dkms build and install: a tree given by path is placed and registered
+ * first, as DKMS's build adds what is not added yet (cmd-dkms-add.c).
+ */
+static int dkms_build(struct kb_ctx *ctx, int argc, char **argv, enum kb_plan_mode mode)
 {
 	struct kb_strv ids = KB_STRV_INIT;
-	int r = kb_engine_args(ctx, argc, argv, true, &ids);
+	int r = argc ? kb_dkms_register(ctx, argc, argv, false, &ids) :
+		kb_err(-KB_E_INPUT, "name a driver: NAME[/VERSION], or its source tree");
 
 	if (r >= 0)
-		r = kb_engine_run(ctx, &ids, KB_PLAN_BUILD);
+		r = kb_engine_run(ctx, &ids, mode);
 	kb_strv_clear(&ids);
 	return r;
 }
+
+static int cmd_dkms_build(struct kb_ctx *ctx, int argc, char **argv)
+{
+	return dkms_build(ctx, argc, argv, KB_PLAN_BUILD);
+}
+
+static int cmd_dkms_install(struct kb_ctx *ctx, int argc, char **argv)
+{
+	return dkms_build(ctx, argc, argv, KB_PLAN_INSTALL);
+}
+
+#define DKMS_BUILD_OPTIONS (KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_FORCE | \
+			    KB_OPT_OFFLINE | KB_OPT_WAIT)
 
 const struct kb_cmd kb_cmd_dkms_build = {
 	.name = "dkms-build",
 	.run = cmd_dkms_build,
 	.usage = "[-k KERNEL]... (PATH | NAME[/VERSION])...",
-	.summary = "register source trees given by path, then build them (for dkms build)",
-	.help = "What 'dkms build PATH' becomes: each PATH (a DKMS source tree, or a recipe)\n"
-		"is registered as 'kbuildd add' does, then built as 'kbuildd build' does.",
-	.options = KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_FORCE | KB_OPT_OFFLINE |
-		   KB_OPT_WAIT,
+	.summary = "what 'dkms build' does: register a tree given by path, then build",
+	.help = "What 'dkms build' becomes: each PATH (a DKMS source tree, or its dkms.conf)\n"
+		"not registered yet is copied to /usr/src/NAME-VERSION and registered from\n"
+		"there, as 'dkms add' does; then each is built as 'kbuildd build' does.",
+	.options = DKMS_BUILD_OPTIONS,
+	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
+};
+
+const struct kb_cmd kb_cmd_dkms_install = {
+	.name = "dkms-install",
+	.run = cmd_dkms_install,
+	.usage = "[-k KERNEL]... (PATH | NAME[/VERSION])...",
+	.summary = "what 'dkms install' does: register a tree given by path, then install",
+	.help = "What 'dkms install' becomes: as dkms-build, then installed as 'kbuildd\n"
+		"install' does.",
+	.options = DKMS_BUILD_OPTIONS | KB_OPT_NO_DEPMOD,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };
 
@@ -254,7 +282,7 @@ const struct kb_cmd kb_cmd_dkms_generate_mok = {
 
 /* The commands only translations name: not in kbuildd's table, so not in its --help. */
 static const struct kb_cmd *const frontend_commands[] = {
-	&kb_cmd_dkms_build, &kb_cmd_dkms_status, &kb_cmd_dkms_uninstall,
+	&kb_cmd_dkms_build, &kb_cmd_dkms_install, &kb_cmd_dkms_status, &kb_cmd_dkms_uninstall,
 	&kb_cmd_dkms_unbuild, &kb_cmd_dkms_remove, &kb_cmd_dkms_add, &kb_cmd_dkms_generate_mok,
 };
 

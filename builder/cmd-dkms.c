@@ -172,8 +172,8 @@ static int translate_build(struct kb_dkms_request *rq, const struct kb_dkms_host
 	if (!what && given(rq->version) && !host->registered(rq->root, rq->module, rq->version) &&
 	    (tree = source_tree(rq)) && host->classify(tree) == KB_DKMS_PATH_TREE)
 		what = tree;
-	if (what && !install)
-		cmd = &kb_cmd_dkms_build;	/* `kbuildd build` takes no paths */
+	if (what)	/* placed in /usr/src and registered first, as DKMS does */
+		cmd = install ? &kb_cmd_dkms_install : &kb_cmd_dkms_build;
 	if (!what && !(id = module_id(rq)))
 		return kb_dkms_fail(call, 1, "out of memory");
 	begin(rq, host, call, cmd);

@@ -63,6 +63,15 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
  * status lines) and dkms-uninstall, -unbuild and -remove (what each of those
  * takes away). kb_dkms_find_command() returns one by name, or NULL.
  */
-extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_status, kb_cmd_dkms_uninstall,
+extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_install, kb_cmd_dkms_status, kb_cmd_dkms_uninstall,
 	kb_cmd_dkms_unbuild, kb_cmd_dkms_remove, kb_cmd_dkms_add, kb_cmd_dkms_generate_mok;
 const struct kb_cmd *kb_dkms_find_command(const char *name);
+
+/*
+ * Register what dkms add, build or install name (cmd-dkms-add.c): a DKMS
+ * source tree given by path is copied to /usr/src/NAME-VERSION first and
+ * registered from there. For add (@add), a module/version registered
+ * already is refused (DKMS's status 3); for build and install it is used as
+ * it is, and a NAME[/VERSION] goes to @ids unchanged.
+ */
+int kb_dkms_register(struct kb_ctx *ctx, int argc, char **argv, bool add, struct kb_strv *ids);

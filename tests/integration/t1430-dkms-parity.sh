@@ -77,6 +77,16 @@ DEST_MODULE_LOCATION[1]=/updates" &&
 	! grep -q "kbt-dup\|kbt-badpatch\|kbt-empty" out
 '
 
+test_expect_success 'install PATH of a tree not added yet adds it from /usr/src first' '
+	kbt_src inst kbt-inst &&
+	dkms install inst -k "$K1" &&
+	test_path_is_file "$ROOT/usr/src/kbt-inst-1.0/dkms.conf" &&
+	dkms status kbt-inst >out &&
+	test_grep "^kbt-inst/1.0, $K1, $ARCH: installed$" out &&
+	dkms build inst -k "$K1" &&
+	dkms remove kbt-inst/1.0 --all
+'
+
 # --- exit 21: no headers ----------------------------------------------------
 
 test_expect_success 'a kernel with no lib/modules/K at all: build exits 21' '

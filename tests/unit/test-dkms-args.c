@@ -150,9 +150,9 @@ static void build_and_install_register_a_tree_first_as_dkms_does(void **state)
 	(void)state;
 	assert_translation("build hello-1.0 -k " RUNNING,
 			   KB " dkms-build ./hello-1.0 -k " RUNNING);
-	assert_translation("install ./hello-1.0", KB " install ./hello-1.0");
+	assert_translation("install ./hello-1.0", KB " dkms-install ./hello-1.0");
 	/* not registered yet, but in /usr/src: DKMS's build adds it */
-	assert_translation("install -m new -v 2.0", KB " install /usr/src/new-2.0");
+	assert_translation("install -m new -v 2.0", KB " dkms-install /usr/src/new-2.0");
 	assert_translation("build new/2.0 --root /srv/image",
 			   KB " --root /srv/image dkms-build /srv/image/usr/src/new-2.0");
 	assert_translation("install new/3.0", KB " install new/3.0");
