@@ -436,6 +436,8 @@ void kb_dkms_select_patches(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
 		if (!p || !inside(p) || (match && regex_match(match, k->release) != 1))
 			continue;
 		r = patch_file(ctx, base->state_dir, p);
+		if (r < 0)	/* DKMS's status for a patch it cannot apply */
+			rd->dkms_code = rd->dkms_code ? rd->dkms_code : 5;
 		if (r == -ELOOP)
 			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is a symbolic link, or "
 				"lies behind one; only regular files in patches/ are applied", i, p);

@@ -396,6 +396,7 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 		for (size_t i = 0; i < rd.errors.n; i++)
 			kb_buf_addf(&msg, "%s%s", i ? "; " : "", rd.errors.v[i]);
 		*why = kb_buf_detach(&msg);
+		kb_dkms_exit(ctx, rd.dkms_code);
 		ret = -KB_E_INPUT;
 		goto out;
 	}

@@ -87,6 +87,15 @@ test_expect_success 'install PATH of a tree not added yet adds it from /usr/src 
 	dkms remove kbt-inst/1.0 --all
 '
 
+test_expect_success 'a PATCH missing from patches/ fails the build with 5; autoinstall says 11' '
+	kbt_src nopatch kbt-nopatch "PATCH[0]=gone.patch" &&
+	dkms add nopatch &&
+	test_expect_code 5 dkms build kbt-nopatch/1.0 -k "$K1" >out 2>&1 &&
+	test_grep "gone.patch" out &&
+	test_expect_code 11 dkms autoinstall -k "$K1" >out 2>&1 &&
+	dkms remove kbt-nopatch/1.0 --all
+'
+
 # --- exit 21: no headers ----------------------------------------------------
 
 test_expect_success 'a kernel with no lib/modules/K at all: build exits 21' '
