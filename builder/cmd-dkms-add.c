@@ -26,31 +26,31 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Replace root's usr/src/NAME-VERSION with a copy of @src, whole or not at all. */
+/*
+ * Replace root's usr/src/NAME-VERSION with a copy of @src in one step: a
+ * copy made beside it is swapped in (RENAME_EXCHANGE), so the old tree or
+ * the new one is there at any instant; a copy left by a killed run is
+ * removed by the next.
+ */
 static int copy_to_usr_src(struct kb_ctx *ctx, const char *src, const char *name,
 			   const char *version)
 {
-	char dest[PATH_MAX], next[PATH_MAX], old[PATH_MAX];
+	char dest[PATH_MAX], next[PATH_MAX];
 	int r;
 
 	if (kb_pathf(dest, sizeof(dest), "usr/src/%s-%s", name, version) < 0 ||
-	    kb_pathf(next, sizeof(next), "usr/src/" KB_STAGING_NEW "%s-%s", name, version) < 0 ||
-	    kb_pathf(old, sizeof(old), "usr/src/" KB_STAGING_OLD "%s-%s", name, version) < 0)
+	    kb_pathf(next, sizeof(next), "usr/src/" KB_STAGING_NEW "%s-%s", name, version) < 0)
 		return kb_err(-KB_E_INPUT, "%s/%s: name too long", name, version);
 	r = kb_mkdirs(&ctx->root, "usr/src", 0755);
 	if (r >= 0)
 		r = kb_rm_rf(&ctx->root, next);
 	if (r >= 0)
 		r = kb_copy_tree(src, &ctx->root, next, NULL);
-	if (r >= 0 && kb_root_exists(&ctx->root, dest)) {
-		r = kb_rm_rf(&ctx->root, old);
-		if (r >= 0)
-			r = kb_durable_rename(&ctx->root, dest, old);
-	}
 	if (r >= 0)
-		r = kb_durable_rename(&ctx->root, next, dest);
+		r = kb_root_exists(&ctx->root, dest) ? kb_durable_exchange(&ctx->root, next, dest) :
+		    kb_durable_rename(&ctx->root, next, dest);
 	if (r >= 0)
-		r = kb_rm_rf(&ctx->root, old);
+		r = kb_rm_rf(&ctx->root, next);	/* the old tree, when there was one */
 	if (r < 0) {
 		kb_rm_rf(&ctx->root, next);
 		return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot copy '%s' to /%s", src, dest);

@@ -41,6 +41,17 @@ test_expect_success 'add PATH copies the tree to /usr/src/NAME-VERSION, as DKMS 
 	test_cmp expect out
 '
 
+test_expect_success 'add PATH replaces a stale /usr/src/NAME-VERSION whole' '
+	kbt_src stale kbt-stale &&
+	mkdir -p "$ROOT/usr/src/kbt-stale-1.0" &&
+	echo old >"$ROOT/usr/src/kbt-stale-1.0/leftover.c" &&
+	dkms add stale &&
+	test_path_is_missing "$ROOT/usr/src/kbt-stale-1.0/leftover.c" &&
+	test_cmp stale/dkms.conf "$ROOT/usr/src/kbt-stale-1.0/dkms.conf" &&
+	! ls -a "$ROOT/usr/src" | grep -q "^\.kbuildd" &&
+	dkms remove kbt-stale/1.0 --all
+'
+
 test_expect_success 'a second add of the same module/version exits 3, however it is named' '
 	test_expect_code 3 dkms add par 2>err &&
 	test_grep "DKMS tree already contains: kbt-par/1.0" err &&
