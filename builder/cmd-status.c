@@ -137,6 +137,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_strv ids = KB_STRV_INIT;
 	struct kb_buf b = KB_BUF_INIT;
 	struct kb_signer signer = { 0 };
+	struct kb_plan_columns w;
 	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
 	size_t shown = 0;
 	int r;
@@ -166,10 +167,11 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	r = kb_plan_make(ctx, &set, &kernels, &ids, KB_PLAN_BUILD, &plan);
 	if (r < 0)
 		goto out;
+	w = kb_plan_columns(&plan, true);
 	if (ctx->json)
 		kb_buf_adds(&b, "[");
 	else if (plan.n)
-		kb_buf_addf(&b, "%-24s %-28s %s\n", "RECIPE", "KERNEL", "STATE");
+		kb_buf_addf(&b, "%-*s %-*s %s\n", w.id, "RECIPE", w.kernel, "KERNEL", "STATE");
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct kb_task *t = &plan.tasks[i];
 		char id[160];
@@ -180,8 +182,8 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		describe(ctx, t, running, &row);
 		kb_task_id(t, id, sizeof(id));
 		if (!ctx->json) {
-			kb_buf_addf(&b, "%-24s %-28s %s%s%s\n", id, t->kernel->release, row.state,
-				    row.detail[0] ? ": " : "", row.detail);
+			kb_buf_addf(&b, "%-*s %-*s %s%s%s\n", w.id, id, w.kernel, t->kernel->release,
+				    row.state, row.detail[0] ? ": " : "", row.detail);
 			continue;
 		}
 		kb_buf_adds(&b, shown++ ? ",\n {\"name\": " : "\n {\"name\": ");

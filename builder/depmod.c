@@ -219,6 +219,56 @@ int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name,
 	return r;
 }
 
+/* Append @mod's dependencies below @dir (kmod's dirname) to @paths as lib/modules/@release/... */
+static int push_needs(struct kmod_module *mod, const char *dir, const char *release,
+		      struct kb_strv *paths)
+{
+	struct kmod_list *deps = kmod_module_get_dependencies(mod), *l;
+	size_t len = strlen(dir);
+	int r = 0;
+
+	kmod_list_foreach(l, deps) {
+		struct kmod_module *dep = kmod_module_get_module(l);
+		const char *path = kmod_module_get_path(dep);
+		char rel[PATH_MAX];
+
+		if (!path || strncmp(path, dir, len) || path[len] != '/')
+			kb_warn("'%s', which %s needs, is outside /lib/modules/%s: left out of the "
+				"initramfs",
+				path ? path : kmod_module_get_name(dep), kmod_module_get_name(mod),
+				release);
+		else if (kb_pathf(rel, sizeof(rel), "lib/modules/%s%s", release, path + len) < 0)
+			r = -ENAMETOOLONG;
+		else if (!kb_strv_contains(paths, rel))
+			r = kb_strv_push(paths, rel);
+		kmod_module_unref(dep);
+		if (r < 0)
+			break;
+	}
+	kmod_module_unref_list(deps);
+	return r;
+}
+
+int kb_depmod_needs(struct kb_ctx *ctx, const char *release, const struct kb_strv *names,
+		    struct kb_strv *paths)
+{
+	struct kmod_ctx *kctx = modules_ctx(ctx, release);
+	int r = 0;
+
+	if (!kctx)
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < names->n; i++) {
+		struct kmod_module *mod = NULL;
+
+		if (kmod_module_new_from_name_lookup(kctx, names->v[i], &mod) < 0 || !mod)
+			continue;
+		r = push_needs(mod, kmod_get_dirname(kctx), release, paths);
+		kmod_module_unref(mod);
+	}
+	kmod_unref(kctx);
+	return r;
+}
+
 int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
 	struct kb_manifest_set set;

@@ -42,3 +42,14 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k);
  */
 int kb_depmod_resolve(struct kb_ctx *ctx, const char *release, const char *name, char *out,
 		      size_t size);
+
+/*
+ * For the initramfs: what modprobe loads first for each module named in
+ * @names, for @release: its modules.dep line (depmod lists the whole
+ * closure there), appended to @paths as root-relative paths
+ * (lib/modules/K/kernel/lib/foo.ko.xz), each once. A name depmod does not
+ * know adds nothing; a dependency outside lib/modules/K is left out with a
+ * warning. 0 or negative errno.
+ */
+int kb_depmod_needs(struct kb_ctx *ctx, const char *release, const struct kb_strv *names,
+		    struct kb_strv *paths);

@@ -90,6 +90,7 @@ static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 	static const char *const names[] = { "installed", "built", "up to date", "excluded",
 					     "no headers", "failed", "skipped", "error" };
 	unsigned counts[ARRAY_SIZE(names)] = { 0 };
+	struct kb_plan_columns w = kb_plan_columns(plan, false);
 	struct kb_buf summary = KB_BUF_INIT;
 
 	if (ctx->json) {
@@ -106,8 +107,9 @@ static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 				counts[j]++;
 		if (kb_log_get_level() < KB_LOG_NORMAL && !task_failed(t))
 			continue;
-		printf("%-24s %-28s %s%s%s\n", kb_task_id(t, id, sizeof(id)), t->kernel->release,
-		       outcome, t->reason ? ": " : "", t->reason ? t->reason : "");
+		printf("%-*s %-*s %s%s%s\n", w.id, kb_task_id(t, id, sizeof(id)), w.kernel,
+		       t->kernel->release, outcome, t->reason ? ": " : "",
+		       t->reason ? t->reason : "");
 	}
 	for (size_t j = 0; j < ARRAY_SIZE(names); j++)
 		if (counts[j])

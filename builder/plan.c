@@ -20,6 +20,26 @@ const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
 	return kb_recipe_id(t->recipe, buf, size);
 }
 
+/* Sized to the widest entry, as ps does, so a long version does not shift its row. */
+struct kb_plan_columns kb_plan_columns(const struct kb_plan *plan, bool selected)
+{
+	struct kb_plan_columns w = { .id = 24, .kernel = 28 };
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+		char id[160];
+		int len;
+
+		if (selected && !t->selected)
+			continue;
+		len = (int)strlen(kb_task_id(t, id, sizeof(id)));
+		w.id = len > w.id ? len : w.id;
+		len = (int)strlen(t->kernel->release);
+		w.kernel = len > w.kernel ? len : w.kernel;
+	}
+	return w;
+}
+
 int kb_task_fail(struct kb_task *t, const char *fmt, ...)
 {
 	va_list ap;

@@ -91,3 +91,10 @@ int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char 
 int kb_task_fail(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "NAME/VERSION" in @buf. */
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size);
+
+/* Widths of a table's RECIPE and KERNEL columns: the widest of @plan's rows, at least 24 and 28. */
+struct kb_plan_columns {
+	int id, kernel;
+};
+/* Over every task, or only the selected ones when @selected. */
+struct kb_plan_columns kb_plan_columns(const struct kb_plan *plan, bool selected);

@@ -15,6 +15,7 @@
 #include "builtin.h"
 #include "child.h"
 #include "compress.h"
+#include "depmod.h"
 #include "kb-limits.h"
 #include "log.h"
 #include "manifest.h"
@@ -75,6 +76,7 @@ struct image {
 	const char *release;
 	char staging[PATH_MAX];		/* host dir holding the image's modules for depmod */
 	struct kb_strv replaced;	/* paths we write ourselves */
+	struct kb_strv adds;		/* root-relative modules to put in, decompressed */
 	struct kb_strv dirs;		/* directories the new archive has */
 	struct kb_strv carried;		/* module names the old image carries */
 };
@@ -217,54 +219,106 @@ static int add_file(struct image *im, const char *path, const void *data, size_t
 	return r;
 }
 
-/* kbuildd's modules for @k whose recipe wants them in the initramfs, decompressed. */
-static int add_ours(struct kb_ctx *ctx, struct image *im, struct kb_recipe_set *set,
-		    const struct kb_kernel *k, bool write)
+/* Where the image has root-relative module @path: decompressed, so lib/modules/K/.../foo.ko. */
+static int image_path(const char *path, char *out, size_t size)
 {
+	const char *base = strrchr(path, '/'), *ko = base ? strstr(base, ".ko") : NULL;
+
+	return ko ? kb_pathf(out, size, "%.*s.ko", (int)(ko - path), path) : -EINVAL;
+}
+
+/* Module names: '-' and '_' are the same, as for modprobe. */
+static bool same_module(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !(strchr("-_", *a) && strchr("-_", *b)))
+			return false;
+	return *a == *b;
+}
+
+static bool carries(const struct image *im, const char *name)
+{
+	for (size_t i = 0; i < im->carried.n; i++)
+		if (same_module(im->carried.v[i], name))
+			return true;
+	return false;
+}
+
+/* Module @name of recipe @rec: marked for the initramfs, or an older copy of it is there. */
+static bool wanted(const struct image *im, const struct kb_recipe *rec, const char *name)
+{
+	for (size_t m = 0; rec && m < rec->nr_modules; m++)
+		if (same_module(rec->modules[m].name, name))
+			return rec->modules[m].initramfs || carries(im, name);
+	return false;
+}
+
+/*
+ * What goes in (im->adds, and im->replaced for their paths in the image):
+ * kbuildd's modules for @k that are wanted, and what modules.dep says they
+ * need, another recipe's or the kernel's own; of those, a module kbuildd
+ * did not install and the image already carries is left as it is.
+ */
+static int choose_modules(struct kb_ctx *ctx, struct image *im, struct kb_recipe_set *set,
+			  const struct kb_kernel *k)
+{
+	struct kb_strv ours = KB_STRV_INIT, names = KB_STRV_INIT, needs = KB_STRV_INIT;
 	struct kb_manifest_set installed;
+	char name[NAME_MAX + 1], id[256];
 	int r = kb_manifest_read_all(ctx, k->release, &installed);
 
 	for (size_t i = 0; r >= 0 && i < installed.n; i++) {
-		char id[256];
-		struct kb_recipe *rec;
+		const struct kb_manifest *m = &installed.v[i];
 
-		snprintf(id, sizeof(id), "%s/%s", installed.v[i].name, installed.v[i].version);
-		rec = kb_recipe_set_find(set, id);
-		for (size_t j = 0; rec && r >= 0 && j < installed.v[i].n; j++) {
-			const char *path = installed.v[i].files[j].path;
-			const char *base = strrchr(path, '/') + 1;
-			bool wanted = false;
-			char plain[PATH_MAX];
-
-			/* marked for the initramfs, or an older copy of it is already there */
-			for (size_t m = 0; m < rec->nr_modules; m++)
-				wanted = wanted || ((rec->modules[m].initramfs ||
-						     kb_strv_contains(&im->carried,
-								      rec->modules[m].name)) &&
-						    !strncmp(base, rec->modules[m].name,
-							     strlen(rec->modules[m].name)) &&
-						    !strncmp(base + strlen(rec->modules[m].name), ".ko",
-							     3));
-			if (!wanted || !kb_str_startswith(path, "lib/modules/"))
+		snprintf(id, sizeof(id), "%s/%s", m->name, m->version);
+		for (size_t j = 0; j < m->n; j++) {
+			if (!kb_manifest_module_name(m->files[j].path, name, sizeof(name)))
 				continue;
-			kb_pathf(plain, sizeof(plain), "%.*s.ko", (int)(strstr(path, ".ko") - path),
-				 path);
-			if (!write) {
-				kb_strv_push(&im->replaced, plain);
-				continue;
-			}
-			{
-				_cleanup_free_ char *host = kb_root_path(&ctx->root, path);
-				struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
-
-				r = kb_decompress_file(host, &mod);
-				if (r >= 0)
-					r = add_file(im, plain, mod.buf, mod.len, true);
-				kb_buf_release(&mod);
+			kb_strv_push(&ours, m->files[j].path);
+			if (wanted(im, kb_recipe_set_find(set, id), name)) {
+				kb_strv_push(&names, name);
+				kb_strv_push(&im->adds, m->files[j].path);
 			}
 		}
 	}
+	if (r >= 0 && (r = kb_depmod_needs(ctx, k->release, &names, &needs)) < 0)
+		kb_err_errno(r, "cannot read the modules.dep of %s", k->release);
+	for (size_t i = 0; r >= 0 && i < needs.n; i++)
+		if (!kb_strv_contains(&im->adds, needs.v[i]) &&
+		    (kb_strv_contains(&ours, needs.v[i]) ||
+		     (kb_manifest_module_name(needs.v[i], name, sizeof(name)) && !carries(im, name))))
+			kb_strv_push(&im->adds, needs.v[i]);
+	for (size_t i = 0; r >= 0 && i < im->adds.n; i++) {
+		char plain[PATH_MAX];
+
+		r = image_path(im->adds.v[i], plain, sizeof(plain));
+		if (r >= 0)
+			r = kb_strv_push(&im->replaced, plain);
+	}
+	kb_strv_clear(&ours);
+	kb_strv_clear(&names);
+	kb_strv_clear(&needs);
 	kb_manifest_set_release(&installed);
+	return r;
+}
+
+/* Put in what choose_modules() chose, decompressed, as mkinitramfs does. */
+static int add_chosen(struct kb_ctx *ctx, struct image *im)
+{
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < im->adds.n; i++) {
+		_cleanup_free_ char *host = kb_root_path(&ctx->root, im->adds.v[i]);
+		struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+		char plain[PATH_MAX];
+
+		r = host ? kb_decompress_file(host, &mod) : -ENOMEM;
+		if (r < 0)
+			r = kb_err_errno(r, "cannot read '/%s' for the initramfs", im->adds.v[i]);
+		else if ((r = image_path(im->adds.v[i], plain, sizeof(plain))) >= 0)
+			r = add_file(im, plain, mod.buf, mod.len, true);
+		kb_buf_release(&mod);
+	}
 	return r;
 }
 
@@ -348,8 +402,8 @@ static void carried_modules(const char *data, size_t len, struct kb_strv *names)
 
 int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 {
-	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .dirs = KB_STRV_INIT,
-			     .carried = KB_STRV_INIT };
+	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .adds = KB_STRV_INIT,
+			     .dirs = KB_STRV_INIT, .carried = KB_STRV_INIT };
 	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
 	struct kb_recipe_set set = { 0 };
 	char rel[PATH_MAX];
@@ -376,7 +430,7 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 	if (r >= 0)
 		carried_modules(old.buf, old.len, &im.carried);
 	if (r >= 0)
-		r = add_ours(ctx, &im, &set, k, false);
+		r = choose_modules(ctx, &im, &set, k);
 	if (r < 0)
 		goto out;
 	early = kb_initramfs_early_length((const unsigned char *)old.buf, old.len);
@@ -405,7 +459,7 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 	if (r >= 0 && early < old.len)
 		r = copy_main(&im, old.buf + early, old.len - early, &was_gzip);
 	if (r >= 0)
-		r = add_ours(ctx, &im, &set, k, true);
+		r = add_chosen(ctx, &im);
 	if (r >= 0)
 		r = add_indexes(ctx, &im, k);
 	if (archive_write_close(im.out) != ARCHIVE_OK && r >= 0)
@@ -419,6 +473,7 @@ out:
 	if (im.staging[0])
 		kb_rm_rf_host(im.staging);
 	kb_strv_clear(&im.replaced);
+	kb_strv_clear(&im.adds);
 	kb_strv_clear(&im.dirs);
 	kb_strv_clear(&im.carried);
 	kb_recipe_set_release(&set);

@@ -8,8 +8,9 @@
  * Rewrite <root>/boot/initrd.img-K: keep its leading uncompressed segments
  * (early microcode) byte for byte, copy the main archive's entries, replace
  * kbuildd's modules with those installed now for @k whose recipe marks them
- * initramfs = yes or of which the image already carries a copy
- * (decompressed, as mkinitramfs does), and regenerate
+ * initramfs = yes or of which the image already carries a copy, add what
+ * @k's modules.dep says they need that the image lacks (all decompressed,
+ * as mkinitramfs does), and regenerate
  * lib/modules/K/modules.* with depmod over the modules the image carries.
  * The main archive is written as newc cpio, compressed with zstd (or gzip
  * when the old one was). The old image is replaced atomically, so a failure

@@ -177,6 +177,33 @@ test_expect_success 'dry-run changes nothing' '
 	test_cmp before after
 '
 
+# every line of table $1 has its second and third columns at the same offsets
+columns_line_up () {
+	awk '{ match($0, /^[^ ]+ +/); a = RLENGTH; match($0, /^[^ ]+ +[^ ]+ +/); print a, RLENGTH }' \
+		"$1" | sort -u >"$1.offsets" &&
+	test "$(wc -l <"$1.offsets")" = 1 || {
+		echo "columns at different offsets (col2 col3):" && cat "$1.offsets" "$1"
+		return 1
+	}
+}
+
+test_expect_success 'a long version (Debian 12 xtrx-dkms) keeps the columns lined up' '
+	mkdir xtrx && cp "$EXAMPLES"/hello/* xtrx/ &&
+	sed -i "s/hello/xtrx/g" xtrx/Kbuild && mv xtrx/hello.c xtrx/xtrx.c &&
+	printf "%s\n" "[recipe]" "name = xtrx" "version = 0.0.1+git20190320.5ae3a3e-3.2" \
+		"[source]" "path = xtrx" "[module xtrx]" >xtrx.recipe &&
+	kb install xtrx.recipe >/dev/null &&
+	test_expect_code 1 kb rebuild --all >out &&
+	test_grep "^xtrx/0.0.1+git20190320.5ae3a3e-3.2 .* up to date$" out &&
+	test_grep "^hello/1.0.0 .* up to date$" out &&
+	grep / out >rows &&
+	columns_line_up rows &&
+	kb status >status &&
+	test_grep "^xtrx/0.0.1+git20190320.5ae3a3e-3.2 .* installed: " status &&
+	test_grep "^hello/1.0.0 " status &&
+	columns_line_up status
+'
+
 test_expect_success 'an unknown kernel is bad input (exit 2)' '
 	test_expect_code 2 kb rebuild -k 1.2.3-nosuch 2>err &&
 	test_grep "kernel .1.2.3-nosuch. not found" err
