@@ -519,8 +519,9 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		kb_err_errno(r, "cannot read the manifests of kernel %s", k->release);
 		return 1;
 	}
+	/* dependencies first: none is installed against one whose install failed */
 	for (size_t i = 0; i < plan->n; i++) {
-		struct kb_task *t = &plan->tasks[i];
+		struct kb_task *t = &plan->tasks[plan->order[i]];
 		bool current = false;
 		char id[160];
 
@@ -533,16 +534,21 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			t->state = KB_TASK_CURRENT;
 			continue;
 		}
-		/* DKMS's PRE_INSTALL may veto the install; --force overrides it, as there */
-		if (t->recipe->dkms &&
-		    kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
-		    !ctx->force)
+		/*
+		 * Not against a dependency whose install failed; DKMS's PRE_INSTALL
+		 * may veto the install, and --force overrides that, as there.
+		 */
+		if (kb_task_dep_failed(t))
+			r = -KB_E_BUILD;
+		else if (t->recipe->dkms &&
+			 kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
+			 !ctx->force)
 			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
 		else
 			r = install_task(ctx, t, &all);
 		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
 			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
-		if (t->state == KB_TASK_FAILED) {
+		if (t->state == KB_TASK_FAILED || t->state == KB_TASK_SKIPPED) {
 			failed++;
 			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)), k->release,
 			       t->reason);

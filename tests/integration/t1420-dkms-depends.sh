@@ -1,0 +1,97 @@
+#!/bin/sh
+# Drivers that depend on others, as DKMS users meet them: a new version of a
+# driver others BUILD_DEPENDS on rebuilds them in the same run. Through the
+# dkms front end and kbuildd's own commands, on a fake root.
+# shellcheck disable=SC2016
+. "$(dirname "$0")/test-lib.sh"
+
+kb_dkms_root root
+SRC=$ROOT/usr/src
+
+dkms () {
+	"$KBUILDD" --root "$ROOT" dkms "$@"
+}
+
+# dkms_tree NAME VERSION MODULE SOURCE [CONF-LINE]: $SRC/NAME-VERSION holding
+# MODULE.c (SOURCE, then MODULE_VERSION(VERSION)) and its dkms.conf
+dkms_tree () {
+	_d=$SRC/$1-$2
+	mkdir -p "$_d" &&
+	{
+		echo '#include <linux/module.h>'
+		printf '%s\n' "$4"
+		echo 'static int __init kbt_init(void) { return 0; }'
+		echo 'static void __exit kbt_exit(void) { }'
+		echo 'module_init(kbt_init);'
+		echo 'module_exit(kbt_exit);'
+		echo 'MODULE_LICENSE("GPL");'
+		echo "MODULE_VERSION(\"$2\");"
+	} >"$_d/$3.c" &&
+	echo "obj-m := $3.o" >"$_d/Kbuild" &&
+	_n=$1 _v=$2 _m=$3 && shift 4 &&
+	dkms_conf "$_n" "$_v" "$_m" /updates/dkms "$@" >"$_d/dkms.conf"
+}
+
+# the installed module $2 for kernel $1, whatever its compression
+modfile () {
+	ls "$ROOT/lib/modules/$1/updates/dkms/$2.ko"* 2>/dev/null
+}
+
+# the CRC of symbol $2 as the module file $1 imports it
+imported_crc () {
+	modprobe --dump-modversions "$1" | awk -v s="$2" '$2 == s { print $1 }'
+}
+
+# the CRC of symbol $3 as recipe $1's kept build for kernel $2 exports it
+exported_crc () {
+	awk -v s="$3" '$2 == s { print $1 }' \
+		"$ROOT/var/lib/kbuildd/builds/$1/$2/src/Module.symvers"
+}
+
+# Version 2.0 changes the prototype, so its symbol's CRC changes too: a
+# consumer built against 1.0 would fail to load ("disagrees about version").
+dkms_tree kbt-prov 1.0 kbtprov \
+	'int kbtprov_value(int x) { return x + 1; } EXPORT_SYMBOL_GPL(kbtprov_value);'
+dkms_tree kbt-prov 2.0 kbtprov \
+	'long kbtprov_value(long x) { return x + 2; } EXPORT_SYMBOL_GPL(kbtprov_value);'
+dkms_tree kbt-cons 1.0 kbtcons \
+	'extern int kbtprov_value(int); static int __used kbt_use(void) { return kbtprov_value(1); }' \
+	'BUILD_DEPENDS=(kbt-prov)'
+
+# --- a new version of a dependency rebuilds its dependents ------------------
+
+test_expect_success 'setup: the consumer installed against provider 1.0' '
+	dkms install kbt-prov/1.0 -k "$K1" >out &&
+	dkms install kbt-cons/1.0 -k "$K1" >out &&
+	test_grep "^kbt-cons/1.0 *$K1 *installed$" out &&
+	test "$(imported_crc "$(modfile "$K1" kbtcons)" kbtprov_value)" = \
+		"$(exported_crc kbt-prov/1.0 "$K1" kbtprov_value)"
+'
+
+test_expect_success 'dkms install of provider 2.0 rebuilds and reinstalls the consumer against it' '
+	dkms install kbt-prov/2.0 -k "$K1" >out &&
+	test_grep "^kbt-prov/2.0 *$K1 *installed$" out &&
+	test_grep "^kbt-cons/1.0 *$K1 *installed$" out &&
+	crc=$(exported_crc kbt-prov/2.0 "$K1" kbtprov_value) &&
+	test "$crc" != "$(exported_crc kbt-prov/1.0 "$K1" kbtprov_value)" &&
+	test "$(imported_crc "$(modfile "$K1" kbtcons)" kbtprov_value)" = "$crc" &&
+	"$KBUILDD" --root "$ROOT" status kbt-cons -k "$K1" >out &&
+	test_grep "^kbt-cons/1.0 *$K1 *installed:" out
+'
+
+test_expect_success 'kbuildd install --force of provider 1.0 takes the consumer back with it' '
+	"$KBUILDD" --root "$ROOT" install kbt-prov/1.0 -k "$K1" --force >out &&
+	test_grep "^kbt-cons/1.0 *$K1 *installed$" out &&
+	test "$(imported_crc "$(modfile "$K1" kbtcons)" kbtprov_value)" = \
+		"$(exported_crc kbt-prov/1.0 "$K1" kbtprov_value)"
+'
+
+test_expect_success 'an unchanged provider leaves the consumer alone' '
+	tree_snapshot "$ROOT/lib/modules/$K1" >before &&
+	"$KBUILDD" --root "$ROOT" install kbt-prov/1.0 -k "$K1" >out &&
+	test_grep "^kbt-cons/1.0 *$K1 *up to date$" out &&
+	tree_snapshot "$ROOT/lib/modules/$K1" >after &&
+	test_cmp before after
+'
+
+test_done
