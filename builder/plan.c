@@ -239,11 +239,47 @@ static void check_kept(struct kb_ctx *ctx, struct kb_task *t)
 }
 
 /*
- * Resolve @t's dependencies into t->deps. One that is missing or cannot be
- * built here settles @t (t->visit = 2).
+ * Dependencies that are not registered: an error (DKMS's 13), unless
+ * --force builds without their symbols, as DKMS's does, or did: such a
+ * build is kept and installed until its inputs change.
+ */
+static int settle_missing(struct kb_ctx *ctx, struct kb_task *t, struct kb_strv *missing)
+{
+	struct kb_buf names = KB_BUF_INIT;
+	char *why = NULL;
+	bool kept = ctx->force || t->action == KB_ACT_UPTODATE;
+
+	for (size_t i = 0; i < missing->n; i++)
+		kb_buf_addf(&names, "%s%s", i ? " " : "", missing->v[i]);
+	t->missing = strdup(kb_buf_str(&names));
+	kb_buf_reset(&names);
+	for (size_t i = 0; i < missing->n; i++)
+		kb_buf_addf(&names, "%s'%s'", i ? ", " : "", missing->v[i]);
+	if (asprintf(&why, kept ? "without %s, which %s not registered (--force)" :
+		     "depends on %s, which %s not registered (--force builds without it)",
+		     kb_buf_str(&names), missing->n > 1 ? "are" : "is") < 0)
+		why = NULL;
+	kb_buf_release(&names);
+	if (!t->missing || !why) {
+		free(why);
+		return -ENOMEM;
+	}
+	free(t->reason);
+	t->reason = why;
+	if (kept)
+		return 0;
+	t->state = KB_TASK_PENDING;
+	t->action = KB_ACT_ERROR;
+	t->dkms_exit = 13;
+	return 0;
+}
+
+/*
+ * Resolve @t's dependencies into t->deps, names not registered into
+ * @missing. One that cannot be built here settles @t (t->visit = 2).
  */
 static int resolve_deps(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
-			struct kb_task *t)
+			struct kb_task *t, struct kb_strv *missing)
 {
 	struct kb_recipe *r = t->recipe;
 
@@ -257,11 +293,9 @@ static int resolve_deps(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_reci
 		int ret;
 
 		if (!d) {
-			t->visit = 2;
-			if (asprintf(&msg, "depends on '%s', which is not registered",
-				     r->depends.v[i]) < 0)
-				msg = NULL;
-			return set_reason(t, KB_ACT_ERROR, msg);
+			if (kb_strv_push(missing, r->depends.v[i]) < 0)
+				return -ENOMEM;
+			continue;
 		}
 		if (d->visit == 1) {
 			t->visit = 2;
@@ -292,6 +326,7 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		   struct kb_task *t)
 {
 	struct kb_recipe *r = t->recipe;
+	struct kb_strv missing = KB_STRV_INIT;
 	char *why;
 	int ret;
 
@@ -322,11 +357,14 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		t->visit = 2;
 		return set_reason(t, KB_ACT_EXCLUDED, why);
 	}
-	ret = resolve_deps(ctx, plan, set, t);
+	ret = resolve_deps(ctx, plan, set, t, &missing);
 	if (ret >= 0 && t->visit != 2) {
 		task_build_id(ctx, t);
 		check_kept(ctx, t);
+		if (missing.n)
+			ret = settle_missing(ctx, t, &missing);
 	}
+	kb_strv_clear(&missing);
 	t->visit = 2;
 	return ret;
 }
@@ -505,6 +543,7 @@ void kb_plan_release(struct kb_plan *plan)
 		struct kb_task *t = &plan->tasks[i];
 
 		free(t->reason);
+		free(t->missing);
 		free(t->deps);
 		if (t->view) {
 			kb_recipe_release(t->view);

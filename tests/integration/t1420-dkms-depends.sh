@@ -1,7 +1,8 @@
 #!/bin/sh
 # Drivers that depend on others, as DKMS users meet them: a new version of a
-# driver others BUILD_DEPENDS on rebuilds them in the same run. Through the
-# dkms front end and kbuildd's own commands, on a fake root.
+# driver others BUILD_DEPENDS on rebuilds them in the same run; a dependency
+# that is not registered stops the build (DKMS's 13) unless --force. Each
+# through the dkms front end and kbuildd's own commands, on a fake root.
 # shellcheck disable=SC2016
 . "$(dirname "$0")/test-lib.sh"
 
@@ -57,6 +58,7 @@ dkms_tree kbt-prov 2.0 kbtprov \
 dkms_tree kbt-cons 1.0 kbtcons \
 	'extern int kbtprov_value(int); static int __used kbt_use(void) { return kbtprov_value(1); }' \
 	'BUILD_DEPENDS=(kbt-prov)'
+dkms_tree kbt-orphan 1.0 kbtorphan 'static int kbt_unused;' 'BUILD_DEPENDS=(kbt-absent)'
 
 # --- a new version of a dependency rebuilds its dependents ------------------
 
@@ -92,6 +94,38 @@ test_expect_success 'an unchanged provider leaves the consumer alone' '
 	test_grep "^kbt-cons/1.0 *$K1 *up to date$" out &&
 	tree_snapshot "$ROOT/lib/modules/$K1" >after &&
 	test_cmp before after
+'
+
+# --- a dependency that is not registered -------------------------------------
+
+test_expect_success 'dkms build with a BUILD_DEPENDS not registered exits 13, naming both' '
+	test_expect_code 13 dkms build kbt-orphan/1.0 -k "$K1" >out 2>err &&
+	test_grep "Aborting build of module kbt-orphan/1.0 for kernel $K1 ($ARCH) due to missing BUILD_DEPENDS: kbt-absent\.$" err &&
+	test_grep "You may override by specifying --force\." err &&
+	test_grep "^kbt-orphan/1.0 *$K1 *error: depends on .kbt-absent., which is not registered" out &&
+	dkms status kbt-orphan >out &&
+	echo "kbt-orphan/1.0: added" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'dkms build --force builds without it; install then installs that build' '
+	dkms build kbt-orphan/1.0 -k "$K1" --force >out 2>err &&
+	test_grep "despite of missing BUILD_DEPENDS: kbt-absent" err &&
+	test_grep "^kbt-orphan/1.0 *$K1 *built" out &&
+	dkms install kbt-orphan/1.0 -k "$K1" >out &&
+	test_grep "^kbt-orphan/1.0 *$K1 *installed" out &&
+	test -n "$(modfile "$K1" kbtorphan)"
+'
+
+test_expect_success 'natively: exit 1 naming the dependency; --force installs; rebuild keeps it' '
+	test_expect_code 1 "$KBUILDD" --root "$ROOT" install kbt-orphan -k "$K2" >out 2>err &&
+	test_grep "^kbt-orphan/1.0 *$K2 *error: depends on .kbt-absent., which is not registered" out &&
+	test -z "$(modfile "$K2" kbtorphan)" &&
+	"$KBUILDD" --root "$ROOT" install kbt-orphan -k "$K2" --force >out 2>err &&
+	test_grep "building kbt-orphan/1.0 for $K2 without .kbt-absent." err &&
+	test -n "$(modfile "$K2" kbtorphan)" &&
+	"$KBUILDD" --root "$ROOT" rebuild -k "$K2" >out &&
+	test_grep "^kbt-orphan/1.0 *$K2 *up to date" out
 '
 
 test_done
