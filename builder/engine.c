@@ -217,7 +217,8 @@ int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
 /*
  * DKMS's exit status for the same outcome: autoinstall says 11 when any
  * module failed; build and install say what stopped the first that failed
- * (DKMS stops there): 13 a dependency not registered, else 10; and 77 (all excluded) or 21 (no headers) when nothing could be
+ * (DKMS stops there): 13 a dependency not registered, 6 an install refused,
+ * else 10; and 77 (all excluded) or 21 (no headers) when nothing could be
  * attempted.
  */
 static int dkms_status(const struct kb_plan *plan, bool autoinstall)

@@ -12,6 +12,7 @@
 #include "compress.h"
 #include "depmod.h"
 #include "dkms.h"
+#include "install-version.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -107,7 +108,8 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 }
 
 /* Read, check, sign and compress every module of @t into memory. */
-static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *out)
+static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
+			 struct staged *out)
 {
 	enum kb_compress how = target_compression(ctx, t->kernel);
 
@@ -121,6 +123,8 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *o
 		r = kb_outputs_read(ctx, t, m, &raw);
 		if (r >= 0)
 			r = check_module(t, m, &raw);
+		if (r >= 0)
+			r = kb_install_check_version(ctx, t, m, &raw, all);
 		if (r < 0) {
 			kb_buf_release(&raw);
 			return r;
@@ -442,7 +446,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
-	r = stage_modules(ctx, t, st);
+	r = stage_modules(ctx, t, all, st);
 	if (r >= 0)
 		r = stage_config(t->recipe, st + t->recipe->nr_modules);
 	if (r >= 0)

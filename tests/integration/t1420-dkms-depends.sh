@@ -1,8 +1,10 @@
 #!/bin/sh
-# Drivers that depend on others, as DKMS users meet them: a new version of a
-# driver others BUILD_DEPENDS on rebuilds them in the same run; a dependency
-# that is not registered stops the build (DKMS's 13) unless --force. Each
-# through the dkms front end and kbuildd's own commands, on a fake root.
+# Drivers that depend on others, and versions, as DKMS users meet them: a new
+# version of a driver others BUILD_DEPENDS on rebuilds them in the same run; a
+# dependency that is not registered stops the build (DKMS's 13) unless
+# --force; an older module is not installed over a newer one (DKMS's 6)
+# unless --force, neither the driver's own nor the kernel's. Each through the
+# dkms front end and kbuildd's own commands, on a fake root.
 # shellcheck disable=SC2016
 . "$(dirname "$0")/test-lib.sh"
 
@@ -59,6 +61,9 @@ dkms_tree kbt-cons 1.0 kbtcons \
 	'extern int kbtprov_value(int); static int __used kbt_use(void) { return kbtprov_value(1); }' \
 	'BUILD_DEPENDS=(kbt-prov)'
 dkms_tree kbt-orphan 1.0 kbtorphan 'static int kbt_unused;' 'BUILD_DEPENDS=(kbt-absent)'
+for v in 1.0 2.0 9.0; do
+	dkms_tree kbt-ver "$v" kbtver 'static int kbt_unused;'
+done
 
 # --- a new version of a dependency rebuilds its dependents ------------------
 
@@ -96,6 +101,16 @@ test_expect_success 'an unchanged provider leaves the consumer alone' '
 	test_cmp before after
 '
 
+test_expect_success 'a consumer is not installed against a provider whose install was refused' '
+	"$KBUILDD" --root "$ROOT" install kbt-prov/2.0 -k "$K1" >out &&
+	crc=$(exported_crc kbt-prov/2.0 "$K1" kbtprov_value) &&
+	test "$(imported_crc "$(modfile "$K1" kbtcons)" kbtprov_value)" = "$crc" &&
+	test_expect_code 6 dkms install kbt-prov/1.0 -k "$K1" >out 2>err &&
+	test_grep "^kbt-cons/1.0 *$K1 *skipped: not installed: its dependency kbt-prov/1.0 was not installed" out &&
+	test "$(imported_crc "$(modfile "$K1" kbtcons)" kbtprov_value)" = "$crc" &&
+	test "$(modinfo -F version "$(modfile "$K1" kbtprov)")" = 2.0
+'
+
 # --- a dependency that is not registered -------------------------------------
 
 test_expect_success 'dkms build with a BUILD_DEPENDS not registered exits 13, naming both' '
@@ -126,6 +141,49 @@ test_expect_success 'natively: exit 1 naming the dependency; --force installs; r
 	test -n "$(modfile "$K2" kbtorphan)" &&
 	"$KBUILDD" --root "$ROOT" rebuild -k "$K2" >out &&
 	test_grep "^kbt-orphan/1.0 *$K2 *up to date" out
+'
+
+# --- an older module over a newer one -------------------------------------------
+
+test_expect_success 'dkms install of an older version exits 6 and keeps the newer one' '
+	dkms install kbt-ver/2.0 -k "$K1" >out &&
+	test "$(modinfo -F version "$(modfile "$K1" kbtver)")" = 2.0 &&
+	tree_snapshot "$ROOT/lib/modules/$K1" >before &&
+	test_expect_code 6 dkms install kbt-ver/1.0 -k "$K1" >out 2>err &&
+	test_grep "module version 1.0 for kbtver.ko is not newer than what is already found in kernel $K1 (2.0" err &&
+	test_grep "^kbt-ver/1.0 *$K1 *failed" out &&
+	tree_snapshot "$ROOT/lib/modules/$K1" >after &&
+	test_cmp before after &&
+	dkms status kbt-ver -k "$K1" >out &&
+	test_grep "^kbt-ver/2.0, $K1, $ARCH: installed$" out
+'
+
+test_expect_success 'natively the same is exit 1; --force installs the older one' '
+	test_expect_code 1 "$KBUILDD" --root "$ROOT" install kbt-ver/1.0 -k "$K1" 2>err &&
+	test_grep "is not newer than what is already found in kernel $K1" err &&
+	test "$(modinfo -F version "$(modfile "$K1" kbtver)")" = 2.0 &&
+	dkms install kbt-ver/1.0 -k "$K1" --force >out &&
+	test "$(modinfo -F version "$(modfile "$K1" kbtver)")" = 1.0 &&
+	"$KBUILDD" --root "$ROOT" install kbt-ver/2.0 -k "$K1" >out &&
+	test "$(modinfo -F version "$(modfile "$K1" kbtver)")" = 2.0
+'
+
+test_expect_success 'a newer in-tree module of the kernel is not shadowed without --force' '
+	dkms build kbt-ver/9.0 -k "$K2" >out &&
+	intree=$ROOT/lib/modules/$K2/kernel/drivers/misc &&
+	mkdir -p "$intree" &&
+	cp "$ROOT/var/lib/kbuildd/builds/kbt-ver/9.0/$K2/src/kbtver.ko" "$intree/" &&
+	test_expect_code 6 dkms install kbt-ver/2.0 -k "$K2" >out 2>err &&
+	test_grep "module version 2.0 for kbtver.ko is not newer than what is already found in kernel $K2 (9.0" err &&
+	test -z "$(modfile "$K2" kbtver)" &&
+	dkms install kbt-ver/2.0 -k "$K2" --force >out &&
+	test "$(modinfo -F version "$(modfile "$K2" kbtver)")" = 2.0 &&
+	test_path_is_file "$intree/kbtver.ko"
+'
+
+test_expect_success 'the same version again is no downgrade' '
+	"$KBUILDD" --root "$ROOT" install kbt-ver/2.0 -k "$K2" --force >out &&
+	test_grep "^kbt-ver/2.0 *$K2 *installed$" out
 '
 
 test_done
