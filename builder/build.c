@@ -180,6 +180,7 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 		return kb_task_fail(t, "cannot create log '%s': %s", log, strerror(-t->log_fd));
 	log_line(t, "# kbuildd: building %s for kernel %s", kb_task_id(t, id, sizeof(id)),
 		 t->kernel->release);
+	kb_plan_final_id(ctx, t);
 	log_line(t, "# build id %s", t->build_id);
 	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
 	if (r < 0)

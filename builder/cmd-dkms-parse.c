@@ -71,8 +71,9 @@ static const struct dkms_option {
 	{ "--no-initrd", false, OPT_IGNORED, NULL },
 	{ "--no-clean-kernel", false, OPT_IGNORED, NULL },
 	{ "--no-prepare-kernel", false, OPT_IGNORED, NULL },
-	/* kbuildd never compares with the kernel's own module versions; no RPM lock dance */
-	{ "--force-version-override", false, OPT_IGNORED, NULL },
+	/* kbuildd has no narrower override of its version check than --force */
+	{ "--force-version-override", false, OPT_FORCE, NULL },
+	/* no RPM lock dance */
 	{ "--rpm_safe_upgrade", false, OPT_IGNORED, NULL },
 	{ "--kernelsourcedir", true, OPT_REJECTED,
 	  "kbuildd finds headers at /lib/modules/KERNEL/build" },

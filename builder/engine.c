@@ -218,21 +218,24 @@ int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
 
 /*
  * DKMS's exit status for the same outcome: autoinstall says 11 when any
- * module failed; build and install say 10 for a failed build, and 77 (all
- * excluded, not for autoinstall) or 21 (no headers) when nothing could be
+ * module failed; build and install say what stopped the first that failed
+ * (DKMS stops there): 13 a dependency not registered, 6 an install refused,
+ * else 10; and 77 (all excluded, not for autoinstall) or 21 (no headers)
+ * when nothing could be
  * attempted.
  */
 static int dkms_status(const struct kb_plan *plan, bool autoinstall)
 {
-	bool failed = false, attempted = false, excluded = false, no_headers = false;
+	bool attempted = false, excluded = false, no_headers = false;
+	int failed = 0;
 
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct kb_task *t = &plan->tasks[i];
 
 		if (!t->selected)
 			continue;
-		if (task_failed(t))
-			failed = true;
+		if (task_failed(t) && !failed)
+			failed = t->dkms_exit ? t->dkms_exit : 10;
 		else if (t->action == KB_ACT_EXCLUDED)
 			excluded = true;
 		else if (t->action == KB_ACT_NO_HEADERS)
@@ -241,12 +244,40 @@ static int dkms_status(const struct kb_plan *plan, bool autoinstall)
 			attempted = true;
 	}
 	if (failed)
-		return autoinstall ? 11 : 10;
+		return autoinstall ? 11 : failed;
 	if (!attempted && no_headers)
 		return 21;
 	if (!attempted && excluded && !autoinstall)
 		return 77;
 	return 0;
+}
+
+/* Dependencies not registered: the build stops there, or goes on without them (--force). */
+static void tell_missing(const struct kb_ctx *ctx, const struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+		bool stop = t->action == KB_ACT_ERROR;
+		char id[160];
+
+		if (!t->missing || (!stop && !ctx->force))
+			continue;
+		kb_task_id(t, id, sizeof(id));
+		/* the front end's callers know DKMS's words */
+		if (ctx->dkms_codes && stop)
+			kb_err(-KB_E_BUILD, "Aborting build of module %s for kernel %s (%s) due to "
+			       "missing BUILD_DEPENDS: %s.\nYou may override by specifying --force.",
+			       id, t->kernel->release, t->kernel->arch, t->missing);
+		else if (ctx->dkms_codes)
+			kb_warn("Trying to build module %s for kernel %s (%s) despite of missing "
+				"BUILD_DEPENDS: %s.", id, t->kernel->release, t->kernel->arch,
+				t->missing);
+		else if (stop)
+			kb_err(-KB_E_BUILD, "%s for %s: %s", id, t->kernel->release, t->reason);
+		else
+			kb_warn("building %s for %s without '%s', which is not registered (--force)",
+				id, t->kernel->release, t->missing);
+	}
 }
 
 int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode)
@@ -267,6 +298,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
 	if (r < 0)
 		goto out;
+	tell_missing(ctx, &plan);
 	if (ctx->dry_run) {
 		for (size_t i = 0; i < plan.n; i++) {
 			struct kb_task *t = &plan.tasks[i];

@@ -12,6 +12,7 @@
 #include "compress.h"
 #include "depmod.h"
 #include "dkms.h"
+#include "install-version.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -107,7 +108,8 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 }
 
 /* Read, check, sign and compress every module of @t into memory. */
-static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *out)
+static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_manifest_set *all,
+			 struct staged *out)
 {
 	enum kb_compress how = target_compression(ctx, t->kernel);
 
@@ -121,6 +123,8 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *o
 		r = kb_outputs_read(ctx, t, m, &raw);
 		if (r >= 0)
 			r = check_module(t, m, &raw);
+		if (r >= 0)
+			r = kb_install_check_version(ctx, t, m, &raw, all);
 		if (r < 0) {
 			kb_buf_release(&raw);
 			return r;
@@ -442,7 +446,7 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	for (size_t i = 0; i < all->n; i++)
 		if (!strcmp(all->v[i].name, t->recipe->name))
 			old = &all->v[i];
-	r = stage_modules(ctx, t, st);
+	r = stage_modules(ctx, t, all, st);
 	if (r >= 0)
 		r = stage_config(t->recipe, st + t->recipe->nr_modules);
 	if (r >= 0)
@@ -519,8 +523,9 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		kb_err_errno(r, "cannot read the manifests of kernel %s", k->release);
 		return 1;
 	}
+	/* dependencies first: none is installed against one whose install failed */
 	for (size_t i = 0; i < plan->n; i++) {
-		struct kb_task *t = &plan->tasks[i];
+		struct kb_task *t = &plan->tasks[plan->order[i]];
 		bool current = false;
 		char id[160];
 
@@ -533,16 +538,21 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			t->state = KB_TASK_CURRENT;
 			continue;
 		}
-		/* DKMS's PRE_INSTALL may veto the install; --force overrides it, as there */
-		if (t->recipe->dkms &&
-		    kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
-		    !ctx->force)
+		/*
+		 * Not against a dependency whose install failed; DKMS's PRE_INSTALL
+		 * may veto the install, and --force overrides that, as there.
+		 */
+		if (kb_task_dep_failed(t))
+			r = -KB_E_BUILD;
+		else if (t->recipe->dkms &&
+			 kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
+			 !ctx->force)
 			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
 		else
 			r = install_task(ctx, t, &all);
 		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
 			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
-		if (t->state == KB_TASK_FAILED) {
+		if (t->state == KB_TASK_FAILED || t->state == KB_TASK_SKIPPED) {
 			failed++;
 			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)), k->release,
 			       t->reason);

@@ -26,3 +26,5 @@
 #define KB_MAX_EXTRACTED	((size_t)2 * 1024 * 1024 * 1024)	/* bytes unpacked from one archive */
 /* entries in one source archive or `path =` tree: a driver has a few thousand, Linux ~80000 */
 #define KB_MAX_ARCHIVE_ENTRIES	100000
+/* entries looked at in one /lib/modules/KERNEL for a same-named module: Debian's have ~7000 */
+#define KB_MAX_MODULE_TREE	200000

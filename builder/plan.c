@@ -134,7 +134,10 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 	hash_field(md, "signing", k->module_sig && signing && *signing ? signing : "none");
 	for (size_t i = 0; i < nr_deps; i++) {
 		hash_field(md, "depends", deps[i]->recipe->name);
+		hash_field(md, "depends-version", deps[i]->recipe->version);
 		hash_field(md, "depends-id", deps[i]->build_id);
+		/* what it linked against: a dependency rebuilt differently changes it too */
+		hash_field(md, "depends-outputs", deps[i]->outputs_id);
 	}
 	EVP_DigestFinal_ex(md, digest, &len);
 	EVP_MD_CTX_free(md);
@@ -190,6 +193,9 @@ static int add_task(struct kb_plan *plan, struct kb_recipe_set *set, struct kb_r
 	return 0;
 }
 
+static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
+		   struct kb_task *t);
+
 static int set_reason(struct kb_task *t, enum kb_action action, char *reason)
 {
 	t->action = action;
@@ -198,14 +204,151 @@ static int set_reason(struct kb_task *t, enum kb_action action, char *reason)
 	return reason ? 0 : -ENOMEM;
 }
 
+/* The sha256 of @t's kept outputs record into t->outputs_id; false when it has none. */
+static bool read_outputs_id(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char rel[4096];
+
+	t->outputs_id[0] = '\0';
+	return kb_task_build_rel(t, "/outputs", rel, sizeof(rel)) == 0 &&
+	       kb_root_sha256(&ctx->root, rel, t->outputs_id) == 0;
+}
+
+static void task_build_id(struct kb_ctx *ctx, struct kb_task *t)
+{
+	kb_plan_build_id(t->recipe, t->kernel, t->deps, t->nr_deps, ctx->sign_fpr, t->build_id);
+}
+
+void kb_plan_final_id(struct kb_ctx *ctx, struct kb_task *t)
+{
+	for (size_t i = 0; i < t->nr_deps; i++)
+		if (!t->deps[i]->outputs_id[0])
+			read_outputs_id(ctx, t->deps[i]);
+	task_build_id(ctx, t);
+}
+
+/*
+ * Is @t's kept build the one its build id names (up to date), or did the
+ * last build with this id fail (not retried without --force)?
+ */
+static void check_kept(struct kb_ctx *ctx, struct kb_task *t)
+{
+	struct kb_buf old_id = KB_BUF_INIT_MAX(128);
+	char rel[4096];
+
+	t->action = KB_ACT_BUILD;
+	/* without outputs: an unsealed build of an earlier kbuildd */
+	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
+	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
+	    !strncmp(kb_buf_str(&old_id), t->build_id, 64) && read_outputs_id(ctx, t))
+		t->action = KB_ACT_UPTODATE;
+	/* a dependency rebuilt in this run changes our id, so this is enough */
+	kb_buf_reset(&old_id);
+	if (t->action == KB_ACT_BUILD && !ctx->force &&
+	    kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
+	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
+	    !strncmp(kb_buf_str(&old_id), t->build_id, 64)) {
+		/* same inputs fail the same way: do not make every hook pay for it again */
+		t->state = KB_TASK_FAILED;
+		if (asprintf(&t->reason, "the last build with the same inputs failed (see "
+			     "'kbuildd log %s/%s -k %s'; --force retries)", t->recipe->name,
+			     t->recipe->version, t->kernel->release) < 0)
+			t->reason = NULL;
+	}
+	kb_buf_release(&old_id);
+}
+
+/*
+ * Dependencies that are not registered: an error (DKMS's 13), unless
+ * --force builds without their symbols, as DKMS's does, or did: such a
+ * build is kept and installed until its inputs change.
+ */
+static int settle_missing(struct kb_ctx *ctx, struct kb_task *t, struct kb_strv *missing)
+{
+	struct kb_buf names = KB_BUF_INIT;
+	char *why = NULL;
+	bool kept = ctx->force || t->action == KB_ACT_UPTODATE;
+
+	for (size_t i = 0; i < missing->n; i++)
+		kb_buf_addf(&names, "%s%s", i ? " " : "", missing->v[i]);
+	t->missing = strdup(kb_buf_str(&names));
+	kb_buf_reset(&names);
+	for (size_t i = 0; i < missing->n; i++)
+		kb_buf_addf(&names, "%s'%s'", i ? ", " : "", missing->v[i]);
+	if (asprintf(&why, kept ? "without %s, which %s not registered (--force)" :
+		     "depends on %s, which %s not registered (--force builds without it)",
+		     kb_buf_str(&names), missing->n > 1 ? "are" : "is") < 0)
+		why = NULL;
+	kb_buf_release(&names);
+	if (!t->missing || !why) {
+		free(why);
+		return -ENOMEM;
+	}
+	free(t->reason);
+	t->reason = why;
+	if (kept)
+		return 0;
+	t->state = KB_TASK_PENDING;
+	t->action = KB_ACT_ERROR;
+	t->dkms_exit = 13;
+	return 0;
+}
+
+/*
+ * Resolve @t's dependencies into t->deps, names not registered into
+ * @missing. One that cannot be built here settles @t (t->visit = 2).
+ */
+static int resolve_deps(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
+			struct kb_task *t, struct kb_strv *missing)
+{
+	struct kb_recipe *r = t->recipe;
+
+	t->deps = calloc(r->depends.n + 1, sizeof(*t->deps));
+	if (!t->deps)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->depends.n; i++) {
+		struct kb_recipe *dr = kb_recipe_set_find(set, r->depends.v[i]);
+		struct kb_task *d = dr ? find_task_by_name(plan, dr->name, t->kernel) : NULL;
+		char *msg = NULL;
+		int ret;
+
+		if (!d) {
+			if (kb_strv_push(missing, r->depends.v[i]) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (d->visit == 1) {
+			t->visit = 2;
+			if (asprintf(&msg, "dependency cycle through '%s'", dr->name) < 0)
+				msg = NULL;
+			return set_reason(t, KB_ACT_ERROR, msg);
+		}
+		ret = resolve(ctx, plan, set, d);
+		if (ret < 0)
+			return ret;
+		if (d->action == KB_ACT_EXCLUDED || d->action == KB_ACT_ERROR ||
+		    d->action == KB_ACT_NO_HEADERS) {
+			t->visit = 2;
+			if (asprintf(&msg, "depends on '%s', which is %s here: %s", dr->name,
+				     d->action == KB_ACT_EXCLUDED ? "excluded" : "not buildable",
+				     d->reason) < 0)
+				msg = NULL;
+			return set_reason(t, d->action == KB_ACT_EXCLUDED ? KB_ACT_EXCLUDED :
+					  KB_ACT_ERROR, msg);
+		}
+		t->deps[t->nr_deps++] = d;
+	}
+	return 0;
+}
+
 /* Resolve dependencies, exclusions and build ids, depth first. */
 static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
 		   struct kb_task *t)
 {
 	struct kb_recipe *r = t->recipe;
-	struct kb_buf old_id = KB_BUF_INIT_MAX(128);
-	char rel[4096];
+	struct kb_strv missing = KB_STRV_INIT;
 	char *why;
+	int ret;
 
 	if (t->visit == 2)
 		return 0;
@@ -217,8 +360,7 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		return set_reason(t, KB_ACT_NO_HEADERS, strdup(t->kernel->reason));
 	}
 	if (r->dkms && !t->view) {
-		int ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why);
-
+		ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why);
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0) {
@@ -235,64 +377,16 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		t->visit = 2;
 		return set_reason(t, KB_ACT_EXCLUDED, why);
 	}
-	t->deps = calloc(r->depends.n + 1, sizeof(*t->deps));
-	if (!t->deps)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->depends.n; i++) {
-		struct kb_recipe *dr = kb_recipe_set_find(set, r->depends.v[i]);
-		struct kb_task *d = dr ? find_task_by_name(plan, dr->name, t->kernel) : NULL;
-		char *msg = NULL;
-
-		if (!d) {
-			t->visit = 2;
-			if (asprintf(&msg, "depends on '%s', which is not registered",
-				     r->depends.v[i]) < 0)
-				msg = NULL;
-			return set_reason(t, KB_ACT_ERROR, msg);
-		}
-		if (d->visit == 1) {
-			t->visit = 2;
-			if (asprintf(&msg, "dependency cycle through '%s'", dr->name) < 0)
-				msg = NULL;
-			return set_reason(t, KB_ACT_ERROR, msg);
-		}
-		resolve(ctx, plan, set, d);
-		if (d->action == KB_ACT_EXCLUDED || d->action == KB_ACT_ERROR ||
-		    d->action == KB_ACT_NO_HEADERS) {
-			t->visit = 2;
-			if (asprintf(&msg, "depends on '%s', which is %s here: %s", dr->name,
-				     d->action == KB_ACT_EXCLUDED ? "excluded" : "not buildable",
-				     d->reason) < 0)
-				msg = NULL;
-			return set_reason(t, d->action == KB_ACT_EXCLUDED ? KB_ACT_EXCLUDED :
-					  KB_ACT_ERROR, msg);
-		}
-		t->deps[t->nr_deps++] = d;
+	ret = resolve_deps(ctx, plan, set, t, &missing);
+	if (ret >= 0 && t->visit != 2) {
+		task_build_id(ctx, t);
+		check_kept(ctx, t);
+		if (missing.n)
+			ret = settle_missing(ctx, t, &missing);
 	}
-	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, ctx->sign_fpr, t->build_id);
-	t->action = KB_ACT_BUILD;
-	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
-	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
-	    !strncmp(kb_buf_str(&old_id), t->build_id, 64) &&
-	    kb_task_build_rel(t, "/outputs", rel, sizeof(rel)) == 0 &&
-	    kb_root_exists(&ctx->root, rel))	/* else an unsealed build of an earlier kbuildd */
-		t->action = KB_ACT_UPTODATE;
-	/* a dependency rebuilt in this run changes our id, so this is enough */
-	kb_buf_reset(&old_id);
-	if (t->action == KB_ACT_BUILD && !ctx->force &&
-	    kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
-	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
-	    !strncmp(kb_buf_str(&old_id), t->build_id, 64)) {
-		/* same inputs fail the same way: do not make every hook pay for it again */
-		t->state = KB_TASK_FAILED;
-		if (asprintf(&t->reason, "the last build with the same inputs failed (see "
-			     "'kbuildd log %s/%s -k %s'; --force retries)", r->name, r->version,
-			     t->kernel->release) < 0)
-			t->reason = NULL;
-	}
-	kb_buf_release(&old_id);
+	kb_strv_clear(&missing);
 	t->visit = 2;
-	return 0;
+	return ret;
 }
 
 static bool installed_on(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k)
@@ -347,10 +441,84 @@ static int select_ids(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe
 	return ret;
 }
 
+/* Is @r the version of its recipe installed for @k? */
+static bool installed_version(struct kb_ctx *ctx, const struct kb_recipe *r,
+			      const struct kb_kernel *k)
+{
+	struct kb_manifest m;
+	bool yes = kb_manifest_read(ctx, k->release, r->name, &m) == 0 &&
+		   !strcmp(m.version, r->version);
+
+	kb_manifest_release(&m);
+	return yes;
+}
+
+/*
+ * Add the recipes installed for a kernel that depend on a task of tasks
+ * [@from, plan->n) to be built or installed there (DKMS's
+ * BUILD_DEPENDS_REBUILD, always). *@from is moved past them: their own
+ * dependents come next.
+ */
+static int add_dependents(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_set *set,
+			  size_t *from, size_t cap)
+{
+	size_t end = plan->n;
+
+	for (size_t i = *from; i < end; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+
+		if (t->action != KB_ACT_BUILD && t->action != KB_ACT_UPTODATE)
+			continue;
+		for (size_t j = 0; j < set->n; j++) {
+			struct kb_recipe *r = set->v[j];
+			int ret;
+
+			if (!kb_strv_contains(&r->depends, t->recipe->name) ||
+			    find_task_by_name(plan, r->name, t->kernel) ||
+			    !installed_version(ctx, r, t->kernel))
+				continue;
+			ret = add_task(plan, set, r, t->kernel, cap);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	*from = end;
+	return 0;
+}
+
+/* Append @t's index to plan->order after its dependencies' (depth first; no cycles remain). */
+static void order_task(struct kb_plan *plan, struct kb_task *t, bool *placed, size_t *n)
+{
+	size_t i = (size_t)(t - plan->tasks);
+
+	if (placed[i])
+		return;
+	placed[i] = true;
+	for (size_t d = 0; d < t->nr_deps; d++)
+		order_task(plan, t->deps[d], placed, n);
+	plan->order[(*n)++] = i;
+}
+
+static int order_plan(struct kb_plan *plan)
+{
+	bool *placed = calloc(plan->n + 1, sizeof(*placed));
+	size_t n = 0;
+
+	plan->order = calloc(plan->n + 1, sizeof(*plan->order));
+	if (!placed || !plan->order) {
+		free(placed);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < plan->n; i++)
+		order_task(plan, &plan->tasks[i], placed, &n);
+	free(placed);
+	return 0;
+}
+
 int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel_list *kernels,
 		 const struct kb_strv *ids, enum kb_plan_mode mode, struct kb_plan *plan)
 {
-	size_t cap = (set->n + 1) * (kernels->n + 1);
+	size_t cap = (set->n + 1) * (kernels->n + 1), resolved = 0, from = 0;
 	int ret;
 
 	plan->n = 0;
@@ -358,17 +526,35 @@ int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel
 	if (!plan->tasks)
 		return -ENOMEM;
 	ret = select_ids(ctx, plan, set, kernels, ids, cap);
-	if (ret < 0)
-		return ret;
-	for (size_t i = 0; i < plan->n; i++) {
-		struct kb_task *t = &plan->tasks[i];
+	while (ret >= 0 && resolved < plan->n) {
+		for (; ret >= 0 && resolved < plan->n; resolved++) {
+			struct kb_task *t = &plan->tasks[resolved];
 
-		ret = resolve(ctx, plan, set, t);
-		if (ret < 0)
-			return ret;
-		t->install = mode == KB_PLAN_INSTALL;	/* a dependency must be loadable too */
+			ret = resolve(ctx, plan, set, t);
+			t->install = mode == KB_PLAN_INSTALL;	/* a dependency must be loadable too */
+		}
+		if (ret >= 0 && mode == KB_PLAN_INSTALL)
+			ret = add_dependents(ctx, plan, set, &from, cap);
 	}
-	return 0;
+	return ret < 0 ? ret : order_plan(plan);
+}
+
+bool kb_task_dep_failed(struct kb_task *t)
+{
+	for (size_t i = 0; i < t->nr_deps; i++) {
+		const struct kb_task *d = t->deps[i];
+		char id[160];
+
+		if (!d->install || (d->state != KB_TASK_FAILED && d->state != KB_TASK_SKIPPED))
+			continue;
+		free(t->reason);
+		if (asprintf(&t->reason, "not installed: its dependency %s was not installed for %s",
+			     kb_task_id(d, id, sizeof(id)), t->kernel->release) < 0)
+			t->reason = NULL;
+		t->state = KB_TASK_SKIPPED;
+		return true;
+	}
+	return false;
 }
 
 void kb_plan_release(struct kb_plan *plan)
@@ -377,6 +563,7 @@ void kb_plan_release(struct kb_plan *plan)
 		struct kb_task *t = &plan->tasks[i];
 
 		free(t->reason);
+		free(t->missing);
 		free(t->deps);
 		if (t->view) {
 			kb_recipe_release(t->view);
@@ -388,6 +575,8 @@ void kb_plan_release(struct kb_plan *plan)
 			close(t->log_fd);
 	}
 	free(plan->tasks);
+	free(plan->order);
 	plan->tasks = NULL;
+	plan->order = NULL;
 	plan->n = 0;
 }

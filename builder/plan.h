@@ -37,6 +37,9 @@ struct kb_task {
 	enum kb_task_state state;
 	char *reason;			/* why excluded, failed or skipped */
 	char build_id[KB_SHA256_HEX];
+	char outputs_id[KB_SHA256_HEX];	/* sha256 of its kept build's outputs; "" until built */
+	char *missing;			/* owned: dependencies not registered, space-separated */
+	int dkms_exit;			/* DKMS's exit status for its failure; 0: the usual one */
 	struct kb_task **deps;
 	size_t nr_deps;
 	bool install;			/* install after building */
@@ -55,6 +58,7 @@ struct kb_task {
 struct kb_plan {
 	struct kb_task *tasks;
 	size_t n;
+	size_t *order;		/* indexes of tasks, each after its dependencies: install order */
 };
 
 enum kb_plan_mode { KB_PLAN_BUILD, KB_PLAN_INSTALL };
@@ -62,7 +66,10 @@ enum kb_plan_mode { KB_PLAN_BUILD, KB_PLAN_INSTALL };
 /*
  * Plan @ids ("NAME" or "NAME/VERSION"; NULL = every recipe's newest
  * version) on every kernel in @kernels. Dependencies are pulled in for the
- * same kernel. Returns 0, or -KB_E_INPUT when an id is not registered.
+ * same kernel; with KB_PLAN_INSTALL so are the recipes installed there that
+ * depend on one being installed (their version installed there), so that
+ * they are rebuilt against it. Returns 0, or -KB_E_INPUT when an id is not
+ * registered.
  */
 int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel_list *kernels,
 		 const struct kb_strv *ids, enum kb_plan_mode mode, struct kb_plan *plan);
@@ -74,10 +81,19 @@ void kb_plan_release(struct kb_plan *plan);
  */
 char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k);
 
-/* The build id: SHA-256 over everything that changes the output (DESIGN.md). */
+/*
+ * The build id: SHA-256 over everything that changes the output (DESIGN.md),
+ * each dependency's version, build id and outputs_id among them.
+ */
 void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 		      struct kb_task *const *deps, size_t nr_deps, const char *signing,
 		      char out[KB_SHA256_HEX]);
+
+/*
+ * Before @t builds, its dependencies are built: take their outputs into
+ * its build id (a dependency built in this run had none when planned).
+ */
+void kb_plan_final_id(struct kb_ctx *ctx, struct kb_task *t);
 
 /* var/lib/kbuildd/builds/NAME/VERSION/KERNEL (in @buf). */
 int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size);
@@ -87,6 +103,11 @@ int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, si
  */
 int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix,
 			char *buf, size_t size);
+/*
+ * Did the install of a dependency of @t fail? Then @t is marked skipped:
+ * it was built against that dependency's build, which is not installed.
+ */
+bool kb_task_dep_failed(struct kb_task *t);
 /* Mark @t failed with a formatted reason; returns -KB_E_BUILD. */
 int kb_task_fail(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "NAME/VERSION" in @buf. */

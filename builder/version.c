@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "version.h"
 
 /* Read up to three dot-separated numbers; returns how many, 0 on none. */
@@ -160,4 +161,32 @@ bool kb_range_match(const struct kb_range *r, const struct kb_kver *v)
 			return false;
 	}
 	return true;
+}
+
+/* DKMS's VER(): every run of one or two digits padded to three; other text kept. */
+static void dkms_ver(const char *s, struct kb_buf *out)
+{
+	while (*s) {
+		size_t n = strspn(s, "0123456789");
+
+		if (n == 1 || n == 2)
+			kb_buf_addf(out, "%.*s", 3 - (int)n, "00");
+		if (!n)
+			n = strcspn(s, "0123456789");
+		kb_buf_add(out, s, n);
+		s += n;
+	}
+}
+
+int kb_dkms_vercmp(const char *a, const char *b)
+{
+	struct kb_buf pa = KB_BUF_INIT_MAX(1024), pb = KB_BUF_INIT_MAX(1024);
+	int c;
+
+	dkms_ver(a, &pa);
+	dkms_ver(b, &pb);
+	c = strcmp(kb_buf_str(&pa), kb_buf_str(&pb));
+	kb_buf_release(&pa);
+	kb_buf_release(&pb);
+	return c;
 }

@@ -33,3 +33,11 @@ int kb_kver_cmp(const struct kb_kver *a, const struct kb_kver *b);
  */
 int kb_range_parse(const char *s, struct kb_range *out, const char **why);
 bool kb_range_match(const struct kb_range *r, const struct kb_kver *v);
+
+/*
+ * Compare two module versions as DKMS does (its VER(): numbers of one or
+ * two digits padded to three, then compared as strings, here in the C
+ * locale's order): <0, 0 or >0. "1.10" is newer than "1.9"; "1000" is
+ * older than "999", as in DKMS.
+ */
+int kb_dkms_vercmp(const char *a, const char *b);

@@ -6,13 +6,8 @@
 # shellcheck disable=SC2016
 . "$(dirname "$0")/test-lib.sh"
 
-kb_root root
-echo ID=debian >"$ROOT/etc/os-release"
-K1=${KERNELS%% *}
-K2=${KERNELS##* }
-ARCH=$(uname -m)
+kb_dkms_root root
 ln -s "$KBUILDD" "$TRASH/dkms"
-export K1 K2 ARCH
 command -v scdoc >/dev/null && command -v mandoc >/dev/null && test_set_prereq MANTOOLS
 
 # dkms ARGS...: a DKMS command line, through the link, on the fake root
@@ -30,14 +25,8 @@ kbuildd_dkms () {
 dkms_src () {
 	mkdir -p "$1" &&
 	cp "$TOP/examples/hello/Kbuild" "$TOP/examples/hello/hello.c" "$1/" &&
-	{
-		echo "PACKAGE_NAME=$2"
-		echo "PACKAGE_VERSION=$3"
-		echo "BUILT_MODULE_NAME[0]=hello"
-		echo "DEST_MODULE_LOCATION[0]=/updates"
-		echo "AUTOINSTALL=yes"
-		if [ $# -ge 4 ]; then printf '%s\n' "$4"; fi
-	} >"$1/dkms.conf"
+	_d=$1 _n=$2 _v=$3 && shift 3 &&
+	dkms_conf "$_n" "$_v" hello /updates "$@" >"$_d/dkms.conf"
 }
 
 # the installed hello module for kernel $1, whatever its compression

@@ -340,6 +340,31 @@ kb_root () {
 	export ROOT KERNELS K61 K612
 }
 
+# kb_dkms_root DIR: kb_root DIR as DKMS sees a Debian system (its os-release
+# says ID=debian, so modules go to updates/dkms); also sets K1 and K2 (the
+# first and last kernel) and ARCH (uname -m).
+kb_dkms_root () {
+	kb_root "$1" || return 1
+	echo ID=debian >"$ROOT/etc/os-release"
+	K1=${KERNELS%% *}
+	K2=${KERNELS##* }
+	ARCH=$(uname -m)
+	export K1 K2 ARCH
+}
+
+# dkms_conf NAME VERSION MODULE DEST [LINE...]: print the dkms.conf of
+# package NAME/VERSION building MODULE.ko into DEST, AUTOINSTALL=yes, then
+# each LINE.
+dkms_conf () {
+	echo "PACKAGE_NAME=$1"
+	echo "PACKAGE_VERSION=$2"
+	echo "BUILT_MODULE_NAME[0]=$3"
+	echo "DEST_MODULE_LOCATION[0]=$4"
+	echo "AUTOINSTALL=yes"
+	shift 4
+	if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+}
+
 # kb ARGS...: run kbuildd inside the last root made by kb_root.
 kb () {
 	if [ -z "${ROOT-}" ]; then

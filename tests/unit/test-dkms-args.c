@@ -287,10 +287,21 @@ static void deprecated_and_meaningless_options_are_accepted_silently(void **stat
 
 	(void)state;
 	assert_int_equal(translate(&host, "install foo/1.2 --no-initrd --no-clean-kernel "
-				   "--no-prepare-kernel --force-version-override --rpm_safe_upgrade",
-				   &got, &call), 0);
+				   "--no-prepare-kernel --rpm_safe_upgrade", &got, &call), 0);
 	assert_string_equal(kb_buf_str(&got), KB " install foo/1.2");
 	assert_string_equal(kb_buf_str(&call.err), "");
+	kb_buf_release(&got);
+	kb_dkms_call_release(&call);
+}
+
+static void force_version_override_installs_an_older_module_as_force_does(void **state)
+{
+	struct kb_dkms_call call = KB_DKMS_CALL_INIT;
+	struct kb_buf got = KB_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(translate(&host, "install foo/1.2 --force-version-override", &got, &call), 0);
+	assert_string_equal(kb_buf_str(&got), KB " install foo/1.2 --force");
 	kb_buf_release(&got);
 	kb_dkms_call_release(&call);
 }
@@ -412,6 +423,7 @@ int main(void)
 		cmocka_unit_test(root_and_kbuildd_options_before_dkms_pass_through),
 		cmocka_unit_test(quiet_verbose_and_debug_become_kbuildd_verbosity),
 		cmocka_unit_test(deprecated_and_meaningless_options_are_accepted_silently),
+		cmocka_unit_test(force_version_override_installs_an_older_module_as_force_does),
 		cmocka_unit_test(options_kbuildd_cannot_honour_are_refused_with_the_reason),
 		cmocka_unit_test(a_foreign_arch_is_refused),
 		cmocka_unit_test(a_missing_module_is_said_as_dkms_says_it),

@@ -194,6 +194,16 @@ static void test_build_id_follows_the_dependency(void **state)
 	strcpy(dep.build_id, "2222");
 	kb_plan_build_id(&r, &k, deps, 1, "none", b);
 	assert_string_not_equal(a, b);
+	/* the same inputs built again, but differently: what we linked against changed */
+	strcpy(dep.outputs_id, "aaaa");
+	kb_plan_build_id(&r, &k, deps, 1, "none", a);
+	assert_string_not_equal(a, b);
+	strcpy(dep.outputs_id, "bbbb");
+	kb_plan_build_id(&r, &k, deps, 1, "none", b);
+	assert_string_not_equal(a, b);
+	dep_recipe.version = (char *)"2.0";
+	kb_plan_build_id(&r, &k, deps, 1, "none", a);
+	assert_string_not_equal(a, b);
 	kernel_release(&k);
 	kb_recipe_release(&r);
 }

@@ -348,6 +348,20 @@ static void range_match_of_an_empty_range_accepts_every_kernel(void **state)
 	assert_true(kb_range_match(&r, &v));
 }
 
+static void dkms_vercmp_compares_numbers_padded_to_three_digits(void **state)
+{
+	(void)state;
+	assert_true(kb_dkms_vercmp("2.0", "1.0") > 0);
+	assert_true(kb_dkms_vercmp("1.10", "1.9") > 0);
+	assert_true(kb_dkms_vercmp("1.0.1", "1.0") > 0);
+	assert_true(kb_dkms_vercmp("0.12.7", "0.12.10") < 0);
+	assert_int_equal(kb_dkms_vercmp("1.2-rc1", "1.2-rc1"), 0);
+	assert_true(kb_dkms_vercmp("1.2-rc2", "1.2-rc10") < 0);
+	/* as DKMS: only one or two digits are padded, so 1000 sorts before 999 */
+	assert_true(kb_dkms_vercmp("1000", "999") < 0);
+	assert_true(kb_dkms_vercmp("v2", "1") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +386,7 @@ int main(void)
 		cmocka_unit_test(range_match_with_a_patch_level_compares_the_patch),
 		cmocka_unit_test(range_match_requires_every_comparison),
 		cmocka_unit_test(range_match_of_an_empty_range_accepts_every_kernel),
+		cmocka_unit_test(dkms_vercmp_compares_numbers_padded_to_three_digits),
 	};
 
 	return cmocka_run_group_tests_name("version", tests, NULL, NULL);
