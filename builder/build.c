@@ -114,9 +114,11 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 
 /*
  * The build's sandbox: it writes src/ alone, and sees of kbuildd's state
- * only its DKMS layout, the registered source and its dependencies' builds.
- * While it runs, K.new is root's and private, so no one outside the
- * sandbox reaches what the build makes (a set-uid file, say) either.
+ * only its DKMS layout, the registered source and its dependencies' builds;
+ * the kernel's trees stay in view wherever they are (below /tmp, or a home
+ * the build user cannot enter). While it runs, K.new is root's and private,
+ * so no one outside the sandbox reaches what the build makes (a set-uid
+ * file, say) either.
  */
 static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
 		   const char *snapshot)
@@ -145,6 +147,8 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
 		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ? -ENAMETOOLONG :
 		    kb_sandbox_ro(ctx, sb, rel);
+	for (size_t i = 0; r >= 0 && i < t->kernel->trees.n; i++)
+		r = kb_strv_push(&sb->ro, t->kernel->trees.v[i]);
 	if (r >= 0 && sb->isolate && sb->uid)
 		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
 	/* without a mount of its own, the build reaches src/ through K.new: its group may */
