@@ -451,11 +451,15 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 	if (status != 0) {
 		if (status > 128)
 			kb_task_fail(t, "build killed by signal %d", status - 128);
+		else if (status == KB_SANDBOX_FAILED)
+			kb_task_fail(t, "build failed (exit %d: its sandbox could not be made; the "
+				     "log says why)", status);
 		else
 			kb_task_fail(t, "build failed (make exited with %d)", status);
 		log_line(t, "# kbuildd: %s", t->reason);
 		kb_build_abandon(ctx, t);
-		if (status <= 128)
+		/* a sandbox that could not be made says nothing of the inputs */
+		if (status <= 128 && status != KB_SANDBOX_FAILED)
 			record_failure(ctx, t);
 		return;
 	}

@@ -1,9 +1,14 @@
 /* What a sandbox's code sees: the mounts its init makes in the new mount namespace. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,7 +32,7 @@ bool kb_is_mount_root(const char *path)
 
 void kb_say(int fd, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[2048];	/* room for a message naming two paths */
 	va_list ap;
 	int n;
 
@@ -167,13 +172,253 @@ static int chroot_mounts(int err_fd)
 	return 0;
 }
 
+/*
+ * A way in for the build user. A kept tree may lie behind a directory it
+ * cannot enter (a 0700 home, a root made by mktemp -d), or be one itself.
+ * The host's modes stay as they are: in the namespace such a directory is
+ * covered with a read-only tmpfs the build user can enter, holding only
+ * what the sandbox keeps below it, attached again as the view had it: for
+ * a kept tree, each of its entries; for a directory on the way, the kept
+ * trees inside it. The rest of what it holds stays out of sight, and the
+ * files put back keep their own modes.
+ */
+struct entry {
+	char *path;
+	char *link;	/* a symlink's target, made again in the tmpfs */
+	int tree;	/* else a copy of the mounts at @path */
+	bool dir;
+};
+
+/* Is the directory @path closed to the build user (to enter, or with @read to list)? */
+static bool closed(const char *path, bool read)
+{
+	struct stat st;
+
+	return faccessat(AT_FDCWD, path, read ? R_OK | X_OK : X_OK, AT_EACCESS) < 0 &&
+	       errno == EACCES && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Is @path strictly below the directory @dir? */
+static bool below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* The first directory on the way to @path, or @path itself, closed to the build user. */
+static bool first_closed(const char *path, char *dir, size_t size)
+{
+	size_t len = strlen(path);
+
+	if (len >= size)
+		return false;
+	memcpy(dir, path, len + 1);
+	for (char *p = dir + 1;; p++) {
+		char c = *p;
+
+		if (c && c != '/')
+			continue;
+		*p = '\0';
+		if (closed(dir, !c))
+			return true;
+		if (!c)
+			return false;
+		*p = c;
+	}
+}
+
+/*
+ * The first kept tree with a closed directory on its way, that directory
+ * in @dir: 1, 0 when every one is open, or a negative errno. The checks
+ * run with the build user's file-system identity (and no groups: the
+ * init needs none), so modes and ACLs count as they will for the code.
+ */
+static int find_closed(const struct kb_sandbox *sb, const struct keep *keep, size_t n,
+		       char *dir, size_t size, const struct keep **found)
+{
+	int r = 0;
+
+	*found = NULL;
+	if (setgroups(0, NULL) < 0)
+		return -errno;
+	setfsgid(sb->gid);
+	setfsuid(sb->uid);
+	if ((uid_t)setfsuid((uid_t)-1) != sb->uid || (gid_t)setfsgid((gid_t)-1) != sb->gid)
+		r = -EPERM;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (first_closed(keep[i].path, dir, size)) {
+			*found = &keep[i];
+			r = 1;
+		}
+	setfsuid(0);
+	setfsgid(0);
+	return r;
+}
+
+static void entries_release(struct entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].path);
+		free(e[i].link);
+		if (e[i].tree >= 0)
+			close(e[i].tree);
+	}
+	free(e);
+}
+
+/* Remember @path as it is now: a copy of its mounts, or a symlink's target. */
+static int add_entry(struct entry *e, size_t *n, const char *path)
+{
+	struct entry *x = &e[*n];
+	struct stat st;
+
+	if (*n >= KB_MAX_REACH_ENTRIES)
+		return -E2BIG;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	*x = (struct entry){ .path = strdup(path), .tree = -1, .dir = S_ISDIR(st.st_mode) };
+	(*n)++;
+	if (!x->path)
+		return -ENOMEM;
+	if (S_ISLNK(st.st_mode)) {
+		x->link = calloc(1, PATH_MAX);
+		return x->link && readlink(path, x->link, PATH_MAX - 1) >= 0 ? 0 :
+		       x->link ? -errno : -ENOMEM;
+	}
+	x->tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					    AT_SYMLINK_NOFOLLOW);
+	return x->tree < 0 ? -errno : 0;
+}
+
+/* Is keep[i] inside another kept tree below @dir, or a repeat of one? Then that one brings it. */
+static bool brought(const struct keep *keep, size_t n, size_t i, const char *dir)
+{
+	for (size_t j = 0; j < n; j++)
+		if (j != i && below(keep[j].path, dir) &&
+		    (below(keep[i].path, keep[j].path) || (j < i && !strcmp(keep[i].path, keep[j].path))))
+			return true;
+	return false;
+}
+
+/* What goes back into @dir: a kept tree's entries, else the outermost kept trees inside. */
+static int collect(const char *dir, bool kept, const struct keep *keep, size_t n,
+		   struct entry *e, size_t *nr)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	for (size_t i = 0; !kept && r >= 0 && i < n; i++)
+		if (below(keep[i].path, dir) && !brought(keep, n, i, dir))
+			r = add_entry(e, nr, keep[i].path);
+	if (!kept)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (r >= 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			r = kb_pathf(path, sizeof(path), "%s/%s", dir, de->d_name) < 0 ?
+			    -ENAMETOOLONG : add_entry(e, nr, path);
+	closedir(d);
+	return r;
+}
+
+/* Put @e back in the tmpfs that now covers its old place. */
+static int put_back(const struct entry *e)
+{
+	char parent[PATH_MAX];
+	int r = kb_pathf(parent, sizeof(parent), "%s", e->path) < 0 ? -ENAMETOOLONG : 0;
+	int fd;
+
+	if (r >= 0) {
+		*strrchr(parent, '/') = '\0';
+		r = mkdir_p(parent);
+	}
+	if (r < 0)
+		return r;
+	if (e->link)
+		return symlink(e->link, e->path) < 0 ? -errno : 0;
+	if (e->dir) {
+		r = mkdir(e->path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	} else {
+		fd = open(e->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		r = fd < 0 ? -errno : close(fd);
+	}
+	if (r >= 0 && move_mount(e->tree, "", AT_FDCWD, e->path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		r = -errno;
+	return r;
+}
+
+/* Cover the closed @dir with what the build user may reach of it (above). */
+static int open_way(const char *dir, const struct keep *keep, size_t n)
+{
+	const struct keep *kept = NULL;
+	struct entry *e = calloc(KB_MAX_REACH_ENTRIES, sizeof(*e));
+	size_t nr = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(keep[i].path, dir))
+			kept = &keep[i];
+	if (!e)
+		return -ENOMEM;
+	/* "/" is never closed on a working system; a writable tree would need a writable cover */
+	r = !strcmp(dir, "/") || (kept && kept->rw) ? -EACCES : collect(dir, kept, keep, n, e, &nr);
+	if (r >= 0 && mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		r = -errno;
+	for (size_t i = 0; r >= 0 && i < nr; i++)
+		r = put_back(&e[i]);
+	if (r >= 0)
+		r = set_attr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
+	entries_release(e, nr);
+	return r;
+}
+
+/*
+ * Until every kept tree is in the build user's reach, each round opening
+ * one directory. In a chroot that is no mount point nothing can be
+ * mounted: what stays closed is named instead.
+ */
+static int open_ways(const struct kb_sandbox *sb, const struct keep *keep, size_t n, int err_fd)
+{
+	if (!sb->uid)
+		return 0;
+	for (unsigned round = 0;; round++) {
+		const struct keep *k;
+		char dir[PATH_MAX];
+		int r = find_closed(sb, keep, n, dir, sizeof(dir), &k);
+
+		if (r == 0)
+			return 0;
+		if (r > 0)
+			r = sb->shared_fs || round >= KB_MAX_SANDBOX_PATHS ? -EACCES :
+			    open_way(dir, keep, n);
+		if (r >= 0)
+			continue;
+		if (k && sb->shared_fs)
+			kb_say(err_fd, "kbuildd: sandbox: the build user cannot enter '%s'%s%s%s; in "
+			       "a chroot whose root is not a mount point kbuildd cannot open a way "
+			       "in (bind-mount the chroot onto itself)\n", dir,
+			       strcmp(dir, k->path) ? ", on the way to '" : "",
+			       strcmp(dir, k->path) ? k->path : "", strcmp(dir, k->path) ? "'" : "");
+		else
+			kb_say(err_fd, "kbuildd: sandbox: cannot open a way to '%s'%s%s: %s\n",
+			       k ? k->path : "a kept tree", k ? " through " : "", k ? dir : "",
+			       strerror(-r));
+		return r;
+	}
+}
+
 static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int err_fd)
 {
 	const char *step = "make the mounts private";
 	int r = 0;
 
 	if (sb->shared_fs)
-		return chroot_mounts(err_fd);
+		return (r = chroot_mounts(err_fd)) < 0 ? r : open_ways(sb, keep, n, err_fd);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		goto fail;
 	step = "copy the trees it needs";
@@ -206,7 +451,7 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	/* the skeletons that hold the kept trees become read-only too */
 	for (size_t i = 0; i < sb->hide.n; i++)
 		set_attr(AT_FDCWD, sb->hide.v[i], 0, MOUNT_ATTR_RDONLY, 0);
-	return 0;
+	return open_ways(sb, keep, n, err_fd);
 fail:
 	r = -errno;
 fail_r:

@@ -21,9 +21,6 @@
 #include "sandbox.h"
 #include "state.h"
 
-/* The supervisor's own failures: the code never ran. */
-#define SANDBOX_FAILED 125
-
 void kb_sandbox_init(struct kb_sandbox *sb)
 {
 	memset(sb, 0, sizeof(*sb));
@@ -118,13 +115,13 @@ static void __attribute__((noreturn)) init_main(struct kb_child *c, int out_w, i
 
 	/* dies with the supervisor; and the supervisor must still be there */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(sync_r, &go, 1) != 1)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	close(sync_r);
 	if (sb->isolate && kb_sandbox_mounts(sb, err_fd) < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	code = fork();
 	if (code < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	if (code == 0) {
 		if (out_w >= 0)
 			c->out_fd = out_w;
@@ -140,7 +137,7 @@ static void __attribute__((noreturn)) init_main(struct kb_child *c, int out_w, i
 		if (pid == code)
 			_exit(kb_child_status(wstatus));
 		if (pid < 0 && errno != EINTR)
-			_exit(SANDBOX_FAILED);
+			_exit(KB_SANDBOX_FAILED);
 	}
 }
 
@@ -205,15 +202,15 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 	if (c->new_pgrp)
 		setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	/* before the copying starts, the supervisor says its own failures straight out */
 	if (sb->isolate && enter_namespaces(c->out_fd) < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	if (pipe2(sync, O_CLOEXEC) < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	init = fork();
 	if (init < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	if (init == 0) {
 		close(sync[1]);
 		if (out[0] >= 0)
@@ -225,13 +222,13 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 		close(out[1]);
 	init_fd = pidfd_open(init, 0);
 	if (kb_write_all(sync[1], "+", 1) < 0)
-		_exit(SANDBOX_FAILED);
+		_exit(KB_SANDBOX_FAILED);
 	close(sync[1]);
 	if (out[0] >= 0)
 		copy_output(out[0], c->out_fd, init_fd, sb->log_max);
 	while (waitpid(init, &wstatus, 0) < 0)
 		if (errno != EINTR)
-			_exit(SANDBOX_FAILED);
+			_exit(KB_SANDBOX_FAILED);
 	_exit(kb_child_status(wstatus));
 }
 
