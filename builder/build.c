@@ -114,9 +114,11 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 
 /*
  * The build's sandbox: it writes src/ alone, and sees of kbuildd's state
- * only its DKMS layout, the registered source and its dependencies' builds.
- * While it runs, K.new is root's and private, so no one outside the
- * sandbox reaches what the build makes (a set-uid file, say) either.
+ * only its DKMS layout, the registered source and its dependencies' builds;
+ * the kernel's trees stay in view wherever they are (below /tmp, or a home
+ * the build user cannot enter). While it runs, K.new is root's and private,
+ * so no one outside the sandbox reaches what the build makes (a set-uid
+ * file, say) either.
  */
 static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
 		   const char *snapshot)
@@ -145,6 +147,8 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
 		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ? -ENAMETOOLONG :
 		    kb_sandbox_ro(ctx, sb, rel);
+	for (size_t i = 0; r >= 0 && i < t->kernel->trees.n; i++)
+		r = kb_strv_push(&sb->ro, t->kernel->trees.v[i]);
 	if (r >= 0 && sb->isolate && sb->uid)
 		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
 	/* without a mount of its own, the build reaches src/ through K.new: its group may */
@@ -448,11 +452,15 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 	if (status != 0) {
 		if (status > 128)
 			kb_task_fail(t, "build killed by signal %d", status - 128);
+		else if (status == KB_SANDBOX_FAILED)
+			kb_task_fail(t, "build failed (exit %d: its sandbox could not be made; the "
+				     "log says why)", status);
 		else
 			kb_task_fail(t, "build failed (make exited with %d)", status);
 		log_line(t, "# kbuildd: %s", t->reason);
 		kb_build_abandon(ctx, t);
-		if (status <= 128)
+		/* a sandbox that could not be made says nothing of the inputs */
+		if (status <= 128 && status != KB_SANDBOX_FAILED)
 			record_failure(ctx, t);
 		return;
 	}

@@ -221,6 +221,9 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 	r = kb_sandbox_setup(ctx, &sb);
 	if (r >= 0)
 		r = kb_strv_push(&sb.ro, dir);
+	/* a conf may read the kernel's tree ($kernel_source_dir/.config), wherever it is */
+	for (size_t i = 0; r >= 0 && env->kernel_trees && i < env->kernel_trees->n; i++)
+		r = kb_strv_push(&sb.ro, env->kernel_trees->v[i]);
 	if (r < 0) {
 		kb_sandbox_release(&sb);
 		return r == -ESRCH ? kb_err(-KB_E_INPUT, "%s: no unprivileged user to read it as: "

@@ -27,6 +27,7 @@ struct kb_dkms_env {
 	const char *dkms_tree, *source_tree, *install_tree;
 	const char *module, *module_version;
 	unsigned jobs;
+	const struct kb_strv *kernel_trees;	/* kept in view for the reading, or NULL */
 };
 
 void kb_dkms_conf_init(struct kb_dkms_conf *c);

@@ -280,7 +280,7 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 		.kernelver = k->release, .arch = k->arch, .kernel_source_dir = k->build_dir,
 		.kernel_config = kconfig, .dkms_tree = b->dkms_tree, .source_tree = b->source_tree,
 		.install_tree = itree, .module = base->name, .module_version = base->version,
-		.jobs = kb_ctx_jobs(ctx),
+		.jobs = kb_ctx_jobs(ctx), .kernel_trees = &k->trees,
 	};
 	{
 		_cleanup_free_ char *dir = strdup(conf);

@@ -21,6 +21,8 @@
 #define KB_MAX_LOG_TAIL		12		/* lines of a failed log shown */
 #define KB_MAX_LOG		(32 * 1024 * 1024)	/* bytes of output kept from one build */
 #define KB_MAX_SANDBOX_PATHS	64		/* trees kept in view in one sandbox */
+#define KB_MAX_REACH_ENTRIES	256		/* entries of a closed kept tree put back (sandbox) */
+#define KB_MAX_KERNEL_TREES	8		/* trees one kernel's build reads (kernel.c) */
 #define KB_MAX_JOBS		1024
 #define KB_MAX_DOWNLOAD		(512 * 1024 * 1024)	/* one source download */
 #define KB_MAX_EXTRACTED	((size_t)2 * 1024 * 1024 * 1024)	/* bytes unpacked from one archive */

@@ -11,7 +11,6 @@
 
 #include "kb-limits.h"
 #include "kernel.h"
-#include "kb-limits.h"
 #include "log.h"
 
 const char *kb_compress_name(enum kb_compress c)
@@ -114,6 +113,82 @@ out:
 	return out;
 }
 
+/* @path as make reaches it, unless it is no directory or inside a tree @k lists already. */
+static int add_tree(struct kb_kernel *k, const char *path)
+{
+	_cleanup_free_ char *real = realpath(path, NULL);
+	struct stat st;
+
+	if (!real || !strcmp(real, "/") || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;	/* a dangling link leads nowhere to keep */
+	for (size_t i = 0; i < k->trees.n; i++) {
+		size_t n = strlen(k->trees.v[i]);
+
+		if (!strncmp(real, k->trees.v[i], n) && (real[n] == '/' || !real[n]))
+			return 0;
+	}
+	return k->trees.n < KB_MAX_KERNEL_TREES ? kb_strv_push(&k->trees, real) : 0;
+}
+
+/*
+ * The trees @tree leads make to: where its top-level links point (Debian's
+ * scripts and tools, a `source` link) and the tree its Makefile includes
+ * by absolute path (Debian's -common headers, the source of an O= build).
+ */
+static int add_referenced(struct kb_kernel *k, const char *tree)
+{
+	struct kb_buf makefile = KB_BUF_INIT_MAX(64 << 10);
+	_cleanup_free_ char *path = NULL;
+	DIR *dir = opendir(tree);
+	struct dirent *de;
+	int r = 0;
+
+	while (r >= 0 && dir && (de = readdir(dir))) {
+		struct stat st;
+
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISLNK(st.st_mode))
+			continue;
+		free(path);
+		r = asprintf(&path, "%s/%s", tree, de->d_name) < 0 ? -ENOMEM : add_tree(k, path);
+	}
+	if (dir)
+		closedir(dir);
+	free(path);
+	path = NULL;
+	/* a full kernel Makefile is larger, and names its includes through variables */
+	if (r >= 0 && asprintf(&path, "%s/Makefile", tree) >= 0 &&
+	    kb_read_file(AT_FDCWD, path, makefile.max, &makefile) >= 0) {
+		for (char *line = makefile.buf; r >= 0 && line && *line; line = strchr(line, '\n')) {
+			char *end, *slash;
+
+			line += *line == '\n';
+			if (strncmp(line, "include /", 9))
+				continue;
+			line += 8;
+			end = line + strcspn(line, " \t\n$");
+			slash = memrchr(line, '/', (size_t)(end - line));
+			if (*end == '$' || slash == line)
+				continue;
+			*slash = '\0';
+			r = add_tree(k, line);
+			line = end;
+		}
+	}
+	kb_buf_release(&makefile);
+	return r;
+}
+
+/* Every tree a build against @k reads, wherever it is (the sandbox keeps each in view). */
+static int find_trees(struct kb_kernel *k)
+{
+	int r = add_tree(k, k->build_dir);
+
+	for (size_t i = 0; r >= 0 && i < k->trees.n; i++)
+		r = add_referenced(k, k->trees.v[i]);
+	return r;
+}
+
 static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 {
 	static const char *const needed[] = { "Makefile", ".config", "Module.symvers",
@@ -164,7 +239,7 @@ static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 		k->compress = KB_COMPRESS_ZSTD;
 	else if (config_set(k, "CONFIG_MODULE_COMPRESS_GZIP"))
 		k->compress = KB_COMPRESS_GZIP;
-	r = k->arch ? 0 : -ENOMEM;
+	r = k->arch ? find_trees(k) : -ENOMEM;
 out:
 	close(bfd);
 	return r;
@@ -254,6 +329,7 @@ void kb_kernel_list_release(struct kb_kernel_list *list)
 		free(k->arch);
 		free(k->sig_hash);
 		free(k->cc_version);
+		kb_strv_clear(&k->trees);
 		kb_buf_release(&k->config);
 	}
 	free(list->v);

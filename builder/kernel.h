@@ -15,6 +15,7 @@ struct kb_kernel {
 	struct kb_kver ver;
 	bool has_ver;
 	char *build_dir;	/* host path handed to make -C */
+	struct kb_strv trees;	/* host dirs a build reads, resolved: build_dir's first */
 	bool usable;
 	char *reason;		/* why not usable */
 	char *arch;		/* x86_64, aarch64, ... */

@@ -4,9 +4,11 @@
  * mount, network and IPC namespaces, as the unprivileged build user: the
  * whole file system is read-only and nosuid, kbuildd's state is an empty
  * directory apart from what that piece of code needs, /tmp, /var/tmp,
- * /dev/shm and /run are private and empty, and everything it starts dies
- * with it, or with kbuildd. Without root it runs with kbuildd's identity,
- * in a process group of its own, and nothing more is contained.
+ * /dev/shm and /run are private and empty, what it reads stays in its
+ * reach however closed the way to it is on the host, and everything it
+ * starts dies with it, or with kbuildd. Without root it runs with
+ * kbuildd's identity, in a process group of its own, and nothing more is
+ * contained.
  */
 #pragma once
 
@@ -18,13 +20,16 @@
 
 struct kb_ctx;
 
+/* The exit status of a sandbox that could not be made: the code never ran (its log says why). */
+#define KB_SANDBOX_FAILED 125
+
 struct kb_sandbox {
 	bool isolate;		/* namespaces and mounts (kbuildd is root) */
 	bool shared_fs;		/* in a chroot that is no mount: no mounts of its own */
 	uid_t uid;		/* the build user, with no supplementary groups */
 	gid_t gid;
 	struct kb_strv hide;	/* host dirs replaced by an empty read-only tmpfs */
-	struct kb_strv ro;	/* host paths that stay visible, read-only */
+	struct kb_strv ro;	/* host paths kept in view and in reach, read-only */
 	struct kb_strv rw;	/* host dirs it may write (nosuid, nodev) */
 	size_t log_max;		/* output bytes kept; the rest is dropped with a note */
 };
