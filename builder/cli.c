@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "cmd-dkms.h"
+#include "framework.h"
 #include "kb-limits.h"
 #include "kernel.h"
 #include "lock.h"
@@ -230,6 +231,8 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 		return kb_err(-KB_E_INPUT, "cannot use root '%s': %s", root, strerror(-r));
 	if (cmd->flags & KB_CMD_SETTINGS) {
 		r = kb_settings_load(ctx);
+		if (r >= 0)	/* DKMS's settings apply to all of kbuildd, below kbuildd.conf's */
+			r = kb_framework_load(ctx);
 		if (r < 0)
 			return r;
 	}
@@ -341,6 +344,7 @@ out:
 	kb_buf_release(&cmdline);
 	kb_strv_clear(&ctx.kernels);
 	kb_settings_release(&ctx.settings);
+	kb_framework_free(ctx.framework);
 	kb_root_release(&ctx.root);
 	return r;
 }

@@ -10,6 +10,7 @@
 /* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
 struct kb_settings {
 	unsigned long jobs;		/* 0 = auto */
+	bool jobs_set;			/* given, even as auto: framework.conf's gives way */
 	unsigned long timeout;		/* seconds per build */
 	char *user;
 	char *dest;			/* default module destination */
@@ -25,6 +26,7 @@ struct kb_settings {
 };
 
 struct kb_signer;
+struct kb_framework;
 
 struct kb_ctx {
 	struct kb_root root;
@@ -48,13 +50,17 @@ struct kb_ctx {
 	gid_t build_gid;
 	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
 	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
+	struct kb_framework *framework;	/* /etc/dkms/framework.conf(.d), read once (framework.h) */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */
 	bool dkms_distro_read;		/* dkms_distro holds the root's os-release ID */
 	char dkms_distro[32];
 };
 
-/* Total make slots: -j, else settings, else online CPUs. */
+/*
+ * Total make slots: -j, else [build] jobs, else framework.conf's
+ * parallel_jobs, else the environment's, else online CPUs.
+ */
 unsigned kb_ctx_jobs(const struct kb_ctx *ctx);
 /* Destination directory for modules whose recipe names none. */
 const char *kb_ctx_dest(const struct kb_ctx *ctx);

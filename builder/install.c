@@ -12,6 +12,7 @@
 #include "compress.h"
 #include "depmod.h"
 #include "dkms.h"
+#include "framework.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
@@ -127,7 +128,8 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, struct staged *o
 		}
 		r = sign_module(ctx, t, m, &raw);
 		if (r >= 0)
-			r = kb_compress(how, NULL, raw.buf, raw.len, &out[i].data);
+			r = kb_compress(how, ctx->framework ? &ctx->framework->compress : NULL, raw.buf,
+					 raw.len, &out[i].data);
 		kb_buf_release(&raw);
 		if (r < 0)
 			return kb_task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));
