@@ -25,7 +25,7 @@ struct kb_settings {
 	bool offline;
 };
 
-struct kb_signer;
+struct kb_signing;
 struct kb_framework;
 
 struct kb_ctx {
@@ -48,8 +48,7 @@ struct kb_ctx {
 	bool build_user_found;		/* else root has no unprivileged user to build as */
 	uid_t build_uid;
 	gid_t build_gid;
-	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
-	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
+	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
 	struct kb_framework *framework;	/* /etc/dkms/framework.conf(.d), read once (framework.h) */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */

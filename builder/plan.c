@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "choice.h"
 #include "dkms.h"
 #include "log.h"
 #include "manifest.h"
@@ -249,7 +250,8 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		}
 		t->deps[t->nr_deps++] = d;
 	}
-	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, ctx->sign_fpr, t->build_id);
+	kb_plan_build_id(r, t->kernel, t->deps, t->nr_deps, kb_signing_id(ctx, t->kernel),
+			 t->build_id);
 	t->action = KB_ACT_BUILD;
 	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
 	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
