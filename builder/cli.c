@@ -248,6 +248,8 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 			return ctx->lock_fd;
 	}
 	r = cmd->run(ctx, argc, argv);
+	if (r == 0 && !ctx->dkms_status && ctx->post_transaction)
+		kb_framework_post_transaction(ctx);
 	kb_lock_release(ctx->lock_fd);
 	ctx->lock_fd = -1;
 	return r;
@@ -298,6 +300,7 @@ int main(int argc, char **argv)
 			goto out;
 		argc = (int)dkms.argv.n;
 		argv = dkms.argv.v;
+		ctx.post_transaction = dkms.post_transaction;
 	}
 	r = parse_options(&ctx, argc, argv, &seen, &verbosity, &help, &version);
 	if (r)

@@ -50,6 +50,7 @@ struct kb_ctx {
 	gid_t build_gid;
 	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
 	struct kb_framework *framework;	/* /etc/dkms/framework.conf(.d), read once (framework.h) */
+	bool post_transaction;		/* dkms front end: run DKMS's post_transaction after */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */
 	bool dkms_distro_read;		/* dkms_distro holds the root's os-release ID */

@@ -56,3 +56,12 @@ void kb_framework_where(const struct kb_framework *fw, const char *name, char *b
  * them is another user's or writable by group or others; @why says which.
  */
 bool kb_framework_trusted(const struct kb_framework *fw, char *why, size_t size);
+
+/*
+ * dkms front end: after an install, uninstall, unbuild or remove that
+ * succeeded, run post_transaction once, read with kernelver set to the
+ * first -k (else the running kernel), as root, its output in
+ * var/lib/dkms/post_transaction.log. A failure is a warning, as in DKMS;
+ * nothing runs when it is unset.
+ */
+void kb_framework_post_transaction(struct kb_ctx *ctx);
