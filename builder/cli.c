@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "cmd-dkms.h"
+#include "framework.h"
 #include "kb-limits.h"
 #include "kernel.h"
 #include "lock.h"
@@ -230,6 +231,8 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 		return kb_err(-KB_E_INPUT, "cannot use root '%s': %s", root, strerror(-r));
 	if (cmd->flags & KB_CMD_SETTINGS) {
 		r = kb_settings_load(ctx);
+		if (r >= 0)	/* DKMS's settings apply to all of kbuildd, below kbuildd.conf's */
+			r = kb_framework_load(ctx);
 		if (r < 0)
 			return r;
 	}
@@ -245,6 +248,8 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 			return ctx->lock_fd;
 	}
 	r = cmd->run(ctx, argc, argv);
+	if (r == 0 && !ctx->dkms_status && ctx->post_transaction)
+		kb_framework_post_transaction(ctx);
 	kb_lock_release(ctx->lock_fd);
 	ctx->lock_fd = -1;
 	return r;
@@ -295,6 +300,7 @@ int main(int argc, char **argv)
 			goto out;
 		argc = (int)dkms.argv.n;
 		argv = dkms.argv.v;
+		ctx.post_transaction = dkms.post_transaction;
 	}
 	r = parse_options(&ctx, argc, argv, &seen, &verbosity, &help, &version);
 	if (r)
@@ -344,6 +350,7 @@ out:
 	kb_buf_release(&cmdline);
 	kb_strv_clear(&ctx.kernels);
 	kb_settings_release(&ctx.settings);
+	kb_framework_free(ctx.framework);
 	kb_root_release(&ctx.root);
 	return r;
 }

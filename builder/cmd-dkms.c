@@ -303,6 +303,12 @@ int kb_dkms_translate(int argc, char *const argv[], const struct kb_dkms_host *h
 		r = kb_dkms_fail(call, 1, "out of memory");
 	if (!r && rq.verbose && call->argv.n)
 		verbose_note(call);
+	/* DKMS 3.2 runs post_transaction after these when they succeed (framework.h) */
+	if (!r && call->argv.n)
+		call->post_transaction = rq.action->act == KB_DKMS_INSTALL ||
+					 rq.action->act == KB_DKMS_UNINSTALL ||
+					 rq.action->act == KB_DKMS_UNBUILD ||
+					 rq.action->act == KB_DKMS_REMOVE;
 	kb_dkms_request_release(&rq);
 	return r;
 }

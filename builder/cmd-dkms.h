@@ -38,8 +38,9 @@ struct kb_dkms_call {
 	struct kb_strv argv;	/* kbuildd's command line to run; empty: nothing to run */
 	struct kb_buf out;	/* for stdout: --help, --version */
 	struct kb_buf err;	/* for stderr: errors, warnings, the --verbose note */
+	bool post_transaction;	/* an action after which DKMS runs post_transaction */
 };
-#define KB_DKMS_CALL_INIT { KB_STRV_INIT, KB_BUF_INIT, KB_BUF_INIT }
+#define KB_DKMS_CALL_INIT { KB_STRV_INIT, KB_BUF_INIT, KB_BUF_INIT, false }
 
 /*
  * Translate DKMS's @argv (action and options, without the program name)

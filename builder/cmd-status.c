@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "choice.h"
 #include "cmd.h"
 #include "compress.h"
 #include "doctor.h"
@@ -136,7 +137,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_plan plan = { 0 };
 	struct kb_strv ids = KB_STRV_INIT;
 	struct kb_buf b = KB_BUF_INIT;
-	struct kb_signer signer = { 0 };
+	struct kb_signing signing = { 0 };
 	struct kb_plan_columns w;
 	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
 	size_t shown = 0;
@@ -157,7 +158,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	if (r >= 0)
 		r = kb_kernels_discover(ctx, &kernels);
 	/* a missing or broken key is reported, but status still shows the rest */
-	if (r >= 0 && kb_engine_setup_signing(ctx, &kernels, &signer, false) < 0)
+	if (r >= 0 && kb_signing_setup(ctx, &kernels, &signing, false) < 0)
 		kb_warn("build ids are shown without the signing key; see 'kbuildd keys show'");
 	if (r < 0)
 		goto out;
@@ -210,7 +211,7 @@ out:
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
-	kb_signer_release(&signer);
+	kb_signing_release(ctx, &signing);
 	return r;
 }
 

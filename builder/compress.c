@@ -12,64 +12,99 @@
 #include <string.h>
 #include "log.h"
 
-static int compress_xz(const void *data, size_t len, struct kb_buf *out)
+/* The LZMA2 options xz would use for @o: its -N preset, or the --lzma2 chain. */
+static int xz_options(const struct kb_compress_opts *o, lzma_options_lzma *opt)
+{
+	unsigned preset = o->xz_custom ? o->xz_custom_preset : o->xz_preset;
+	bool extreme = o->xz_custom ? o->xz_custom_extreme : o->xz_extreme;
+
+	if (lzma_lzma_preset(opt, preset | (extreme ? LZMA_PRESET_EXTREME : 0)))
+		return -EINVAL;
+	if (!o->xz_custom)
+		return 0;
+	if (o->xz_dict)
+		opt->dict_size = o->xz_dict;
+	if (o->xz_lc >= 0)
+		opt->lc = (uint32_t)o->xz_lc;
+	if (o->xz_lp >= 0)
+		opt->lp = (uint32_t)o->xz_lp;
+	if (o->xz_pb >= 0)
+		opt->pb = (uint32_t)o->xz_pb;
+	if (o->xz_nice >= 0)
+		opt->nice_len = (uint32_t)o->xz_nice;
+	if (o->xz_depth >= 0)
+		opt->depth = (uint32_t)o->xz_depth;
+	return 0;
+}
+
+static int compress_xz(const struct kb_compress_opts *o, const void *data, size_t len,
+		       struct kb_buf *out)
 {
 	lzma_options_lzma opt;
 	lzma_filter filters[2];
 	size_t bound = lzma_stream_buffer_bound(len), pos = 0;
+	uint8_t *buf;
+	lzma_ret ret;
 	int r;
 
-	if (lzma_lzma_preset(&opt, LZMA_PRESET_DEFAULT))
+	if (xz_options(o, &opt) < 0)
 		return -EINVAL;
-	opt.dict_size = 1 << 20;	/* xz --lzma2=dict=1MiB */
 	filters[0] = (lzma_filter){ .id = LZMA_FILTER_LZMA2, .options = &opt };
 	filters[1] = (lzma_filter){ .id = LZMA_VLI_UNKNOWN, .options = NULL };
 	kb_buf_reset(out);
-	{
-		uint8_t *buf = malloc(bound);
-
-		if (!buf)
-			return -ENOMEM;
-		if (lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, NULL, data, len, buf, &pos,
-					      bound) != LZMA_OK) {
-			free(buf);
-			return -EIO;
-		}
-		r = kb_buf_add(out, buf, pos);
-		free(buf);
-	}
-	return r;
-}
-
-static int compress_zstd(const void *data, size_t len, struct kb_buf *out)
-{
-	size_t bound = ZSTD_compressBound(len), n;
-	void *buf = malloc(bound);
-	int r;
-
+	buf = malloc(bound);
 	if (!buf)
 		return -ENOMEM;
-	n = ZSTD_compress(buf, bound, data, len, ZSTD_CLEVEL_DEFAULT);
-	if (ZSTD_isError(n)) {
-		free(buf);
-		return -EIO;
-	}
-	kb_buf_reset(out);
-	r = kb_buf_add(out, buf, n);
+	ret = lzma_stream_buffer_encode(filters, (lzma_check)o->xz_check, NULL, data, len, buf,
+					&pos, bound);
+	r = ret == LZMA_OK ? kb_buf_add(out, buf, pos) : ret == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
 	free(buf);
 	return r;
 }
 
-int kb_compress(enum kb_compress how, const void *data, size_t len, struct kb_buf *out)
+static int compress_zstd(const struct kb_compress_opts *o, const void *data, size_t len,
+			 struct kb_buf *out)
 {
+	size_t bound = ZSTD_compressBound(len), n;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	void *buf = malloc(bound);
+	int r = -EIO;
+
+	if (!buf || !cctx) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, o->zstd_level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, o->zstd_checksum)))
+		goto out;
+	n = ZSTD_compress2(cctx, buf, bound, data, len);
+	if (ZSTD_isError(n))
+		goto out;
+	kb_buf_reset(out);
+	r = kb_buf_add(out, buf, n);
+out:
+	ZSTD_freeCCtx(cctx);
+	free(buf);
+	return r;
+}
+
+int kb_compress(enum kb_compress how, const struct kb_compress_opts *o, const void *data,
+		size_t len, struct kb_buf *out)
+{
+	struct kb_compress_opts dflt;
+
+	if (!o) {
+		kb_compress_opts_init(&dflt);
+		o = &dflt;
+	}
 	switch (how) {
 	case KB_COMPRESS_NONE:
 		kb_buf_reset(out);
 		return kb_buf_add(out, data, len);
 	case KB_COMPRESS_XZ:
-		return compress_xz(data, len, out);
+		return compress_xz(o, data, len, out);
 	case KB_COMPRESS_ZSTD:
-		return compress_zstd(data, len, out);
+		return compress_zstd(o, data, len, out);
 	case KB_COMPRESS_GZIP:
 	default:
 		return kb_err(-KB_E_INPUT, "gzip-compressed modules are not supported: kmod on "

@@ -10,6 +10,7 @@
 /* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
 struct kb_settings {
 	unsigned long jobs;		/* 0 = auto */
+	bool jobs_set;			/* given, even as auto: framework.conf's gives way */
 	unsigned long timeout;		/* seconds per build */
 	char *user;
 	char *dest;			/* default module destination */
@@ -24,7 +25,8 @@ struct kb_settings {
 	bool offline;
 };
 
-struct kb_signer;
+struct kb_signing;
+struct kb_framework;
 
 struct kb_ctx {
 	struct kb_root root;
@@ -46,8 +48,9 @@ struct kb_ctx {
 	bool build_user_found;		/* else root has no unprivileged user to build as */
 	uid_t build_uid;
 	gid_t build_gid;
-	struct kb_signer *signer;	/* loaded by the engine when a kernel wants signatures */
-	char sign_fpr[65];		/* its certificate's SHA-256, part of every build id */
+	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
+	struct kb_framework *framework;	/* /etc/dkms/framework.conf(.d), read once (framework.h) */
+	bool post_transaction;		/* dkms front end: run DKMS's post_transaction after */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */
 	int dkms_exit;			/* a DKMS code that wins over any other (kb_dkms_exit) */
@@ -62,7 +65,10 @@ static inline void kb_dkms_exit(struct kb_ctx *ctx, int code)
 		ctx->dkms_exit = code;
 }
 
-/* Total make slots: -j, else settings, else online CPUs. */
+/*
+ * Total make slots: -j, else [build] jobs, else framework.conf's
+ * parallel_jobs, else the environment's, else online CPUs.
+ */
 unsigned kb_ctx_jobs(const struct kb_ctx *ctx);
 /* Destination directory for modules whose recipe names none. */
 const char *kb_ctx_dest(const struct kb_ctx *ctx);

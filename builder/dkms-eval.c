@@ -45,15 +45,30 @@ static const char *const shell_vars[] = {
 /*
  * $@: the files to source. Everything the conf prints goes to stderr's
  * capture; only the records reach fd 3. An `exit` in a conf ends bash
- * before the records, which the caller reports.
+ * before the records, which the caller reports; so does a file the user
+ * cannot read (bash would skip it). The script is one compound command,
+ * parsed before any file runs, so aliases a file defines cannot change it;
+ * POSIX mode (set by assignment, which no function can intercept) puts
+ * special builtins before functions, so `unset -f` clears the functions a
+ * file may define over what the dump uses. A value known before sourcing
+ * (the environment) is read back only when it is a name asked for.
  */
 static const char eval_script[] =
+	"{\n"
 	"__kb_before=\" $(compgen -v | tr '\\n' ' ') \"\n"
-	"for __kb_f in \"$@\"; do . \"$__kb_f\" >&2; done\n"
+	"for __kb_f in \"$@\"; do\n"
+	"  [[ -r $__kb_f ]] || __kb_x=${__kb_unreadable:?cannot read $__kb_f}\n"
+	"  . \"$__kb_f\" >&2\n"
+	"done\n"
+	"POSIXLY_CORRECT=y\n"
+	"[[ -o posix ]] || __kb_x=${__kb_no_posix:?a file made POSIXLY_CORRECT read-only}\n"
+	"unset -f builtin command printf compgen || exit 125\n"
+	"set +o errexit +o nounset +o xtrace; trap - DEBUG RETURN ERR\n"
 	"__kb_known=\" $__KB_DIRECTIVES \"\n"
 	"for __kb_v in $(compgen -v); do\n"
-	"  [[ $__kb_v == __kb* || $__kb_v == __KB* || $__kb_before == *\" $__kb_v \"* ]] && continue\n"
+	"  [[ $__kb_v == __kb* || $__kb_v == __KB* || $__kb_v == POSIXLY_CORRECT ]] && continue\n"
 	"  if [[ $__kb_known != *\" $__kb_v \"* ]]; then\n"
+	"    [[ $__kb_before == *\" $__kb_v \"* ]] && continue\n"
 	"    printf '%s\\0?\\0\\0' \"$__kb_v\" >&3; continue\n"
 	"  fi\n"
 	"  eval \"__kb_keys=(\\\"\\${!$__kb_v[@]}\\\")\"\n"
@@ -62,7 +77,8 @@ static const char eval_script[] =
 	"    printf '%s\\0%s\\0%s\\0' \"$__kb_v\" \"$__kb_i\" \"$__kb_val\" >&3\n"
 	"  done\n"
 	"done\n"
-	"printf '__KB_END\\0\\0\\0' >&3\n";
+	"printf '__KB_END\\0\\0\\0' >&3\n"
+	"}\n";
 
 bool kb_dkms_directive(const char *name)
 {
@@ -212,6 +228,13 @@ static int read_memfd(int fd, size_t max, struct kb_buf *b)
 int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
 		 const struct kb_dkms_env *env, struct kb_dkms_conf *out)
 {
+	return kb_dkms_eval_names(ctx, files, dir, env, directives, out);
+}
+
+int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
+		       const struct kb_dkms_env *env, const char *const *names,
+		       struct kb_dkms_conf *out)
+{
 	struct kb_child c;
 	struct kb_sandbox sb;
 	struct kb_buf known = KB_BUF_INIT;
@@ -249,8 +272,8 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 		close(dump_fd);
 		dump_fd = moved;
 	}
-	for (size_t i = 0; directives[i]; i++)
-		kb_buf_addf(&known, "%s%s", i ? " " : "", directives[i]);
+	for (size_t i = 0; names[i]; i++)
+		kb_buf_addf(&known, "%s%s", i ? " " : "", names[i]);
 	kb_child_init(&c);
 	kb_strv_push(&c.args, "timeout");
 	kb_strv_push(&c.args, EVAL_TIMEOUT);

@@ -41,6 +41,13 @@ void kb_dkms_conf_release(struct kb_dkms_conf *c);
  */
 int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
 		 const struct kb_dkms_env *env, struct kb_dkms_conf *out);
+/*
+ * The same for any file DKMS reads with safe_source: only the variables
+ * in @names (NULL-terminated) are read back; framework.conf uses it.
+ */
+int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
+		       const struct kb_dkms_env *env, const char *const *names,
+		       struct kb_dkms_conf *out);
 
 /* Parse records "NAME\0INDEX\0VALUE\0..." (an evaluation's output) into @c. */
 int kb_dkms_conf_parse(struct kb_dkms_conf *c, const char *dump, size_t len);

@@ -12,7 +12,7 @@
 #include "install.h"
 #include "jobs.h"
 #include "log.h"
-#include "sign.h"
+#include "choice.h"
 
 const char *kb_task_outcome(const struct kb_task *t)
 {
@@ -198,24 +198,6 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 	return failed;
 }
 
-int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
-			    struct kb_signer *signer, bool generate)
-{
-	bool wanted = false;
-	int r;
-
-	for (size_t i = 0; i < kernels->n; i++)
-		wanted = wanted || (kernels->v[i].usable && kernels->v[i].module_sig);
-	if (!wanted)
-		return 0;
-	r = kb_signer_setup(ctx, signer, generate);
-	if (r <= 0)
-		return r;
-	ctx->signer = signer;
-	kb_signer_fingerprint(signer, ctx->sign_fpr);
-	return 0;
-}
-
 /*
  * DKMS's exit status for the same outcome: autoinstall says 11 when any
  * module failed; build and install say what stopped the first that failed
@@ -285,7 +267,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	struct kb_recipe_set set = { 0 };
 	struct kb_kernel_list kernels = { 0 };
 	struct kb_plan plan = { 0 };
-	struct kb_signer signer = { 0 };
+	struct kb_signing signing = { 0 };
 	struct early_installs early = { 0 };
 	int r, failed = 0;
 
@@ -293,7 +275,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	if (r >= 0 && (r = kb_kernels_discover(ctx, &kernels)) == -KB_E_INPUT)
 		kb_dkms_exit(ctx, 21);	/* a -k kernel is not there at all: no headers either */
 	if (r >= 0)
-		r = kb_engine_setup_signing(ctx, &kernels, &signer, !ctx->dry_run);
+		r = kb_signing_setup(ctx, &kernels, &signing, !ctx->dry_run);
 	if (r >= 0)
 		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
 	if (r < 0)
@@ -343,8 +325,7 @@ out:
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
-	kb_signer_release(&signer);
-	ctx->signer = NULL;
+	kb_signing_release(ctx, &signing);
 	return r;
 }
 

@@ -27,10 +27,3 @@ const char *kb_task_outcome(const struct kb_task *t);
 int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_paths,
 		   struct kb_strv *ids);
 
-/*
- * Load the signing key once if any usable kernel checks module signatures
- * (generating one when @generate and none exists), and record its
- * fingerprint for build ids. Release @signer with kb_signer_release().
- */
-int kb_engine_setup_signing(struct kb_ctx *ctx, struct kb_kernel_list *kernels,
-			    struct kb_signer *signer, bool generate);

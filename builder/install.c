@@ -9,16 +9,18 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "choice.h"
 #include "compress.h"
 #include "depmod.h"
 #include "dkms.h"
+#include "external.h"
+#include "framework.h"
 #include "install-version.h"
 #include "install.h"
 #include "kb-limits.h"
 #include "log.h"
 #include "module-elf.h"
 #include "outputs.h"
-#include "sign.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
 {
@@ -76,6 +78,7 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 		       struct kb_buf *image)
 {
 	struct kb_kernel *k = t->kernel;
+	const struct kb_kernel_signing *ks = kb_signing_for(ctx, k);
 	const char *hash = ctx->settings.sign_hash;
 	struct kb_buf signed_image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	char what[PATH_MAX];
@@ -88,16 +91,31 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 		k->told_unsigned = true;
 		return 0;
 	}
-	if (!ctx->signer) {
+	snprintf(what, sizeof(what), "%s for %s", m->path, k->release);
+	/* a key named but unusable: never installed unsigned, nor signed with another */
+	if (ks && ks->error)
+		return kb_task_fail(t, "%s not signed: %s", m->path, ks->error);
+	if (!ks || !ks->signer) {
 		kb_warn("%s for %s: not signed: no signing key", m->name, k->release);
 		return 0;
 	}
 	if (!hash || !strcmp(hash, "auto"))
 		hash = k->sig_hash ? k->sig_hash : "sha256";
-	r = kb_signer_set_hash(ctx->signer, hash);
-	snprintf(what, sizeof(what), "%s for %s", m->path, k->release);
-	if (r >= 0)
-		r = kb_sign_module(ctx->signer, image->buf, image->len, &signed_image, what);
+	r = kb_signer_set_hash(ks->signer, hash);
+	if (r >= 0 && ks->program) {
+		const struct kb_sign_program p = {
+			.program = ks->program, .hash = hash, .key = ks->key_host,
+			.cert = ks->cert_host, .cert_x509 = ks->signer->cert,
+			.origin = ks->program_origin,
+		};
+
+		r = kb_sign_external(&p, image->buf, image->len, &signed_image, what);
+		if (r < 0)
+			r = kb_task_fail(t, "%s not signed: sign_file %s did not sign it (said above)",
+					 m->path, ks->program);
+	} else if (r >= 0) {
+		r = kb_sign_module(ks->signer, image->buf, image->len, &signed_image, what);
+	}
 	if (r >= 0) {
 		kb_buf_release(image);
 		*image = signed_image;
@@ -130,8 +148,13 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_
 			return r;
 		}
 		r = sign_module(ctx, t, m, &raw);
+		if (r == -KB_E_BUILD) {	/* the reason is set */
+			kb_buf_release(&raw);
+			return r;
+		}
 		if (r >= 0)
-			r = kb_compress(how, raw.buf, raw.len, &out[i].data);
+			r = kb_compress(how, ctx->framework ? &ctx->framework->compress : NULL, raw.buf,
+					 raw.len, &out[i].data);
 		kb_buf_release(&raw);
 		if (r < 0)
 			return kb_task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));

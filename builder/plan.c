@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "choice.h"
 #include "dkms.h"
 #include "log.h"
 #include "manifest.h"
@@ -216,7 +217,8 @@ static bool read_outputs_id(struct kb_ctx *ctx, struct kb_task *t)
 
 static void task_build_id(struct kb_ctx *ctx, struct kb_task *t)
 {
-	kb_plan_build_id(t->recipe, t->kernel, t->deps, t->nr_deps, ctx->sign_fpr, t->build_id);
+	kb_plan_build_id(t->recipe, t->kernel, t->deps, t->nr_deps, kb_signing_id(ctx, t->kernel),
+			 t->build_id);
 }
 
 void kb_plan_final_id(struct kb_ctx *ctx, struct kb_task *t)

@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "kb-limits.h"
 #include "log.h"
+#include "framework.h"
 #include "recipe.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"
@@ -72,14 +73,16 @@ static int settings_handler(void *user, const char *section, const char *key, co
 	int r = -ENOENT;
 
 	if (!strcmp(section, "build")) {
-		if (!strcmp(key, "jobs"))
+		if (!strcmp(key, "jobs")) {
 			r = !strcmp(value, "auto") ? (s->jobs = 0, 0) :
 			    kb_parse_uint(value, KB_MAX_JOBS, &s->jobs) < 0 || !s->jobs ? -EINVAL : 0;
-		else if (!strcmp(key, "timeout"))
+			s->jobs_set = r == 0;
+		} else if (!strcmp(key, "timeout")) {
 			r = kb_parse_uint(value, 7 * 24 * 3600, &s->timeout) < 0 || !s->timeout ?
 			    -EINVAL : 0;
-		else if (!strcmp(key, "user"))
+		} else if (!strcmp(key, "user")) {
 			r = set_str(&s->user, value);
+		}
 	} else if (!strcmp(section, "signing")) {
 		if (!strcmp(key, "key"))
 			r = set_str(&s->sign_key, value);
@@ -179,16 +182,23 @@ void kb_settings_release(struct kb_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static unsigned cpus_online(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus > 0 ? (unsigned)cpus : 1;
+}
+
 unsigned kb_ctx_jobs(const struct kb_ctx *ctx)
 {
-	long cpus;
-
 	if (ctx->jobs)
 		return (unsigned)ctx->jobs;
-	if (ctx->settings.jobs)
-		return (unsigned)ctx->settings.jobs;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	return cpus > 0 ? (unsigned)cpus : 1;
+	/* "jobs = auto" is a setting too: it wins over framework.conf */
+	if (ctx->settings.jobs_set)
+		return ctx->settings.jobs ? (unsigned)ctx->settings.jobs : cpus_online();
+	if (ctx->framework && ctx->framework->jobs)
+		return (unsigned)ctx->framework->jobs;
+	return cpus_online();
 }
 
 const char *kb_ctx_dest(const struct kb_ctx *ctx)

@@ -471,7 +471,7 @@ static void elf_read_fd_refuses_a_fifo_and_reads_a_compressed_module(void **stat
 	unlink(path);
 
 	snprintf(path, sizeof(path), "%s/hello.ko.xz", dir);
-	assert_int_equal(kb_compress(KB_COMPRESS_XZ, m.p, m.len, &xz), 0);
+	assert_int_equal(kb_compress(KB_COMPRESS_XZ, NULL, m.p, m.len, &xz), 0);
 	assert_int_equal(write_file(path, xz.buf, xz.len), 0);
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	assert_int_equal(kb_elf_read_fd(fd, true, &image, why, sizeof(why)), 0);
