@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "framework.h"
 #include "keygen.h"
 #include "log.h"
 #include "sign.h"
@@ -237,6 +238,24 @@ const struct kb_cmd kb_cmd_dkms_remove =
 #define MOK_KEY "var/lib/dkms/mok.key"
 #define MOK_CERT "var/lib/dkms/mok.pub"
 
+/* framework.conf's @name (read without kernelver, as DKMS's generate_mok) below the root, else @def. */
+static int mok_path(struct kb_ctx *ctx, const struct kb_dkms_conf *c, const char *name,
+		    const char *def, char *out, size_t size)
+{
+	const char *v = kb_framework_value(c, name);
+	char where[640];
+
+	if (!v)
+		return kb_pathf(out, size, "%s", def);
+	kb_framework_where(ctx->framework, name, where, sizeof(where));
+	if (!strncmp(v, "pkcs11:", 7) || v[0] != '/')
+		return kb_err(-KB_E_INPUT, "%s: %s '%s': generate_mok makes key files, named by "
+			      "absolute paths", where, name, v);
+	while (*v == '/')
+		v++;
+	return kb_pathf(out, size, "%s", v);
+}
+
 /*
  * DKMS's key pair, made when missing, as DKMS's generate_mok does. Unlike
  * DKMS, half a pair is not replaced by a new whole one: that overwrote
@@ -244,27 +263,38 @@ const struct kb_cmd kb_cmd_dkms_remove =
  */
 static int cmd_dkms_generate_mok(struct kb_ctx *ctx, int argc, char **argv)
 {
-	bool key = kb_root_exists(&ctx->root, MOK_KEY), cert = kb_root_exists(&ctx->root, MOK_CERT);
-	char own[PATH_MAX], own_cert[PATH_MAX];
-	bool dkms;
+	char key_rel[PATH_MAX], cert_rel[PATH_MAX], own[PATH_MAX], own_cert[PATH_MAX];
+	struct kb_dkms_conf c;
+	bool key, cert, dkms;
 	int r;
 
 	(void)argv;
 	if (argc)
 		return kb_err(-KB_E_INPUT, "generate_mok takes no module");
-	printf("Signing key: /%s\nPublic certificate (MOK): /%s\n", MOK_KEY, MOK_CERT);
+	kb_dkms_conf_init(&c);
+	r = kb_framework_read(ctx, NULL, &c);
+	if (r >= 0)
+		r = mok_path(ctx, &c, "mok_signing_key", MOK_KEY, key_rel, sizeof(key_rel));
+	if (r >= 0)
+		r = mok_path(ctx, &c, "mok_certificate", MOK_CERT, cert_rel, sizeof(cert_rel));
+	kb_dkms_conf_release(&c);
+	if (r < 0)
+		return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot name the key files");
+	key = kb_root_exists(&ctx->root, key_rel);
+	cert = kb_root_exists(&ctx->root, cert_rel);
+	printf("Signing key: /%s\nPublic certificate (MOK): /%s\n", key_rel, cert_rel);
 	if (key != cert)
 		return kb_err(-KB_E_INPUT, "/%s exists but /%s does not: kbuildd replaces no key; "
 			      "restore the missing file, or move the other away to make a new pair",
-			      key ? MOK_KEY : MOK_CERT, key ? MOK_CERT : MOK_KEY);
+			      key ? key_rel : cert_rel, key ? cert_rel : key_rel);
 	if (!key && !ctx->dry_run) {
 		printf("Certificate or key are missing, generating self signed certificate for MOK...\n");
-		r = kb_keys_generate_der(&ctx->root, MOK_KEY, MOK_CERT, 2048, "DKMS module signing key");
+		r = kb_keys_generate_der(&ctx->root, key_rel, cert_rel, 2048, "DKMS module signing key");
 		if (r < 0)
-			return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot generate /%s", MOK_KEY);
+			return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot generate /%s", key_rel);
 	}
 	kb_signer_paths(ctx, own, own_cert, sizeof(own), &dkms);
-	if (strcmp(own, MOK_KEY))
+	if (strcmp(own, key_rel) && strcmp(key_rel, MOK_KEY) == 0)
 		kb_warn("kbuildd signs with /%s, not with this key", own);
 	return 0;
 }

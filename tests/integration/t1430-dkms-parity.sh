@@ -236,6 +236,17 @@ test_expect_success 'generate_mok makes DKMS key and DER certificate once; modul
 	"$KBUILDD" --root "$ROOT" verify --cert "$ROOT/var/lib/dkms/mok.pub" "$(modfile "$K1")"
 '
 
+test_expect_success 'generate_mok makes the pair framework.conf names' '
+	mkdir -p "$ROOT/etc/dkms" &&
+	printf "mok_signing_key=/etc/kbt-mok/key.priv\nmok_certificate=/etc/kbt-mok/key.der\n" \
+		>"$ROOT/etc/dkms/framework.conf" &&
+	dkms generate_mok >out &&
+	test_grep "^Signing key: /etc/kbt-mok/key.priv$" out &&
+	openssl x509 -inform DER -in "$ROOT/etc/kbt-mok/key.der" -noout &&
+	test "$(stat -c %a "$ROOT/etc/kbt-mok/key.priv")" = 600 &&
+	rm -r "$ROOT/etc/dkms/framework.conf" "$ROOT/etc/kbt-mok"
+'
+
 test_expect_success 'generate_mok never replaces half a pair' '
 	mv "$ROOT/var/lib/dkms/mok.pub" cert.keep &&
 	sha256sum "$ROOT/var/lib/dkms/mok.key" >before &&
