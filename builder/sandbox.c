@@ -101,6 +101,12 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 
 /* Everything below runs in the forked supervisor or the namespace's init. */
 
+static void supervisor_gone(int sig)
+{
+	(void)sig;
+	_exit(KB_SANDBOX_FAILED);
+}
+
 /*
  * The namespace's init (PID 1): makes the mounts, starts the code and
  * exits with its status as soon as it ends, which makes the kernel kill
@@ -113,12 +119,26 @@ static void __attribute__((noreturn)) init_main(struct kb_child *c, int out_w, i
 	pid_t code;
 	char go;
 
-	/* dies with the supervisor; and the supervisor must still be there */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || read(sync_r, &go, 1) != 1)
+	/*
+	 * Dies with the supervisor; and the supervisor must still be there. A
+	 * namespace's PID 1 ignores the SIGKILL a parent's death sends (only
+	 * an ancestor namespace's kill() gets through), so it takes a signal
+	 * it handles: its exit then kills all the namespace holds.
+	 */
+	if (sigaction(SIGHUP, &(struct sigaction){ .sa_handler = supervisor_gone }, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGHUP) < 0 || read(sync_r, &go, 1) != 1)
 		_exit(KB_SANDBOX_FAILED);
-	close(sync_r);
 	if (sb->isolate && kb_sandbox_mounts(sb, err_fd) < 0)
 		_exit(KB_SANDBOX_FAILED);
+	/*
+	 * Asking as the build user (sandbox-mounts.c) changed the file-system
+	 * identity, which clears the parent-death signal: set it again, then
+	 * make sure the supervisor, which holds the pipe open, is still there.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGHUP) < 0 || fcntl(sync_r, F_SETFL, O_NONBLOCK) < 0 ||
+	    read(sync_r, &go, 1) != -1 || errno != EAGAIN)
+		_exit(KB_SANDBOX_FAILED);
+	close(sync_r);
 	code = fork();
 	if (code < 0)
 		_exit(KB_SANDBOX_FAILED);
@@ -221,9 +241,9 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 	if (out[1] >= 0)
 		close(out[1]);
 	init_fd = pidfd_open(init, 0);
+	/* the write end stays open while the supervisor lives: the init checks it */
 	if (kb_write_all(sync[1], "+", 1) < 0)
 		_exit(KB_SANDBOX_FAILED);
-	close(sync[1]);
 	if (out[0] >= 0)
 		copy_output(out[0], c->out_fd, init_fd, sb->log_max);
 	while (waitpid(init, &wstatus, 0) < 0)
