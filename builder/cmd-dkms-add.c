@@ -123,13 +123,15 @@ static int place(struct kb_ctx *ctx, const char *arg, bool add, char **out, char
 	return ret;
 }
 
-/* A source tree or a dkms.conf given by path, not a NAME[/VERSION]. */
+/* A source tree, a dkms.conf or a recipe given by path, not a NAME[/VERSION]. */
 static bool is_path(const char *arg)
 {
 	const char *base = strrchr(arg, '/');
+	size_t len = strlen(arg);
 
 	return access(arg, F_OK) == 0 &&
-	       (is_dir(arg) || !strcmp(base ? base + 1 : arg, "dkms.conf") || strstr(arg, ".recipe"));
+	       (is_dir(arg) || !strcmp(base ? base + 1 : arg, "dkms.conf") ||
+		(len > 7 && !strcmp(arg + len - 7, ".recipe")));
 }
 
 int kb_dkms_register(struct kb_ctx *ctx, int argc, char **argv, bool add, struct kb_strv *ids)

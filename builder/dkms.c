@@ -344,7 +344,7 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 }
 
 int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
-		 struct kb_recipe **out, char **why)
+		 struct kb_recipe **out, char **why, int *dkms_code)
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE);
 	struct kb_recipe *v = calloc(1, sizeof(*v));
@@ -396,7 +396,7 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 		for (size_t i = 0; i < rd.errors.n; i++)
 			kb_buf_addf(&msg, "%s%s", i ? "; " : "", rd.errors.v[i]);
 		*why = kb_buf_detach(&msg);
-		kb_dkms_exit(ctx, rd.dkms_code);
+		*dkms_code = rd.dkms_code;
 		ret = -KB_E_INPUT;
 		goto out;
 	}

@@ -44,10 +44,11 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r);
  * The recipe registered dkms recipe @base becomes on kernel @k: modules,
  * make command, patches, scripts and exclusions from the conf evaluated for
  * that kernel (cached per inputs). On a bad conf returns -KB_E_INPUT with
- * the messages in *@why.
+ * the messages in *@why and DKMS's exit status for it in *@dkms_code (5 for
+ * a patch, else 8).
  */
 int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
-		 struct kb_recipe **view, char **why);
+		 struct kb_recipe **view, char **why, int *dkms_code);
 
 /*
  * Run @r's POST_ADD, PRE_INSTALL, POST_INSTALL or POST_REMOVE script as

@@ -314,8 +314,6 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 		failed += install_all(ctx, &plan, &kernels, early.done ? &early : NULL);
 	report(ctx, &plan);
 	ctx->dkms_status = dkms_status(&plan, !ids && mode == KB_PLAN_INSTALL);
-	if (!ids && mode == KB_PLAN_INSTALL)
-		ctx->dkms_exit = 0;	/* autoinstall says 11 for any driver's problem */
 	for (size_t i = 0; i < plan.n; i++)
 		if (task_failed(&plan.tasks[i]))
 			failed++;

@@ -362,7 +362,7 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		return set_reason(t, KB_ACT_NO_HEADERS, strdup(t->kernel->reason));
 	}
 	if (r->dkms && !t->view) {
-		ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why);
+		ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why, &t->dkms_exit);
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0) {
