@@ -77,24 +77,38 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 }
 
 /*
- * What a dkms.conf expects to find: $dkms_tree/N/V/build is the build
- * dir and .../source and $source_tree/N-V the pristine source.
+ * Where the build's tree is while it builds, inside builds/N/V/K.new: src/,
+ * or for a dkms.conf $dkms_tree/N/V/build, a real directory as under DKMS
+ * (confs run find on it, which does not descend a symlink). Once the
+ * build ends it moves to src/, where every kept build has its tree.
+ */
+static int tree_rel(const struct kb_task *t, char *buf, size_t size)
+{
+	const struct kb_recipe *r = t->recipe;
+	char suffix[PATH_MAX];
+
+	if (!r->dkms_build)
+		return kb_task_staging_rel(t, KB_STAGING_NEW, "/src", buf, size);
+	if (kb_pathf(suffix, sizeof(suffix), "/dkms/%s/%s/build", r->name, r->version) < 0)
+		return -ENAMETOOLONG;
+	return kb_task_staging_rel(t, KB_STAGING_NEW, suffix, buf, size);
+}
+
+/*
+ * The rest of what a dkms.conf expects to find: $dkms_tree/N/V/source and
+ * $source_tree/N-V, the pristine source.
  */
 static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
 {
 	const struct kb_recipe *r = t->recipe;
 	char rel[PATH_MAX], suffix[PATH_MAX];
-	const char *links[][2] = {
-		{ "build", "../../../src" }, { "source", snapshot },
-	};
 	int ret;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *link = NULL;
 
-		if (i < 2)
-			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/%s", r->name, r->version,
-				 links[i][0]);
+		if (i == 0)
+			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/source", r->name, r->version);
 		else
 			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name,
 				 r->version);
@@ -106,10 +120,32 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 		link = kb_root_path(&ctx->root, rel);
 		if (ret < 0 || !link)
 			return ret < 0 ? ret : -ENOMEM;
-		if (symlink(i < 2 ? links[i][1] : snapshot, link) < 0)
+		if (symlink(snapshot, link) < 0)
 			return -errno;
 	}
 	return 0;
+}
+
+/*
+ * A dkms.conf build's tree goes to src/ when it ends, and
+ * $dkms_tree/N/V/build becomes a link to it, for what runs after.
+ */
+static int dkms_keep_tree(struct kb_ctx *ctx, struct kb_task *t)
+{
+	char tree[PATH_MAX], src[PATH_MAX];
+	_cleanup_free_ char *link = NULL;
+	int r;
+
+	if (tree_rel(t, tree, sizeof(tree)) < 0 ||
+	    kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0)
+		return -ENAMETOOLONG;
+	r = kb_durable_rename(&ctx->root, tree, src);
+	if (r < 0)
+		return r;
+	link = kb_root_path(&ctx->root, tree);
+	if (!link)
+		return -ENOMEM;
+	return symlink("../../../src", link) < 0 ? -errno : 0;
 }
 
 /*
@@ -167,7 +203,7 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 	int r;
 
 	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) < 0 ||
-	    kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0 ||
+	    tree_rel(t, src, sizeof(src)) < 0 ||
 	    kb_task_build_rel(t, ".log", log, sizeof(log)) < 0 ||
 	    kb_pathf(parent, sizeof(parent), "%s/builds/%s/%s", KB_STATE_DIR, t->recipe->name,
 		     t->recipe->version) < 0)
@@ -186,18 +222,19 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 		 t->kernel->release);
 	kb_plan_final_id(ctx, t);
 	log_line(t, "# build id %s", t->build_id);
-	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
-	if (r < 0)
-		return kb_task_fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
-	src_host = kb_root_path(&ctx->root, src);
-	if (!src_host)
-		return kb_task_fail(t, "out of memory");
+	/* the layout first: it makes the directory a dkms.conf tree goes in */
 	if (t->recipe->dkms_build) {
 		r = dkms_layout(ctx, t, snapshot);
 		if (r < 0)
 			return kb_task_fail(t, "cannot lay out the DKMS tree in '%s': %s", dir,
 					    strerror(-r));
 	}
+	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
+	if (r < 0)
+		return kb_task_fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
+	src_host = kb_root_path(&ctx->root, src);
+	if (!src_host)
+		return kb_task_fail(t, "out of memory");
 	r = contain(ctx, t, dir, src, snapshot);
 	if (r < 0)
 		return r;
@@ -338,7 +375,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	const struct kb_recipe *r = t->recipe;
 	int ret = 0;
 
-	if (kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0)
+	if (tree_rel(t, src, sizeof(src)) < 0)
 		return kb_task_fail(t, "build path too long");
 	build_dir = kb_root_path(&ctx->root, src);
 	snprintf(jobs, sizeof(jobs), "%u", kb_ctx_jobs(ctx));
@@ -462,6 +499,11 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		/* a sandbox that could not be made says nothing of the inputs */
 		if (status <= 128 && status != KB_SANDBOX_FAILED)
 			record_failure(ctx, t);
+		return;
+	}
+	if (t->recipe->dkms_build && (r = dkms_keep_tree(ctx, t)) < 0) {
+		kb_task_fail(t, "cannot move the build's tree to src/: %s", strerror(-r));
+		kb_build_abandon(ctx, t);
 		return;
 	}
 	kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src));

@@ -256,4 +256,24 @@ test_expect_success 'generate_mok never replaces half a pair' '
 	mv cert.keep "$ROOT/var/lib/dkms/mok.pub"
 '
 
+# --- the build tree a conf's shell code sees --------------------------------
+
+test_expect_success '$dkms_tree/NAME/VERSION/build is a real directory, as find needs (xtables-addons)' '
+	dkms_tree findme/sub kbt_find &&
+	cat >findme/dkms.conf <<-\EOF &&
+	PACKAGE_NAME=kbt-find
+	PACKAGE_VERSION=1.0
+	BDIR="$dkms_tree/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+	MAKE="make -C $kernel_source_dir M=${BDIR}/sub modules; find ${BDIR} -name \"*.ko\" -exec mv -v {} ${BDIR} \\;"
+	BUILT_MODULE_NAME[0]=kbt_find
+	DEST_MODULE_LOCATION[0]=/updates
+	EOF
+	dkms install findme -k "$K1" >out 2>&1 || { cat out; false; } &&
+	ls "$ROOT/lib/modules/$K1/updates/dkms/kbt_find.ko"* &&
+	test_grep "kbt_find.ko. ->" "$ROOT/var/lib/kbuildd/builds/kbt-find/1.0/$K1.log" &&
+	test -L "$ROOT/var/lib/kbuildd/builds/kbt-find/1.0/$K1/dkms/kbt-find/1.0/build" &&
+	test -d "$ROOT/var/lib/kbuildd/builds/kbt-find/1.0/$K1/src" &&
+	dkms remove kbt-find/1.0 --all
+'
+
 test_done
