@@ -2,7 +2,7 @@
 #pragma once
 
 #define KB_MAX_RECIPE_SIZE	(256 * 1024)	/* bytes in one recipe file */
-#define KB_MAX_RECIPE_LINE	4096		/* bytes in one recipe line */
+#define KB_MAX_RECIPE_LINE	8192		/* bytes in one recipe line: a PATH_MAX path and its key fit */
 #define KB_MAX_CONFIG_SIZE	(64 * 1024)	/* kbuildd.conf */
 #define KB_MAX_KCONFIG_SIZE	(8 * 1024 * 1024)	/* a kernel's .config */
 #define KB_MAX_SYMVERS_SIZE	(64 * 1024 * 1024)	/* Module.symvers */

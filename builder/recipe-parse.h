@@ -18,6 +18,7 @@ struct parse_state {
 	char last_key[128];		/* for indented continuation lines */
 	char last_section[128];
 	bool continuation;		/* current line is indented */
+	char *long_value;		/* the value of a line too long for inih (reader) */
 	bool seen_recipe, seen_source, seen_build;
 	unsigned seen_keys;		/* single-valued flags given so far (enum rp_once) */
 	unsigned seen_module_keys;	/* the same, in the current [module] */

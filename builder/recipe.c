@@ -255,7 +255,11 @@ static int handle_recipe(struct parse_state *ps, const char *key, const char *va
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_state *ps = user;
+	_cleanup_free_ char *long_value = ps->long_value;
 
+	ps->long_value = NULL;
+	if (long_value && !strcmp(value, "\1"))
+		value = long_value;
 	ps->continuation = ps->continuation && !strcmp(ps->last_key, key) &&
 			   !strcmp(ps->last_section, section);
 	snprintf(ps->last_key, sizeof(ps->last_key), "%s", key);
@@ -335,6 +339,42 @@ static void section_header(struct parse_state *ps, const char *line)
 		    "[module NAME]", name);
 }
 
+/*
+ * A line longer than inih's buffer: a comment is dropped, and a
+ * `key = value` (a deep path, say) reaches inih as `key = \1` with the
+ * value kept aside for the handler; anything else is an error.
+ */
+static char *long_line(struct parse_state *ps, const char *start, size_t len, char *str, int num)
+{
+	const char *p = start, *end = start + len, *eq = memchr(start, '=', len);
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	str[0] = '\n';
+	str[1] = '\0';
+	if (p < end && (*p == ';' || *p == '#'))
+		return str;
+	if (len > KB_MAX_RECIPE_LINE || !eq || eq - start > num - 8 || memchr(start, '\0', len)) {
+		rp_error(ps, "line is longer than %d bytes; continue long lists on indented lines",
+			 len > KB_MAX_RECIPE_LINE ? KB_MAX_RECIPE_LINE : num - 2);
+		return str;
+	}
+	for (p = eq + 1; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	while (end > p && strchr(" \t\r\n", end[-1]))
+		end--;
+	free(ps->long_value);
+	ps->long_value = strndup(p, (size_t)(end - p));
+	if (!ps->long_value) {
+		rp_error(ps, "out of memory");
+		return str;
+	}
+	memcpy(str, start, (size_t)(eq - start));
+	memcpy(str + (eq - start), "= \1\n", 5);
+	ps->continuation = start[0] == ' ' || start[0] == '\t';
+	return str;
+}
+
 /* inih's line reader: counts lines, catches over-long ones and section headers. */
 static char *reader(char *str, int num, void *stream)
 {
@@ -350,13 +390,8 @@ static char *reader(char *str, int num, void *stream)
 	start = ps->pos;
 	ps->pos += full;
 	len = full;
-	if (len + 1 > (size_t)num) {
-		rp_error(ps, "line is longer than %d bytes; continue long lists on "
-			    "indented lines", num - 2);
-		str[0] = '\n';
-		str[1] = '\0';
-		return str;
-	}
+	if (len + 1 > (size_t)num)
+		return long_line(ps, start, len, str, num);
 	if (memchr(start, '\0', len)) {
 		rp_error(ps, "line contains a NUL byte");
 		str[0] = '\n';
@@ -425,6 +460,7 @@ int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, siz
 	if (!r->file || kb_buf_add(&r->text, text, len) < 0)
 		return -ENOMEM;
 	rc = ini_parse_stream(reader, &ps, handler, &ps);
+	free(ps.long_value);
 	if (rc > 0) {
 		ps.line = (unsigned)rc;
 		rp_error(&ps, "expected 'key = value', '[section]' or a comment");

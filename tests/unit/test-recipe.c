@@ -681,16 +681,36 @@ static void parse_rejects_a_recipe_that_depends_on_itself(void **state)
 			 "'hello' depends on itself", NULL);
 }
 
-static void parse_rejects_a_line_longer_than_the_ini_limit(void **state)
+/* inih reads 200 bytes a line; a deep path or a long list on one line is read whole */
+static void parse_takes_a_line_longer_than_inih_reads(void **state)
 {
-	char text[1024];
-	char value[400];
+	struct kb_recipe r;
+	static char text[4096];
+	char path[3000], comment[400];
+
+	(void)state;
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	memset(comment, 'c', sizeof(comment) - 1);
+	comment[sizeof(comment) - 1] = '\0';
+	snprintf(text, sizeof(text), "; %s\n[recipe]\nname = hello\nversion = 1.0\n[source]\n"
+		 "path = %s   \n[module hello]\n", comment, path);
+	parse_ok(&r, text);
+	assert_string_equal(r.source_path, path);
+	kb_recipe_release(&r);
+}
+
+static void parse_rejects_a_line_longer_than_the_limit(void **state)
+{
+	static char text[KB_MAX_RECIPE_LINE + 512];
+	static char value[KB_MAX_RECIPE_LINE + 1];
 
 	(void)state;
 	memset(value, 'x', sizeof(value) - 1);
 	value[sizeof(value) - 1] = '\0';
 	snprintf(text, sizeof(text), MINIMAL "[build]\nmake_args = %s\n", value);
-	expect_one_error(text, "t.recipe:8: ", "line is longer than",
+	expect_one_error(text, "t.recipe:8: ", "line is longer than 8192 bytes",
 			 "continue long lists on indented lines", NULL);
 }
 
@@ -713,8 +733,8 @@ static void parse_accepts_a_line_just_under_the_ini_limit(void **state)
 static void parse_counts_lines_correctly_after_a_long_line(void **state)
 {
 	struct kb_recipe r;
-	char text[1024];
-	char value[400];
+	static char text[KB_MAX_RECIPE_LINE + 512];
+	static char value[KB_MAX_RECIPE_LINE + 1];
 	char *messages;
 
 	(void)state;
@@ -973,7 +993,8 @@ int main(void)
 		cmocka_unit_test(parse_reports_missing_required_parts),
 		cmocka_unit_test(parse_reports_every_missing_part_of_an_empty_recipe),
 		cmocka_unit_test(parse_rejects_a_recipe_that_depends_on_itself),
-		cmocka_unit_test(parse_rejects_a_line_longer_than_the_ini_limit),
+		cmocka_unit_test(parse_takes_a_line_longer_than_inih_reads),
+		cmocka_unit_test(parse_rejects_a_line_longer_than_the_limit),
 		cmocka_unit_test(parse_counts_lines_correctly_after_a_long_line),
 		cmocka_unit_test(parse_rejects_a_line_without_an_equals_sign),
 		cmocka_unit_test(parse_reports_a_line_without_an_equals_sign_after_other_errors),
