@@ -445,7 +445,7 @@ test_expect_success 'the six scripts run where DKMS runs them; PRE_INSTALL can v
 	sed -n "/^kbt-script: pre_build/,\$p" "$ROOT/var/lib/kbuildd/builds/kbt-scripts/1.0/$K1.log" >>log &&
 	grep -v "^kbt-script: p[a-z]*_build" install.out >>log &&
 	kb remove kbt-scripts/1.0 --all >>log 2>&1 &&
-	printf "post_add source \npre_build src %s\npost_build src %s\npre_install source %s\npost_install source %s\npost_remove source \n" "$K1" "$K1" "$K1" "$K1" >expect &&
+	printf "post_add source \npre_build build %s\npost_build build %s\npre_install source %s\npost_install source %s\npost_remove source \n" "$K1" "$K1" "$K1" "$K1" >expect &&
 	sed -n "s/^kbt-script: //p" log | sed "s/^\(post_add\|post_remove\) source .*/\1 source /" >actual &&
 	test_cmp expect actual &&
 	touch "$ROOT/veto" &&
