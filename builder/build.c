@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "build.h"
-#include "dkms-eval.h"
-#include "dkms.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "tree.h"
+#include "dkms/dkms-eval.h"
+#include "dkms/dkms.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/tree.h"
 #include "outputs.h"
 #include "sandbox.h"
 

@@ -6,11 +6,11 @@
 #include <lzma.h>
 #include <zstd.h>
 
+#include "base/limits.h"
 #include "compress.h"
-#include "kb-limits.h"
 #include <fcntl.h>
 #include <string.h>
-#include "log.h"
+#include "base/log.h"
 
 /* The LZMA2 options xz would use for @o: its -N preset, or the --lzma2 chain. */
 static int xz_options(const struct kb_compress_opts *o, lzma_options_lzma *opt)

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/strbuf.h"
 #include "kernel.h"
-#include "strbuf.h"
 
 /* How xz and zstd compress: kbuild's defaults, or what compress_*_opts said. */
 struct kb_compress_opts {

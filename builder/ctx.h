@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "path.h"
-#include "util.h"
+#include "base/path.h"
+#include "base/util.h"
 
 /* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
 struct kb_settings {

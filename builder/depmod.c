@@ -8,10 +8,10 @@
 
 #include <libkmod.h>
 
-#include "atomic.h"
-#include "child.h"
+#include "base/atomic.h"
+#include "base/child.h"
+#include "base/log.h"
 #include "depmod.h"
-#include "log.h"
 #include "manifest.h"
 
 #define PENDING_DIR "var/lib/kbuildd/depmod-pending"

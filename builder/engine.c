@@ -8,11 +8,11 @@
 
 #include "depmod.h"
 #include "engine.h"
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 #include "install.h"
 #include "jobs.h"
-#include "log.h"
-#include "choice.h"
+#include "base/log.h"
+#include "signing/choice.h"
 
 const char *kb_task_outcome(const struct kb_task *t)
 {

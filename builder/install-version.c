@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "install-version.h"
-#include "kb-limits.h"
 #include "module-elf.h"
 #include "version.h"
 

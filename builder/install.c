@@ -8,19 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "choice.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "compress.h"
 #include "depmod.h"
-#include "dkms.h"
-#include "external.h"
-#include "framework.h"
+#include "dkms/dkms.h"
+#include "dkms/framework.h"
 #include "install-version.h"
 #include "install.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
 #include "outputs.h"
+#include "signing/choice.h"
+#include "signing/external.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
 {

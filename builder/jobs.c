@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "build.h"
 #include "jobs.h"
-#include "log.h"
 #include "state.h"
 
 /*

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "kernel.h"
-#include "log.h"
 
 const char *kb_compress_name(enum kb_compress c)
 {

@@ -3,9 +3,9 @@
 
 #include <stdbool.h>
 
+#include "base/strbuf.h"
+#include "base/util.h"
 #include "ctx.h"
-#include "strbuf.h"
-#include "util.h"
 #include "version.h"
 
 enum kb_compress { KB_COMPRESS_NONE, KB_COMPRESS_XZ, KB_COMPRESS_ZSTD, KB_COMPRESS_GZIP };

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "manifest.h"
 
 #define INSTALLED_DIR "var/lib/kbuildd/installed"

@@ -1,8 +1,8 @@
 /* Manifests: which files kbuildd installed for a (recipe, kernel), with their sha256. */
 #pragma once
 
+#include "base/util.h"
 #include "ctx.h"
-#include "util.h"
 
 struct kb_manifest_file {
 	char *path;			/* relative to the root: lib/modules/K/... */

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "compress.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
-#include "util.h"
 
 #define CRC_PREFIX	"__crc_"
 #define VERSION_ENTRY	64	/* __versions: a CRC, then the name padded to 64 bytes */

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "outputs.h"
 
 #define MAX_RECORD (KB_MAX_MODULES * (PATH_MAX + KB_SHA256_HEX + 2))

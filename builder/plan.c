@@ -10,11 +10,11 @@
 
 #include <openssl/evp.h>
 
-#include "choice.h"
-#include "dkms.h"
-#include "log.h"
+#include "base/log.h"
+#include "dkms/dkms.h"
 #include "manifest.h"
 #include "plan.h"
+#include "signing/choice.h"
 
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
 {

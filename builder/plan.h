@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "child.h"
+#include "base/child.h"
 #include "ctx.h"
 #include "kernel.h"
 #include "sandbox.h"

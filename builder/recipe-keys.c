@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
+#include "base/util.h"
 #include "recipe-parse.h"
-#include "util.h"
 
 static const char *const source_keys[] = {
 	"path", "url", "sha256", "strip", "mirrors", "insecure", "git", "commit", "ref", NULL,

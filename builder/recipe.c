@@ -12,10 +12,10 @@
 
 #include <ini.h>
 
-#include "kb-limits.h"
-#include "log.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "recipe.h"
-#include "dkms.h"
+#include "dkms/dkms.h"
 #include "recipe-parse.h"
 
 

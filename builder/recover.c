@@ -10,15 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
+#include "base/log.h"
 #include "depmod.h"
-#include "fetch.h"
 #include "kernel.h"
-#include "keystore.h"
-#include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "recover.h"
+#include "signing/keystore.h"
+#include "sources/fetch.h"
 #include "state.h"
 
 /* lstat() of @rel inside the root. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
 #include "sandbox-mounts.h"
 #include "sandbox.h"
 

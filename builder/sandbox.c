@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "base/child.h"
+#include "base/fault.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "ctx.h"
-#include "fault.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "sandbox-mounts.h"
 #include "sandbox.h"
 #include "state.h"

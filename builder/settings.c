@@ -9,9 +9,9 @@
 #include <ini.h>
 
 #include "ctx.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "framework.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/framework.h"
 #include "recipe.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"

@@ -9,14 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "dkms.h"
-#include "fetch.h"
-#include "gitsrc.h"
-#include "unpack.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "tree.h"
+#include "base/atomic.h"
+#include "dkms/dkms.h"
+#include "sources/fetch.h"
+#include "sources/gitsrc.h"
+#include "sources/unpack.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/tree.h"
 #include "state.h"
 
 #define RECIPES_DIR KB_STATE_DIR "/recipes"

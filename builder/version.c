@@ -4,7 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 #include "version.h"
 
 /* Read up to three dot-separated numbers; returns how many, 0 on none. */

@@ -11,13 +11,13 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "atomic.h"
-#include "builtin.h"
-#include "child.h"
+#include "base/atomic.h"
+#include "base/child.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "compress.h"
 #include "depmod.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "initramfs/builtin.h"
 #include "manifest.h"
 #include "state.h"
 

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "child.h"
+#include "base/child.h"
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "builtin.h"
-#include "initramfs.h"
-#include "log.h"
+#include "base/log.h"
+#include "initramfs/builtin.h"
+#include "initramfs/initramfs.h"
 
 static const struct {
 	const char *name;

@@ -1,9 +1,9 @@
 /* Initramfs regeneration: which generator, its exact command, at most once per kernel. */
 #pragma once
 
+#include "base/util.h"
 #include "ctx.h"
 #include "kernel.h"
-#include "util.h"
 
 enum kb_initramfs_backend {
 	KB_INITRAMFS_NONE,

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "choice.h"
-#include "framework.h"
-#include "log.h"
+#include "base/log.h"
+#include "dkms/framework.h"
+#include "signing/choice.h"
 
 #define DKMS_KEY "/var/lib/dkms/mok.key"
 #define DKMS_CERT "/var/lib/dkms/mok.pub"

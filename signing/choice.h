@@ -3,7 +3,7 @@
 
 #include "ctx.h"
 #include "kernel.h"
-#include "sign.h"
+#include "signing/sign.h"
 
 struct kb_kernel_signing {
 	const struct kb_kernel *kernel;

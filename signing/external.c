@@ -12,14 +12,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "dkms-eval.h"
-#include "external.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "modsig.h"
-#include "path.h"
-#include "sign.h"
+#include "base/child.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/path.h"
+#include "dkms/dkms-eval.h"
+#include "signing/external.h"
+#include "signing/modsig.h"
+#include "signing/sign.h"
 
 #define SIGN_TIMEOUT "600"
 #define MAX_OUTPUT (16 << 10)

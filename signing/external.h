@@ -5,7 +5,7 @@
 
 #include <openssl/x509.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 /* What DKMS passes the program, and where the setting came from. */
 struct kb_sign_program {

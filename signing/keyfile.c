@@ -11,10 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "kb-limits.h"
-#include "keyfile.h"
-#include "log.h"
-#include "sign.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "signing/keyfile.h"
+#include "signing/sign.h"
 
 void kb_keyfile_release(struct kb_keyfile *f)
 {

@@ -7,7 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "path.h"
+#include "base/path.h"
 
 /* Whose key file it is, which decides how its permissions are judged. */
 enum kb_key_origin {

@@ -8,8 +8,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#include "keygen.h"
-#include "keystore.h"
+#include "signing/keygen.h"
+#include "signing/keystore.h"
 
 static int add_ext(X509 *cert, int nid, const char *value)
 {

@@ -5,12 +5,12 @@
 
 #include <openssl/x509.h>
 
-#include "kb-limits.h"
-#include "keygen.h"
-#include "keystore.h"
-#include "log.h"
-#include "sign.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "signing/keygen.h"
+#include "signing/keystore.h"
+#include "signing/sign.h"
 
 #define DKMS_KEY "var/lib/dkms/mok.key"
 #define DKMS_CERT "var/lib/dkms/mok.pub"

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "fault.h"
-#include "keystore.h"
-#include "log.h"
-#include "util.h"
+#include "base/atomic.h"
+#include "base/fault.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "signing/keystore.h"
 
 #define KEYS_DIR KB_STATE_DIR "/keys"
 /* A whole new keys/, swapped with the old; after the swap it holds the old pair. */

@@ -1,9 +1,9 @@
 /* Replacing the signing key pair in one step, and finishing or rolling back a torn one. */
 #pragma once
 
+#include "base/strbuf.h"
 #include "ctx.h"
 #include "state.h"
-#include "strbuf.h"
 
 /* kbuildd's own key pair, inside the root. */
 #define KB_OWN_KEY KB_STATE_DIR "/keys/signing_key.pem"

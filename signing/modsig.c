@@ -1,8 +1,8 @@
 /* The kernel's module signature trailer: PKCS#7 blob, struct module_signature, magic. */
 #include <string.h>
 
-#include "log.h"
-#include "modsig.h"
+#include "base/log.h"
+#include "signing/modsig.h"
 
 void kb_modsig_info(uint32_t sig_len, unsigned char out[KB_MODSIG_INFO_LEN])
 {

@@ -8,11 +8,11 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "kb-limits.h"
-#include "log.h"
-#include "modsig.h"
-#include "sign.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "signing/modsig.h"
+#include "signing/sign.h"
 
 const char *kb_ssl_error(char *buf, size_t size)
 {

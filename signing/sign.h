@@ -7,9 +7,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "base/strbuf.h"
 #include "ctx.h"
-#include "keyfile.h"
-#include "strbuf.h"
+#include "signing/keyfile.h"
 
 struct kb_signer {
 	EVP_PKEY *key;

@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "fault.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/fault.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "state.h"
-#include "util.h"
 
 #define INTENT_DIR KB_STATE_DIR "/intent"
 #define INTENT_MAGIC "kbuildd-intent 1"

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "path.h"
+#include "base/path.h"
 
 /*
  * Every temp file kbuildd creates is named KB_TEMP_PREFIX, 12 random hex

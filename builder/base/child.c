@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "fault.h"
+#include "base/child.h"
+#include "base/fault.h"
 #include "sandbox.h"
 
 extern char **environ;

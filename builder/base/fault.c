@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fault.h"
-#include "util.h"
+#include "base/fault.h"
+#include "base/util.h"
 
 /*
  * Process-wide on purpose: the count must span every module that changes

@@ -8,9 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lock.h"
-#include "log.h"
-#include "util.h"
+#include "base/lock.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define LOCK_DIR "var/lib/kbuildd"
 #define LOCK_FILE LOCK_DIR "/lock"

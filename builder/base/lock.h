@@ -1,7 +1,7 @@
 /* The state lock: one kbuildd at a time changes a root. */
 #pragma once
 
-#include "path.h"
+#include "base/path.h"
 
 /*
  * Take the exclusive lock on <root>/var/lib/kbuildd/lock, waiting up to

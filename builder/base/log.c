@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* The only process-wide setting: how chatty messages are. */
 static enum kb_log_level log_level = KB_LOG_NORMAL;

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 
-#include "fault.h"
-#include "log.h"
-#include "path.h"
-#include "util.h"
+#include "base/fault.h"
+#include "base/log.h"
+#include "base/path.h"
+#include "base/util.h"
 
 int kb_root_open(struct kb_root *root, const char *path)
 {

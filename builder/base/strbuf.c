@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb-limits.h"
-#include "strbuf.h"
+#include "base/limits.h"
+#include "base/strbuf.h"
 
 void kb_buf_init(struct kb_buf *b, size_t max)
 {

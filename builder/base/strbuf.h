@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
 
 struct kb_buf {
 	char *buf;	/* NULL until the first append; use kb_buf_str() */

@@ -10,8 +10,8 @@
 
 #include <openssl/evp.h>
 
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 int kb_strv_push(struct kb_strv *sv, const char *s)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 #define KB_SHA256_HEX 65	/* 64 hex digits + NUL */
 

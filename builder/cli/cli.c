@@ -8,14 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "cmd-dkms.h"
-#include "framework.h"
-#include "kb-limits.h"
+#include "cli/cmd.h"
+#include "cli/cmd-dkms.h"
+#include "dkms/framework.h"
+#include "base/limits.h"
 #include "kernel.h"
-#include "lock.h"
+#include "base/lock.h"
 #include "recover.h"
-#include "log.h"
+#include "base/log.h"
 
 #define KBUILDD_VERSION "0.1.0"
 

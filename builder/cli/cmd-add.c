@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cmd.h"
-#include "log.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "state.h"
 
 static int cmd_add(struct kb_ctx *ctx, int argc, char **argv)

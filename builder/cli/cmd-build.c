@@ -1,5 +1,5 @@
 /* kbuildd build: compile recipes for kernels without installing. */
-#include "cmd.h"
+#include "cli/cmd.h"
 #include "engine.h"
 
 static int cmd_build(struct kb_ctx *ctx, int argc, char **argv)

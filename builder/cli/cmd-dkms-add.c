@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "cmd.h"
-#include "dkms.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "dkms/dkms.h"
 #include "recipe.h"
+#include "sources/tree.h"
 #include "state.h"
-#include "tree.h"
 
 static bool is_dir(const char *path)
 {

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "cmd.h"
+#include "cli/cmd.h"
 #include "engine.h"
-#include "framework.h"
-#include "keygen.h"
-#include "log.h"
-#include "sign.h"
+#include "dkms/framework.h"
+#include "signing/keygen.h"
+#include "base/log.h"
+#include "signing/sign.h"
 #include "manifest.h"
 #include "plan.h"
 #include "state.h"

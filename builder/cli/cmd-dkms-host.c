@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "cmd-dkms.h"
-#include "doctor.h"
-#include "dkms.h"
+#include "cli/cmd-dkms.h"
+#include "doctor/doctor.h"
+#include "dkms/dkms.h"
 #include "kernel.h"
 #include "state.h"
 

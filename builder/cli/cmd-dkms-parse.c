@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd-dkms-parse.h"
-#include "kb-limits.h"
+#include "base/limits.h"
+#include "cli/cmd-dkms-parse.h"
 
 /* The DKMS command line level this front end speaks, for -V. */
 #define DKMS_LEVEL "3.2.2"

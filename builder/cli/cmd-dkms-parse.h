@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "cmd-dkms.h"
+#include "cli/cmd-dkms.h"
 
 /* DKMS's exit statuses for mistakes on its command line (its header lists them all). */
 enum {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd-dkms-parse.h"
-#include "cmd.h"
+#include "cli/cmd-dkms-parse.h"
+#include "cli/cmd.h"
 #include "engine.h"
 
 /* --- the kbuildd command line ------------------------------------------ */

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "strbuf.h"
-#include "util.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 
 /* What a positional argument is on disk; DKMS decides by looking, so do we. */
 enum kb_dkms_path {

@@ -6,10 +6,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "doctor.h"
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "doctor/doctor.h"
 #include "kernel.h"
-#include "log.h"
 #include "manifest.h"
 
 static const char *const level_names[] = { "ok", "info", "WARN", "FAIL" };

@@ -15,11 +15,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "cmd.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "engine.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "state.h"
 
 #define DKMS_TREE "var/lib/dkms"

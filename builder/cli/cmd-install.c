@@ -1,5 +1,5 @@
 /* kbuildd install: register (when given a path), build and install. */
-#include "cmd.h"
+#include "cli/cmd.h"
 #include "engine.h"
 
 static int cmd_install(struct kb_ctx *ctx, int argc, char **argv)

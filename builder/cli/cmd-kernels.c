@@ -1,9 +1,9 @@
 /* kbuildd kernels: the kernels kbuildd would build for, and why some are not usable. */
 #include <stdio.h>
 
-#include "cmd.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "kernel.h"
-#include "log.h"
 
 static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 {

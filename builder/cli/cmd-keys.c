@@ -7,12 +7,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "child.h"
-#include "cmd.h"
-#include "keygen.h"
-#include "keystore.h"
-#include "log.h"
-#include "sign.h"
+#include "base/child.h"
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "signing/keygen.h"
+#include "signing/keystore.h"
+#include "signing/sign.h"
 
 struct keys_verb {
 	const char *name;

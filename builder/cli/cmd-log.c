@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "log.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "state.h"
 
 static int cmd_log(struct kb_ctx *ctx, int argc, char **argv)

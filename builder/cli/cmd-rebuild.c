@@ -1,9 +1,9 @@
 /* kbuildd rebuild: what the kernel hooks call after an upgrade. */
 #include <stdio.h>
 
-#include "cmd.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "engine.h"
-#include "log.h"
 
 #define NO_AUTOINSTALL "etc/dkms/no-autoinstall"
 

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "atomic.h"
-#include "cmd.h"
+#include "base/atomic.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "depmod.h"
-#include "dkms.h"
+#include "dkms/dkms.h"
 #include "install.h"
 #include "kernel.h"
-#include "log.h"
 #include "manifest.h"
 #include "state.h"
 

@@ -8,10 +8,10 @@
 
 #include <openssl/evp.h>
 
-#include "cmd.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "sign.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "signing/sign.h"
 
 /* Write @data to host path @path atomically (temp file beside it, rename). */
 static int replace_file(const char *path, const struct kb_buf *data, mode_t mode)

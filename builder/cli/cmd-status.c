@@ -4,14 +4,14 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "choice.h"
-#include "cmd.h"
+#include "signing/choice.h"
+#include "cli/cmd.h"
 #include "compress.h"
-#include "doctor.h"
+#include "doctor/doctor.h"
 #include "engine.h"
-#include "sign.h"
+#include "signing/sign.h"
 #include "kernel.h"
-#include "log.h"
+#include "base/log.h"
 #include "manifest.h"
 #include "recover.h"
 #include "plan.h"

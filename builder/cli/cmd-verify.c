@@ -4,11 +4,11 @@
 
 #include <openssl/x509.h>
 
-#include "cmd.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "cli/cmd.h"
 #include "compress.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "sign.h"
+#include "signing/sign.h"
 
 static int cmd_verify(struct kb_ctx *ctx, int argc, char **argv)
 {

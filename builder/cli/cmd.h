@@ -1,4 +1,4 @@
-/* The command table: each builder/cmd-<name>.c ends in one of these descriptors. */
+/* The command table: each builder/cli/cmd-<name>.c ends in one of these descriptors. */
 #pragma once
 
 #include "ctx.h"

@@ -8,8 +8,8 @@
 
 #include <lzma.h>
 
+#include "base/util.h"
 #include "compress.h"
-#include "util.h"
 
 /* What a word does; the program decides which words exist. */
 enum opt_kind {

@@ -16,10 +16,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "dkms-eval.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/child.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/dkms-eval.h"
 #include "sandbox.h"
 
 #define EVAL_TIMEOUT "120"

@@ -3,9 +3,9 @@
 
 #include <stdbool.h>
 
+#include "base/strbuf.h"
+#include "base/util.h"
 #include "ctx.h"
-#include "strbuf.h"
-#include "util.h"
 
 struct kb_dkms_var {
 	char *name;

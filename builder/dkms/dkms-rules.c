@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dkms-rules.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/dkms-rules.h"
 
 /* Directives kbuildd reads but does not act on, and why. */
 static const struct { const char *name, *why; } ignored[] = {

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 
 #include "ctx.h"
-#include "dkms-eval.h"
-#include "dkms.h"
+#include "dkms/dkms-eval.h"
+#include "dkms/dkms.h"
 #include "kernel.h"
 #include "recipe.h"
 

@@ -18,13 +18,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "child.h"
-#include "dkms-eval.h"
-#include "dkms-rules.h"
-#include "dkms.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/child.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/dkms-eval.h"
+#include "dkms/dkms-rules.h"
+#include "dkms/dkms.h"
 #include "sandbox.h"
 #include "state.h"
 

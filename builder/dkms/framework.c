@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "framework.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/framework.h"
 
 #define MAX_FILES 256
 

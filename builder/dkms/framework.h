@@ -5,7 +5,7 @@
 
 #include "compress.h"
 #include "ctx.h"
-#include "dkms-eval.h"
+#include "dkms/dkms-eval.h"
 
 #define KB_FRAMEWORK_CONF "etc/dkms/framework.conf"
 #define KB_FRAMEWORK_DIR "etc/dkms/framework.conf.d"

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "child.h"
-#include "doctor.h"
-#include "framework.h"
-#include "log.h"
+#include "base/child.h"
+#include "base/log.h"
+#include "dkms/framework.h"
+#include "doctor/doctor.h"
 
 #define POST_LOG "var/lib/dkms/post_transaction.log"
 

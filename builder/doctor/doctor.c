@@ -12,13 +12,13 @@
 
 #include <libkmod.h>
 
+#include "base/limits.h"
+#include "base/log.h"
 #include "depmod.h"
-#include "doctor.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "doctor/doctor.h"
+#include "doctor/symvers.h"
 #include "manifest.h"
 #include "module-elf.h"
-#include "symvers.h"
 
 void kb_diagnosis_add(struct kb_diagnosis *d, enum kb_level level, const char *check,
 		      const char *fix, const char *fmt, ...)

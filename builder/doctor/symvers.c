@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb-limits.h"
-#include "symvers.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/util.h"
+#include "doctor/symvers.h"
 
 static int entry_cmp(const void *a, const void *b)
 {

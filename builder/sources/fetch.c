@@ -12,9 +12,9 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "fetch.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/fetch.h"
 
 #define MAX_ATTEMPTS 3		/* per url, for transient failures */
 

@@ -1,8 +1,8 @@
 /* Downloads with libcurl: several at once (curl multi), pinned by sha256, into the source cache. */
 #pragma once
 
+#include "base/util.h"
 #include "ctx.h"
-#include "util.h"
 
 struct kb_fetch {
 	/* in */

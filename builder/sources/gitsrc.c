@@ -8,10 +8,10 @@
 
 #include <git2.h>
 
-#include "fetch.h"
-#include "gitsrc.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "sources/fetch.h"
+#include "sources/gitsrc.h"
 
 static const char *last_git_error(void)
 {

@@ -11,10 +11,10 @@
 
 #include <openssl/evp.h>
 
-#include "fault.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "tree.h"
+#include "base/fault.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/tree.h"
 
 struct tree_walk {
 	EVP_MD_CTX *md;

@@ -1,7 +1,7 @@
 /* Copying and hashing a source tree, without following a symlink out of it. */
 #pragma once
 
-#include "path.h"
+#include "base/path.h"
 
 /*
  * Copy the tree at host path @src to @dst_rel inside the root (which must

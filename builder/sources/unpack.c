@@ -12,11 +12,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "unpack.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "path.h"
-#include "util.h"
+#include "sources/unpack.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/path.h"
+#include "base/util.h"
 
 /*
  * Normalise @in after dropping @strip components: no absolute path, no

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "kb-limits.h"
-#include "sign.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/util.h"
+#include "signing/sign.h"
 
 int main(int argc, char **argv)
 {

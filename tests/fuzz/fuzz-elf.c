@@ -15,7 +15,7 @@
 
 #include <libkmod.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "module-elf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the archive extractor (builder/unpack.c). Each input is
+ * libFuzzer target: the archive extractor (builder/sources/unpack.c). Each input is
  * written to a temp file and extracted into a fresh empty directory, with
  * strip 0 and 1. What unpack.c promises is checked after each run: nothing
  * but the archive and the target directory in the sandbox around them,
@@ -23,9 +23,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "unpack.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "sources/unpack.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* Unit tests for DKMS's compress_*_opts, read as xz and zstd read them (builder/compress-opts.c). */
+/* Unit tests for DKMS's compress_*_opts, read as xz and zstd read them (builder/dkms/compress-opts.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the dkms front end's translation of DKMS command lines (builder/cmd-dkms.c). */
+/* Unit tests for the dkms front end's translation of DKMS command lines (builder/cli/cmd-dkms.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "cmd-dkms.h"
+#include "cli/cmd-dkms.h"
 
 #define RUNNING "6.1.0-56-amd64"
 #define OTHER "6.12.117+deb12-amd64"

@@ -1,4 +1,4 @@
-/* Unit tests for reading back a dkms.conf's variables (builder/dkms-eval.c). */
+/* Unit tests for reading back a dkms.conf's variables (builder/dkms/dkms-eval.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "dkms-eval.h"
+#include "dkms/dkms-eval.h"
 
 /* Records as the evaluator prints them: NAME\0INDEX\0VALUE\0 ... __KB_END\0\0\0 */
 #define END "__KB_END\0\0\0"

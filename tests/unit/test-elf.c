@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
+#include "base/limits.h"
+#include "base/log.h"
 #include "compress.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
 
 /* The sections of the test module, in file order after the ELF header. */

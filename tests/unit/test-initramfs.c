@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 static void expect_argv(enum kb_initramfs_backend b, const char *command, const char *want)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "recipe.h"
 
 /* Not PATH_MAX: with -Ibuilder, <limits.h> is builder/limits.h. */
