@@ -62,7 +62,7 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		c.dir = strdup(src_dir);
 		c.in_fd = fd;
 		c.out_fd = t->log_fd;
-		c.sandbox = &t->sandbox;
+		kb_sandbox_attach(&c, &t->sandbox);
 		log_line(t, "# applying %s", t->recipe->patches.v[i]);
 		status = kb_child_run(&c);
 		kb_child_release(&c);
@@ -396,7 +396,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.keep_fds[1] = wfd;
 	t->child.out_fd = t->log_fd;
 	t->child.new_pgrp = true;
-	t->child.sandbox = &t->sandbox;
+	kb_sandbox_attach(&t->child, &t->sandbox);
 	t->child.dir = strdup(build_dir);
 	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);

@@ -252,6 +252,12 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 	_exit(kb_child_status(wstatus));
 }
 
+void kb_sandbox_attach(struct kb_child *c, const struct kb_sandbox *sb)
+{
+	c->sandbox = sb;
+	c->start = kb_sandbox_start;
+}
+
 int kb_sandbox_start(struct kb_child *c)
 {
 	int out[2] = { -1, -1 };

@@ -61,3 +61,5 @@ struct kb_child;
  * negative errno.
  */
 int kb_sandbox_start(struct kb_child *c);
+/* Make kb_child_start() run @c inside @sb (kb_sandbox_start()); @sb must outlive @c's start. */
+void kb_sandbox_attach(struct kb_child *c, const struct kb_sandbox *sb);

@@ -13,9 +13,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "state.h"
 
-#define INTENT_DIR KB_STATE_DIR "/intent"
 #define INTENT_MAGIC "kbuildd-intent 1"
 #define TEMP_RANDOM 12	/* hex digits */
 
@@ -53,11 +51,21 @@ static const char *base_name(const char *rel)
 	return slash ? slash + 1 : rel;
 }
 
-static bool in_state_dir(const char *rel)
+/* Intent journals live in the root's state directory (kb_root_open()). */
+static int intent_dir(const struct kb_root *root, char *buf, size_t size)
 {
+	if (!root->state_dir)
+		return -EINVAL;
+	return kb_pathf(buf, size, "%s/intent", root->state_dir);
+}
+
+static bool in_state_dir(const struct kb_root *root, const char *rel)
+{
+	size_t len = root->state_dir ? strlen(root->state_dir) : 0;
+
 	while (*rel == '/')
 		rel++;
-	return kb_str_startswith(rel, KB_STATE_DIR "/");
+	return len && !strncmp(rel, root->state_dir, len) && rel[len] == '/';
 }
 
 /* Write @data to the new temp file @tmp in @dfd, fsynced; *@exists: whether @tmp is left. */
@@ -130,13 +138,13 @@ static int temp_rel(const struct kb_stage_file *f, char *buf, size_t size)
 static int write_journal(struct kb_stage *s)
 {
 	struct kb_buf b = KB_BUF_INIT_MAX(KB_MAX_INTENT_SIZE);
-	char rnd[TEMP_RANDOM + 1], rel[PATH_MAX];
+	char rnd[TEMP_RANDOM + 1], rel[PATH_MAX], dir[PATH_MAX];
 	bool any = false;
 	int r;
 
 	r = kb_buf_addf(&b, "%s\n", INTENT_MAGIC);
 	for (size_t i = 0; r >= 0 && i < s->n; i++) {
-		if (in_state_dir(s->v[i].rel))
+		if (in_state_dir(s->root, s->v[i].rel))
 			continue;	/* recovery knows kbuildd's own temps by their prefix */
 		any = true;
 		r = temp_rel(&s->v[i], rel, sizeof(rel));
@@ -147,9 +155,11 @@ static int write_journal(struct kb_stage *s)
 		goto out;
 	r = random_hex(rnd, TEMP_RANDOM);
 	if (r >= 0)
-		r = kb_pathf(s->journal, sizeof(s->journal), "%s/%s", INTENT_DIR, rnd);
+		r = intent_dir(s->root, dir, sizeof(dir));
 	if (r >= 0)
-		r = kb_mkdirs(s->root, INTENT_DIR, 0755);
+		r = kb_pathf(s->journal, sizeof(s->journal), "%s/%s", dir, rnd);
+	if (r >= 0)
+		r = kb_mkdirs(s->root, dir, 0755);
 	if (r >= 0)
 		r = kb_atomic_write(s->root, s->journal, b.buf, b.len, 0644);
 	if (r < 0)
@@ -201,6 +211,7 @@ int kb_stage_commit(struct kb_stage *s, size_t i)
 
 int kb_stage_release(struct kb_stage *s)
 {
+	char dir[PATH_MAX];
 	int ret = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
@@ -220,8 +231,8 @@ int kb_stage_release(struct kb_stage *s)
 	if (ret >= 0 && s->journal[0])
 		ret = kb_durable_unlink(s->root, s->journal);
 	/* tidying only: an intent/ left empty is harmless */
-	if (ret >= 0 && s->journal[0])
-		kb_rmdir_parents(s->root, INTENT_DIR, KB_STATE_DIR "/");
+	if (ret >= 0 && s->journal[0] && intent_dir(s->root, dir, sizeof(dir)) >= 0)
+		kb_rmdir_parents(s->root, dir, s->root->state_dir);
 	free(s->v);
 	kb_stage_init(s, s->root);
 	return ret;
@@ -302,11 +313,14 @@ out:
 int kb_stage_list_journals(const struct kb_root *root, struct kb_strv *journals)
 {
 	struct kb_strv names = KB_STRV_INIT;
-	int r = kb_root_list(root, INTENT_DIR, &names);
+	char dir[PATH_MAX];
+	int r = intent_dir(root, dir, sizeof(dir));
 
+	if (r >= 0)
+		r = kb_root_list(root, dir, &names);
 	for (size_t i = 0; r >= 0 && i < names.n; i++)
 		if (strlen(names.v[i]) == TEMP_RANDOM && is_hex_run(names.v[i], TEMP_RANDOM))
-			r = kb_strv_pushf(journals, "%s/%s", INTENT_DIR, names.v[i]);
+			r = kb_strv_pushf(journals, "%s/%s", dir, names.v[i]);
 	kb_strv_clear(&names);
 	return r == -ENOENT ? 0 : r;
 }

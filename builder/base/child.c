@@ -13,7 +13,6 @@
 
 #include "base/child.h"
 #include "base/fault.h"
-#include "sandbox.h"
 
 extern char **environ;
 
@@ -93,8 +92,8 @@ int kb_child_start(struct kb_child *c)
 
 	if (!c->args.n)
 		return -EINVAL;
-	if (c->sandbox)
-		return kb_sandbox_start(c);
+	if (c->start)
+		return c->start(c);
 	kb_fault_point("spawn");
 	pid = fork();
 	if (pid < 0)

@@ -19,14 +19,20 @@ struct kb_child {
 	bool new_pgrp;		/* own process group, so it can be killed whole */
 	bool die_with_parent;	/* SIGKILL when kbuildd dies: no orphan writes on */
 	int in_fd;		/* stdin; -1 = /dev/null */
-	const struct kb_sandbox *sandbox;	/* driver code: run contained (sandbox.h) */
+	/*
+	 * Driver code runs contained: the engine's sandbox (sandbox.h,
+	 * kb_sandbox_attach()) sets both; kb_child_start() then hands the
+	 * child to @start instead of a plain fork+exec.
+	 */
+	const struct kb_sandbox *sandbox;
+	int (*start)(struct kb_child *c);
 	pid_t pid;
 };
 
 void kb_child_init(struct kb_child *c);
 void kb_child_release(struct kb_child *c);
 
-/* fork+exec (inside c->sandbox when set); 0 or negative errno. */
+/* fork+exec (through c->start when set); 0 or negative errno. */
 int kb_child_start(struct kb_child *c);
 /*
  * Wait for the child: returns its exit status (0..255), 128+N when killed

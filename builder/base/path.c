@@ -18,12 +18,13 @@
 #include "base/path.h"
 #include "base/util.h"
 
-int kb_root_open(struct kb_root *root, const char *path)
+int kb_root_open(struct kb_root *root, const char *path, const char *state_dir)
 {
 	char *real = realpath(path, NULL);
 
 	root->fd = -1;
 	root->path = NULL;
+	root->state_dir = state_dir;
 	if (!real)
 		return -errno;
 	root->fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);

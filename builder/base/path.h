@@ -15,9 +15,15 @@
 struct kb_root {
 	int fd;		/* O_PATH directory fd of the root */
 	char *path;	/* absolute, no trailing slash; "" for "/" */
+	const char *state_dir;	/* the program's own state, relative (atomic.h) */
 };
 
-int kb_root_open(struct kb_root *root, const char *path);
+/*
+ * Open @path as the root. @state_dir (relative, not copied) is where the
+ * engine keeps its state: the atomic writes' intent journals live there and
+ * its temps need none.
+ */
+int kb_root_open(struct kb_root *root, const char *path, const char *state_dir);
 void kb_root_release(struct kb_root *root);
 
 /* openat2(RESOLVE_IN_ROOT) of @rel (leading '/' allowed) inside the root. */

@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "base/lock.h"
 #include "recover.h"
+#include "state.h"
 #include "base/log.h"
 
 #define KBUILDD_VERSION "0.1.0"
@@ -226,7 +227,7 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 		if ((option_specs[i].bit & seen) && !(option_specs[i].bit & cmd->options))
 			return kb_err(-KB_E_INPUT, "'kbuildd %s' does not take --%s", cmd->name,
 				      option_specs[i].opt.name);
-	r = kb_root_open(&ctx->root, root);
+	r = kb_root_open(&ctx->root, root, KB_STATE_DIR);
 	if (r < 0)
 		return kb_err(-KB_E_INPUT, "cannot use root '%s': %s", root, strerror(-r));
 	if (cmd->flags & KB_CMD_SETTINGS) {

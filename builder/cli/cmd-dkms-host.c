@@ -31,7 +31,7 @@ static int open_root(struct kb_ctx *ctx, const char *root)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->lock_fd = -1;
 	ctx->root.fd = -1;
-	return kb_root_open(&ctx->root, root ? root : "/");
+	return kb_root_open(&ctx->root, root ? root : "/", KB_STATE_DIR);
 }
 
 static bool registered(const char *root, const char *module, const char *version)

@@ -301,7 +301,7 @@ int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const ch
 	c.dir = strdup(dir);
 	c.out_fd = noise_fd;
 	c.keep_fds[0] = dump_fd;
-	c.sandbox = &sb;
+	kb_sandbox_attach(&c, &sb);
 	status = r < 0 || !c.dir ? -ENOMEM : kb_child_run(&c);
 	kb_child_release(&c);
 	if (status < 0) {

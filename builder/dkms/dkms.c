@@ -525,7 +525,7 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 				    r->name, r->version, script_names[which]);
 	}
 	kb_child_init(&c);
-	c.sandbox = &sb;
+	kb_sandbox_attach(&c, &sb);
 	kb_strv_push(&c.args, "bash");
 	kb_strv_push(&c.args, "--norc");
 	kb_strv_push(&c.args, "--noprofile");
