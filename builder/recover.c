@@ -302,7 +302,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 
 	/* temps outside the state dir: exactly those an intent journal lists */
 	kb_stage_recover(&ctx->root, &cleaned);
-	cleaned += kb_keys_recover(ctx);
+	cleaned += kb_keys_recover(&ctx->root);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	for_each_staging(ctx, fix_staging, &cleaned);
 	drop_partial_downloads(ctx, &cleaned);

@@ -11,6 +11,7 @@
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/sign.h"
+#include "state.h"
 
 #define DKMS_KEY "var/lib/dkms/mok.key"
 #define DKMS_CERT "var/lib/dkms/mok.pub"
@@ -131,7 +132,7 @@ int kb_signer_check(struct kb_ctx *ctx)
 
 unsigned kb_keys_check(struct kb_ctx *ctx)
 {
-	unsigned problems = kb_keystore_check(ctx);
+	unsigned problems = kb_keystore_check(&ctx->root);
 	char key[512], cert[512];
 	bool dkms;
 

@@ -13,6 +13,7 @@
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/sign.h"
+#include "state.h"
 
 struct keys_verb {
 	const char *name;
