@@ -12,7 +12,7 @@
 #include "install.h"
 #include "jobs.h"
 #include "base/log.h"
-#include "signing/choice.h"
+#include "sign-choice.h"
 
 const char *kb_task_outcome(const struct kb_task *t)
 {

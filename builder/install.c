@@ -15,12 +15,12 @@
 #include "depmod.h"
 #include "dkms/dkms.h"
 #include "dkms/framework.h"
+#include "dkms/sign-file.h"
 #include "install-version.h"
 #include "install.h"
 #include "module-elf.h"
 #include "outputs.h"
-#include "signing/choice.h"
-#include "signing/external.h"
+#include "sign-choice.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
 {

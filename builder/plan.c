@@ -14,7 +14,7 @@
 #include "dkms/dkms.h"
 #include "manifest.h"
 #include "plan.h"
-#include "signing/choice.h"
+#include "sign-choice.h"
 
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
 {

@@ -16,6 +16,7 @@
 #include "manifest.h"
 #include "plan.h"
 #include "state.h"
+#include "keys.h"
 
 /*
  * dkms build and install: a tree given by path is placed and registered

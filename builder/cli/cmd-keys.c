@@ -10,6 +10,7 @@
 #include "base/child.h"
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "keys.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/sign.h"

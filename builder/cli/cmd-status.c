@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "signing/choice.h"
+#include "sign-choice.h"
 #include "cli/cmd.h"
 #include "compress.h"
 #include "doctor/doctor.h"
@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "recover.h"
 #include "plan.h"
+#include "keys.h"
 
 struct row {
 	const char *state;

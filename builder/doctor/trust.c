@@ -9,6 +9,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "doctor/doctor.h"
+#include "keys.h"
 #include "signing/sign.h"
 
 #define SECURE_BOOT_VAR "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"

@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "base/path.h"
 #include "dkms/dkms-eval.h"
-#include "signing/external.h"
+#include "dkms/sign-file.h"
 #include "signing/modsig.h"
 #include "signing/sign.h"
 

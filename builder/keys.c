@@ -8,6 +8,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "keys.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/sign.h"

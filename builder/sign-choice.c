@@ -14,7 +14,8 @@
 
 #include "base/log.h"
 #include "dkms/framework.h"
-#include "signing/choice.h"
+#include "keys.h"
+#include "sign-choice.h"
 
 #define DKMS_KEY "/var/lib/dkms/mok.key"
 #define DKMS_CERT "/var/lib/dkms/mok.pub"
@@ -144,7 +145,7 @@ static bool same_file(const char *a, const char *b)
 /*
  * sign_file: run like make, on the host below the root. The kernel's own
  * sign-file is what kbuildd does in-process, byte for byte; anything else
- * (kmodsign, an HSM wrapper) runs on a copy (external.c).
+ * (kmodsign, an HSM wrapper) runs on a copy (dkms/sign-file.c).
  */
 static int framework_program(struct kb_ctx *ctx, struct kb_kernel_signing *ks,
 			     const struct kb_dkms_conf *c)
