@@ -8,7 +8,7 @@
 
 #include "depmod.h"
 #include "engine.h"
-#include "initramfs/initramfs.h"
+#include "initramfs-job.h"
 #include "install.h"
 #include "jobs.h"
 #include "base/log.h"
@@ -143,8 +143,8 @@ static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
 		}
 	}
 	/* an older copy of a module just replaced, carried by the current image */
-	if (!wanted && kb_initramfs_detect(ctx) != KB_INITRAMFS_NONE)
-		wanted = kb_initramfs_carries(ctx, k, &replaced);
+	if (!wanted && kb_initramfs_backend_of(ctx) != KB_INITRAMFS_NONE)
+		wanted = kb_initramfs_carries(&ctx->root, k->release, &replaced);
 	kb_strv_clear(&replaced);
 	return wanted;
 }
@@ -163,7 +163,7 @@ static int install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_ke
 		failed++;
 	else
 		kb_depmod_check(ctx, k);
-	if (wants_initramfs(ctx, plan, k) && kb_initramfs_regenerate(ctx, k) < 0)
+	if (wants_initramfs(ctx, plan, k) && kb_initramfs_update(ctx, k) < 0)
 		failed++;
 	return failed;
 }
