@@ -107,7 +107,8 @@ int kb_compress(enum kb_compress how, const struct kb_compress_opts *o, const vo
 		return compress_zstd(o, data, len, out);
 	case KB_COMPRESS_GZIP:
 	default:
-		return kb_err(-KB_E_INPUT, "gzip-compressed modules are not supported: kmod on "
+		return kb_err(-KB_E_INPUT,
+			      "gzip-compressed modules are not supported: kmod on "
 			      "this system cannot load .ko.gz; set [install] compress = xz or zstd");
 	}
 }
@@ -165,7 +166,10 @@ static int decompress_zstd(const struct kb_buf *in, struct kb_buf *out)
 int kb_decompress(const struct kb_buf *in, struct kb_buf *out)
 {
 	kb_buf_reset(out);
-	if (in->len >= 6 && !memcmp(in->buf, "\xfd" "7zXZ\0", 6))
+	if (in->len >= 6 && !memcmp(in->buf,
+				    "\xfd"
+				    "7zXZ\0",
+				    6))
 		return decompress_xz(in, out);
 	if (in->len >= 4 && !memcmp(in->buf, "\x28\xb5\x2f\xfd", 4))
 		return decompress_zstd(in, out);

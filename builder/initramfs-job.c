@@ -40,7 +40,8 @@ static int add_needs(struct kb_ctx *ctx, const char *release, struct kb_initramf
 		kb_err_errno(r, "cannot read the modules.dep of %s", release);
 	for (size_t i = 0; r >= 0 && i < m->needs.n; i++)
 		r = kb_strv_push(&m->need_names,
-				 kb_manifest_module_name(m->needs.v[i], name, sizeof(name)) ? name : "");
+				 kb_manifest_module_name(m->needs.v[i], name, sizeof(name)) ? name :
+											      "");
 	kb_strv_clear(&names);
 	return r;
 }

@@ -72,14 +72,20 @@ int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 	if (!kb_root_exists(&ctx->root, key)) {
 		if (!generate || ctx->settings.sign_key)
 			return ctx->settings.sign_key ?
-			       kb_err(-KB_E_INPUT, "signing key '/%s' (from [signing] key) does not "
-				      "exist", key) : 0;
+				       kb_err(-KB_E_INPUT,
+					      "signing key '/%s' (from [signing] key) does not "
+					      "exist",
+					      key) :
+				       0;
 		r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
-		if (r < 0)	/* bad input was said where it was found */
-			return r == -KB_E_INPUT ? r :
-			       kb_err_errno(r, "cannot generate a signing key at '/%s'", key);
+		if (r < 0) /* bad input was said where it was found */
+			return r == -KB_E_INPUT ?
+				       r :
+				       kb_err_errno(r, "cannot generate a signing key at '/%s'",
+						    key);
 		kb_info("generated a signing key: /%s; enroll its certificate with 'kbuildd keys "
-			"enroll' so the kernel trusts it", key);
+			"enroll' so the kernel trusts it",
+			key);
 	}
 	r = kb_signer_load_at(s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
 	if (r < 0)
@@ -106,8 +112,10 @@ static int check_der(struct kb_ctx *ctx, const char *cert_rel, X509 *cert)
 	if (len < 0)
 		r = -ENOMEM;
 	else if ((size_t)len != der.len || memcmp(mine, der.data, der.len))
-		r = kb_err(-KB_E_INPUT, "certificate '/%s' is not the one in '/%s': enrolling it "
-			   "would trust another key", rel, cert_rel);
+		r = kb_err(-KB_E_INPUT,
+			   "certificate '/%s' is not the one in '/%s': enrolling it "
+			   "would trust another key",
+			   rel, cert_rel);
 	OPENSSL_free(mine);
 	kb_keyfile_release(&der);
 	return r;
@@ -140,7 +148,8 @@ unsigned kb_keys_check(struct kb_ctx *ctx)
 	if (kb_signer_check(ctx) < 0) {
 		kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 		printf("check: signing key '/%s' with certificate '/%s' is not a sound pair (the "
-		       "error above says why)\n", key, cert);
+		       "error above says why)\n",
+		       key, cert);
 		problems++;
 	}
 	return problems;

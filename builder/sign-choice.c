@@ -39,7 +39,8 @@ fail(struct kb_kernel_signing *ks, const char *fmt, ...)
 /* Add (@pair, @s) to the set, taking both; @s may be NULL: a pair that cannot be used. */
 static int add_signer(struct kb_signing *set, char *pair, struct kb_signer *s)
 {
-	struct kb_signer **signers = realloc(set->signers, (set->nr_signers + 1) * sizeof(*signers));
+	struct kb_signer **signers = realloc(set->signers,
+					     (set->nr_signers + 1) * sizeof(*signers));
 	char **pairs;
 
 	if (signers)
@@ -96,14 +97,18 @@ static int named_file(struct kb_ctx *ctx, struct kb_kernel_signing *ks, const ch
 	const char *release = ks->kernel->release;
 
 	if (!strncmp(path, "pkcs11:", 7))
-		return fail(ks, "%s: %s='%s': PKCS#11 keys are not supported yet; the modules for "
-			    "%s are not signed with any other key", where, var, path, release);
+		return fail(ks,
+			    "%s: %s='%s': PKCS#11 keys are not supported yet; the modules for "
+			    "%s are not signed with any other key",
+			    where, var, path, release);
 	if (path[0] != '/')
 		return fail(ks, "%s: %s='%s': expected an absolute path", where, var, path);
 	if (!kb_root_exists(&ctx->root, path))
-		return fail(ks, "%s: %s '%s' (for kernel %s) does not exist; kbuildd neither makes "
+		return fail(ks,
+			    "%s: %s '%s' (for kernel %s) does not exist; kbuildd neither makes "
 			    "nor replaces a key named there (DKMS would make a new pair over it): "
-			    "restore it, or fix the path", where, var, path, release);
+			    "restore it, or fix the path",
+			    where, var, path, release);
 	return 1;
 }
 
@@ -164,10 +169,13 @@ static int framework_program(struct kb_ctx *ctx, struct kb_kernel_signing *ks,
 	if (!host || asprintf(&own, "%s/scripts/sign-file", ks->kernel->build_dir) < 0)
 		return -ENOMEM;
 	if (stat(host, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return fail(ks, "%s: sign_file '%s' (for kernel %s) is not an executable file; "
-			    "kbuildd signs no module without it", where, prog, ks->kernel->release);
+		return fail(ks,
+			    "%s: sign_file '%s' (for kernel %s) is not an executable file; "
+			    "kbuildd signs no module without it",
+			    where, prog, ks->kernel->release);
 	if (same_file(host, own)) {
-		kb_verbose("%s: sign_file is the kernel's own sign-file: signing in-process", where);
+		kb_verbose("%s: sign_file is the kernel's own sign-file: signing in-process",
+			   where);
 		return 0;
 	}
 	if (!kb_framework_trusted(ctx->framework, why, sizeof(why)))
@@ -222,7 +230,8 @@ static int choose(struct kb_ctx *ctx, struct kb_signing *set, struct kb_kernel_s
 	if ((st->sign_key || st->sign_cert) && (kb_framework_value(&c, "mok_signing_key") ||
 						kb_framework_value(&c, "mok_certificate")))
 		kb_verbose("%s: [signing] of kbuildd.conf wins over framework.conf's mok_signing_key "
-			   "and mok_certificate", ks->kernel->release);
+			   "and mok_certificate",
+			   ks->kernel->release);
 	r = st->sign_key || st->sign_cert ? 0 : framework_pair(ctx, set, ks, &c);
 	if (r == 0)
 		r = default_signer(ctx, set, generate, &ks->signer);

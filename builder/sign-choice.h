@@ -7,19 +7,19 @@
 
 struct kb_kernel_signing {
 	const struct kb_kernel *kernel;
-	struct kb_signer *signer;	/* the set's; NULL without error: no key, unsigned */
-	char *program;			/* framework.conf's sign_file, when not the kernel's own */
-	char *program_origin;		/* "FILE:LINE" that set it */
-	char *key_host, *cert_host;	/* the pair as host paths, for @program */
-	char *error;			/* why its modules cannot be signed: each install fails */
-	char id[192];			/* certificate fingerprint (+ program): in every build id */
+	struct kb_signer *signer;   /* the set's; NULL without error: no key, unsigned */
+	char *program;		    /* framework.conf's sign_file, when not the kernel's own */
+	char *program_origin;	    /* "FILE:LINE" that set it */
+	char *key_host, *cert_host; /* the pair as host paths, for @program */
+	char *error;		    /* why its modules cannot be signed: each install fails */
+	char id[192];		    /* certificate fingerprint (+ program): in every build id */
 };
 
 struct kb_signing {
 	struct kb_kernel_signing *v;
 	size_t n;
-	struct kb_signer **signers;	/* each pair loaded once */
-	char **pairs;			/* "KEY\nCERT" of each */
+	struct kb_signer **signers; /* each pair loaded once */
+	char **pairs;		    /* "KEY\nCERT" of each */
 	size_t nr_signers;
 };
 

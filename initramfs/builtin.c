@@ -26,7 +26,9 @@ static unsigned long hex8(const char *p)
 	for (int i = 0; i < 8; i++) {
 		char c = p[i];
 
-		v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+		v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 :
+					     c >= 'A' ? c - 'A' + 10 :
+							c - '0');
 	}
 	return v;
 }
@@ -70,11 +72,11 @@ size_t kb_initramfs_early_length(const unsigned char *p, size_t len)
 struct image {
 	struct archive *out;
 	const char *release;
-	char staging[PATH_MAX];		/* host dir holding the image's modules for depmod */
-	struct kb_strv replaced;	/* paths we write ourselves */
-	struct kb_strv adds;		/* root-relative modules to put in, decompressed */
-	struct kb_strv dirs;		/* directories the new archive has */
-	struct kb_strv carried;		/* module names the old image carries */
+	char staging[PATH_MAX];	 /* host dir holding the image's modules for depmod */
+	struct kb_strv replaced; /* paths we write ourselves */
+	struct kb_strv adds;	 /* root-relative modules to put in, decompressed */
+	struct kb_strv dirs;	 /* directories the new archive has */
+	struct kb_strv carried;	 /* module names the old image carries */
 };
 
 /* The kernel's unpacker creates no parent directories: emit each missing one. */
@@ -114,7 +116,7 @@ static bool ours_to_replace(const struct image *im, const char *path)
 		path++;
 	snprintf(prefix, sizeof(prefix), "lib/modules/%s/modules.", im->release);
 	if (kb_str_startswith(path, prefix))
-		return true;	/* regenerated */
+		return true; /* regenerated */
 	return kb_strv_contains(&im->replaced, path);
 }
 
@@ -145,7 +147,8 @@ static int write_entry(struct image *im, struct archive_entry *e, const void *da
 {
 	if (archive_write_header(im->out, e) != ARCHIVE_OK ||
 	    (len && archive_write_data(im->out, data, len) != (la_ssize_t)len))
-		return kb_err(-EIO, "cannot write the initramfs: %s", archive_error_string(im->out));
+		return kb_err(-EIO, "cannot write the initramfs: %s",
+			      archive_error_string(im->out));
 	return 0;
 }
 
@@ -314,9 +317,12 @@ static int add_indexes(const struct kb_initramfs_request *req, struct image *im)
 {
 	static const char *const keep[] = { "modules.order", "modules.builtin",
 					    "modules.builtin.modinfo" };
-	static const char *const made[] = { "modules.dep", "modules.dep.bin", "modules.alias",
-		"modules.alias.bin", "modules.softdep", "modules.symbols", "modules.symbols.bin",
-		"modules.builtin.bin", "modules.builtin.alias.bin", "modules.devname" };
+	static const char *const made[] = {
+		"modules.dep",	       "modules.dep.bin",     "modules.alias",
+		"modules.alias.bin",   "modules.softdep",     "modules.symbols",
+		"modules.symbols.bin", "modules.builtin.bin", "modules.builtin.alias.bin",
+		"modules.devname"
+	};
 	char dir[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
 	struct kb_child c;
 	int r = 0, status;
@@ -391,8 +397,11 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 {
 	static const struct kb_initramfs_modules none = { 0 };
 	const struct kb_initramfs_modules *mods = req->modules ? req->modules : &none;
-	struct image im = { .release = req->release, .replaced = KB_STRV_INIT, .adds = KB_STRV_INIT,
-			     .dirs = KB_STRV_INIT, .carried = KB_STRV_INIT };
+	struct image im = { .release = req->release,
+			    .replaced = KB_STRV_INIT,
+			    .adds = KB_STRV_INIT,
+			    .dirs = KB_STRV_INIT,
+			    .carried = KB_STRV_INIT };
 	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
 	char rel[PATH_MAX];
 	bool was_gzip = false;
@@ -419,7 +428,7 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 	if (r < 0)
 		goto out;
 	early = kb_initramfs_early_length((const unsigned char *)old.buf, old.len);
-	r = kb_buf_add(&out, old.buf, early);	/* microcode and other early segments, as they were */
+	r = kb_buf_add(&out, old.buf, early); /* microcode and other early segments, as they were */
 	im.out = archive_write_new();
 	archive_write_set_format_cpio_newc(im.out);
 	if (r >= 0 && early < old.len) {
@@ -429,7 +438,8 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 
 		archive_read_support_filter_all(probe);
 		archive_read_support_format_cpio(probe);
-		if (archive_read_open_memory(probe, old.buf + early, old.len - early) == ARCHIVE_OK &&
+		if (archive_read_open_memory(probe, old.buf + early, old.len - early) ==
+			    ARCHIVE_OK &&
 		    archive_read_next_header(probe, &e) == ARCHIVE_OK)
 			was_gzip = archive_filter_code(probe, 0) == ARCHIVE_FILTER_GZIP;
 		archive_read_free(probe);

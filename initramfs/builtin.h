@@ -10,13 +10,13 @@
 
 /* One module file kbuildd installed for the kernel, as the engine found it. */
 struct kb_initramfs_module {
-	char *path;			/* inside the root, as installed */
-	char *name;			/* the module's name, as the kernel reads it */
-	bool in_recipe;			/* its recipe lists it: it may go in */
-	bool marked;			/* and marks it initramfs = yes: it goes in */
+	char *path;	/* inside the root, as installed */
+	char *name;	/* the module's name, as the kernel reads it */
+	bool in_recipe; /* its recipe lists it: it may go in */
+	bool marked;	/* and marks it initramfs = yes: it goes in */
 	/* in_recipe: what modprobe loads first (modules.dep), paths inside the root */
 	struct kb_strv needs;
-	struct kb_strv need_names;	/* the same, each one's module name ("" for none) */
+	struct kb_strv need_names; /* the same, each one's module name ("" for none) */
 };
 
 /*

@@ -15,7 +15,7 @@
 static const struct {
 	const char *name;
 	enum kb_initramfs_backend backend;
-	const char *program;	/* looked up in PATH by auto */
+	const char *program; /* looked up in PATH by auto */
 } backends[] = {
 	{ "initramfs-tools", KB_INITRAMFS_TOOLS, "update-initramfs" },
 	{ "dracut", KB_INITRAMFS_DRACUT, "dracut" },
@@ -58,7 +58,7 @@ enum kb_initramfs_backend kb_initramfs_detect(const char *configured, const stru
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (backends[i].program && kb_child_have_program(backends[i].program))
 			return backends[i].backend;
-	return KB_INITRAMFS_BUILTIN;	/* no generator here: kbuildd updates the image itself */
+	return KB_INITRAMFS_BUILTIN; /* no generator here: kbuildd updates the image itself */
 }
 
 int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const char *command,
@@ -100,8 +100,9 @@ int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const ch
 			const char *at = strstr(words.v[i], "{kernel_release}");
 
 			if (at)
-				r = kb_strv_pushf(argv, "%.*s%s%s", (int)(at - words.v[i]), words.v[i],
-						  release, at + strlen("{kernel_release}"));
+				r = kb_strv_pushf(argv, "%.*s%s%s", (int)(at - words.v[i]),
+						  words.v[i], release,
+						  at + strlen("{kernel_release}"));
 			else
 				r = kb_strv_push(argv, words.v[i]);
 		}
@@ -144,8 +145,10 @@ int kb_initramfs_regenerate(const struct kb_initramfs_request *req)
 	status = kb_child_run(&c);
 	kb_child_release(&c);
 	if (status != 0)
-		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d); the previous initramfs is "
-			      "unchanged", cmd, status);
+		return kb_err(-KB_E_BUILD,
+			      "'%s' failed (exit status %d); the previous initramfs is "
+			      "unchanged",
+			      cmd, status);
 	if (b == KB_INITRAMFS_MKINITCPIO) {
 		char from[512], to[512];
 

@@ -10,12 +10,12 @@ struct kb_initramfs_modules;
 
 enum kb_initramfs_backend {
 	KB_INITRAMFS_NONE,
-	KB_INITRAMFS_TOOLS,	/* Debian, Ubuntu: update-initramfs */
+	KB_INITRAMFS_TOOLS, /* Debian, Ubuntu: update-initramfs */
 	KB_INITRAMFS_DRACUT,
 	KB_INITRAMFS_MKINITCPIO,
 	KB_INITRAMFS_KERNEL_INSTALL,
-	KB_INITRAMFS_COMMAND,	/* [initramfs] command = ... {kernel_release} */
-	KB_INITRAMFS_BUILTIN,	/* kbuildd rewrites the image itself (builtin.c) */
+	KB_INITRAMFS_COMMAND, /* [initramfs] command = ... {kernel_release} */
+	KB_INITRAMFS_BUILTIN, /* kbuildd rewrites the image itself (builtin.c) */
 };
 
 /* Parse a [initramfs] backend name; -EINVAL when unknown. "auto" gives -EAGAIN. */
@@ -42,10 +42,10 @@ int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const ch
 /* One kernel's regeneration, as the engine hands it to a backend. */
 struct kb_initramfs_request {
 	const struct kb_root *root;
-	const char *release;			/* the kernel's */
-	enum kb_initramfs_backend backend;	/* kb_initramfs_detect()'s */
-	const char *command;			/* [initramfs] command, for KB_INITRAMFS_COMMAND */
-	bool dry_run;				/* say what would run, change nothing */
+	const char *release;		   /* the kernel's */
+	enum kb_initramfs_backend backend; /* kb_initramfs_detect()'s */
+	const char *command;		   /* [initramfs] command, for KB_INITRAMFS_COMMAND */
+	bool dry_run;			   /* say what would run, change nothing */
 	/* builtin: kbuildd's modules for the kernel, gathered by the engine (builtin.h) */
 	const struct kb_initramfs_modules *modules;
 };

@@ -35,7 +35,9 @@ struct store {
 enum { KEY, CERT, DER, NR_FILES };
 
 static const char *const own_names[NR_FILES] = {
-	"signing_key.pem", "signing_key.x509", "signing_key.x509.der",
+	"signing_key.pem",
+	"signing_key.x509",
+	"signing_key.x509.der",
 };
 static const mode_t file_modes[NR_FILES] = { 0600, 0644, 0644 };
 /* a new key's directory is the key's alone; a certificate's may be shared */
@@ -60,8 +62,8 @@ static int store_init(struct store *ks, const struct kb_root *root)
 
 struct target {
 	char rel[PATH_MAX];
-	char staged[PATH_MAX];	/* beside rel */
-	char dir[PATH_MAX];	/* rel's directory, "." at the top */
+	char staged[PATH_MAX]; /* beside rel */
+	char dir[PATH_MAX];    /* rel's directory, "." at the top */
 };
 
 /* Create @rel exclusively, never through a link, and make its contents durable. */
@@ -76,7 +78,7 @@ static int write_new(const struct kb_root *root, const char *rel, const struct k
 		return kb_err_errno(fd, "cannot create '/%s'", rel);
 	r = kb_write_all(fd, data->buf, data->len);
 	kb_fault_point("write key file");
-	if (r == 0 && fchmod(fd, mode) < 0)	/* whatever the umask */
+	if (r == 0 && fchmod(fd, mode) < 0) /* whatever the umask */
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
@@ -133,9 +135,11 @@ static int check_keys_dir(const struct store *ks, bool *exists)
 	if (fstat(fd, &st) < 0)
 		r = kb_err_errno(-errno, "cannot stat '/%s'", ks->keys);
 	else if (!S_ISDIR(st.st_mode))
-		r = kb_err(-KB_E_INPUT, "'/%s' is not a directory: kbuildd replaces its key pair by "
+		r = kb_err(-KB_E_INPUT,
+			   "'/%s' is not a directory: kbuildd replaces its key pair by "
 			   "swapping that directory whole; set [signing] key and cert to keep the "
-			   "pair elsewhere", ks->keys);
+			   "pair elsewhere",
+			   ks->keys);
 	else
 		*exists = true;
 	close(fd);
@@ -172,8 +176,10 @@ static int carry_over(const struct store *ks)
 		if (fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
 		} else if (S_ISDIR(st.st_mode)) {
-			r = kb_err(-KB_E_INPUT, "'/%s/%s' is a directory: move it out of '/%s' so the "
-				   "key pair can be replaced", ks->keys, name, ks->keys);
+			r = kb_err(-KB_E_INPUT,
+				   "'/%s/%s' is a directory: move it out of '/%s' so the "
+				   "key pair can be replaced",
+				   ks->keys, name, ks->keys);
 		} else {
 			kb_fault_point("link");
 			if (linkat(kfd, name, sfd, name, 0) < 0)
@@ -211,7 +217,7 @@ static int swap_in(const struct store *ks, const struct kb_buf *const data[NR_FI
 		r = sync_dir(root, ks->swap);
 	if (r >= 0) {
 		r = exists ? kb_durable_exchange(root, ks->swap, ks->keys) :
-		    kb_durable_rename(root, ks->swap, ks->keys);
+			     kb_durable_rename(root, ks->swap, ks->keys);
 		if (r < 0)
 			r = kb_err_errno(r, "cannot swap '/%s' into place", ks->swap);
 	}
@@ -234,8 +240,8 @@ static int plan_targets(const char *key_rel, const char *cert_rel, struct target
 		base = slash ? slash + 1 : t[i].rel;
 		if (kb_pathf(t[i].staged, sizeof(t[i].staged), "%.*s.%s" STAGED_SUFFIX,
 			     (int)(base - t[i].rel), t[i].rel, base) < 0 ||
-		    kb_pathf(t[i].dir, sizeof(t[i].dir), "%.*s", slash ? (int)(slash - t[i].rel) : 1,
-			     slash ? t[i].rel : ".") < 0)
+		    kb_pathf(t[i].dir, sizeof(t[i].dir), "%.*s",
+			     slash ? (int)(slash - t[i].rel) : 1, slash ? t[i].rel : ".") < 0)
 			return -ENAMETOOLONG;
 	}
 	return 0;
@@ -308,7 +314,8 @@ static int finish(const struct kb_root *root, const struct target t[NR_FILES])
 			continue;
 		r = kb_durable_rename(root, t[i].staged, t[i].rel);
 		if (r < 0)
-			return kb_err_errno(r, "cannot rename '/%s' to '/%s'", t[i].staged, t[i].rel);
+			return kb_err_errno(r, "cannot rename '/%s' to '/%s'", t[i].staged,
+					    t[i].rel);
 	}
 	return 0;
 }
@@ -356,8 +363,10 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
 	key_rel += strspn(key_rel, "/");
 	cert_rel += strspn(cert_rel, "/");
 	if (!strcmp(key_rel, cert_rel))
-		return kb_err(-KB_E_INPUT, "the key and the certificate are both '/%s': [signing] key "
-			      "and cert must name two files", key_rel);
+		return kb_err(-KB_E_INPUT,
+			      "the key and the certificate are both '/%s': [signing] key "
+			      "and cert must name two files",
+			      key_rel);
 	if (!strcmp(key_rel, st.own_key) && !strcmp(cert_rel, st.own_cert))
 		return swap_in(&st, data);
 	return copy_in(&st, key_rel, cert_rel, data);

@@ -13,9 +13,9 @@
 
 /* A new key pair's files, in memory; the caller wipes the key. */
 struct kb_keypair {
-	const struct kb_buf *key;	/* private key, PEM */
-	const struct kb_buf *cert;	/* certificate, PEM */
-	const struct kb_buf *der;	/* the same certificate, DER, for mokutil */
+	const struct kb_buf *key;  /* private key, PEM */
+	const struct kb_buf *cert; /* certificate, PEM */
+	const struct kb_buf *der;  /* the same certificate, DER, for mokutil */
 };
 
 /*

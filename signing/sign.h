@@ -15,7 +15,7 @@ struct kb_signer {
 	X509 *cert;
 	const EVP_MD *md;
 	char hash[32];
-	char key_path[512], cert_path[512];	/* for messages */
+	char key_path[512], cert_path[512]; /* for messages */
 };
 
 /*
@@ -49,12 +49,12 @@ int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struc
 
 struct kb_sig_report {
 	bool signed_;
-	char signer[256];	/* issuer CN, as modinfo shows it */
-	char key_id[256];	/* serial number as AA:BB:.., as modinfo's sig_key */
+	char signer[256]; /* issuer CN, as modinfo shows it */
+	char key_id[256]; /* serial number as AA:BB:.., as modinfo's sig_key */
 	char hash[32];
-	bool checked;		/* a certificate was given */
-	bool valid;		/* the signature verifies with it */
-	char error[256];	/* why it did not verify */
+	bool checked;	 /* a certificate was given */
+	bool valid;	 /* the signature verifies with it */
+	char error[256]; /* why it did not verify */
 };
 
 /*

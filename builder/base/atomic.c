@@ -15,7 +15,7 @@
 #include "base/util.h"
 
 #define INTENT_MAGIC "kbuildd-intent 1"
-#define TEMP_RANDOM 12	/* hex digits */
+#define TEMP_RANDOM 12 /* hex digits */
 
 static bool is_hex_run(const char *s, size_t n)
 {
@@ -116,8 +116,8 @@ int kb_stage_add(struct kb_stage *s, const char *rel)
 	r = random_hex(rnd, TEMP_RANDOM);
 	if (r < 0)
 		return r;
-	if (snprintf(f->tmp, sizeof(f->tmp), "%s%s.%.200s", KB_TEMP_PREFIX, rnd,
-		     base_name(rel)) >= (int)sizeof(f->tmp))
+	if (snprintf(f->tmp, sizeof(f->tmp), "%s%s.%.200s", KB_TEMP_PREFIX, rnd, base_name(rel)) >=
+	    (int)sizeof(f->tmp))
 		return -ENAMETOOLONG;
 	f->rel = strdup(rel);
 	if (!f->rel)
@@ -145,7 +145,7 @@ static int write_journal(struct kb_stage *s)
 	r = kb_buf_addf(&b, "%s\n", INTENT_MAGIC);
 	for (size_t i = 0; r >= 0 && i < s->n; i++) {
 		if (in_state_dir(s->root, s->v[i].rel))
-			continue;	/* recovery knows kbuildd's own temps by their prefix */
+			continue; /* recovery knows kbuildd's own temps by their prefix */
 		any = true;
 		r = temp_rel(&s->v[i], rel, sizeof(rel));
 		if (r >= 0)
@@ -261,7 +261,7 @@ int kb_remove_leftover(const struct kb_root *root, const char *rel, unsigned *cl
 
 	fd = kb_root_openat(root, rel, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return 0;	/* never made, or gone already */
+		return 0; /* never made, or gone already */
 	r = fstat(fd, &st) < 0 ? -errno : 0;
 	close(fd);
 	if (r < 0 || !S_ISREG(st.st_mode))
@@ -294,7 +294,7 @@ static unsigned recover_journal(const struct kb_root *root, const char *journal,
 		goto out;
 	}
 	if (!text.buf)
-		goto drop;	/* empty: written, never filled */
+		goto drop; /* empty: written, never filled */
 	for (line = strtok_r(text.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (strcmp(line, INTENT_MAGIC) && journal_line_valid(line) &&
 		    kb_remove_leftover(root, line, cleaned) < 0)

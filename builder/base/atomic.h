@@ -37,15 +37,15 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
  */
 struct kb_stage_file {
 	char *rel;
-	char tmp[NAME_MAX + 1];	/* the temp's name, in @rel's directory */
-	bool exists, committed;	/* the temp was created (and not removed); renamed */
+	char tmp[NAME_MAX + 1]; /* the temp's name, in @rel's directory */
+	bool exists, committed; /* the temp was created (and not removed); renamed */
 };
 
 struct kb_stage {
 	const struct kb_root *root;
 	struct kb_stage_file *v;
 	size_t n;
-	char journal[PATH_MAX];	/* "" until one is written */
+	char journal[PATH_MAX]; /* "" until one is written */
 	bool started;		/* a temp may exist: no more adds */
 };
 

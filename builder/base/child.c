@@ -73,9 +73,10 @@ void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
 			_exit(127);
 		_exit(127);
 	}
-	if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
-		     getuid() != uid || geteuid() != uid || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
-		_exit(126);	/* never build as root by accident */
+	if (drop &&
+	    (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || getuid() != uid ||
+	     geteuid() != uid || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+		_exit(126); /* never build as root by accident */
 	for (int i = 0; i < 2; i++)
 		if (c->keep_fds[i] >= 0)
 			fcntl(c->keep_fds[i], F_SETFD, 0);
@@ -100,12 +101,13 @@ int kb_child_start(struct kb_child *c)
 		return -errno;
 	if (pid == 0) {
 		/* the parent may have died before the prctl: then it is too late already */
-		if (c->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+		if (c->die_with_parent &&
+		    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
 			_exit(127);
 		kb_child_exec(c, false, 0, 0);
 	}
 	if (c->new_pgrp)
-		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
+		setpgid(pid, pid); /* both sides, so kill(-pid) works at once */
 	c->pid = pid;
 	return 0;
 }
@@ -157,7 +159,8 @@ bool kb_child_have_program(const char *name)
 	char *save = NULL;
 
 	kb_buf_addf(&dirs, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
-	for (char *d = strtok_r(dirs.buf, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+	for (char *d = strtok_r(dirs.buf, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
 		char full[4096];
 
 		if (kb_pathf(full, sizeof(full), "%s/%s", d, name) == 0)

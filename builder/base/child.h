@@ -9,16 +9,16 @@
 struct kb_sandbox;
 
 struct kb_child {
-	struct kb_strv args;	/* argv; args.v[0] is looked up in PATH */
-	struct kb_strv env;	/* used as the whole environment when clean_env */
+	struct kb_strv args; /* argv; args.v[0] is looked up in PATH */
+	struct kb_strv env;  /* used as the whole environment when clean_env */
 	bool clean_env;
-	char *dir;		/* working directory (owned: freed by release), or NULL */
-	int out_fd;		/* stdout and stderr go here; -1 = inherit */
-	bool quiet;		/* out_fd == -1: send output to /dev/null instead */
-	int keep_fds[2];	/* fds that stay open across exec (jobserver); -1 = none */
-	bool new_pgrp;		/* own process group, so it can be killed whole */
-	bool die_with_parent;	/* SIGKILL when kbuildd dies: no orphan writes on */
-	int in_fd;		/* stdin; -1 = /dev/null */
+	char *dir;	      /* working directory (owned: freed by release), or NULL */
+	int out_fd;	      /* stdout and stderr go here; -1 = inherit */
+	bool quiet;	      /* out_fd == -1: send output to /dev/null instead */
+	int keep_fds[2];      /* fds that stay open across exec (jobserver); -1 = none */
+	bool new_pgrp;	      /* own process group, so it can be killed whole */
+	bool die_with_parent; /* SIGKILL when kbuildd dies: no orphan writes on */
+	int in_fd;	      /* stdin; -1 = /dev/null */
 	/*
 	 * Driver code runs contained: the engine's sandbox (sandbox.h,
 	 * kb_sandbox_attach()) sets both; kb_child_start() then hands the

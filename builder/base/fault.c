@@ -15,7 +15,7 @@
  */
 static struct {
 	bool init;
-	unsigned long at;	/* 0 = never */
+	unsigned long at; /* 0 = never */
 	unsigned long count;
 	const char *count_file;
 } fault;
@@ -49,7 +49,8 @@ void kb_fault_point(const char *what)
 	fault.count++;
 	if (fault.at && fault.count == fault.at) {
 		if (getenv("KBUILDD_FAULT_VERBOSE"))
-			fprintf(stderr, "kbuildd: fault point %lu (%s): killed\n", fault.count, what);
+			fprintf(stderr, "kbuildd: fault point %lu (%s): killed\n", fault.count,
+				what);
 		raise(SIGKILL);
 	}
 }

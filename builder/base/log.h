@@ -6,18 +6,18 @@
 /* Failures that carry no errno; returned negated like errno values. */
 enum kb_err {
 	KB_E_BASE = 4096,
-	KB_E_INPUT,		/* bad usage, recipe, config or file contents */
-	KB_E_BUILD,		/* a build or install failed; others went on */
-	KB_E_LOCKED,		/* the state lock could not be taken in time */
-	KB_E_CONFLICT,		/* a file is owned by someone else */
-	KB_E_INTERRUPTED,	/* SIGINT or SIGTERM arrived */
+	KB_E_INPUT,	  /* bad usage, recipe, config or file contents */
+	KB_E_BUILD,	  /* a build or install failed; others went on */
+	KB_E_LOCKED,	  /* the state lock could not be taken in time */
+	KB_E_CONFLICT,	  /* a file is owned by someone else */
+	KB_E_INTERRUPTED, /* SIGINT or SIGTERM arrived */
 	KB_E_MAX,
 };
 
 enum kb_log_level {
-	KB_LOG_QUIET = 0,	/* errors only */
-	KB_LOG_NORMAL = 1,	/* + warnings and one line per result */
-	KB_LOG_VERBOSE = 2,	/* + progress and commands run */
+	KB_LOG_QUIET = 0,   /* errors only */
+	KB_LOG_NORMAL = 1,  /* + warnings and one line per result */
+	KB_LOG_VERBOSE = 2, /* + progress and commands run */
 	KB_LOG_DEBUG = 3,
 };
 

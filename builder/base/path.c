@@ -12,7 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/path.h"
@@ -176,7 +175,8 @@ int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const c
 		return -ENAMETOOLONG;
 	r = kb_mkdirs(root, base, mode);
 	dfd = r < 0 ? r : kb_root_openat(root, base, O_PATH | O_DIRECTORY, 0);
-	for (name = strtok_r(path, "/", &save); dfd >= 0 && name; name = strtok_r(NULL, "/", &save)) {
+	for (name = strtok_r(path, "/", &save); dfd >= 0 && name;
+	     name = strtok_r(NULL, "/", &save)) {
 		int next;
 
 		if (!strcmp(name, "."))
@@ -184,8 +184,9 @@ int kb_root_mkdirs_beneath(const struct kb_root *root, const char *base, const c
 		if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			kb_fault_point("mkdir");
 		/* an existing symlink is EEXIST here, and refused by the open */
-		next = mkdirat(dfd, name, mode) < 0 && errno != EEXIST ? -errno :
-		       kb_openat_beneath(dfd, name, O_PATH | O_DIRECTORY, 0);
+		next = mkdirat(dfd, name, mode) < 0 && errno != EEXIST ?
+			       -errno :
+			       kb_openat_beneath(dfd, name, O_PATH | O_DIRECTORY, 0);
 		close(dfd);
 		dfd = next;
 	}
@@ -413,7 +414,8 @@ int kb_root_chmod_owner(const struct kb_root *root, const char *rel, uid_t uid, 
 	dfd = open_parent(root, rel, parent, sizeof(parent), &last);
 	if (dfd < 0)
 		return dfd;
-	if (fchownat(dfd, last, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dfd, last, mode, 0) < 0)
+	if (fchownat(dfd, last, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(dfd, last, mode, 0) < 0)
 		r = -errno;
 	close(dfd);
 	return r;
@@ -438,8 +440,8 @@ int kb_rm_rf_host(const char *path)
 	const char *slash = strrchr(path, '/');
 	int dfd, r;
 
-	if (!slash || slash == path || kb_pathf(parent, sizeof(parent), "%.*s", (int)(slash - path),
-						 path) < 0)
+	if (!slash || slash == path ||
+	    kb_pathf(parent, sizeof(parent), "%.*s", (int)(slash - path), path) < 0)
 		return -EINVAL;
 	dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

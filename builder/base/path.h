@@ -13,9 +13,9 @@
 #include "base/util.h"
 
 struct kb_root {
-	int fd;		/* O_PATH directory fd of the root */
-	char *path;	/* absolute, no trailing slash; "" for "/" */
-	const char *state_dir;	/* the program's own state, relative (atomic.h) */
+	int fd;		       /* O_PATH directory fd of the root */
+	char *path;	       /* absolute, no trailing slash; "" for "/" */
+	const char *state_dir; /* the program's own state, relative (atomic.h) */
 };
 
 /*

@@ -7,13 +7,16 @@
 #include "base/limits.h"
 
 struct kb_buf {
-	char *buf;	/* NULL until the first append; use kb_buf_str() */
+	char *buf; /* NULL until the first append; use kb_buf_str() */
 	size_t len;
 	size_t alloc;
-	size_t max;	/* appends that would pass this fail with -E2BIG */
+	size_t max; /* appends that would pass this fail with -E2BIG */
 };
 
-#define KB_BUF_INIT_MAX(m) { .buf = NULL, .len = 0, .alloc = 0, .max = (m) }
+#define KB_BUF_INIT_MAX(m)                                    \
+	{                                                     \
+		.buf = NULL, .len = 0, .alloc = 0, .max = (m) \
+	}
 #define KB_BUF_INIT KB_BUF_INIT_MAX(KB_MAX_STRING)
 
 void kb_buf_init(struct kb_buf *b, size_t max);

@@ -9,7 +9,7 @@
 
 #include "base/strbuf.h"
 
-#define KB_SHA256_HEX 65	/* 64 hex digits + NUL */
+#define KB_SHA256_HEX 65 /* 64 hex digits + NUL */
 
 /* Free *p at scope exit: only for single-owner locals. */
 static inline void kb_freep(void *p)
@@ -17,17 +17,25 @@ static inline void kb_freep(void *p)
 	free(*(void **)p);
 }
 #define _cleanup_free_ __attribute__((cleanup(kb_freep)))
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_PTR(p)                     \
+	({                              \
+		__typeof__(p) _p = (p); \
+		(p) = NULL;             \
+		_p;                     \
+	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A NULL-terminated vector of owned strings, usable as argv or envp. */
 struct kb_strv {
-	char **v;	/* NULL until the first push */
+	char **v; /* NULL until the first push */
 	size_t n;
 	size_t alloc;
 };
-#define KB_STRV_INIT { NULL, 0, 0 }
+#define KB_STRV_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 int kb_strv_push(struct kb_strv *sv, const char *s);
 int kb_strv_pushf(struct kb_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

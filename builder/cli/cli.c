@@ -21,62 +21,131 @@
 #define KBUILDD_VERSION "0.1.0"
 
 static const struct kb_cmd *const commands[] = {
-	&kb_cmd_kernels, &kb_cmd_add, &kb_cmd_build, &kb_cmd_install, &kb_cmd_remove,
-	&kb_cmd_status, &kb_cmd_rebuild, &kb_cmd_log, &kb_cmd_sign, &kb_cmd_verify, &kb_cmd_keys,
-	&kb_cmd_doctor, &kb_cmd_import_dkms,
+	&kb_cmd_kernels, &kb_cmd_add,	  &kb_cmd_build,       &kb_cmd_install, &kb_cmd_remove,
+	&kb_cmd_status,	 &kb_cmd_rebuild, &kb_cmd_log,	       &kb_cmd_sign,	&kb_cmd_verify,
+	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms,
 };
 
-enum { OPT_ROOT = 256, OPT_CONFIG, OPT_JSON, OPT_DRY_RUN, OPT_NO_DEPMOD, OPT_FORCE, OPT_ALL,
-       OPT_WAIT, OPT_VERSION, OPT_HASH, OPT_CERT, OPT_OFFLINE, OPT_CHECK, OPT_HOOK,
-       OPT_NO_INITRAMFS, OPT_INITRAMFS, OPT_DKMS_CODES };
+enum {
+	OPT_ROOT = 256,
+	OPT_CONFIG,
+	OPT_JSON,
+	OPT_DRY_RUN,
+	OPT_NO_DEPMOD,
+	OPT_FORCE,
+	OPT_ALL,
+	OPT_WAIT,
+	OPT_VERSION,
+	OPT_HASH,
+	OPT_CERT,
+	OPT_OFFLINE,
+	OPT_CHECK,
+	OPT_HOOK,
+	OPT_NO_INITRAMFS,
+	OPT_INITRAMFS,
+	OPT_DKMS_CODES
+};
 
 /* The typed option table: getopt entry, the command bit, and its help. */
 static const struct option_spec {
 	struct option opt;
 	int letter;
-	unsigned bit;		/* 0: global */
+	unsigned bit; /* 0: global */
 	const char *arg, *help;
 } option_specs[] = {
-	{ { "root", required_argument, NULL, OPT_ROOT }, 0, 0, "DIR",
+	{ { "root", required_argument, NULL, OPT_ROOT },
+	  0,
+	  0,
+	  "DIR",
 	  "operate on the system below DIR (default /)" },
-	{ { "config", required_argument, NULL, OPT_CONFIG }, 0, 0, "FILE",
+	{ { "config", required_argument, NULL, OPT_CONFIG },
+	  0,
+	  0,
+	  "FILE",
 	  "read settings from FILE instead of DIR/etc/kbuildd/kbuildd.conf" },
-	{ { "kernel", required_argument, NULL, 'k' }, 'k', KB_OPT_KERNEL, "KERNEL",
+	{ { "kernel", required_argument, NULL, 'k' },
+	  'k',
+	  KB_OPT_KERNEL,
+	  "KERNEL",
 	  "only this kernel release (repeatable; default: every installed kernel,\n"
 	  "                             for doctor the running one)" },
-	{ { "jobs", required_argument, NULL, 'j' }, 'j', KB_OPT_JOBS, "N",
+	{ { "jobs", required_argument, NULL, 'j' },
+	  'j',
+	  KB_OPT_JOBS,
+	  "N",
 	  "N make slots shared by all builds (default: number of CPUs)" },
-	{ { "json", no_argument, NULL, OPT_JSON }, 0, KB_OPT_JSON, NULL,
-	  "print results as JSON" },
-	{ { "dry-run", no_argument, NULL, OPT_DRY_RUN }, 0, KB_OPT_DRY_RUN, NULL,
+	{ { "json", no_argument, NULL, OPT_JSON }, 0, KB_OPT_JSON, NULL, "print results as JSON" },
+	{ { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	  0,
+	  KB_OPT_DRY_RUN,
+	  NULL,
 	  "say what would be done, change nothing" },
-	{ { "no-depmod", no_argument, NULL, OPT_NO_DEPMOD }, 0, KB_OPT_NO_DEPMOD, NULL,
+	{ { "no-depmod", no_argument, NULL, OPT_NO_DEPMOD },
+	  0,
+	  KB_OPT_NO_DEPMOD,
+	  NULL,
 	  "do not run depmod after installing or removing" },
-	{ { "force", no_argument, NULL, OPT_FORCE }, 0, KB_OPT_FORCE, NULL,
+	{ { "force", no_argument, NULL, OPT_FORCE },
+	  0,
+	  KB_OPT_FORCE,
+	  NULL,
 	  "rebuild up-to-date builds; overwrite files kbuildd does not own" },
-	{ { "all", no_argument, NULL, OPT_ALL }, 0, KB_OPT_ALL, NULL,
+	{ { "all", no_argument, NULL, OPT_ALL },
+	  0,
+	  KB_OPT_ALL,
+	  NULL,
 	  "every registered recipe; for rebuild and remove: every kernel" },
-	{ { "wait", required_argument, NULL, OPT_WAIT }, 0, KB_OPT_WAIT, "SECONDS",
+	{ { "wait", required_argument, NULL, OPT_WAIT },
+	  0,
+	  KB_OPT_WAIT,
+	  "SECONDS",
 	  "wait at most SECONDS for another kbuildd to finish (default 600)" },
-	{ { "hash", required_argument, NULL, OPT_HASH }, 0, KB_OPT_HASH, "HASH",
+	{ { "hash", required_argument, NULL, OPT_HASH },
+	  0,
+	  KB_OPT_HASH,
+	  "HASH",
 	  "signature digest (default: [signing] hash, else sha256)" },
-	{ { "cert", required_argument, NULL, OPT_CERT }, 0, KB_OPT_CERT, "CERT",
+	{ { "cert", required_argument, NULL, OPT_CERT },
+	  0,
+	  KB_OPT_CERT,
+	  "CERT",
 	  "certificate (PEM or DER) to verify the signature with" },
-	{ { "offline", no_argument, NULL, OPT_OFFLINE }, 0, KB_OPT_OFFLINE, NULL,
+	{ { "offline", no_argument, NULL, OPT_OFFLINE },
+	  0,
+	  KB_OPT_OFFLINE,
+	  NULL,
 	  "download nothing: take sources from the cache only, and say what is missing" },
-	{ { "check", no_argument, NULL, OPT_CHECK }, 0, KB_OPT_CHECK, NULL,
+	{ { "check", no_argument, NULL, OPT_CHECK },
+	  0,
+	  KB_OPT_CHECK,
+	  NULL,
 	  "verify installed files against the manifests" },
-	{ { "hook", no_argument, NULL, OPT_HOOK }, 0, KB_OPT_HOOK, NULL,
+	{ { "hook", no_argument, NULL, OPT_HOOK },
+	  0,
+	  KB_OPT_HOOK,
+	  NULL,
 	  "as a kernel package hook: quiet; failures do not fail the hook ([hooks] strict)" },
-	{ { "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS }, 0, KB_OPT_INITRAMFS, NULL,
+	{ { "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS },
+	  0,
+	  KB_OPT_INITRAMFS,
+	  NULL,
 	  "do not regenerate any initramfs" },
-	{ { "initramfs", no_argument, NULL, OPT_INITRAMFS }, 0, KB_OPT_INITRAMFS, NULL,
+	{ { "initramfs", no_argument, NULL, OPT_INITRAMFS },
+	  0,
+	  KB_OPT_INITRAMFS,
+	  NULL,
 	  "regenerate where needed even with --hook (headers came after the image)" },
-	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES }, 0, 0, NULL,
+	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES },
+	  0,
+	  0,
+	  NULL,
 	  "exit as DKMS would: 10 build failed, 11 some autoinstall failed,\n"
 	  "                             21 no kernel headers, 77 excluded by the driver" },
 	{ { "quiet", no_argument, NULL, 'q' }, 'q', 0, NULL, "print errors only" },
-	{ { "verbose", no_argument, NULL, 'v' }, 'v', 0, NULL,
+	{ { "verbose", no_argument, NULL, 'v' },
+	  'v',
+	  0,
+	  NULL,
 	  "print commands and progress (twice: more)" },
 	{ { "help", no_argument, NULL, 'h' }, 'h', 0, NULL, "show help" },
 	{ { "version", no_argument, NULL, OPT_VERSION }, 0, 0, NULL, "show the version" },
@@ -107,9 +176,10 @@ static void print_options(FILE *out, unsigned mask, bool globals)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: kbuildd [OPTIONS] COMMAND [ARGS]\n\n"
-		     "Keep out-of-tree kernel modules built, installed and current for every kernel.\n\n"
-		     "Commands:\n");
+	fprintf(out,
+		"usage: kbuildd [OPTIONS] COMMAND [ARGS]\n\n"
+		"Keep out-of-tree kernel modules built, installed and current for every kernel.\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "\nGlobal options:\n");
@@ -129,7 +199,8 @@ static void command_usage(FILE *out, const struct kb_cmd *cmd)
 		fprintf(out, "\nOptions:\n");
 		print_options(out, cmd->options, false);
 	}
-	fprintf(out, "\nGlobal options (--root, --config, -q, -v) apply too; see 'kbuildd --help'.\n");
+	fprintf(out,
+		"\nGlobal options (--root, --config, -q, -v) apply too; see 'kbuildd --help'.\n");
 }
 
 static int exit_code(int r)
@@ -173,13 +244,18 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":k:j:qvh", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_ROOT: ctx->root_arg = optarg; break;
-		case OPT_CONFIG: ctx->config_file = optarg; break;
+		case OPT_ROOT:
+			ctx->root_arg = optarg;
+			break;
+		case OPT_CONFIG:
+			ctx->config_file = optarg;
+			break;
 		case 'k':
 			*seen |= KB_OPT_KERNEL;
 			if (!kb_kernel_release_valid(optarg))
 				return option_error("invalid kernel release '%s': expected one like "
-						    "6.1.0-13-amd64", optarg);
+						    "6.1.0-13-amd64",
+						    optarg);
 			kb_strv_push(&ctx->kernels, optarg);
 			break;
 		case 'j':
@@ -188,30 +264,79 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 				return option_error("invalid -j '%s': expected a number from 1 to 1024",
 						    optarg);
 			break;
-		case OPT_JSON: *seen |= KB_OPT_JSON; ctx->json = true; break;
-		case OPT_DRY_RUN: *seen |= KB_OPT_DRY_RUN; ctx->dry_run = true; break;
-		case OPT_NO_DEPMOD: *seen |= KB_OPT_NO_DEPMOD; ctx->no_depmod = true; break;
-		case OPT_FORCE: *seen |= KB_OPT_FORCE; ctx->force = true; break;
-		case OPT_ALL: *seen |= KB_OPT_ALL; ctx->all = true; break;
+		case OPT_JSON:
+			*seen |= KB_OPT_JSON;
+			ctx->json = true;
+			break;
+		case OPT_DRY_RUN:
+			*seen |= KB_OPT_DRY_RUN;
+			ctx->dry_run = true;
+			break;
+		case OPT_NO_DEPMOD:
+			*seen |= KB_OPT_NO_DEPMOD;
+			ctx->no_depmod = true;
+			break;
+		case OPT_FORCE:
+			*seen |= KB_OPT_FORCE;
+			ctx->force = true;
+			break;
+		case OPT_ALL:
+			*seen |= KB_OPT_ALL;
+			ctx->all = true;
+			break;
 		case OPT_WAIT:
 			*seen |= KB_OPT_WAIT;
 			if (kb_parse_uint(optarg, 86400, &ctx->wait_seconds) < 0)
-				return option_error("invalid --wait '%s': expected seconds", optarg);
+				return option_error("invalid --wait '%s': expected seconds",
+						    optarg);
 			break;
-		case OPT_HASH: *seen |= KB_OPT_HASH; ctx->hash = optarg; break;
-		case OPT_CERT: *seen |= KB_OPT_CERT; ctx->cert = optarg; break;
-		case OPT_NO_INITRAMFS: *seen |= KB_OPT_INITRAMFS; ctx->no_initramfs = true; break;
-		case OPT_INITRAMFS: *seen |= KB_OPT_INITRAMFS; ctx->initramfs_now = true; break;
-		case OPT_HOOK: *seen |= KB_OPT_HOOK; ctx->hook = true; break;
-		case OPT_CHECK: *seen |= KB_OPT_CHECK; ctx->check = true; break;
-		case OPT_OFFLINE: *seen |= KB_OPT_OFFLINE; ctx->offline = true; break;
-		case OPT_DKMS_CODES: ctx->dkms_codes = true; break;
-		case 'q': *verbosity = KB_LOG_QUIET; break;
-		case 'v': *verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG; break;
-		case 'h': *help = true; break;
-		case OPT_VERSION: *version = true; break;
-		case ':': return option_error("option '%s' needs an argument", argv[optind - 1]);
-		default: return option_error("unknown option '%s'", argv[optind - 1]);
+		case OPT_HASH:
+			*seen |= KB_OPT_HASH;
+			ctx->hash = optarg;
+			break;
+		case OPT_CERT:
+			*seen |= KB_OPT_CERT;
+			ctx->cert = optarg;
+			break;
+		case OPT_NO_INITRAMFS:
+			*seen |= KB_OPT_INITRAMFS;
+			ctx->no_initramfs = true;
+			break;
+		case OPT_INITRAMFS:
+			*seen |= KB_OPT_INITRAMFS;
+			ctx->initramfs_now = true;
+			break;
+		case OPT_HOOK:
+			*seen |= KB_OPT_HOOK;
+			ctx->hook = true;
+			break;
+		case OPT_CHECK:
+			*seen |= KB_OPT_CHECK;
+			ctx->check = true;
+			break;
+		case OPT_OFFLINE:
+			*seen |= KB_OPT_OFFLINE;
+			ctx->offline = true;
+			break;
+		case OPT_DKMS_CODES:
+			ctx->dkms_codes = true;
+			break;
+		case 'q':
+			*verbosity = KB_LOG_QUIET;
+			break;
+		case 'v':
+			*verbosity = *verbosity < KB_LOG_VERBOSE ? KB_LOG_VERBOSE : KB_LOG_DEBUG;
+			break;
+		case 'h':
+			*help = true;
+			break;
+		case OPT_VERSION:
+			*version = true;
+			break;
+		case ':':
+			return option_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return option_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	return 0;
@@ -232,7 +357,7 @@ static int run_command(struct kb_ctx *ctx, const struct kb_cmd *cmd, int argc, c
 		return kb_err(-KB_E_INPUT, "cannot use root '%s': %s", root, strerror(-r));
 	if (cmd->flags & KB_CMD_SETTINGS) {
 		r = kb_settings_load(ctx);
-		if (r >= 0)	/* DKMS's settings apply to all of kbuildd, below kbuildd.conf's */
+		if (r >= 0) /* DKMS's settings apply to all of kbuildd, below kbuildd.conf's */
 			r = kb_framework_load(ctx);
 		if (r < 0)
 			return r;
@@ -337,11 +462,14 @@ int main(int argc, char **argv)
 		r = ctx.dkms_exit;
 	else
 		r = ctx.dkms_codes && ctx.dkms_status && (r == 0 || r == -KB_E_BUILD) ?
-		    ctx.dkms_status : exit_code(r);
+			    ctx.dkms_status :
+			    exit_code(r);
 	/* a driver that fails to build must not fail the kernel package's installation */
 	if (ctx.hook && r != 0 && !ctx.settings.hooks_strict) {
-		fprintf(stderr, "kbuildd: not every module could be made ready (exit status %d); "
-			"see 'kbuildd status'. The kernel's installation goes on.\n", r);
+		fprintf(stderr,
+			"kbuildd: not every module could be made ready (exit status %d); "
+			"see 'kbuildd status'. The kernel's installation goes on.\n",
+			r);
 		r = 0;
 	}
 out:

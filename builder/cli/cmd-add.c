@@ -11,7 +11,8 @@ static int cmd_add(struct kb_ctx *ctx, int argc, char **argv)
 	int ret;
 
 	if (!argc)
-		return kb_err(-KB_E_INPUT, "name a recipe file, a dkms.conf, or a directory holding "
+		return kb_err(-KB_E_INPUT,
+			      "name a recipe file, a dkms.conf, or a directory holding "
 			      "kbuildd.recipe or dkms.conf");
 	struct kb_strv ids = KB_STRV_INIT;
 

@@ -48,9 +48,9 @@ static int copy_to_usr_src(struct kb_ctx *ctx, const char *src, const char *name
 		r = kb_copy_tree(src, &ctx->root, next, NULL);
 	if (r >= 0)
 		r = kb_root_exists(&ctx->root, dest) ? kb_durable_exchange(&ctx->root, next, dest) :
-		    kb_durable_rename(&ctx->root, next, dest);
+						       kb_durable_rename(&ctx->root, next, dest);
 	if (r >= 0)
-		r = kb_rm_rf(&ctx->root, next);	/* the old tree, when there was one */
+		r = kb_rm_rf(&ctx->root, next); /* the old tree, when there was one */
 	if (r < 0) {
 		kb_rm_rf(&ctx->root, next);
 		return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot copy '%s' to /%s", src, dest);
@@ -73,8 +73,10 @@ static int place(struct kb_ctx *ctx, const char *arg, bool add, char **out, char
 	int ret;
 
 	if (access(arg, F_OK) < 0)
-		return kb_err(-KB_E_INPUT, "could not find module source directory: '%s' does not "
-			      "exist", arg);
+		return kb_err(-KB_E_INPUT,
+			      "could not find module source directory: '%s' does not "
+			      "exist",
+			      arg);
 	if (is_dir(arg)) {
 		if (asprintf(&conf, "%s/kbuildd.recipe", arg) >= 0 && access(conf, F_OK) == 0)
 			return (*out = strdup(arg)) ? 0 : -ENOMEM;
@@ -83,8 +85,10 @@ static int place(struct kb_ctx *ctx, const char *arg, bool add, char **out, char
 			return -ENOMEM;
 		if (access(conf, F_OK) < 0) {
 			kb_dkms_exit(ctx, 1);
-			return kb_err(-KB_E_INPUT, "'%s' holds no dkms.conf: give a DKMS source tree, "
-				      "or -m MODULE -v VERSION for /usr/src/MODULE-VERSION", arg);
+			return kb_err(-KB_E_INPUT,
+				      "'%s' holds no dkms.conf: give a DKMS source tree, "
+				      "or -m MODULE -v VERSION for /usr/src/MODULE-VERSION",
+				      arg);
 		}
 	} else {
 		const char *base = strrchr(arg, '/');
@@ -95,16 +99,19 @@ static int place(struct kb_ctx *ctx, const char *arg, bool add, char **out, char
 	}
 	kb_recipe_init(&r);
 	ret = conf ? kb_dkms_load(ctx, conf, &r) : -ENOMEM;
-	if (ret >= 0 && kb_pathf(rel, sizeof(rel), "%s/recipes/%s/%s", KB_STATE_DIR, r.name,
-				 r.version) >= 0 && kb_root_exists(&ctx->root, rel)) {
-		if (!add) {	/* as DKMS's build: what is added is not added again */
+	if (ret >= 0 &&
+	    kb_pathf(rel, sizeof(rel), "%s/recipes/%s/%s", KB_STATE_DIR, r.name, r.version) >= 0 &&
+	    kb_root_exists(&ctx->root, rel)) {
+		if (!add) { /* as DKMS's build: what is added is not added again */
 			ret = asprintf(id, "%s/%s", r.name, r.version) < 0 ? -ENOMEM : 0;
 			kb_recipe_release(&r);
 			return ret;
 		}
 		kb_dkms_exit(ctx, 3);
-		ret = kb_err(-KB_E_INPUT, "DKMS tree already contains: %s/%s; the same module and "
-			     "version cannot be added twice", r.name, r.version);
+		ret = kb_err(-KB_E_INPUT,
+			     "DKMS tree already contains: %s/%s; the same module and "
+			     "version cannot be added twice",
+			     r.name, r.version);
 	}
 	if (ret >= 0 && kb_pathf(rel, sizeof(rel), "usr/src/%s-%s", r.name, r.version) < 0)
 		ret = -ENAMETOOLONG;
@@ -161,7 +168,7 @@ static int cmd_dkms_add(struct kb_ctx *ctx, int argc, char **argv)
 {
 	struct kb_strv ids = KB_STRV_INIT;
 	int ret = argc ? kb_dkms_register(ctx, argc, argv, true, &ids) :
-		  kb_err(-KB_E_INPUT, "name a DKMS source tree or its dkms.conf");
+			 kb_err(-KB_E_INPUT, "name a DKMS source tree or its dkms.conf");
 
 	for (size_t i = 0; i < ids.n; i++)
 		if (!ctx->dry_run && kb_log_get_level() >= KB_LOG_NORMAL)

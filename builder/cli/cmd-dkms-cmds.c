@@ -26,7 +26,7 @@ static int dkms_build(struct kb_ctx *ctx, int argc, char **argv, enum kb_plan_mo
 {
 	struct kb_strv ids = KB_STRV_INIT;
 	int r = argc ? kb_dkms_register(ctx, argc, argv, false, &ids) :
-		kb_err(-KB_E_INPUT, "name a driver: NAME[/VERSION], or its source tree");
+		       kb_err(-KB_E_INPUT, "name a driver: NAME[/VERSION], or its source tree");
 
 	if (r >= 0)
 		r = kb_engine_run(ctx, &ids, mode);
@@ -44,8 +44,8 @@ static int cmd_dkms_install(struct kb_ctx *ctx, int argc, char **argv)
 	return dkms_build(ctx, argc, argv, KB_PLAN_INSTALL);
 }
 
-#define DKMS_BUILD_OPTIONS (KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_FORCE | \
-			    KB_OPT_OFFLINE | KB_OPT_WAIT)
+#define DKMS_BUILD_OPTIONS \
+	(KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_FORCE | KB_OPT_OFFLINE | KB_OPT_WAIT)
 
 const struct kb_cmd kb_cmd_dkms_build = {
 	.name = "dkms-build",
@@ -98,8 +98,9 @@ static const char *dkms_state(struct kb_ctx *ctx, struct kb_recipe *r, struct kb
 	const char *installed = NULL;
 
 	if (kb_manifest_read(ctx, k->release, r->name, &m) == 0 && !strcmp(m.version, r->version))
-		installed = modules_intact(ctx, &m) ? "installed" :
-			    "installed (WARNING! Diff between built and installed module!)";
+		installed = modules_intact(ctx, &m) ?
+				    "installed" :
+				    "installed (WARNING! Diff between built and installed module!)";
 	kb_manifest_release(&m);
 	if (installed)
 		return installed;
@@ -112,7 +113,8 @@ static const char *dkms_state(struct kb_ctx *ctx, struct kb_recipe *r, struct kb
 /* DKMS lists modules, then versions, in its tree's order: sorted. */
 static int dkms_recipe_cmp(const void *a, const void *b)
 {
-	const struct kb_recipe *x = *(struct kb_recipe *const *)a, *y = *(struct kb_recipe *const *)b;
+	const struct kb_recipe *x = *(struct kb_recipe *const *)a,
+			       *y = *(struct kb_recipe *const *)b;
 	int c = strcmp(x->name, y->name);
 
 	return c ? c : strverscmp(x->version, y->version);
@@ -172,8 +174,9 @@ static int cmd_dkms_status(struct kb_ctx *ctx, int argc, char **argv)
 			state = dkms_state(ctx, rc, kernel);
 			if (!state)
 				continue;
-			kb_buf_addf(&b, "%s/%s, %s, %s: %s\n", rc->name, rc->version, kernel->release,
-				    kernel->arch ? kernel->arch : uts.machine, state);
+			kb_buf_addf(&b, "%s/%s, %s, %s: %s\n", rc->name, rc->version,
+				    kernel->release, kernel->arch ? kernel->arch : uts.machine,
+				    state);
 			shown++;
 		}
 		if (!shown)
@@ -214,16 +217,15 @@ static int cmd_dkms_remove(struct kb_ctx *ctx, int argc, char **argv)
 	return kb_remove_recipes(ctx, argc, argv, KB_REMOVE_LAST);
 }
 
-#define DKMS_REMOVE_CMD(verb, what)						\
-	{									\
-		.name = "dkms-" #verb,						\
-		.run = cmd_dkms_##verb,						\
-		.usage = "NAME/VERSION... (--all | -k KERNEL...)",		\
-		.summary = "what 'dkms " #verb "' does: " what,			\
-		.help = "What 'dkms " #verb "' becomes: " what ".",		\
+#define DKMS_REMOVE_CMD(verb, what)                                                         \
+	{                                                                                   \
+		.name = "dkms-" #verb, .run = cmd_dkms_##verb,                              \
+		.usage = "NAME/VERSION... (--all | -k KERNEL...)",                          \
+		.summary = "what 'dkms " #verb "' does: " what,                             \
+		.help = "What 'dkms " #verb "' becomes: " what ".",                         \
 		.options = KB_OPT_KERNEL | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_ALL | \
-			   KB_OPT_WAIT,						\
-		.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,				\
+			   KB_OPT_WAIT,                                                     \
+		.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,                                     \
 	}
 
 const struct kb_cmd kb_cmd_dkms_uninstall =
@@ -232,7 +234,7 @@ const struct kb_cmd kb_cmd_dkms_unbuild =
 	DKMS_REMOVE_CMD(unbuild, "remove the installed files and the build");
 const struct kb_cmd kb_cmd_dkms_remove =
 	DKMS_REMOVE_CMD(remove, "remove the installed files and the build, and unregister "
-			"once no kernel has a build");
+				"once no kernel has a build");
 
 /* --- dkms generate_mok ------------------------------------------------------ */
 
@@ -250,8 +252,10 @@ static int mok_path(struct kb_ctx *ctx, const struct kb_dkms_conf *c, const char
 		return kb_pathf(out, size, "%s", def);
 	kb_framework_where(ctx->framework, name, where, sizeof(where));
 	if (!strncmp(v, "pkcs11:", 7) || v[0] != '/')
-		return kb_err(-KB_E_INPUT, "%s: %s '%s': generate_mok makes key files, named by "
-			      "absolute paths", where, name, v);
+		return kb_err(-KB_E_INPUT,
+			      "%s: %s '%s': generate_mok makes key files, named by "
+			      "absolute paths",
+			      where, name, v);
 	while (*v == '/')
 		v++;
 	return kb_pathf(out, size, "%s", v);
@@ -285,14 +289,17 @@ static int cmd_dkms_generate_mok(struct kb_ctx *ctx, int argc, char **argv)
 	cert = kb_root_exists(&ctx->root, cert_rel);
 	printf("Signing key: /%s\nPublic certificate (MOK): /%s\n", key_rel, cert_rel);
 	if (key != cert)
-		return kb_err(-KB_E_INPUT, "/%s exists but /%s does not: kbuildd replaces no key; "
+		return kb_err(-KB_E_INPUT,
+			      "/%s exists but /%s does not: kbuildd replaces no key; "
 			      "restore the missing file, or move the other away to make a new pair",
 			      key ? key_rel : cert_rel, key ? cert_rel : key_rel);
 	if (!key && !ctx->dry_run) {
 		printf("Certificate or key are missing, generating self signed certificate for MOK...\n");
-		r = kb_keys_generate_der(&ctx->root, key_rel, cert_rel, 2048, "DKMS module signing key");
+		r = kb_keys_generate_der(&ctx->root, key_rel, cert_rel, 2048,
+					 "DKMS module signing key");
 		if (r < 0)
-			return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot generate /%s", key_rel);
+			return r == -KB_E_INPUT ? r :
+						  kb_err_errno(r, "cannot generate /%s", key_rel);
 	}
 	kb_signer_paths(ctx, own, own_cert, sizeof(own), &dkms);
 	if (strcmp(own, key_rel) && strcmp(key_rel, MOK_KEY) == 0)
@@ -313,8 +320,8 @@ const struct kb_cmd kb_cmd_dkms_generate_mok = {
 
 /* The commands only translations name: not in kbuildd's table, so not in its --help. */
 static const struct kb_cmd *const frontend_commands[] = {
-	&kb_cmd_dkms_build, &kb_cmd_dkms_install, &kb_cmd_dkms_status, &kb_cmd_dkms_uninstall,
-	&kb_cmd_dkms_unbuild, &kb_cmd_dkms_remove, &kb_cmd_dkms_add, &kb_cmd_dkms_generate_mok,
+	&kb_cmd_dkms_build,   &kb_cmd_dkms_install, &kb_cmd_dkms_status, &kb_cmd_dkms_uninstall,
+	&kb_cmd_dkms_unbuild, &kb_cmd_dkms_remove,  &kb_cmd_dkms_add,	 &kb_cmd_dkms_generate_mok,
 };
 
 const struct kb_cmd *kb_dkms_find_command(const char *name)

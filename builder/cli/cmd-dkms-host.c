@@ -22,7 +22,7 @@ static enum kb_dkms_path classify(const char *arg)
 		return kb_dkms_is_tree(arg) ? KB_DKMS_PATH_TREE : KB_DKMS_PATH_NONE;
 	/* DKMS's own test: a file whose name ends in dkms.conf */
 	return len >= 9 && !strcmp(arg + len - 9, "dkms.conf") ? KB_DKMS_PATH_TREE :
-	       KB_DKMS_PATH_FILE;
+								 KB_DKMS_PATH_FILE;
 }
 
 /* A context holding only the root, for the library calls below; release with kb_root_release(). */
@@ -128,8 +128,12 @@ bool kb_dkms_frontend(int argc, char **argv, const char *version, struct kb_dkms
 		      int *status)
 {
 	struct kb_dkms_host host = {
-		.version = version, .prefix = argv + 1, .classify = classify,
-		.registered = registered, .running = running, .kernels = kernels,
+		.version = version,
+		.prefix = argv + 1,
+		.classify = classify,
+		.registered = registered,
+		.running = running,
+		.kernels = kernels,
 	};
 	struct utsname uts;
 	int first = argc > 0 ? dkms_args(argc, argv, &host.nr_prefix, &host.root) : -1;

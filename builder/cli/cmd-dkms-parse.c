@@ -35,17 +35,29 @@ static const struct kb_dkms_action actions[] = {
 };
 
 enum opt_kind {
-	OPT_MODULE, OPT_VERSION, OPT_KERNEL, OPT_ARCH, OPT_ROOT, OPT_JOBS, OPT_ALL, OPT_FORCE,
-	OPT_QUIET, OPT_VERBOSE, OPT_DEBUG, OPT_NO_DEPMOD, OPT_SHOW_VERSION, OPT_HELP,
-	OPT_IGNORED,	/* a no-op in DKMS too, or one kbuildd has no use for */
-	OPT_REJECTED,	/* would do something kbuildd does not: refused with the reason */
+	OPT_MODULE,
+	OPT_VERSION,
+	OPT_KERNEL,
+	OPT_ARCH,
+	OPT_ROOT,
+	OPT_JOBS,
+	OPT_ALL,
+	OPT_FORCE,
+	OPT_QUIET,
+	OPT_VERBOSE,
+	OPT_DEBUG,
+	OPT_NO_DEPMOD,
+	OPT_SHOW_VERSION,
+	OPT_HELP,
+	OPT_IGNORED,  /* a no-op in DKMS too, or one kbuildd has no use for */
+	OPT_REJECTED, /* would do something kbuildd does not: refused with the reason */
 };
 
 static const struct dkms_option {
 	const char *name;
 	bool takes_arg;
 	enum opt_kind kind;
-	const char *why;	/* OPT_REJECTED */
+	const char *why; /* OPT_REJECTED */
 } options[] = {
 	{ "-m", true, OPT_MODULE, NULL },
 	{ "--module", true, OPT_MODULE, NULL },
@@ -88,7 +100,8 @@ static const struct dkms_option {
 	  "kbuildd installs below /lib/modules; use --root DIR for another system" },
 	{ "--directive", true, OPT_REJECTED, "set the variable in the driver's dkms.conf instead" },
 	{ "-c", true, OPT_REJECTED, "kbuildd reads the dkms.conf at the top of the source tree" },
-	{ "--templatekernel", true, OPT_REJECTED, "it belongs to 'match', which kbuildd does not do" },
+	{ "--templatekernel", true, OPT_REJECTED,
+	  "it belongs to 'match', which kbuildd does not do" },
 	{ "--archive", true, OPT_REJECTED, "kbuildd builds from source trees only" },
 	{ "--binaries-only", false, OPT_REJECTED, "kbuildd builds from source trees only" },
 	{ "--source-only", false, OPT_REJECTED, "kbuildd builds from source trees only" },
@@ -121,20 +134,22 @@ int kb_dkms_fail(struct kb_dkms_call *call, int status, const char *fmt, ...)
 
 static void usage(struct kb_buf *out)
 {
-	kb_buf_adds(out, "Usage: dkms ACTION [MODULE/VERSION | PATH] [OPTIONS]\n"
-			 "DKMS command lines, done by kbuildd (see kbuildd-dkms(8)).\n\nActions:\n");
+	kb_buf_adds(out,
+		    "Usage: dkms ACTION [MODULE/VERSION | PATH] [OPTIONS]\n"
+		    "DKMS command lines, done by kbuildd (see kbuildd-dkms(8)).\n\nActions:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
 		if (actions[i].act != KB_DKMS_UNSUPPORTED)
 			kb_buf_addf(out, "  %-16s %-24s %s\n", actions[i].name, actions[i].args,
 				    actions[i].does);
-	kb_buf_adds(out, "\nOptions:\n"
-			 "  -m MODULE[/VERSION], -v VERSION     the driver\n"
-			 "  -k KERNEL[/ARCH], -a ARCH           the kernels (repeatable); ARCH must be\n"
-			 "                                      this machine's\n"
-			 "  --all                               every kernel (uninstall, unbuild, remove)\n"
-			 "  --force, -j N, --no-depmod          passed on to kbuildd\n"
-			 "  -q, --verbose, --root DIR, -V, -h\n\n"
-			 "Not supported: mktarball, ldtarball, match.\n");
+	kb_buf_adds(out,
+		    "\nOptions:\n"
+		    "  -m MODULE[/VERSION], -v VERSION     the driver\n"
+		    "  -k KERNEL[/ARCH], -a ARCH           the kernels (repeatable); ARCH must be\n"
+		    "                                      this machine's\n"
+		    "  --all                               every kernel (uninstall, unbuild, remove)\n"
+		    "  --force, -j N, --no-depmod          passed on to kbuildd\n"
+		    "  -q, --verbose, --root DIR, -V, -h\n\n"
+		    "Not supported: mktarball, ldtarball, match.\n");
 }
 
 /* "a, b or c": the actions this front end does. */
@@ -147,7 +162,10 @@ static void list_actions(struct kb_buf *b)
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
 		if (actions[i].act == KB_DKMS_UNSUPPORTED)
 			continue;
-		kb_buf_addf(b, "%s%s", !shown ? "" : shown + 1 == n ? " or " : ", ",
+		kb_buf_addf(b, "%s%s",
+			    !shown	   ? "" :
+			    shown + 1 == n ? " or " :
+					     ", ",
 			    actions[i].name);
 		shown++;
 	}
@@ -167,7 +185,7 @@ static const struct dkms_option *find_option(const char *arg, const char **value
 	size_t len = strcspn(arg, "=");
 
 	*value = NULL;
-	if (arg[len] == '=' && arg[1] != '-')	/* DKMS reads "--name=value" only */
+	if (arg[len] == '=' && arg[1] != '-') /* DKMS reads "--name=value" only */
 		len = strlen(arg);
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
 		if (strlen(options[i].name) == len && !strncmp(options[i].name, arg, len)) {
@@ -197,8 +215,10 @@ static int check_arch(struct kb_dkms_call *call, const struct kb_dkms_host *host
 {
 	if (!strcmp(arch, host->machine))
 		return 0;
-	return kb_dkms_fail(call, KB_DKMS_E_USAGE, "architecture '%s' is not supported: kbuildd "
-			    "builds for this machine's, %s", arch, host->machine);
+	return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+			    "architecture '%s' is not supported: kbuildd "
+			    "builds for this machine's, %s",
+			    arch, host->machine);
 }
 
 static int add_kernel(struct kb_dkms_call *call, const struct kb_dkms_host *host,
@@ -214,8 +234,8 @@ static int add_kernel(struct kb_dkms_call *call, const struct kb_dkms_host *host
 	if (slash && (r = check_arch(call, host, slash + 1)))
 		return r;
 	kernel = strndup(arg, len);
-	if (!kernel || (!kb_strv_contains(&rq->kernels, kernel) &&
-			kb_strv_push(&rq->kernels, kernel) < 0))
+	if (!kernel ||
+	    (!kb_strv_contains(&rq->kernels, kernel) && kb_strv_push(&rq->kernels, kernel) < 0))
 		rq->nomem = true;
 	free(kernel);
 	return 0;
@@ -226,9 +246,11 @@ static int set_jobs(struct kb_dkms_call *call, struct kb_dkms_request *rq, const
 	unsigned long n;
 
 	if (kb_parse_uint(arg, KB_MAX_JOBS, &n) < 0)
-		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "invalid -j '%s': expected a number "
-				    "from 0 to %d", arg, KB_MAX_JOBS);
-	rq->jobs = n ? arg : NULL;	/* DKMS's -j0 is make's unlimited -j: kbuildd's default */
+		return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+				    "invalid -j '%s': expected a number "
+				    "from 0 to %d",
+				    arg, KB_MAX_JOBS);
+	rq->jobs = n ? arg : NULL; /* DKMS's -j0 is make's unlimited -j: kbuildd's default */
 	return 0;
 }
 
@@ -237,23 +259,44 @@ static int apply_option(struct kb_dkms_call *call, const struct kb_dkms_host *ho
 			struct kb_dkms_request *rq, const struct dkms_option *o, const char *value)
 {
 	switch (o->kind) {
-	case OPT_MODULE: set_module(rq, value); return 0;
+	case OPT_MODULE:
+		set_module(rq, value);
+		return 0;
 	case OPT_VERSION:
 		free(rq->version);
 		rq->version = strdup(value);
 		rq->nomem |= !rq->version;
 		return 0;
-	case OPT_KERNEL: return add_kernel(call, host, rq, value);
-	case OPT_ARCH: rq->archs = true; return check_arch(call, host, value);
-	case OPT_ROOT: rq->root = value; return 0;
-	case OPT_JOBS: return set_jobs(call, rq, value);
-	case OPT_ALL: rq->all = true; return 0;
-	case OPT_FORCE: rq->force = true; return 0;
-	case OPT_QUIET: rq->quiet = true; return 0;
-	case OPT_VERBOSE: rq->verbose = true; return 0;
-	case OPT_DEBUG: rq->verbose = rq->debug = true; return 0;
-	case OPT_NO_DEPMOD: rq->no_depmod = true; return 0;
-	case OPT_IGNORED: return 0;
+	case OPT_KERNEL:
+		return add_kernel(call, host, rq, value);
+	case OPT_ARCH:
+		rq->archs = true;
+		return check_arch(call, host, value);
+	case OPT_ROOT:
+		rq->root = value;
+		return 0;
+	case OPT_JOBS:
+		return set_jobs(call, rq, value);
+	case OPT_ALL:
+		rq->all = true;
+		return 0;
+	case OPT_FORCE:
+		rq->force = true;
+		return 0;
+	case OPT_QUIET:
+		rq->quiet = true;
+		return 0;
+	case OPT_VERBOSE:
+		rq->verbose = true;
+		return 0;
+	case OPT_DEBUG:
+		rq->verbose = rq->debug = true;
+		return 0;
+	case OPT_NO_DEPMOD:
+		rq->no_depmod = true;
+		return 0;
+	case OPT_IGNORED:
+		return 0;
 	case OPT_REJECTED:
 		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "%s is not supported: %s", o->name,
 				    o->why);
@@ -285,7 +328,7 @@ static int positional(struct kb_dkms_call *call, const struct kb_dkms_host *host
 			rq->source = NULL, rq->nomem = true;
 		return 0;
 	case KB_DKMS_PATH_FILE:
-		rq->tarball = arg;	/* refused once the action is known */
+		rq->tarball = arg; /* refused once the action is known */
 		return 0;
 	default:
 		break;
@@ -305,10 +348,12 @@ static int no_action(struct kb_dkms_call *call, const struct kb_dkms_request *rq
 	int r;
 
 	list_actions(&known);
-	kb_buf_reset(&call->err);	/* "how to handle" warnings about the misspelt action's words */
+	kb_buf_reset(&call->err); /* "how to handle" warnings about the misspelt action's words */
 	if (rq->first_word)
-		r = kb_dkms_fail(call, KB_DKMS_E_USAGE, "Unknown action specified: \"%s\"\n"
-				 "kbuildd's dkms does %s.", rq->first_word, kb_buf_str(&known));
+		r = kb_dkms_fail(call, KB_DKMS_E_USAGE,
+				 "Unknown action specified: \"%s\"\n"
+				 "kbuildd's dkms does %s.",
+				 rq->first_word, kb_buf_str(&known));
 	else
 		r = kb_dkms_fail(call, KB_DKMS_E_USAGE, "No action specified: give one of %s.",
 				 kb_buf_str(&known));
@@ -320,17 +365,21 @@ static int no_action(struct kb_dkms_call *call, const struct kb_dkms_request *rq
 static int check(struct kb_dkms_call *call, const struct kb_dkms_request *rq)
 {
 	if (rq->kernels.n && rq->all)
-		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "You cannot specify a kernel version and "
+		return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+				    "You cannot specify a kernel version and "
 				    "also specify\n--all on the command line.");
 	if (rq->archs && rq->all)
-		return kb_dkms_fail(call, KB_DKMS_E_ARCH_ALL, "You cannot specify an arch and also "
+		return kb_dkms_fail(call, KB_DKMS_E_ARCH_ALL,
+				    "You cannot specify an arch and also "
 				    "specify\n--all on the command line.");
 	if (!rq->action)
 		return no_action(call, rq);
 	if (rq->tarball && rq->action->act != KB_DKMS_UNSUPPORTED)
-		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "'%s' is not a source tree: DKMS "
+		return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+				    "'%s' is not a source tree: DKMS "
 				    "tarballs are not supported; give the directory holding "
-				    "dkms.conf", rq->tarball);
+				    "dkms.conf",
+				    rq->tarball);
 	return 0;
 }
 
@@ -350,14 +399,17 @@ int kb_dkms_parse(int argc, char *const argv[], const struct kb_dkms_host *host,
 		}
 		o = find_option(arg, &value);
 		if (!o || (value && !o->takes_arg))
-			return kb_dkms_fail(call, KB_DKMS_E_USAGE, "Unknown option: %s\nRun 'dkms "
-					    "--help' for the options kbuildd's dkms takes.", arg);
+			return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+					    "Unknown option: %s\nRun 'dkms "
+					    "--help' for the options kbuildd's dkms takes.",
+					    arg);
 		if (o->kind == OPT_HELP) {
 			usage(&call->out);
 			return -1;
 		}
 		if (o->kind == OPT_SHOW_VERSION) {
-			kb_buf_addf(&call->out, "dkms-%s (kbuildd %s)\n", DKMS_LEVEL, host->version);
+			kb_buf_addf(&call->out, "dkms-%s (kbuildd %s)\n", DKMS_LEVEL,
+				    host->version);
 			return -1;
 		}
 		if (o->takes_arg && !value && i + 1 >= argc)
@@ -371,4 +423,3 @@ int kb_dkms_parse(int argc, char *const argv[], const struct kb_dkms_host *host,
 	}
 	return check(call, rq);
 }
-

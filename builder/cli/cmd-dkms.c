@@ -38,8 +38,8 @@ static void begin(struct kb_dkms_request *rq, const struct kb_dkms_host *host,
 }
 
 /* The options of @rq that @cmd takes; the rest mean nothing to it, as to DKMS. */
-static void finish(struct kb_dkms_request *rq, struct kb_dkms_call *call,
-		   const struct kb_cmd *cmd, const struct kb_strv *kernels)
+static void finish(struct kb_dkms_request *rq, struct kb_dkms_call *call, const struct kb_cmd *cmd,
+		   const struct kb_strv *kernels)
 {
 	for (size_t i = 0; (cmd->options & KB_OPT_KERNEL) && i < kernels->n; i++) {
 		push(rq, call, "-k");
@@ -78,7 +78,8 @@ static int missing_module(struct kb_dkms_call *call, const char *action)
 			    "Arguments <module> and <module-version> are not specified.\n"
 			    "Usage: %s <module>/<module-version> or\n"
 			    "       %s -m <module>/<module-version> or\n"
-			    "       %s -m <module> -v <module-version>", action, action, action);
+			    "       %s -m <module> -v <module-version>",
+			    action, action, action);
 }
 
 static int no_all(struct kb_dkms_call *call, const char *action)
@@ -111,11 +112,13 @@ static int one_kernel(struct kb_dkms_call *call, const struct kb_dkms_host *host
 	if (rq->all)
 		return no_all(call, rq->action->name);
 	if (autoinstall && rq->kernels.n > 1)
-		return kb_dkms_fail(call, KB_DKMS_E_NOT_ONE, "The action %s does not support "
+		return kb_dkms_fail(call, KB_DKMS_E_NOT_ONE,
+				    "The action %s does not support "
 				    "multiple kernel version parameters on the command line.",
 				    rq->action->name);
 	if (!autoinstall && rq->kernels.n != 1)
-		return kb_dkms_fail(call, KB_DKMS_E_NOT_ONE, "The action %s requires exactly one "
+		return kb_dkms_fail(call, KB_DKMS_E_NOT_ONE,
+				    "The action %s requires exactly one "
 				    "kernel version parameter on the command line.",
 				    rq->action->name);
 	return rq->kernels.n ? 0 : running_kernel(call, host, rq);
@@ -129,8 +132,8 @@ static char *source_tree(const struct kb_dkms_request *rq)
 
 	while (len && rq->root[len - 1] == '/')
 		len--;
-	if (asprintf(&path, "%.*s/usr/src/%s-%s", (int)len, rq->root ? rq->root : "",
-		     rq->module, rq->version) < 0)
+	if (asprintf(&path, "%.*s/usr/src/%s-%s", (int)len, rq->root ? rq->root : "", rq->module,
+		     rq->version) < 0)
 		return NULL;
 	return path;
 }
@@ -172,7 +175,7 @@ static int translate_build(struct kb_dkms_request *rq, const struct kb_dkms_host
 	if (!what && given(rq->version) && !host->registered(rq->root, rq->module, rq->version) &&
 	    (tree = source_tree(rq)) && host->classify(tree) == KB_DKMS_PATH_TREE)
 		what = tree;
-	if (what)	/* placed in /usr/src and registered first, as DKMS does */
+	if (what) /* placed in /usr/src and registered first, as DKMS does */
 		cmd = install ? &kb_cmd_dkms_install : &kb_cmd_dkms_build;
 	if (!what && !(id = module_id(rq)))
 		return kb_dkms_fail(call, 1, "out of memory");
@@ -199,7 +202,7 @@ static int translate_remove(struct kb_dkms_request *rq, const struct kb_dkms_hos
 			return kb_dkms_fail(call, 1, "cannot list the installed kernels: %s",
 					    strerror(-r));
 		if (!rq->kernels.n)
-			return 0;	/* built nowhere: nothing to uninstall */
+			return 0; /* built nowhere: nothing to uninstall */
 	} else if (!rq->all && !rq->kernels.n && (r = running_kernel(call, host, rq))) {
 		return r;
 	}
@@ -276,8 +279,9 @@ static int translate_action(struct kb_dkms_request *rq, const struct kb_dkms_hos
 		begin(rq, host, call, &kb_cmd_dkms_generate_mok);
 		return 0;
 	default:
-		return kb_dkms_fail(call, KB_DKMS_E_USAGE, "dkms %s is not supported by kbuildd: %s",
-				    rq->action->name, rq->action->does);
+		return kb_dkms_fail(call, KB_DKMS_E_USAGE,
+				    "dkms %s is not supported by kbuildd: %s", rq->action->name,
+				    rq->action->does);
 	}
 }
 
@@ -298,7 +302,7 @@ int kb_dkms_translate(int argc, char *const argv[], const struct kb_dkms_host *h
 	if (!r)
 		r = translate_action(&rq, host, call);
 	else if (r < 0)
-		r = 0;		/* --help or --version */
+		r = 0; /* --help or --version */
 	if (!r && rq.nomem)
 		r = kb_dkms_fail(call, 1, "out of memory");
 	if (!r && rq.verbose && call->argv.n)

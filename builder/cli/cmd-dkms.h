@@ -9,9 +9,9 @@
 
 /* What a positional argument is on disk; DKMS decides by looking, so do we. */
 enum kb_dkms_path {
-	KB_DKMS_PATH_NONE,	/* nothing there: MODULE[/VERSION] */
-	KB_DKMS_PATH_TREE,	/* a directory holding dkms.conf, or a dkms.conf file */
-	KB_DKMS_PATH_FILE,	/* any other file: DKMS takes it for a tarball */
+	KB_DKMS_PATH_NONE, /* nothing there: MODULE[/VERSION] */
+	KB_DKMS_PATH_TREE, /* a directory holding dkms.conf, or a dkms.conf file */
+	KB_DKMS_PATH_FILE, /* any other file: DKMS takes it for a tarball */
 };
 
 /*
@@ -20,11 +20,11 @@ enum kb_dkms_path {
  * @root arguments are the --root directory (NULL for "/").
  */
 struct kb_dkms_host {
-	const char *machine;		/* uname -m: the one arch kbuildd builds for */
-	const char *version;		/* kbuildd's, for -V */
-	char *const *prefix;		/* kbuildd options given before `dkms` */
+	const char *machine; /* uname -m: the one arch kbuildd builds for */
+	const char *version; /* kbuildd's, for -V */
+	char *const *prefix; /* kbuildd options given before `dkms` */
 	size_t nr_prefix;
-	const char *root;		/* --root among them, or NULL */
+	const char *root; /* --root among them, or NULL */
 	enum kb_dkms_path (*classify)(const char *arg);
 	/* Is MODULE/VERSION registered with kbuildd? */
 	bool (*registered)(const char *root, const char *module, const char *version);
@@ -35,12 +35,15 @@ struct kb_dkms_host {
 };
 
 struct kb_dkms_call {
-	struct kb_strv argv;	/* kbuildd's command line to run; empty: nothing to run */
-	struct kb_buf out;	/* for stdout: --help, --version */
-	struct kb_buf err;	/* for stderr: errors, warnings, the --verbose note */
-	bool post_transaction;	/* an action after which DKMS runs post_transaction */
+	struct kb_strv argv;   /* kbuildd's command line to run; empty: nothing to run */
+	struct kb_buf out;     /* for stdout: --help, --version */
+	struct kb_buf err;     /* for stderr: errors, warnings, the --verbose note */
+	bool post_transaction; /* an action after which DKMS runs post_transaction */
 };
-#define KB_DKMS_CALL_INIT { KB_STRV_INIT, KB_BUF_INIT, KB_BUF_INIT, false }
+#define KB_DKMS_CALL_INIT                                     \
+	{                                                     \
+		KB_STRV_INIT, KB_BUF_INIT, KB_BUF_INIT, false \
+	}
 
 /*
  * Translate DKMS's @argv (action and options, without the program name)

@@ -139,8 +139,8 @@ static int run_checks(struct doctor_run *run, struct kb_kernel_list *kernels, in
 			found = false;
 			r = check_installed(run, kern, name, &found);
 			if (r >= 0 && !found)
-				kb_warn("%s is not installed for %s (see 'kbuildd status')", argv[i],
-					kern->release);
+				kb_warn("%s is not installed for %s (see 'kbuildd status')",
+					argv[i], kern->release);
 		}
 	}
 	return r;

@@ -60,7 +60,7 @@ static int import_version(struct kb_ctx *ctx, const char *tree, const char *name
 	target = link_in_root(ctx, rel);
 	if (!target) {
 		kb_pathf(rel, sizeof(rel), "usr/src/%s-%s", name, version);
-		target = strdup(rel);	/* DKMS's fallback: the source tree by name */
+		target = strdup(rel); /* DKMS's fallback: the source tree by name */
 	} else if (target[0] != '/') {
 		char *abs = NULL;
 
@@ -74,8 +74,10 @@ static int import_version(struct kb_ctx *ctx, const char *tree, const char *name
 	host = kb_root_path(&ctx->root, target[0] == '/' ? target + 1 : target);
 	if (!host || access(host, F_OK) < 0) {
 		/* reported like a failed build: the rest of the import goes on */
-		return kb_err(-KB_E_BUILD, "%s/%s is broken in DKMS's tree: its source '%s' is "
-			      "missing; skipped", name, version, target);
+		return kb_err(-KB_E_BUILD,
+			      "%s/%s is broken in DKMS's tree: its source '%s' is "
+			      "missing; skipped",
+			      name, version, target);
 	}
 	r = kb_state_add(ctx, host, &id);
 	if (r >= 0 && id && kb_log_get_level() >= KB_LOG_NORMAL)
@@ -136,7 +138,8 @@ static void restore_originals(struct kb_ctx *ctx, const char *tree, const char *
 				if (len < 8 || strcmp(files.v[f] + len - 7, ".origin"))
 					continue;
 				kb_pathf(orig, sizeof(orig), "%s/%s", dir, files.v[f]);
-				kb_pathf(src, sizeof(src), "%s/%.*s", dir, (int)(len - 7), files.v[f]);
+				kb_pathf(src, sizeof(src), "%s/%.*s", dir, (int)(len - 7),
+					 files.v[f]);
 				kb_pathf(prefix, sizeof(prefix), "/lib/modules/%s/", kernels.v[k]);
 				if (kb_root_read(&ctx->root, orig, PATH_MAX, &origin) == 0) {
 					to = kb_strstrip((char *)kb_buf_str(&origin));
@@ -145,7 +148,8 @@ static void restore_originals(struct kb_ctx *ctx, const char *tree, const char *
 					    !kb_root_exists(&ctx->root, to + 1) && !ctx->dry_run &&
 					    copy_file(ctx, src, to + 1) == 0)
 						kb_info("restored the in-tree module %s that DKMS had "
-							"moved aside", to);
+							"moved aside",
+							to);
 				}
 				kb_buf_release(&origin);
 			}
@@ -175,7 +179,7 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char 
 		if (!kb_str_startswith(entries.v[i], "kernel-"))
 			continue;
 		kb_pathf(rel, sizeof(rel), "%s/%s/%s", tree, name, entries.v[i]);
-		target = link_in_root(ctx, rel);	/* VERSION/K/ARCH */
+		target = link_in_root(ctx, rel); /* VERSION/K/ARCH */
 		if (!target || !(slash = strchr(target, '/')))
 			continue;
 		snprintf(kernel, sizeof(kernel), "%s", slash + 1);
@@ -184,7 +188,7 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char 
 			*strchr(kernel, '/') = '\0';
 		kb_pathf(rel, sizeof(rel), "lib/modules/%s", kernel);
 		if (!kb_root_exists(&ctx->root, rel))
-			continue;	/* the kernel has gone since */
+			continue; /* the kernel has gone since */
 		kb_strv_pushf(&ids, "%s/%s", name, target);
 		ctx->kernels = (struct kb_strv)KB_STRV_INIT;
 		kb_strv_push(&ctx->kernels, kernel);
@@ -220,7 +224,7 @@ static int cmd_import_dkms(struct kb_ctx *ctx, int argc, char **argv)
 
 		kb_pathf(rel, sizeof(rel), "%s/%s", tree, names.v[i]);
 		if (kb_root_list(&ctx->root, rel, &versions) < 0)
-			continue;	/* mok.key and other files */
+			continue; /* mok.key and other files */
 		for (size_t v = 0; v < versions.n; v++) {
 			char src[PATH_MAX];
 			int r;
@@ -231,7 +235,7 @@ static int cmd_import_dkms(struct kb_ctx *ctx, int argc, char **argv)
 				continue;
 			r = import_version(ctx, tree, names.v[i], versions.v[v], &ids);
 			if (r < 0 && ret >= 0)
-				ret = r;	/* a broken one must not stop the others */
+				ret = r; /* a broken one must not stop the others */
 		}
 		kb_strv_clear(&versions);
 		restore_originals(ctx, tree, names.v[i]);

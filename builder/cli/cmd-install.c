@@ -23,7 +23,7 @@ const struct kb_cmd kb_cmd_install = {
 		"source directory holding kbuildd.recipe or dkms.conf) is registered first, as\n"
 		"'add' does: this is what a driver package's postinst calls. Files kbuildd does\n"
 		"not own are never overwritten without --force.",
-	.options = KB_OPT_INITRAMFS | KB_OPT_OFFLINE | KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_JSON | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD |
-		   KB_OPT_FORCE | KB_OPT_ALL | KB_OPT_WAIT,
+	.options = KB_OPT_INITRAMFS | KB_OPT_OFFLINE | KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_JSON |
+		   KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_FORCE | KB_OPT_ALL | KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

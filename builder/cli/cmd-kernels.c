@@ -20,8 +20,8 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		kb_buf_adds(&b, "[");
 	else
-		kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", "KERNEL", "ARCH", "COMPRESS", "SIGNING",
-			    "STATUS");
+		kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", "KERNEL", "ARCH", "COMPRESS",
+			    "SIGNING", "STATUS");
 	for (size_t i = 0; i < list.n; i++) {
 		const struct kb_kernel *k = &list.v[i];
 
@@ -29,8 +29,10 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 			kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", k->release,
 				    k->usable ? k->arch : "-",
 				    k->usable ? kb_compress_name(k->compress) : "-",
-				    !k->usable ? "-" : k->module_sig ? (k->sig_hash ? k->sig_hash : "yes") :
-				    "none", k->usable ? "ok" : k->reason);
+				    !k->usable	  ? "-" :
+				    k->module_sig ? (k->sig_hash ? k->sig_hash : "yes") :
+						    "none",
+				    k->usable ? "ok" : k->reason);
 			continue;
 		}
 		kb_buf_adds(&b, i ? ",\n {\"release\": " : "\n {\"release\": ");
@@ -39,7 +41,8 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 		kb_buf_add_json(&b, k->arch ? k->arch : "");
 		kb_buf_adds(&b, ", \"compression\": ");
 		kb_buf_add_json(&b, kb_compress_name(k->compress));
-		kb_buf_addf(&b, ", \"module_sig\": %s, \"sig_hash\": ", k->module_sig ? "true" : "false");
+		kb_buf_addf(&b, ", \"module_sig\": %s, \"sig_hash\": ",
+			    k->module_sig ? "true" : "false");
 		kb_buf_add_json(&b, k->sig_hash ? k->sig_hash : "");
 		kb_buf_adds(&b, ", \"build\": ");
 		kb_buf_add_json(&b, k->build_dir);

@@ -30,23 +30,27 @@ static int keys_generate(struct kb_ctx *ctx)
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (dkms && !ctx->force)
-		return kb_err(-KB_E_INPUT, "the DKMS key /%s is in use; --force makes a kbuildd "
-			      "key instead", key);
+		return kb_err(-KB_E_INPUT,
+			      "the DKMS key /%s is in use; --force makes a kbuildd "
+			      "key instead",
+			      key);
 	if (dkms) {
 		snprintf(key, sizeof(key), "%s", KB_OWN_KEY);
 		snprintf(cert, sizeof(cert), "%s", KB_OWN_CERT);
 	}
 	/* the old pair stays in place until the new one replaces it whole */
 	if (kb_root_exists(&ctx->root, key) && !ctx->force)
-		return kb_err(-KB_E_INPUT, "'/%s' exists; --force replaces it (modules signed "
+		return kb_err(-KB_E_INPUT,
+			      "'/%s' exists; --force replaces it (modules signed "
 			      "with it will need re-signing and the new certificate "
-			      "enrolling)", key);
+			      "enrolling)",
+			      key);
 	if (ctx->dry_run) {
 		kb_info("would generate /%s and /%s", key, cert);
 		return 0;
 	}
 	r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
-	if (r < 0)	/* bad input was said where it was found */
+	if (r < 0) /* bad input was said where it was found */
 		return r == -KB_E_INPUT ? r : kb_err_errno(r, "cannot generate '/%s'", key);
 	printf("key: /%s\ncertificate: /%s (DER: /%s.der)\n", key, cert, cert);
 	return 0;
@@ -90,8 +94,10 @@ static int keys_show(struct kb_ctx *ctx)
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, cert))
-		return kb_err(-KB_E_INPUT, "no signing certificate at '/%s'; run 'kbuildd keys "
-			      "generate'", cert);
+		return kb_err(-KB_E_INPUT,
+			      "no signing certificate at '/%s'; run 'kbuildd keys "
+			      "generate'",
+			      cert);
 	host = kb_root_path(&ctx->root, cert);
 	if (!host)
 		return -ENOMEM;
@@ -128,7 +134,8 @@ static int keys_enroll(struct kb_ctx *ctx)
 		printf("To make the kernel trust modules signed by kbuildd, enroll the key:\n"
 		       "  mokutil --import %s\n"
 		       "choose a one-time password, reboot, and confirm the key in MokManager.\n"
-		       "Without Secure Boot, add it to the kernel's trusted keys instead.\n", host);
+		       "Without Secure Boot, add it to the kernel's trusted keys instead.\n",
+		       host);
 		return 0;
 	}
 	kb_child_init(&c);
@@ -138,7 +145,8 @@ static int keys_enroll(struct kb_ctx *ctx)
 	r = kb_child_run(&c);
 	kb_child_release(&c);
 	if (r != 0)
-		return kb_err(-KB_E_BUILD, "'mokutil --import %s' failed (exit status %d)", host, r);
+		return kb_err(-KB_E_BUILD, "'mokutil --import %s' failed (exit status %d)", host,
+			      r);
 	printf("Key queued for enrollment: reboot and confirm it in MokManager with the "
 	       "password you chose.\n");
 	return 0;

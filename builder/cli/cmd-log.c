@@ -31,8 +31,8 @@ static int cmd_log(struct kb_ctx *ctx, int argc, char **argv)
 		 ctx->kernels.v[0]);
 	ret = kb_root_read(&ctx->root, rel, KB_MAX_STRING, &text);
 	if (ret < 0) {
-		ret = kb_err(-KB_E_INPUT, "no build log for %s/%s on kernel %s", r->name, r->version,
-			     ctx->kernels.v[0]);
+		ret = kb_err(-KB_E_INPUT, "no build log for %s/%s on kernel %s", r->name,
+			     r->version, ctx->kernels.v[0]);
 		goto out;
 	}
 	fwrite(kb_buf_str(&text), 1, text.len, stdout);

@@ -24,8 +24,8 @@ static int drop_builds(struct kb_ctx *ctx, const struct kb_recipe *r, const char
 	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
 		int e;
 
-		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s%s", KB_STATE_DIR, r->name, r->version,
-			 kernel, suffixes[i]);
+		kb_pathf(rel, sizeof(rel), "%s/builds/%s/%s/%s%s", KB_STATE_DIR, r->name,
+			 r->version, kernel, suffixes[i]);
 		e = kb_rm_rf(&ctx->root, rel);
 		if (e < 0)
 			ret = kb_err_errno(e, "cannot remove '/%s'", rel);
@@ -57,8 +57,8 @@ static bool built_anywhere(struct kb_ctx *ctx, const struct kb_recipe *r)
 	return built;
 }
 
-static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k,
-			     enum kb_remove_how how)
+static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r,
+			     const struct kb_kernel *k, enum kb_remove_how how)
 {
 	struct kb_manifest m;
 	bool ours = false;
@@ -67,8 +67,8 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r, cons
 	ret = kb_manifest_read(ctx, k->release, r->name, &m);
 	if (ret == -KB_E_INPUT) {
 		/* what it lists is unknown: removing nothing orphans nothing */
-		kb_err(ret, "%s; %s/%s stays installed for %s, with its manifest", m.damage, r->name,
-		       r->version, k->release);
+		kb_err(ret, "%s; %s/%s stays installed for %s, with its manifest", m.damage,
+		       r->name, r->version, k->release);
 		goto out;
 	}
 	ours = ret >= 0 && !strcmp(m.version, r->version);
@@ -112,7 +112,8 @@ static void post_remove(struct kb_ctx *ctx, const struct kb_recipe_set *set,
 	char id[NAME_MAX * 2 + 2];
 	const struct kb_recipe *r;
 
-	if (ctx->dry_run || snprintf(id, sizeof(id), "%s/%s", m->name, m->version) >= (int)sizeof(id))
+	if (ctx->dry_run ||
+	    snprintf(id, sizeof(id), "%s/%s", m->name, m->version) >= (int)sizeof(id))
 		return;
 	r = kb_recipe_set_find(set, id);
 	if (r)
@@ -135,10 +136,13 @@ static int remove_kernel(struct kb_ctx *ctx, struct kb_recipe_set *set)
 		int r = kb_manifest_read_all(ctx, kernel, &installed);
 
 		if (r < 0)
-			keep_first(&ret, kb_err_errno(r, "cannot read the manifests of %s", kernel));
+			keep_first(&ret,
+				   kb_err_errno(r, "cannot read the manifests of %s", kernel));
 		for (size_t i = 0; i < installed.n_damaged; i++)
-			keep_first(&ret, kb_err(-KB_E_INPUT, "%s; %s stays installed for %s, with its "
-						"manifest", installed.damaged[i].damage,
+			keep_first(&ret, kb_err(-KB_E_INPUT,
+						"%s; %s stays installed for %s, with its "
+						"manifest",
+						installed.damaged[i].damage,
 						installed.damaged[i].name, kernel));
 		for (size_t i = 0; i < installed.n; i++) {
 			const struct kb_manifest *m = &installed.v[i];
@@ -171,11 +175,12 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 	int ret = 0;
 
 	if (!argc && !ctx->kernels.n)
-		return kb_err(-KB_E_INPUT, "name what to remove: NAME/VERSION, or -k KERNEL for every "
+		return kb_err(-KB_E_INPUT,
+			      "name what to remove: NAME/VERSION, or -k KERNEL for every "
 			      "recipe's files for a kernel being removed");
 	if (!ctx->all && !ctx->kernels.n)
 		return kb_err(-KB_E_INPUT, "say where: --all (every kernel, and unregister) or "
-			      "-k KERNEL");
+					   "-k KERNEL");
 	if (ctx->all && ctx->kernels.n)
 		return kb_err(-KB_E_INPUT, "give --all or -k KERNEL, not both");
 	ret = kb_state_load(ctx, &set);
@@ -187,8 +192,10 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 		ret = kb_kernels_discover(ctx, &kernels);
 	for (int i = 0; ret >= 0 && i < argc; i++)
 		if (!strchr(argv[i], '/'))
-			ret = kb_err(-KB_E_INPUT, "'%s': name the version too, as NAME/VERSION; see "
-				     "'kbuildd status'", argv[i]);
+			ret = kb_err(-KB_E_INPUT,
+				     "'%s': name the version too, as NAME/VERSION; see "
+				     "'kbuildd status'",
+				     argv[i]);
 	for (int i = 0, ready = ret >= 0; ready && i < argc; i++) {
 		struct kb_recipe *r = kb_recipe_set_find(&set, argv[i]);
 		int failed = 0;
@@ -231,6 +238,7 @@ const struct kb_cmd kb_cmd_remove = {
 		"kernel that changed. This is what a driver package's prerm calls. With only\n"
 		"-k KERNEL, every recipe's files and builds for that kernel go: what the\n"
 		"kernel package's prerm hook calls when the kernel itself is removed.",
-	.options = KB_OPT_HOOK | KB_OPT_KERNEL | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_ALL | KB_OPT_WAIT,
+	.options = KB_OPT_HOOK | KB_OPT_KERNEL | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_ALL |
+		   KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

@@ -40,7 +40,8 @@ static int cmd_sign(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_buf image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	struct kb_buf out = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	const char *hash = ctx->settings.sign_hash && strcmp(ctx->settings.sign_hash, "auto") ?
-			   ctx->settings.sign_hash : "sha256";
+				   ctx->settings.sign_hash :
+				   "sha256";
 	struct kb_signer signer = { 0 };
 	const char *module, *dest;
 	struct stat st;

@@ -30,7 +30,7 @@ static void describe_signature(struct kb_ctx *ctx, const char *rel, char *out, s
 	struct kb_sig_report rep;
 	int quiet = kb_log_get_level();
 
-	kb_log_set_level(KB_LOG_QUIET);	/* a damaged file shows as unsigned here */
+	kb_log_set_level(KB_LOG_QUIET); /* a damaged file shows as unsigned here */
 	if (host && kb_decompress_file(host, &image) >= 0 &&
 	    kb_verify_module(image.buf, image.len, NULL, &rep, host) >= 0)
 		snprintf(out, size, rep.signed_ ? " (signed by %s, key %s, %s)" : " (unsigned)",
@@ -40,8 +40,8 @@ static void describe_signature(struct kb_ctx *ctx, const char *rel, char *out, s
 }
 
 /* For the running kernel: ", loaded" / ", loaded: another build, reload or reboot to use V". */
-static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t, const struct kb_manifest *m,
-			    char *out, size_t size)
+static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t,
+			    const struct kb_manifest *m, char *out, size_t size)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		_cleanup_free_ char *host = kb_root_path(&ctx->root, m->files[i].path);
@@ -59,8 +59,10 @@ static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t, const s
 		if (state == KB_LOADED_SAME)
 			snprintf(out, size, "; %s loaded", name);
 		else if (state == KB_LOADED_OTHER)
-			snprintf(out, size, "; %s loaded is another build: reload or reboot to use "
-				 "%s", name, t->recipe->version);
+			snprintf(out, size,
+				 "; %s loaded is another build: reload or reboot to use "
+				 "%s",
+				 name, t->recipe->version);
 		else
 			snprintf(out, size, "; %s not loaded", name);
 		size -= strlen(out);
@@ -80,8 +82,9 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	row->detail[0] = '\0';
 	if (t->action == KB_ACT_EXCLUDED || t->action == KB_ACT_NO_HEADERS ||
 	    t->action == KB_ACT_ERROR) {
-		row->state = t->action == KB_ACT_EXCLUDED ? "excluded" :
-			     t->action == KB_ACT_NO_HEADERS ? "no headers" : "error";
+		row->state = t->action == KB_ACT_EXCLUDED   ? "excluded" :
+			     t->action == KB_ACT_NO_HEADERS ? "no headers" :
+							      "error";
 		snprintf(row->detail, sizeof(row->detail), "%s", t->reason ? t->reason : "");
 		return;
 	}
@@ -95,8 +98,9 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 			size_t used = 0;
 
 			for (size_t i = 0; i < m.n && used < sizeof(row->detail); i++)
-				used += (size_t)snprintf(row->detail + used, sizeof(row->detail) - used,
-							 "%s/%s", i ? " " : "", m.files[i].path);
+				used += (size_t)snprintf(row->detail + used,
+							 sizeof(row->detail) - used, "%s/%s",
+							 i ? " " : "", m.files[i].path);
 			if (m.n && used < sizeof(row->detail))
 				describe_signature(ctx, m.files[0].path, row->detail + used,
 						   sizeof(row->detail) - used);
@@ -110,8 +114,10 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	if (t->recipe->insecure) {
 		size_t used = strlen(row->detail);
 
-		snprintf(row->detail + used, sizeof(row->detail) - used, "%s[source not pinned: "
-			 "insecure]", used ? " " : "");
+		snprintf(row->detail + used, sizeof(row->detail) - used,
+			 "%s[source not pinned: "
+			 "insecure]",
+			 used ? " " : "");
 	}
 	if (damaged)
 		row->state = "damaged manifest (see status --check)";
@@ -121,7 +127,8 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		row->state = "installed (outdated: rebuild pending)";
 	else if (built && !strncmp(kb_buf_str(&id), t->build_id, 64))
 		row->state = "built";
-	else if (kb_task_build_rel(t, ".log", rel, sizeof(rel)) == 0 && kb_root_exists(&ctx->root, rel))
+	else if (kb_task_build_rel(t, ".log", rel, sizeof(rel)) == 0 &&
+		 kb_root_exists(&ctx->root, rel))
 		row->state = built ? "outdated (last build failed)" : "failed";
 	else
 		row->state = built ? "outdated" : "not built";
@@ -163,7 +170,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		kb_warn("build ids are shown without the signing key; see 'kbuildd keys show'");
 	if (r < 0)
 		goto out;
-	if (!argc)	/* every registered version, not just the newest */
+	if (!argc) /* every registered version, not just the newest */
 		for (size_t i = 0; i < set.n; i++)
 			kb_strv_pushf(&ids, "%s/%s", set.v[i]->name, set.v[i]->version);
 	r = kb_plan_make(ctx, &set, &kernels, &ids, KB_PLAN_BUILD, &plan);
@@ -184,8 +191,9 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		describe(ctx, t, running, &row);
 		kb_task_id(t, id, sizeof(id));
 		if (!ctx->json) {
-			kb_buf_addf(&b, "%-*s %-*s %s%s%s\n", w.id, id, w.kernel, t->kernel->release,
-				    row.state, row.detail[0] ? ": " : "", row.detail);
+			kb_buf_addf(&b, "%-*s %-*s %s%s%s\n", w.id, id, w.kernel,
+				    t->kernel->release, row.state, row.detail[0] ? ": " : "",
+				    row.detail);
 			continue;
 		}
 		kb_buf_adds(&b, shown++ ? ",\n {\"name\": " : "\n {\"name\": ");
@@ -203,8 +211,9 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	if (ctx->json)
 		kb_buf_adds(&b, shown ? "\n]\n" : "]\n");
 	else if (!plan.n)
-		kb_buf_adds(&b, set.n ? "no kernels with headers to show (see 'kbuildd kernels')\n" :
-			    "no recipes registered\n");
+		kb_buf_adds(&b,
+			    set.n ? "no kernels with headers to show (see 'kbuildd kernels')\n" :
+				    "no recipes registered\n");
 	fputs(kb_buf_str(&b), stdout);
 out:
 	kb_buf_release(&b);

@@ -35,8 +35,8 @@ static int cmd_verify(struct kb_ctx *ctx, int argc, char **argv)
 		r = -KB_E_BUILD;
 		goto out;
 	}
-	printf("%s: signed\nsigner: %s\nkey id: %s\nhash: %s\n", argv[0], rep.signer,
-	       rep.key_id, rep.hash);
+	printf("%s: signed\nsigner: %s\nkey id: %s\nhash: %s\n", argv[0], rep.signer, rep.key_id,
+	       rep.hash);
 	if (!rep.checked) {
 		printf("signature: not checked (give --cert CERT)\n");
 	} else if (rep.valid) {

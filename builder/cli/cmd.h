@@ -23,8 +23,8 @@ enum kb_opt_bit {
 
 /* What the dispatcher sets up before the command runs. */
 enum kb_cmd_flag {
-	KB_CMD_LOCK = 1 << 0,		/* take the state lock (changes state) */
-	KB_CMD_SETTINGS = 1 << 1,	/* load kbuildd.conf */
+	KB_CMD_LOCK = 1 << 0,	  /* take the state lock (changes state) */
+	KB_CMD_SETTINGS = 1 << 1, /* load kbuildd.conf */
 	/*
 	 * With --check: take the state lock, shared, so that a run under way is
 	 * not reported as one left half-done; recover nothing, the check reports it.
@@ -35,22 +35,22 @@ enum kb_cmd_flag {
 struct kb_cmd {
 	const char *name;
 	int (*run)(struct kb_ctx *ctx, int argc, char **argv);
-	const char *usage;	/* arguments after the command name */
-	const char *summary;	/* one line for `kbuildd --help` */
-	const char *help;	/* paragraph for `kbuildd CMD --help` */
-	unsigned options;	/* enum kb_opt_bit */
-	unsigned flags;		/* enum kb_cmd_flag */
+	const char *usage;   /* arguments after the command name */
+	const char *summary; /* one line for `kbuildd --help` */
+	const char *help;    /* paragraph for `kbuildd CMD --help` */
+	unsigned options;    /* enum kb_opt_bit */
+	unsigned flags;	     /* enum kb_cmd_flag */
 };
 
-extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install,
-	kb_cmd_remove, kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify,
-	kb_cmd_keys, kb_cmd_doctor, kb_cmd_import_dkms;
+extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install, kb_cmd_remove,
+	kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify, kb_cmd_keys,
+	kb_cmd_doctor, kb_cmd_import_dkms;
 
 /* What removing NAME/VERSION from some kernels (-k) takes away; --all always unregisters. */
 enum kb_remove_how {
-	KB_REMOVE_UNBUILD,	/* the files and the builds; the registration stays */
-	KB_REMOVE_UNINSTALL,	/* the files only: the build is kept (dkms uninstall) */
-	KB_REMOVE_LAST,		/* as UNBUILD, then unregister once no kernel has a build (dkms remove) */
+	KB_REMOVE_UNBUILD,   /* the files and the builds; the registration stays */
+	KB_REMOVE_UNINSTALL, /* the files only: the build is kept (dkms uninstall) */
+	KB_REMOVE_LAST, /* as UNBUILD, then unregister once no kernel has a build (dkms remove) */
 };
 
 /* kbuildd remove's work (cmd-remove.c), for the commands the dkms front end names. */
@@ -63,8 +63,9 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
  * status lines) and dkms-uninstall, -unbuild and -remove (what each of those
  * takes away). kb_dkms_find_command() returns one by name, or NULL.
  */
-extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_install, kb_cmd_dkms_status, kb_cmd_dkms_uninstall,
-	kb_cmd_dkms_unbuild, kb_cmd_dkms_remove, kb_cmd_dkms_add, kb_cmd_dkms_generate_mok;
+extern const struct kb_cmd kb_cmd_dkms_build, kb_cmd_dkms_install, kb_cmd_dkms_status,
+	kb_cmd_dkms_uninstall, kb_cmd_dkms_unbuild, kb_cmd_dkms_remove, kb_cmd_dkms_add,
+	kb_cmd_dkms_generate_mok;
 const struct kb_cmd *kb_dkms_find_command(const char *name);
 
 /*

@@ -13,47 +13,58 @@
 
 /* What a word does; the program decides which words exist. */
 enum opt_kind {
-	OPT_NOOP,		/* about files, messages or threads: the result is the same */
-	OPT_NOOP_ARG,		/* the same, taking an argument (-T N) */
-	OPT_LEVEL_ARG,		/* --fast[=N], --best: fixed or given level */
-	OPT_EXTREME,		/* xz -e */
-	OPT_CHECK,		/* xz --check=NAME */
-	OPT_LZMA2,		/* xz --lzma2[=OPTS] */
-	OPT_ULTRA,		/* zstd --ultra: levels past 19 */
-	OPT_ZSTD_CHECK,		/* zstd --check */
-	OPT_ZSTD_NO_CHECK,	/* zstd --no-check */
+	OPT_NOOP,	   /* about files, messages or threads: the result is the same */
+	OPT_NOOP_ARG,	   /* the same, taking an argument (-T N) */
+	OPT_LEVEL_ARG,	   /* --fast[=N], --best: fixed or given level */
+	OPT_EXTREME,	   /* xz -e */
+	OPT_CHECK,	   /* xz --check=NAME */
+	OPT_LZMA2,	   /* xz --lzma2[=OPTS] */
+	OPT_ULTRA,	   /* zstd --ultra: levels past 19 */
+	OPT_ZSTD_CHECK,	   /* zstd --check */
+	OPT_ZSTD_NO_CHECK, /* zstd --no-check */
 };
 
 struct opt {
-	const char *name;	/* long name, or NULL */
-	char letter;		/* short letter, or 0 */
+	const char *name; /* long name, or NULL */
+	char letter;	  /* short letter, or 0 */
 	enum opt_kind kind;
-	int level;		/* OPT_LEVEL_ARG without an argument */
+	int level; /* OPT_LEVEL_ARG without an argument */
 };
 
 static const struct opt xz_opts[] = {
-	{ "quiet", 'q', OPT_NOOP, 0 }, { "verbose", 'v', OPT_NOOP, 0 },
-	{ "force", 'f', OPT_NOOP, 0 }, { "keep", 'k', OPT_NOOP, 0 },
-	{ "compress", 'z', OPT_NOOP, 0 }, { "no-warn", 'Q', OPT_NOOP, 0 },
-	{ "threads", 'T', OPT_NOOP_ARG, 0 }, { "extreme", 'e', OPT_EXTREME, 0 },
-	{ "fast", 0, OPT_LEVEL_ARG, 0 }, { "best", 0, OPT_LEVEL_ARG, 9 },
-	{ "check", 'C', OPT_CHECK, 0 }, { "lzma2", 0, OPT_LZMA2, 0 },
+	{ "quiet", 'q', OPT_NOOP, 0 },
+	{ "verbose", 'v', OPT_NOOP, 0 },
+	{ "force", 'f', OPT_NOOP, 0 },
+	{ "keep", 'k', OPT_NOOP, 0 },
+	{ "compress", 'z', OPT_NOOP, 0 },
+	{ "no-warn", 'Q', OPT_NOOP, 0 },
+	{ "threads", 'T', OPT_NOOP_ARG, 0 },
+	{ "extreme", 'e', OPT_EXTREME, 0 },
+	{ "fast", 0, OPT_LEVEL_ARG, 0 },
+	{ "best", 0, OPT_LEVEL_ARG, 9 },
+	{ "check", 'C', OPT_CHECK, 0 },
+	{ "lzma2", 0, OPT_LZMA2, 0 },
 	{ NULL, 0, OPT_NOOP, 0 },
 };
 
 static const struct opt zstd_opts[] = {
-	{ "quiet", 'q', OPT_NOOP, 0 }, { "verbose", 'v', OPT_NOOP, 0 },
-	{ "force", 'f', OPT_NOOP, 0 }, { "keep", 'k', OPT_NOOP, 0 },
-	{ "rm", 0, OPT_NOOP, 0 }, { "compress", 'z', OPT_NOOP, 0 },
-	{ "threads", 'T', OPT_NOOP_ARG, 0 }, { "ultra", 0, OPT_ULTRA, 0 },
-	{ "fast", 0, OPT_LEVEL_ARG, -1 }, { "check", 'C', OPT_ZSTD_CHECK, 0 },
+	{ "quiet", 'q', OPT_NOOP, 0 },
+	{ "verbose", 'v', OPT_NOOP, 0 },
+	{ "force", 'f', OPT_NOOP, 0 },
+	{ "keep", 'k', OPT_NOOP, 0 },
+	{ "rm", 0, OPT_NOOP, 0 },
+	{ "compress", 'z', OPT_NOOP, 0 },
+	{ "threads", 'T', OPT_NOOP_ARG, 0 },
+	{ "ultra", 0, OPT_ULTRA, 0 },
+	{ "fast", 0, OPT_LEVEL_ARG, -1 },
+	{ "check", 'C', OPT_ZSTD_CHECK, 0 },
 	{ "no-check", 0, OPT_ZSTD_NO_CHECK, 0 },
 	{ NULL, 0, OPT_NOOP, 0 },
 };
 
 static const struct opt gzip_opts[] = {
-	{ "quiet", 'q', OPT_NOOP, 0 }, { "verbose", 'v', OPT_NOOP, 0 },
-	{ "force", 'f', OPT_NOOP, 0 }, { "keep", 'k', OPT_NOOP, 0 },
+	{ "quiet", 'q', OPT_NOOP, 0 },	 { "verbose", 'v', OPT_NOOP, 0 },
+	{ "force", 'f', OPT_NOOP, 0 },	 { "keep", 'k', OPT_NOOP, 0 },
 	{ "no-name", 'n', OPT_NOOP, 0 }, { "name", 'N', OPT_NOOP, 0 },
 	{ "fast", 0, OPT_LEVEL_ARG, 1 }, { "best", 0, OPT_LEVEL_ARG, 9 },
 	{ NULL, 0, OPT_NOOP, 0 },
@@ -62,9 +73,17 @@ static const struct opt gzip_opts[] = {
 void kb_compress_opts_init(struct kb_compress_opts *o)
 {
 	*o = (struct kb_compress_opts){
-		.xz_preset = 6, .xz_check = LZMA_CHECK_CRC32, .xz_custom = true,
-		.xz_custom_preset = 6, .xz_dict = 1 << 20, .xz_lc = -1, .xz_lp = -1,
-		.xz_pb = -1, .xz_nice = -1, .xz_depth = -1, .zstd_level = 3,
+		.xz_preset = 6,
+		.xz_check = LZMA_CHECK_CRC32,
+		.xz_custom = true,
+		.xz_custom_preset = 6,
+		.xz_dict = 1 << 20,
+		.xz_lc = -1,
+		.xz_lp = -1,
+		.xz_pb = -1,
+		.xz_nice = -1,
+		.xz_depth = -1,
+		.zstd_level = 3,
 	};
 }
 
@@ -122,7 +141,11 @@ static int xz_preset_word(const char *s, unsigned *preset, bool *extreme)
 /* One NAME=VALUE of --lzma2. */
 static int xz_lzma2_option(char *kv, struct kb_compress_opts *o, char *why, size_t size)
 {
-	static const struct { const char *name; size_t off; int max; } nums[] = {
+	static const struct {
+		const char *name;
+		size_t off;
+		int max;
+	} nums[] = {
 		{ "lc", offsetof(struct kb_compress_opts, xz_lc), 4 },
 		{ "lp", offsetof(struct kb_compress_opts, xz_lp), 4 },
 		{ "pb", offsetof(struct kb_compress_opts, xz_pb), 4 },
@@ -138,16 +161,20 @@ static int xz_lzma2_option(char *kv, struct kb_compress_opts *o, char *why, size
 	*eq++ = '\0';
 	if (!strcmp(kv, "preset"))
 		return xz_preset_word(eq, &o->xz_custom_preset, &o->xz_custom_extreme) < 0 ?
-		       bad(why, size, "--lzma2 preset '%s': expected 0-9, or 0e-9e", eq) : 0;
+			       bad(why, size, "--lzma2 preset '%s': expected 0-9, or 0e-9e", eq) :
+			       0;
 	if (!strcmp(kv, "dict"))
 		return xz_size(eq, &o->xz_dict) < 0 ?
-		       bad(why, size, "--lzma2 dict '%s': expected a size from 4KiB to 1536MiB",
-			   eq) : 0;
+			       bad(why, size,
+				   "--lzma2 dict '%s': expected a size from 4KiB to 1536MiB", eq) :
+			       0;
 	for (i = 0; i < ARRAY_SIZE(nums) && strcmp(nums[i].name, kv); i++)
 		;
 	if (i == ARRAY_SIZE(nums))
-		return bad(why, size, "--lzma2 option '%s' is not one kbuildd applies (preset, "
-			   "dict, lc, lp, pb, nice, depth)", kv);
+		return bad(why, size,
+			   "--lzma2 option '%s' is not one kbuildd applies (preset, "
+			   "dict, lc, lp, pb, nice, depth)",
+			   kv);
 	if (kb_parse_uint(eq, (unsigned long)nums[i].max, &n) < 0)
 		return bad(why, size, "--lzma2 value '%s' is out of range", eq);
 	*(int *)((char *)o + nums[i].off) = (int)n;
@@ -178,9 +205,14 @@ static int xz_lzma2(const char *spec, struct kb_compress_opts *o, char *why, siz
 
 static int xz_check(const char *name, int *check)
 {
-	static const struct { const char *name; int check; } checks[] = {
-		{ "none", LZMA_CHECK_NONE }, { "crc32", LZMA_CHECK_CRC32 },
-		{ "crc64", LZMA_CHECK_CRC64 }, { "sha256", LZMA_CHECK_SHA256 },
+	static const struct {
+		const char *name;
+		int check;
+	} checks[] = {
+		{ "none", LZMA_CHECK_NONE },
+		{ "crc32", LZMA_CHECK_CRC32 },
+		{ "crc64", LZMA_CHECK_CRC64 },
+		{ "sha256", LZMA_CHECK_SHA256 },
 	};
 
 	for (size_t i = 0; name && i < ARRAY_SIZE(checks); i++)
@@ -202,7 +234,7 @@ struct parse {
 static int set_level(struct parse *p, long level)
 {
 	if (p->how == KB_COMPRESS_XZ) {
-		p->o->xz_preset = (unsigned)level;	/* a preset clears a custom chain */
+		p->o->xz_preset = (unsigned)level; /* a preset clears a custom chain */
 		p->o->xz_custom = false;
 	} else {
 		p->o->zstd_level = (int)level;
@@ -231,7 +263,9 @@ static int apply(struct parse *p, const struct opt *opt, const char *word, const
 		return 0;
 	case OPT_CHECK:
 		return xz_check(arg, &p->o->xz_check) < 0 ?
-		       bad(p->why, p->size, "'%s': expected crc32, crc64, sha256 or none", word) : 0;
+			       bad(p->why, p->size, "'%s': expected crc32, crc64, sha256 or none",
+				   word) :
+			       0;
 	case OPT_LZMA2:
 		return xz_lzma2(arg, p->o, p->why, p->size);
 	case OPT_ULTRA:
@@ -252,8 +286,8 @@ static bool takes_arg(const struct opt *opt, bool optional)
 }
 
 /* --name, --name=value, --name value (a required argument may be the next word). */
-static int long_opt(struct parse *p, const struct opt *table, const char *word,
-		    const char *next, bool *used_next)
+static int long_opt(struct parse *p, const struct opt *table, const char *word, const char *next,
+		    bool *used_next)
 {
 	const char *eq = strchr(word, '=');
 	size_t len = eq ? (size_t)(eq - word - 2) : strlen(word + 2);
@@ -275,8 +309,8 @@ static int long_opt(struct parse *p, const struct opt *table, const char *word,
 }
 
 /* -9e, -qT0, -19, -C crc32: letters bundled, digits a level, an argument the rest or next. */
-static int short_opts(struct parse *p, const struct opt *table, const char *word,
-		      const char *next, bool *used_next)
+static int short_opts(struct parse *p, const struct opt *table, const char *word, const char *next,
+		      bool *used_next)
 {
 	for (const char *c = word + 1; *c; c++) {
 		const struct opt *o = table;
@@ -299,7 +333,8 @@ static int short_opts(struct parse *p, const struct opt *table, const char *word
 		while ((o->name || o->letter) && o->letter != *c)
 			o++;
 		if (!o->letter)
-			return bad(p->why, p->size, "'%s' is not an option kbuildd can apply", word);
+			return bad(p->why, p->size, "'%s' is not an option kbuildd can apply",
+				   word);
 		if (takes_arg(o, false)) {
 			if (c[1])
 				return apply(p, o, word, c + 1);
@@ -317,8 +352,9 @@ static int short_opts(struct parse *p, const struct opt *table, const char *word
 int kb_compress_opts_parse(enum kb_compress how, const char *opts, struct kb_compress_opts *o,
 			   char *why, size_t size)
 {
-	const struct opt *table = how == KB_COMPRESS_XZ ? xz_opts :
-				  how == KB_COMPRESS_ZSTD ? zstd_opts : gzip_opts;
+	const struct opt *table = how == KB_COMPRESS_XZ	  ? xz_opts :
+				  how == KB_COMPRESS_ZSTD ? zstd_opts :
+							    gzip_opts;
 	struct parse p = { .how = how, .o = o, .why = why, .size = size };
 	struct kb_strv words = KB_STRV_INIT;
 	int r = kb_strv_split(&words, opts);
@@ -337,7 +373,8 @@ int kb_compress_opts_parse(enum kb_compress how, const char *opts, struct kb_com
 		bool used_next = false;
 
 		if (w[0] != '-' || !w[1])
-			r = bad(why, size, "'%s' is not an option (DKMS would take it for a file)", w);
+			r = bad(why, size, "'%s' is not an option (DKMS would take it for a file)",
+				w);
 		else if (w[1] == '-')
 			r = long_opt(&p, table, w, next, &used_next);
 		else

@@ -26,20 +26,46 @@
 #define MAX_DUMP (4 << 20)
 
 static const char *const directives[] = {
-	"PACKAGE_NAME", "PACKAGE_VERSION", "CLEAN", "MAKE", "MAKE_MATCH",
-	"BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME", "DEST_MODULE_LOCATION",
-	"STRIP", "PATCH", "PATCH_MATCH", "AUTOINSTALL", "BUILD_DEPENDS", "BUILD_DEPENDS_REBUILD",
-	"BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_KERNEL_MIN", "BUILD_EXCLUSIVE_KERNEL_MAX",
-	"BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_CONFIG", "OBSOLETE_BY",
-	"PRE_BUILD", "POST_BUILD", "PRE_INSTALL", "POST_INSTALL", "POST_ADD", "POST_REMOVE",
-	"REMAKE_INITRD", "NO_WEAK_MODULES", "MODULES_CONF", "MODULES_CONF_OBSOLETES",
-	"MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY", NULL,
+	"PACKAGE_NAME",
+	"PACKAGE_VERSION",
+	"CLEAN",
+	"MAKE",
+	"MAKE_MATCH",
+	"BUILT_MODULE_NAME",
+	"BUILT_MODULE_LOCATION",
+	"DEST_MODULE_NAME",
+	"DEST_MODULE_LOCATION",
+	"STRIP",
+	"PATCH",
+	"PATCH_MATCH",
+	"AUTOINSTALL",
+	"BUILD_DEPENDS",
+	"BUILD_DEPENDS_REBUILD",
+	"BUILD_EXCLUSIVE_KERNEL",
+	"BUILD_EXCLUSIVE_KERNEL_MIN",
+	"BUILD_EXCLUSIVE_KERNEL_MAX",
+	"BUILD_EXCLUSIVE_ARCH",
+	"BUILD_EXCLUSIVE_CONFIG",
+	"OBSOLETE_BY",
+	"PRE_BUILD",
+	"POST_BUILD",
+	"PRE_INSTALL",
+	"POST_INSTALL",
+	"POST_ADD",
+	"POST_REMOVE",
+	"REMAKE_INITRD",
+	"NO_WEAK_MODULES",
+	"MODULES_CONF",
+	"MODULES_CONF_OBSOLETES",
+	"MODULES_CONF_ALIAS_TYPE",
+	"MODULES_CONF_OBSOLETE_ONLY",
+	NULL,
 };
 
 /* bash's own variables that sourcing may create; never the conf's doing */
 static const char *const shell_vars[] = {
-	"OLDPWD", "REPLY", "OPTARG", "OPTIND", "COLUMNS", "LINES", "MAPFILE", "RANDOM",
-	"DIRSTACK", "PIPESTATUS", "FUNCNAME", NULL,
+	"OLDPWD",  "REPLY",  "OPTARG",	 "OPTIND",     "COLUMNS",  "LINES",
+	"MAPFILE", "RANDOM", "DIRSTACK", "PIPESTATUS", "FUNCNAME", NULL,
 };
 
 /*
@@ -164,7 +190,7 @@ int kb_dkms_conf_parse(struct kb_dkms_conf *c, const char *dump, size_t len)
 		c->v = v;
 		v = &c->v[c->n];
 		if (kb_parse_uint(f[1], 1UL << 20, &v->index) < 0)
-			return -ERANGE;	/* an associative array: DKMS would not index it */
+			return -ERANGE; /* an associative array: DKMS would not index it */
 		v->name = strdup(f[0]);
 		/* DKMS strips one CR, so confs written on Windows work */
 		v->value = strndup(f[2], strlen(f[2]) - (*f[2] && f[2][strlen(f[2]) - 1] == '\r'));
@@ -198,11 +224,17 @@ unsigned long kb_dkms_count(const struct kb_dkms_conf *c, const char *name)
 
 int kb_dkms_env_push(const struct kb_dkms_env *e, struct kb_strv *out)
 {
-	const struct { const char *name, *value; } vars[] = {
-		{ "kernelver", e->kernelver }, { "arch", e->arch },
-		{ "kernel_source_dir", e->kernel_source_dir }, { "kernel_config", e->kernel_config },
-		{ "dkms_tree", e->dkms_tree }, { "source_tree", e->source_tree },
-		{ "install_tree", e->install_tree }, { "module", e->module },
+	const struct {
+		const char *name, *value;
+	} vars[] = {
+		{ "kernelver", e->kernelver },
+		{ "arch", e->arch },
+		{ "kernel_source_dir", e->kernel_source_dir },
+		{ "kernel_config", e->kernel_config },
+		{ "dkms_tree", e->dkms_tree },
+		{ "source_tree", e->source_tree },
+		{ "install_tree", e->install_tree },
+		{ "module", e->module },
 		{ "module_version", e->module_version },
 	};
 	int r = 0;
@@ -249,10 +281,12 @@ int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const ch
 		r = kb_strv_push(&sb.ro, env->kernel_trees->v[i]);
 	if (r < 0) {
 		kb_sandbox_release(&sb);
-		return r == -ESRCH ? kb_err(-KB_E_INPUT, "%s: no unprivileged user to read it as: "
-					    "create the user 'kbuildd' ([build] user in kbuildd.conf)",
-					    files->v[0])
-				   : kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
+		return r == -ESRCH ?
+			       kb_err(-KB_E_INPUT,
+				      "%s: no unprivileged user to read it as: "
+				      "create the user 'kbuildd' ([build] user in kbuildd.conf)",
+				      files->v[0]) :
+			       kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
 	}
 
 	dump_fd = memfd_create("kbuildd-dkms-records", MFD_CLOEXEC);
@@ -323,8 +357,10 @@ int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const ch
 			   files->v[0], status, status == 124 ? ", timed out" : "",
 			   out->noise.len ? ": " : "", kb_buf_str(&out->noise));
 	} else if (r == -ERANGE) {
-		r = kb_err(-KB_E_INPUT, "%s: a directive is an associative array; DKMS directives "
-			   "are plain or indexed arrays", files->v[0]);
+		r = kb_err(-KB_E_INPUT,
+			   "%s: a directive is an associative array; DKMS directives "
+			   "are plain or indexed arrays",
+			   files->v[0]);
 	} else if (r < 0) {
 		r = kb_err_errno(r, "cannot read what '%s' set", files->v[0]);
 	}

@@ -16,7 +16,7 @@ struct kb_dkms_var {
 struct kb_dkms_conf {
 	struct kb_dkms_var *v;
 	size_t n;
-	struct kb_strv unknown;	/* capitalised variables the conf set that DKMS does not read */
+	struct kb_strv unknown; /* capitalised variables the conf set that DKMS does not read */
 	struct kb_buf dump;	/* the records as bash printed them: hashed into build ids */
 	struct kb_buf noise;	/* what sourcing printed on stderr */
 };
@@ -27,7 +27,7 @@ struct kb_dkms_env {
 	const char *dkms_tree, *source_tree, *install_tree;
 	const char *module, *module_version;
 	unsigned jobs;
-	const struct kb_strv *kernel_trees;	/* kept in view for the reading, or NULL */
+	const struct kb_strv *kernel_trees; /* kept in view for the reading, or NULL */
 };
 
 void kb_dkms_conf_init(struct kb_dkms_conf *c);

@@ -20,7 +20,9 @@
 #include "dkms/dkms-rules.h"
 
 /* Directives kbuildd reads but does not act on, and why. */
-static const struct { const char *name, *why; } ignored[] = {
+static const struct {
+	const char *name, *why;
+} ignored[] = {
 	{ "BUILD_DEPENDS_REBUILD", "dependents are always rebuilt when a dependency changes" },
 	{ "NO_WEAK_MODULES", "kbuildd never installs weak modules" },
 	{ "MODULES_CONF", "removed from DKMS; use a recipe's options/blacklist keys" },
@@ -28,7 +30,6 @@ static const struct { const char *name, *why; } ignored[] = {
 	{ "MODULES_CONF_ALIAS_TYPE", "removed from DKMS" },
 	{ "MODULES_CONF_OBSOLETE_ONLY", "removed from DKMS" },
 };
-
 
 void kb_dkms_problem(struct kb_dkms_reading *rd, const char *name, long index, const char *fmt, ...)
 {
@@ -42,7 +43,7 @@ void kb_dkms_problem(struct kb_dkms_reading *rd, const char *name, long index, c
 	va_end(ap);
 	if (r < 0)
 		return;
-	rd->dkms_code = rd->dkms_code ? rd->dkms_code : 8;	/* "Bad conf file." */
+	rd->dkms_code = rd->dkms_code ? rd->dkms_code : 8; /* "Bad conf file." */
 	if (line)
 		kb_strv_pushf(&rd->errors, "%s:%u: %s", rd->file, line, msg);
 	else
@@ -112,37 +113,45 @@ void kb_dkms_check_common(struct kb_dkms_reading *rd)
 	if (!name)
 		kb_dkms_problem(rd, NULL, 0, "PACKAGE_NAME is not set");
 	else if (!kb_recipe_name_valid(name))
-		kb_dkms_problem(rd, "PACKAGE_NAME", 0, "PACKAGE_NAME '%s' is not a valid name: expected "
-			"letters, digits and '_.+-', starting with a letter or digit", name);
+		kb_dkms_problem(rd, "PACKAGE_NAME", 0,
+				"PACKAGE_NAME '%s' is not a valid name: expected "
+				"letters, digits and '_.+-', starting with a letter or digit",
+				name);
 	if (!version)
 		kb_dkms_problem(rd, NULL, 0, "PACKAGE_VERSION is not set");
 	else if (!kb_recipe_version_valid(version))
-		kb_dkms_problem(rd, "PACKAGE_VERSION", 0, "PACKAGE_VERSION '%s' is not a valid version: "
-			"expected letters, digits and '._+~-'", version);
+		kb_dkms_problem(rd, "PACKAGE_VERSION", 0,
+				"PACKAGE_VERSION '%s' is not a valid version: "
+				"expected letters, digits and '._+~-'",
+				version);
 	if (autoinstall && *autoinstall && strcasecmp(autoinstall, "yes") &&
 	    strcasecmp(autoinstall, "no"))
-		kb_dkms_problem(rd, "AUTOINSTALL", 0, "AUTOINSTALL is '%s': expected yes, no or empty",
-			autoinstall);
+		kb_dkms_problem(rd, "AUTOINSTALL", 0,
+				"AUTOINSTALL is '%s': expected yes, no or empty", autoinstall);
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "BUILD_DEPENDS"); i++) {
 		const char *d = kb_dkms_value(rd, "BUILD_DEPENDS", i);
 
 		if (d && !kb_recipe_name_valid(d))
-			kb_dkms_problem(rd, "BUILD_DEPENDS", (long)i, "BUILD_DEPENDS[%lu] '%s' is not a "
-				"package name", i, d);
+			kb_dkms_problem(rd, "BUILD_DEPENDS", (long)i,
+					"BUILD_DEPENDS[%lu] '%s' is not a "
+					"package name",
+					i, d);
 	}
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "PATCH"); i++) {
 		const char *p = kb_dkms_value(rd, "PATCH", i);
 
 		if (p && !inside(p)) {
 			rd->dkms_code = rd->dkms_code ? rd->dkms_code : 5;
-			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' must name a file inside "
-				"patches/, without '..'", i, p);
+			kb_dkms_problem(rd, "PATCH", (long)i,
+					"PATCH[%lu] '%s' must name a file inside "
+					"patches/, without '..'",
+					i, p);
 		}
 	}
 	{
 		static const char *const regexes[] = {
-			"MAKE_MATCH", "PATCH_MATCH", "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_ARCH",
-			NULL,
+			"MAKE_MATCH",		"PATCH_MATCH", "BUILD_EXCLUSIVE_KERNEL",
+			"BUILD_EXCLUSIVE_ARCH", NULL,
 		};
 
 		for (size_t k = 0; regexes[k]; k++)
@@ -150,8 +159,10 @@ void kb_dkms_check_common(struct kb_dkms_reading *rd)
 				const char *re = kb_dkms_value(rd, regexes[k], i);
 
 				if (re && regex_match(re, "") < 0)
-					kb_dkms_problem(rd, regexes[k], (long)i, "%s '%s' is not a valid "
-						"regular expression", regexes[k], re);
+					kb_dkms_problem(rd, regexes[k], (long)i,
+							"%s '%s' is not a valid "
+							"regular expression",
+							regexes[k], re);
 			}
 	}
 }
@@ -159,7 +170,9 @@ void kb_dkms_check_common(struct kb_dkms_reading *rd)
 unsigned long kb_dkms_nr_records(const struct kb_dkms_reading *rd)
 {
 	static const char *const arrays[] = {
-		"BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION", "DEST_MODULE_NAME",
+		"BUILT_MODULE_NAME",
+		"BUILT_MODULE_LOCATION",
+		"DEST_MODULE_NAME",
 		"DEST_MODULE_LOCATION",
 	};
 	unsigned long n = 0;
@@ -173,7 +186,7 @@ unsigned long kb_dkms_nr_records(const struct kb_dkms_reading *rd)
 /* One module record as DKMS fills it in: names defaulted, then checked. */
 struct record {
 	const char *built, *dest, *loc;
-	char *path;		/* BUILT_MODULE_LOCATION/BUILT_MODULE_NAME.ko */
+	char *path; /* BUILT_MODULE_LOCATION/BUILT_MODULE_NAME.ko */
 };
 
 static bool check_record(struct kb_dkms_reading *rd, unsigned long i, unsigned long n,
@@ -185,40 +198,58 @@ static bool check_record(struct kb_dkms_reading *rd, unsigned long i, unsigned l
 	const char *loc = kb_dkms_value(rd, "DEST_MODULE_LOCATION", i);
 
 	if (!built && n == 1)
-		built = kb_dkms_value(rd, "PACKAGE_NAME", 0);	/* one record: the package's name */
+		built = kb_dkms_value(rd, "PACKAGE_NAME", 0); /* one record: the package's name */
 	if (!built) {
-		kb_dkms_problem(rd, "BUILT_MODULE_NAME", -1, "module record %lu has no "
+		kb_dkms_problem(rd, "BUILT_MODULE_NAME", -1,
+				"module record %lu has no "
 				"BUILT_MODULE_NAME (records 0 to %lu are declared; the arrays must "
-				"have no gaps)", i, n - 1);
+				"have no gaps)",
+				i, n - 1);
 		return false;
 	}
 	if (ends_in_object(built))
-		kb_dkms_problem(rd, "BUILT_MODULE_NAME", (long)i, "BUILT_MODULE_NAME[%lu] '%s' "
-				"must not end in .o or .ko", i, built);
+		kb_dkms_problem(rd, "BUILT_MODULE_NAME", (long)i,
+				"BUILT_MODULE_NAME[%lu] '%s' "
+				"must not end in .o or .ko",
+				i, built);
 	if (!dest)
 		dest = built;
 	else if (ends_in_object(dest))
-		kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i, "DEST_MODULE_NAME[%lu] '%s' "
-				"must not end in .o or .ko", i, dest);
+		kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i,
+				"DEST_MODULE_NAME[%lu] '%s' "
+				"must not end in .o or .ko",
+				i, dest);
 	if (!ends_in_object(dest) && !kb_recipe_name_valid(dest))
-		kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i, "module name '%s' (record %lu) "
-				"is not valid: expected letters, digits, '_' and '-'", dest, i);
+		kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i,
+				"module name '%s' (record %lu) "
+				"is not valid: expected letters, digits, '_' and '-'",
+				dest, i);
 	if (!loc)
-		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", -1, "module record %lu (%s) has no "
-				"DEST_MODULE_LOCATION", i, built);
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", -1,
+				"module record %lu (%s) has no "
+				"DEST_MODULE_LOCATION",
+				i, built);
 	else if (strncmp(loc, "/kernel", 7) && strncmp(loc, "/updates", 8) &&
 		 strncmp(loc, "/extra", 6))
-		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
-				"'%s' must start with /kernel, /updates or /extra", i, loc);
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i,
+				"DEST_MODULE_LOCATION[%lu] "
+				"'%s' must start with /kernel, /updates or /extra",
+				i, loc);
 	else if (strstr(loc, ".."))
-		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
-				"'%s' must not contain '..'", i, loc);
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i,
+				"DEST_MODULE_LOCATION[%lu] "
+				"'%s' must not contain '..'",
+				i, loc);
 	else if (!location_ok(loc))
-		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i, "DEST_MODULE_LOCATION[%lu] "
-				"'%s' must not contain empty or '.' components", i, loc);
+		kb_dkms_problem(rd, "DEST_MODULE_LOCATION", (long)i,
+				"DEST_MODULE_LOCATION[%lu] "
+				"'%s' must not contain empty or '.' components",
+				i, loc);
 	if (where && !inside(where))
-		kb_dkms_problem(rd, "BUILT_MODULE_LOCATION", (long)i, "BUILT_MODULE_LOCATION[%lu] "
-				"'%s' must be inside the build directory, without '..'", i, where);
+		kb_dkms_problem(rd, "BUILT_MODULE_LOCATION", (long)i,
+				"BUILT_MODULE_LOCATION[%lu] "
+				"'%s' must be inside the build directory, without '..'",
+				i, where);
 	*rec = (struct record){ .built = built, .dest = dest, .loc = loc };
 	return asprintf(&rec->path, "%s%s%s.ko", where ? where : "",
 			where && where[strlen(where) - 1] != '/' ? "/" : "", built) >= 0;
@@ -248,12 +279,15 @@ void kb_dkms_check_modules(struct kb_ctx *ctx, struct kb_dkms_reading *rd, struc
 		/* duplicates: DKMS refuses both (error 8) */
 		for (size_t j = 0; j < paths.n; j++) {
 			if (!strcmp(paths.v[j], rec.path))
-				kb_dkms_problem(rd, "BUILT_MODULE_NAME", (long)i, "module '%s' is "
-						"declared twice (records %s and %lu)", rec.path,
-						recs.v[j], i);
+				kb_dkms_problem(rd, "BUILT_MODULE_NAME", (long)i,
+						"module '%s' is "
+						"declared twice (records %s and %lu)",
+						rec.path, recs.v[j], i);
 			else if (!strcmp(names.v[j], rec.dest))
-				kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i, "two modules install "
-						"as '%s' (records %s and %lu)", rec.dest, recs.v[j], i);
+				kb_dkms_problem(rd, "DEST_MODULE_NAME", (long)i,
+						"two modules install "
+						"as '%s' (records %s and %lu)",
+						rec.dest, recs.v[j], i);
 		}
 		kb_strv_push(&paths, rec.path);
 		kb_strv_push(&names, rec.dest);
@@ -292,19 +326,29 @@ char *kb_dkms_exclusion(const struct kb_dkms_reading *rd, const struct kb_kernel
 
 	if (re && regex_match(re, k->release) == 0)
 		return asprintf(&why, "kernel %s does not match BUILD_EXCLUSIVE_KERNEL '%s'",
-				k->release, re) < 0 ? NULL : why;
+				k->release, re) < 0 ?
+			       NULL :
+			       why;
 	if (arch && regex_match(arch, k->arch) == 0)
 		return asprintf(&why, "architecture %s does not match BUILD_EXCLUSIVE_ARCH '%s'",
-				k->arch, arch) < 0 ? NULL : why;
+				k->arch, arch) < 0 ?
+			       NULL :
+			       why;
 	if (min && strverscmp(k->release, min) < 0)
 		return asprintf(&why, "kernel %s is older than BUILD_EXCLUSIVE_KERNEL_MIN %s",
-				k->release, min) < 0 ? NULL : why;
+				k->release, min) < 0 ?
+			       NULL :
+			       why;
 	if (max && strverscmp(k->release, max) > 0)
 		return asprintf(&why, "kernel %s is newer than BUILD_EXCLUSIVE_KERNEL_MAX %s",
-				k->release, max) < 0 ? NULL : why;
+				k->release, max) < 0 ?
+			       NULL :
+			       why;
 	if (obsolete && strverscmp(k->release, obsolete) >= 0)
 		return asprintf(&why, "kernel %s has the driver built in: OBSOLETE_BY %s",
-				k->release, obsolete) < 0 ? NULL : why;
+				k->release, obsolete) < 0 ?
+			       NULL :
+			       why;
 	if (config) {
 		struct kb_strv words = KB_STRV_INIT;
 
@@ -315,9 +359,11 @@ char *kb_dkms_exclusion(const struct kb_dkms_reading *rd, const struct kb_kernel
 			_cleanup_free_ char *v = kb_kernel_config(k, name);
 			bool set = v && (!strcmp(v, "y") || !strcmp(v, "m"));
 
-			if (set == negated && asprintf(&why, "%s is %s in kernel %s "
-						     "(BUILD_EXCLUSIVE_CONFIG '%s')", name,
-						     set ? "set" : "not set", k->release, config) < 0)
+			if (set == negated &&
+			    asprintf(&why,
+				     "%s is %s in kernel %s "
+				     "(BUILD_EXCLUSIVE_CONFIG '%s')",
+				     name, set ? "set" : "not set", k->release, config) < 0)
 				why = NULL;
 		}
 		kb_strv_clear(&words);
@@ -327,25 +373,28 @@ char *kb_dkms_exclusion(const struct kb_dkms_reading *rd, const struct kb_kernel
 
 /* The make command DKMS would run: MAKE[i] by MAKE_MATCH, else kbuild's default. */
 char *kb_dkms_make_command(const struct kb_dkms_reading *rd, const struct kb_kernel *k,
-			  const char *dkms_tree)
+			   const char *dkms_tree)
 {
 	const char *cmd = kb_dkms_value(rd, "MAKE_MATCH", 0) ? NULL : kb_dkms_value(rd, "MAKE", 0);
 	struct kb_buf b = KB_BUF_INIT;
 	_cleanup_free_ char *config = NULL, *lld = NULL, *dflt = NULL;
 
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "MAKE"); i++) {
-		const char *m = kb_dkms_value(rd, "MAKE", i), *match = kb_dkms_value(rd, "MAKE_MATCH", i);
+		const char *m = kb_dkms_value(rd, "MAKE", i),
+			   *match = kb_dkms_value(rd, "MAKE_MATCH", i);
 
 		if (m && match && regex_match(match, k->release) == 1)
-			cmd = m;	/* the last match wins */
+			cmd = m; /* the last match wins */
 	}
 	if (!cmd) {
 		if (asprintf(&dflt, "make -C %s M=%s/%s/%s/build", k->build_dir, dkms_tree,
-			     kb_dkms_value(rd, "PACKAGE_NAME", 0), kb_dkms_value(rd, "PACKAGE_VERSION", 0)) < 0)
+			     kb_dkms_value(rd, "PACKAGE_NAME", 0),
+			     kb_dkms_value(rd, "PACKAGE_VERSION", 0)) < 0)
 			return NULL;
 		cmd = dflt;
 	}
-	if (!strncmp(cmd, "make", 4))	/* as DKMS does, minus its -j: the jobserver reaches every make */
+	if (!strncmp(cmd, "make",
+		     4)) /* as DKMS does, minus its -j: the jobserver reaches every make */
 		kb_buf_addf(&b, "make KERNELRELEASE=%s%s", k->release, cmd + 4);
 	else
 		kb_buf_adds(&b, cmd);
@@ -382,13 +431,15 @@ void kb_dkms_tell_ignored(const struct kb_dkms_reading *rd)
 				ignored[i].why);
 	if (kb_dkms_value(rd, "CLEAN", 0) && strcmp(kb_dkms_value(rd, "CLEAN", 0), "true"))
 		kb_verbose("%s: CLEAN is not run: every build starts from a fresh copy of the "
-			   "source", rd->file);
+			   "source",
+			   rd->file);
 	for (size_t i = 0; i < rd->conf.unknown.n; i++)
 		kb_info("%s: %s is not a DKMS directive; kbuildd ignores it", rd->file,
 			rd->conf.unknown.v[i]);
 	if (!kb_dkms_nr_records(rd))
 		kb_warn("%s: declares no modules (no BUILT_MODULE_NAME or DEST_MODULE_LOCATION); "
-			"it will build and install nothing", rd->file);
+			"it will build and install nothing",
+			rd->file);
 }
 
 int kb_dkms_print_errors(const struct kb_dkms_reading *rd)
@@ -426,27 +477,32 @@ static int patch_file(struct kb_ctx *ctx, const char *state_dir, const char *p)
 
 /* PATCH[i] whose PATCH_MATCH (if any) matches the kernel, in order; each must exist. */
 void kb_dkms_select_patches(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
-			    const struct kb_recipe *base,
-			   const struct kb_kernel *k, struct kb_strv *out)
+			    const struct kb_recipe *base, const struct kb_kernel *k,
+			    struct kb_strv *out)
 {
 	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "PATCH"); i++) {
-		const char *p = kb_dkms_value(rd, "PATCH", i), *match = kb_dkms_value(rd, "PATCH_MATCH", i);
+		const char *p = kb_dkms_value(rd, "PATCH", i),
+			   *match = kb_dkms_value(rd, "PATCH_MATCH", i);
 		int r;
 
 		if (!p || !inside(p) || (match && regex_match(match, k->release) != 1))
 			continue;
 		r = patch_file(ctx, base->state_dir, p);
-		if (r < 0)	/* DKMS's status for a patch it cannot apply */
+		if (r < 0) /* DKMS's status for a patch it cannot apply */
 			rd->dkms_code = rd->dkms_code ? rd->dkms_code : 5;
 		if (r == -ELOOP)
-			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is a symbolic link, or "
-				"lies behind one; only regular files in patches/ are applied", i, p);
+			kb_dkms_problem(rd, "PATCH", (long)i,
+					"PATCH[%lu] '%s' is a symbolic link, or "
+					"lies behind one; only regular files in patches/ are applied",
+					i, p);
 		else if (r == -EINVAL)
-			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is not a regular file",
-				i, p);
+			kb_dkms_problem(rd, "PATCH", (long)i,
+					"PATCH[%lu] '%s' is not a regular file", i, p);
 		else if (r < 0)
-			kb_dkms_problem(rd, "PATCH", (long)i, "PATCH[%lu] '%s' is not in the source's "
-				"patches/ directory", i, p);
+			kb_dkms_problem(rd, "PATCH", (long)i,
+					"PATCH[%lu] '%s' is not in the source's "
+					"patches/ directory",
+					i, p);
 		else
 			kb_strv_push(out, p);
 	}

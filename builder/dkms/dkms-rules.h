@@ -11,11 +11,11 @@
 
 /* One reading of a conf: its text for line numbers, the variables, the problems. */
 struct kb_dkms_reading {
-	const char *file;		/* shown in messages */
+	const char *file; /* shown in messages */
 	const char *text;
 	struct kb_dkms_conf conf;
 	struct kb_strv errors;
-	int dkms_code;			/* DKMS's exit status for the first error: 8, or 5 (PATCH) */
+	int dkms_code; /* DKMS's exit status for the first error: 8, or 5 (PATCH) */
 };
 
 void kb_dkms_reading_init(struct kb_dkms_reading *rd, const char *file, const char *text);
@@ -41,7 +41,8 @@ char *kb_dkms_make_command(const struct kb_dkms_reading *rd, const struct kb_ker
 			   const char *dkms_tree);
 /* PATCH[] entries that apply to @k, in order; a missing file is a problem. */
 void kb_dkms_select_patches(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
-			    const struct kb_recipe *base, const struct kb_kernel *k, struct kb_strv *out);
+			    const struct kb_recipe *base, const struct kb_kernel *k,
+			    struct kb_strv *out);
 /* Warn, once, about what the conf sets that kbuildd does not act on. */
 void kb_dkms_tell_ignored(const struct kb_dkms_reading *rd);
 /* Print the problems; -KB_E_INPUT when there were any. */

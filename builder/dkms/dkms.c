@@ -75,7 +75,8 @@ static void read_distro(struct kb_ctx *ctx)
 				continue;
 			line += strlen(keys[k]);
 			line += *line == '"' || *line == '\'';
-			while (line[n] && !strchr("\"' \n", line[n]) && n + 1 < sizeof(ctx->dkms_distro))
+			while (line[n] && !strchr("\"' \n", line[n]) &&
+			       n + 1 < sizeof(ctx->dkms_distro))
 				n++;
 			memcpy(ctx->dkms_distro, line, n);
 			ctx->dkms_distro[n] = '\0';
@@ -88,11 +89,14 @@ out:
 
 const char *kb_dkms_dest(struct kb_ctx *ctx, const char *written)
 {
-	static const struct { const char *id, *dest; } distros[] = {
+	static const struct {
+		const char *id, *dest;
+	} distros[] = {
 		{ "debian", "updates/dkms" }, { "ubuntu", "updates/dkms" },
-		{ "arch", "updates/dkms" }, { "fedora", "extra" }, { "rhel", "extra" },
-		{ "centos", "extra" }, { "ovm", "extra" }, { "sles", "updates" },
-		{ "suse", "updates" }, { "opensuse", "updates" },
+		{ "arch", "updates/dkms" },   { "fedora", "extra" },
+		{ "rhel", "extra" },	      { "centos", "extra" },
+		{ "ovm", "extra" },	      { "sles", "updates" },
+		{ "suse", "updates" },	      { "opensuse", "updates" },
 	};
 
 	if (!ctx->dkms_distro_read)
@@ -129,12 +133,16 @@ static int synthesize(const struct kb_dkms_reading *rd, const char *dir, const c
 	const char *autoinstall = kb_dkms_value(rd, "AUTOINSTALL", 0);
 
 	if (strpbrk(dir, "\n;#") || strpbrk(conf_name, "\n;#"))
-		return kb_err(-KB_E_INPUT, "%s: the path contains a newline, ';' or '#', which "
-			      "a recipe cannot hold", rd->file);
-	kb_buf_addf(out, "; registered by kbuildd from %s/%s: the build is defined by it,\n"
-		    "; evaluated for each kernel as DKMS does\n", dir, conf_name);
-	kb_buf_addf(out, "[recipe]\nname = %s\nversion = %s\n", kb_dkms_value(rd, "PACKAGE_NAME", 0),
-		    kb_dkms_value(rd, "PACKAGE_VERSION", 0));
+		return kb_err(-KB_E_INPUT,
+			      "%s: the path contains a newline, ';' or '#', which "
+			      "a recipe cannot hold",
+			      rd->file);
+	kb_buf_addf(out,
+		    "; registered by kbuildd from %s/%s: the build is defined by it,\n"
+		    "; evaluated for each kernel as DKMS does\n",
+		    dir, conf_name);
+	kb_buf_addf(out, "[recipe]\nname = %s\nversion = %s\n",
+		    kb_dkms_value(rd, "PACKAGE_NAME", 0), kb_dkms_value(rd, "PACKAGE_VERSION", 0));
 	kb_buf_addf(out, "\n[source]\npath = %s\n\n[build]\ndkms = %s\n", dir, conf_name);
 	if (!autoinstall || strcasecmp(autoinstall, "yes"))
 		kb_buf_adds(out, "autoinstall = no\n");
@@ -167,11 +175,11 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r)
 	rd.text = kb_buf_str(&text);
 	dir = strdup(real);
 	if (dir)
-		*strrchr(dir, '/') = '\0';	/* realpath: absolute, so there is a '/' */
+		*strrchr(dir, '/') = '\0'; /* realpath: absolute, so there is a '/' */
 	parent = dir ? strdup(dir) : NULL;
 	if (!dir || !parent || !*dir) {
-		ret = dir && !*dir ? kb_err(-KB_E_INPUT, "%s: a source tree cannot be '/'", conf)
-				   : -ENOMEM;
+		ret = dir && !*dir ? kb_err(-KB_E_INPUT, "%s: a source tree cannot be '/'", conf) :
+				     -ENOMEM;
 		goto out;
 	}
 	uname(&u);
@@ -180,8 +188,12 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r)
 	tree = root_host(ctx, "%s/dkms", KB_STATE_DIR);
 	itree = root_host(ctx, "lib/modules");
 	env = (struct kb_dkms_env){
-		.kernelver = u.release, .arch = u.machine, .kernel_source_dir = ksrc,
-		.dkms_tree = tree, .source_tree = dirname(parent), .install_tree = itree,
+		.kernelver = u.release,
+		.arch = u.machine,
+		.kernel_source_dir = ksrc,
+		.dkms_tree = tree,
+		.source_tree = dirname(parent),
+		.install_tree = itree,
 		.jobs = kb_ctx_jobs(ctx),
 	};
 	kb_strv_push(&files, real);
@@ -268,8 +280,8 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	if (!ctx->force && kb_root_read(&ctx->root, cache, 8 << 20, &cached) == 0 &&
 	    cached.len > KB_SHA256_HEX && !memcmp(cached.buf, hex, KB_SHA256_HEX - 1) &&
 	    cached.buf[KB_SHA256_HEX - 1] == '\n' &&
-	    kb_buf_add(&rd->conf.dump, cached.buf + KB_SHA256_HEX,
-		       cached.len - KB_SHA256_HEX) == 0 &&
+	    kb_buf_add(&rd->conf.dump, cached.buf + KB_SHA256_HEX, cached.len - KB_SHA256_HEX) ==
+		    0 &&
 	    kb_dkms_conf_parse(&rd->conf, rd->conf.dump.buf, rd->conf.dump.len) == 0) {
 		ret = 0;
 		goto out;
@@ -277,17 +289,24 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	kb_dkms_conf_release(&rd->conf);
 	kb_dkms_conf_init(&rd->conf);
 	env = (struct kb_dkms_env){
-		.kernelver = k->release, .arch = k->arch, .kernel_source_dir = k->build_dir,
-		.kernel_config = kconfig, .dkms_tree = b->dkms_tree, .source_tree = b->source_tree,
-		.install_tree = itree, .module = base->name, .module_version = base->version,
-		.jobs = kb_ctx_jobs(ctx), .kernel_trees = &k->trees,
+		.kernelver = k->release,
+		.arch = k->arch,
+		.kernel_source_dir = k->build_dir,
+		.kernel_config = kconfig,
+		.dkms_tree = b->dkms_tree,
+		.source_tree = b->source_tree,
+		.install_tree = itree,
+		.module = base->name,
+		.module_version = base->version,
+		.jobs = kb_ctx_jobs(ctx),
+		.kernel_trees = &k->trees,
 	};
 	{
 		_cleanup_free_ char *dir = strdup(conf);
 
 		if (!dir)
 			return -ENOMEM;
-		*strrchr(dir, '/') = '\0';	/* the conf's directory, as DKMS runs it */
+		*strrchr(dir, '/') = '\0'; /* the conf's directory, as DKMS runs it */
 		ret = kb_dkms_eval(ctx, &files, dir, &env, &rd->conf);
 	}
 	if (ret >= 0 && !ctx->dry_run) {
@@ -363,15 +382,15 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 		return -ENOMEM;
 	}
 	kb_recipe_init(v);
-	kb_buf_init(&v->text, KB_MAX_RECIPE_SIZE + (8 << 20));	/* + the evaluation */
+	kb_buf_init(&v->text, KB_MAX_RECIPE_SIZE + (8 << 20)); /* + the evaluation */
 	v->dkms_build = b;
 	kb_pathf(rel, sizeof(rel), "%s/source/%s", base->state_dir, base->dkms);
 	shown = kb_root_path(&ctx->root, rel);
 	kb_dkms_reading_init(&rd, shown ? shown : rel, "");
 	ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, &text);
 	if (ret < 0) {
-		if (asprintf(why, "cannot read '%s': %s", rd.file, ret == -KB_E_INPUT ?
-			     "not a regular file" : kb_strerror(ret)) < 0)
+		if (asprintf(why, "cannot read '%s': %s", rd.file,
+			     ret == -KB_E_INPUT ? "not a regular file" : kb_strerror(ret)) < 0)
 			*why = NULL;
 		ret = -KB_E_INPUT;
 		goto out;
@@ -387,9 +406,10 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	kb_dkms_select_patches(ctx, &rd, base, k, &v->patches);
 	name = kb_dkms_value(&rd, "PACKAGE_NAME", 0);
 	if (name && strcmp(name, base->name))
-		kb_dkms_problem(&rd, "PACKAGE_NAME", 0, "PACKAGE_NAME is '%s' for kernel %s, but the "
-			"driver was registered as '%s'", name, k->release,
-			base->name);
+		kb_dkms_problem(&rd, "PACKAGE_NAME", 0,
+				"PACKAGE_NAME is '%s' for kernel %s, but the "
+				"driver was registered as '%s'",
+				name, k->release, base->name);
 	if (rd.errors.n) {
 		struct kb_buf msg = KB_BUF_INIT;
 
@@ -452,8 +472,12 @@ static char *script_of(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	kb_strv_push(&files, conf);
 	{
 		struct kb_dkms_env env = {
-			.kernelver = kernel, .arch = u.machine, .kernel_source_dir = ksrc,
-			.install_tree = itree, .module = r->name, .module_version = r->version,
+			.kernelver = kernel,
+			.arch = u.machine,
+			.kernel_source_dir = ksrc,
+			.install_tree = itree,
+			.module = r->name,
+			.module_version = r->version,
 		};
 		_cleanup_free_ char *dir = strdup(conf);
 
@@ -501,7 +525,8 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 		}
 	}
 	if (ctx->dry_run) {
-		kb_info("would run the %s script of %s/%s", script_names[which], r->name, r->version);
+		kb_info("would run the %s script of %s/%s", script_names[which], r->name,
+			r->version);
 		return 0;
 	}
 	uname(&u);
@@ -518,7 +543,8 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	if (status < 0) {
 		kb_sandbox_release(&sb);
 		if (status == -ESRCH)
-			return kb_err(-KB_E_BUILD, "%s/%s: no unprivileged user to run the %s script "
+			return kb_err(-KB_E_BUILD,
+				      "%s/%s: no unprivileged user to run the %s script "
 				      "as: create the user 'kbuildd' ([build] user in kbuildd.conf)",
 				      r->name, r->version, script_names[which]);
 		return kb_err_errno(status, "%s/%s: cannot prepare the sandbox of the %s script",
@@ -530,7 +556,7 @@ int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dk
 	kb_strv_push(&c.args, "--norc");
 	kb_strv_push(&c.args, "--noprofile");
 	kb_strv_push(&c.args, "-c");
-	kb_strv_push(&c.args, "exec $KBUILDD_RUN");	/* word-split, as DKMS runs it */
+	kb_strv_push(&c.args, "exec $KBUILDD_RUN"); /* word-split, as DKMS runs it */
 	c.clean_env = true;
 	kb_dkms_env_push(&env, &c.env);
 	kb_strv_push(&c.env, "HOME=/");

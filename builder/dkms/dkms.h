@@ -19,11 +19,11 @@ enum kb_dkms_script {
 
 /* What one evaluation of a dkms.conf gives beyond the recipe fields. */
 struct kb_dkms_build {
-	char *make;			/* shell command, run by bash in the build dir */
+	char *make; /* shell command, run by bash in the build dir */
 	char *scripts[KB_DKMS_NR_SCRIPTS];
-	struct kb_strv strip;		/* built modules to strip -g, relative to the build dir */
-	char *excluded;			/* why BUILD_EXCLUSIVE_* or OBSOLETE_BY rule this kernel out */
-	char *dkms_tree;		/* the $dkms_tree the conf saw (host path) */
+	struct kb_strv strip; /* built modules to strip -g, relative to the build dir */
+	char *excluded;	      /* why BUILD_EXCLUSIVE_* or OBSOLETE_BY rule this kernel out */
+	char *dkms_tree;      /* the $dkms_tree the conf saw (host path) */
 	char *source_tree;
 };
 

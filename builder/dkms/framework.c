@@ -21,16 +21,31 @@
 
 /* What DKMS 3.2 takes back from these files (dkms_framework_*_variables). */
 static const char *const framework_vars[] = {
-	"source_tree", "dkms_tree", "install_tree", "tmp_location", "verbose", "symlink_modules",
-	"autoinstall_all_kernels", "modprobe_on_install", "parallel_jobs", "compress_gzip_opts",
-	"compress_xz_opts", "compress_zstd_opts", "build_environment", "post_transaction",
-	"sign_file", "mok_signing_key", "mok_certificate", "try_sign_modules", NULL,
+	"source_tree",
+	"dkms_tree",
+	"install_tree",
+	"tmp_location",
+	"verbose",
+	"symlink_modules",
+	"autoinstall_all_kernels",
+	"modprobe_on_install",
+	"parallel_jobs",
+	"compress_gzip_opts",
+	"compress_xz_opts",
+	"compress_zstd_opts",
+	"build_environment",
+	"post_transaction",
+	"sign_file",
+	"mok_signing_key",
+	"mok_certificate",
+	"try_sign_modules",
+	NULL,
 };
 
 /* Settings kbuildd has no matching concept for: said once, never dropped silently. */
 static const struct {
 	const char *name, *why;
-	const char *given;	/* the value kbuildd sets before sourcing: only a change is said */
+	const char *given; /* the value kbuildd sets before sourcing: only a change is said */
 } unacted[] = {
 	{ "dkms_tree", "kbuildd keeps its state in /var/lib/kbuildd", "var/lib/dkms" },
 	{ "source_tree", "sources are registered by path", "usr/src" },
@@ -93,15 +108,18 @@ static int add_file(struct kb_ctx *ctx, struct kb_framework *fw, const char *rel
 	n = readlink(proc, target, sizeof(target) - 1);
 	close(fd);
 	if (r == -EFBIG)
-		r = kb_err(-KB_E_INPUT, "'%s' is larger than %d KiB", shown, KB_MAX_CONFIG_SIZE >> 10);
+		r = kb_err(-KB_E_INPUT, "'%s' is larger than %d KiB", shown,
+			   KB_MAX_CONFIG_SIZE >> 10);
 	else if (r < 0 && r != -KB_E_INPUT)
 		r = kb_err_errno(r, "cannot read '%s'", shown);
 	if (r >= 0) {
 		target[n > 0 ? n : 0] = '\0';
 		fw->active = fw->active || !only_comments(&text);
 		r = kb_strv_push(&fw->shown, shown) < 0 ||
-		    kb_strv_push(&fw->sourced, n > 0 ? target : shown) < 0 ||
-		    kb_strv_push(&fw->texts, kb_buf_str(&text)) < 0 ? -ENOMEM : 0;
+				    kb_strv_push(&fw->sourced, n > 0 ? target : shown) < 0 ||
+				    kb_strv_push(&fw->texts, kb_buf_str(&text)) < 0 ?
+			    -ENOMEM :
+			    0;
 	}
 	kb_buf_release(&text);
 	return r;
@@ -151,13 +169,16 @@ int kb_framework_read(struct kb_ctx *ctx, const char *kernelver, struct kb_dkms_
 		return 0;
 	if (!fw->per_kernel && fw->first.len)
 		return kb_buf_add(&out->dump, fw->first.buf, fw->first.len) ?:
-		       kb_dkms_conf_parse(out, out->dump.buf, out->dump.len);
+			       kb_dkms_conf_parse(out, out->dump.buf, out->dump.len);
 	if (!dir || !dkms_tree || !source_tree || !install_tree)
 		return -ENOMEM;
 	/* what DKMS has set when it sources them, the environment's parallel_jobs too */
 	env = (struct kb_dkms_env){
-		.kernelver = kernelver, .dkms_tree = dkms_tree, .source_tree = source_tree,
-		.install_tree = install_tree, .jobs = fw->env_jobs,
+		.kernelver = kernelver,
+		.dkms_tree = dkms_tree,
+		.source_tree = source_tree,
+		.install_tree = install_tree,
+		.jobs = fw->env_jobs,
 	};
 	return kb_dkms_eval_names(ctx, &fw->sourced, dir, &env, framework_vars, out);
 }
@@ -215,16 +236,22 @@ static int env_jobs(struct kb_framework *fw)
 	if (!value || !*value)
 		return 0;
 	if (parse_jobs(value, &fw->env_jobs) < 0)
-		return kb_err(-KB_E_INPUT, "environment variable parallel_jobs='%s': expected a "
-			      "number of jobs from 0 to %d", value, KB_MAX_JOBS);
+		return kb_err(-KB_E_INPUT,
+			      "environment variable parallel_jobs='%s': expected a "
+			      "number of jobs from 0 to %d",
+			      value, KB_MAX_JOBS);
 	fw->jobs = fw->env_jobs;
 	return 0;
 }
 
 static int apply_compress(struct kb_framework *fw, const struct kb_dkms_conf *c)
 {
-	static const struct { const char *name; enum kb_compress how; } vars[] = {
-		{ "compress_xz_opts", KB_COMPRESS_XZ }, { "compress_zstd_opts", KB_COMPRESS_ZSTD },
+	static const struct {
+		const char *name;
+		enum kb_compress how;
+	} vars[] = {
+		{ "compress_xz_opts", KB_COMPRESS_XZ },
+		{ "compress_zstd_opts", KB_COMPRESS_ZSTD },
 		{ "compress_gzip_opts", KB_COMPRESS_GZIP },
 	};
 
@@ -236,8 +263,10 @@ static int apply_compress(struct kb_framework *fw, const struct kb_dkms_conf *c)
 
 		if (!value)
 			continue;
-		if (kb_compress_opts_parse(vars[i].how, value, vars[i].how == KB_COMPRESS_GZIP ?
-					   &scratch : &fw->compress, why, sizeof(why)) == 0)
+		if (kb_compress_opts_parse(vars[i].how, value,
+					   vars[i].how == KB_COMPRESS_GZIP ? &scratch :
+									     &fw->compress,
+					   why, sizeof(why)) == 0)
 			continue;
 		kb_framework_where(fw, vars[i].name, where, sizeof(where));
 		return kb_err(-KB_E_INPUT, "%s: %s: %s", where, vars[i].name, why);
@@ -252,7 +281,8 @@ static void warn_unacted(struct kb_ctx *ctx, const struct kb_dkms_conf *c)
 	for (size_t i = 0; i < ARRAY_SIZE(unacted); i++) {
 		const char *value = kb_framework_value(c, unacted[i].name);
 		_cleanup_free_ char *given = unacted[i].given ?
-					     kb_root_path(&ctx->root, unacted[i].given) : NULL;
+						     kb_root_path(&ctx->root, unacted[i].given) :
+						     NULL;
 
 		if (!value || (given && !strcmp(value, given)) ||
 		    (!strcmp(unacted[i].name, "try_sign_modules") && !strcmp(value, "true")))

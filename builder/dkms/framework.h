@@ -13,15 +13,15 @@
 /* The files, found once per run, and what kbuildd takes from them. */
 struct kb_framework {
 	struct kb_strv shown;	/* host paths, in the order DKMS sources them */
-	struct kb_strv sourced;	/* the same files as bash is to source them (links resolved) */
+	struct kb_strv sourced; /* the same files as bash is to source them (links resolved) */
 	struct kb_strv texts;	/* their contents, to find the line a variable is set on */
 	bool active;		/* some file holds more than comments and blank lines */
 	char *untrusted;	/* kbuildd is root, and this one is not root's alone */
 	bool per_kernel;	/* a file names kernelver: read again for each kernel */
 	struct kb_buf first;	/* else the first reading's records, reused */
 	unsigned long jobs;	/* parallel_jobs: framework.conf, else the environment; 0 unset */
-	unsigned long env_jobs;	/* the environment's, which the files see, as in DKMS */
-	struct kb_compress_opts compress;	/* compress_{xz,zstd,gzip}_opts, parsed */
+	unsigned long env_jobs; /* the environment's, which the files see, as in DKMS */
+	struct kb_compress_opts compress; /* compress_{xz,zstd,gzip}_opts, parsed */
 };
 
 /*

@@ -28,8 +28,9 @@ static int open_log(struct kb_ctx *ctx, const char *command)
 	struct kb_buf head = KB_BUF_INIT;
 	int fd, r = kb_mkdirs(&ctx->root, "var/lib/dkms", 0755);
 
-	fd = r < 0 ? r : kb_root_openat(&ctx->root, POST_LOG,
-					 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+	fd = r < 0 ? r :
+		     kb_root_openat(&ctx->root, POST_LOG, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+				    0644);
 	if (fd < 0)
 		return fd;
 	kb_buf_addf(&head, "\nExecuting post-transaction command\n# command: %s\n", command);
@@ -46,9 +47,10 @@ static void close_log(int fd, int status, time_t took)
 {
 	char tail[160];
 
-	snprintf(tail, sizeof(tail), "\n# exit code: %d\n# elapsed time: %02ld:%02ld:%02ld\n"
-		 "----------------------------------------------------------------\n", status,
-		 (long)took / 3600, (long)took / 60 % 60, (long)took % 60);
+	snprintf(tail, sizeof(tail),
+		 "\n# exit code: %d\n# elapsed time: %02ld:%02ld:%02ld\n"
+		 "----------------------------------------------------------------\n",
+		 status, (long)took / 3600, (long)took / 60 % 60, (long)took % 60);
 	kb_write_all(fd, tail, strlen(tail));
 	close(fd);
 }
@@ -59,7 +61,9 @@ static int run(struct kb_ctx *ctx, const char *command, const char *kernelver, i
 	_cleanup_free_ char *source_tree = kb_root_path(&ctx->root, "usr/src");
 	_cleanup_free_ char *install_tree = kb_root_path(&ctx->root, "lib/modules");
 	const struct kb_dkms_env env = {
-		.kernelver = kernelver, .dkms_tree = dkms_tree, .source_tree = source_tree,
+		.kernelver = kernelver,
+		.dkms_tree = dkms_tree,
+		.source_tree = source_tree,
 		.install_tree = install_tree,
 	};
 	struct kb_child c;
@@ -70,7 +74,7 @@ static int run(struct kb_ctx *ctx, const char *command, const char *kernelver, i
 	kb_strv_push(&c.args, "--norc");
 	kb_strv_push(&c.args, "--noprofile");
 	kb_strv_push(&c.args, "-c");
-	kb_strv_push(&c.args, command);	/* DKMS evals it: the same in a bash of its own */
+	kb_strv_push(&c.args, command); /* DKMS evals it: the same in a bash of its own */
 	c.clean_env = true;
 	r = dkms_tree && source_tree && install_tree ? kb_dkms_env_push(&env, &c.env) : -ENOMEM;
 	kb_strv_push(&c.env, "HOME=/root");

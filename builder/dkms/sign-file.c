@@ -95,7 +95,8 @@ static const char *check_result(const struct kb_sign_program *p, const struct kb
 int kb_sign_external(const struct kb_sign_program *p, const void *mod, size_t len,
 		     struct kb_buf *out, const char *what)
 {
-	struct kb_buf output = KB_BUF_INIT_MAX(MAX_OUTPUT), res = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	struct kb_buf output = KB_BUF_INIT_MAX(MAX_OUTPUT),
+		      res = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	const char *tmp = getenv("TMPDIR"), *why = NULL;
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct kb_modsig sig;
@@ -118,8 +119,8 @@ int kb_sign_external(const struct kb_sign_program *p, const void *mod, size_t le
 	}
 	status = run_program(p, dir, path, &output);
 	if (status < 0) {
-		r = kb_err(-KB_E_INPUT, "%s: cannot run sign_file '%s': %s", p->origin,
-				 p->program, kb_strerror(status));
+		r = kb_err(-KB_E_INPUT, "%s: cannot run sign_file '%s': %s", p->origin, p->program,
+			   kb_strerror(status));
 		goto out;
 	}
 	if (status != 0) {

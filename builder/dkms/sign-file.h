@@ -11,7 +11,7 @@
 struct kb_sign_program {
 	const char *program;	/* host path, run as root */
 	const char *hash;	/* the kernel's CONFIG_MODULE_SIG_HASH */
-	const char *key, *cert;	/* host paths of the pair */
+	const char *key, *cert; /* host paths of the pair */
 	X509 *cert_x509;	/* the same certificate, loaded: the result must verify with it */
 	const char *origin;	/* "FILE:LINE" of sign_file, for messages */
 };

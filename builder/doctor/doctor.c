@@ -120,7 +120,8 @@ static void check_vermagic(struct kb_diagnosis *d)
 		 rel);
 	kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
 			 "built for another kernel: vermagic is '%s', kernel is '%s'; loading fails "
-			 "with \"Invalid module format\"", found ? vermagic : "(none)", rel);
+			 "with \"Invalid module format\"",
+			 found ? vermagic : "(none)", rel);
 }
 
 /* Which registered recipe's last build for @k exports @symbol (from its Module.symvers)? */
@@ -137,7 +138,8 @@ static bool recipe_exporting(struct kb_ctx *ctx, const struct kb_kernel *k, cons
 		struct dirent *v;
 		DIR *versions;
 
-		if (n->d_name[0] == '.' || kb_pathf(vdir, sizeof(vdir), "%s/%s", builds, n->d_name) < 0)
+		if (n->d_name[0] == '.' ||
+		    kb_pathf(vdir, sizeof(vdir), "%s/%s", builds, n->d_name) < 0)
 			continue;
 		versions = opendir(vdir);
 		while (versions && !found && (v = readdir(versions))) {
@@ -198,12 +200,15 @@ static void check_one_symbol(struct kb_ctx *ctx, struct kb_diagnosis *d,
 	if (e) {
 		if (crc && e->crc && crc != e->crc) {
 			(*problems)++;
-			snprintf(fix, sizeof(fix), "rebuild against this kernel's headers: kbuildd "
-				 "build %s -k %s --force", d->module, d->kernel->release);
+			snprintf(fix, sizeof(fix),
+				 "rebuild against this kernel's headers: kbuildd "
+				 "build %s -k %s --force",
+				 d->module, d->kernel->release);
 			kb_diagnosis_add(d, KB_LEVEL_FAIL, "symbols", fix,
 					 "\"disagrees about version of symbol %s\": the module wants "
-					 "CRC 0x%08llx, %s exports 0x%08llx", sym,
-					 (unsigned long long)crc, e->module, (unsigned long long)e->crc);
+					 "CRC 0x%08llx, %s exports 0x%08llx",
+					 sym, (unsigned long long)crc, e->module,
+					 (unsigned long long)e->crc);
 		}
 		return;
 	}
@@ -213,19 +218,23 @@ static void check_one_symbol(struct kb_ctx *ctx, struct kb_diagnosis *d,
 
 		if (crc && pcrc && crc != pcrc) {
 			(*problems)++;
-			snprintf(fix, sizeof(fix), "rebuild it after %s: kbuildd build %s -k %s "
-				 "--force", provider, d->module, d->kernel->release);
+			snprintf(fix, sizeof(fix),
+				 "rebuild it after %s: kbuildd build %s -k %s "
+				 "--force",
+				 provider, d->module, d->kernel->release);
 			kb_diagnosis_add(d, KB_LEVEL_FAIL, "symbols", fix,
 					 "\"disagrees about version of symbol %s\": the module wants "
-					 "CRC 0x%08llx, recipe %s exports 0x%08llx", sym,
-					 (unsigned long long)crc, provider, (unsigned long long)pcrc);
+					 "CRC 0x%08llx, recipe %s exports 0x%08llx",
+					 sym, (unsigned long long)crc, provider,
+					 (unsigned long long)pcrc);
 		} else if (!installed) {
 			(*problems)++;
 			snprintf(fix, sizeof(fix), "install the provider: kbuildd install %s -k %s",
 				 provider, d->kernel->release);
 			kb_diagnosis_add(d, KB_LEVEL_FAIL, "symbols", fix,
 					 "\"Unknown symbol %s\": recipe %s exports it but is not "
-					 "installed for this kernel", sym, provider);
+					 "installed for this kernel",
+					 sym, provider);
 		}
 		return;
 	}
@@ -235,7 +244,8 @@ static void check_one_symbol(struct kb_ctx *ctx, struct kb_diagnosis *d,
 	kb_diagnosis_add(d, KB_LEVEL_FAIL, "symbols",
 			 "check the driver's dependencies; another driver must export it",
 			 "\"Unknown symbol %s\": neither the kernel nor any installed or registered "
-			 "module exports it", sym);
+			 "module exports it",
+			 sym);
 }
 
 static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
@@ -265,14 +275,16 @@ static void check_symbols(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 strerror(-r));
 		goto release;
 	}
-	kmod_list_foreach(l, deps) {
+	kmod_list_foreach(l, deps)
+	{
 		count++;
 		check_one_symbol(ctx, d, &kernel, kmod_module_dependency_symbol_get_symbol(l),
 				 kmod_module_dependency_symbol_get_crc(l), &problems);
 	}
 	if (!problems)
 		kb_diagnosis_add(d, KB_LEVEL_OK, "symbols", NULL,
-				 "all %u imported symbols are exported with matching versions", count);
+				 "all %u imported symbols are exported with matching versions",
+				 count);
 	kmod_module_dependency_symbols_free_list(deps);
 release:
 	kb_symvers_release(&kernel);
@@ -287,7 +299,8 @@ static void check_shadowing(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
 	char got[PATH_MAX];
 
-	if (kb_depmod_resolve(ctx, d->kernel->release, d->module, got, sizeof(got)) < 0 || !got[0]) {
+	if (kb_depmod_resolve(ctx, d->kernel->release, d->module, got, sizeof(got)) < 0 ||
+	    !got[0]) {
 		kb_diagnosis_add(d, KB_LEVEL_WARN, "shadowing", "run depmod (kbuildd rebuild does)",
 				 "modprobe does not know module %s for %s (not in modules.dep)",
 				 d->module, d->kernel->release);
@@ -301,7 +314,8 @@ static void check_shadowing(struct kb_ctx *ctx, struct kb_diagnosis *d)
 	kb_diagnosis_add(d, KB_LEVEL_FAIL, "shadowing",
 			 "remove or rename the other module, or check depmod.d overrides",
 			 "modprobe %s loads '%s' instead: a same-named module of higher depmod "
-			 "priority shadows this one", d->module, got);
+			 "priority shadows this one",
+			 d->module, got);
 }
 
 static void check_firmware(struct kb_ctx *ctx, struct kb_diagnosis *d)
@@ -310,7 +324,8 @@ static void check_firmware(struct kb_ctx *ctx, struct kb_diagnosis *d)
 	unsigned wanted = 0, missing = 0;
 	char fw[PATH_MAX];
 
-	while (kb_elf_modinfo(d->image.buf, d->image.len, "firmware", wanted, fw, sizeof(fw)) == 0) {
+	while (kb_elf_modinfo(d->image.buf, d->image.len, "firmware", wanted, fw, sizeof(fw)) ==
+	       0) {
 		bool found = false;
 
 		wanted++;
@@ -318,8 +333,10 @@ static void check_firmware(struct kb_ctx *ctx, struct kb_diagnosis *d)
 			char rel[PATH_MAX];
 
 			found = (kb_pathf(rel, sizeof(rel), "lib/firmware/updates/%s%s", fw,
-					  suffixes[i]) == 0 && kb_root_exists(&ctx->root, rel)) ||
-				(kb_pathf(rel, sizeof(rel), "lib/firmware/%s%s", fw, suffixes[i]) == 0 &&
+					  suffixes[i]) == 0 &&
+				 kb_root_exists(&ctx->root, rel)) ||
+				(kb_pathf(rel, sizeof(rel), "lib/firmware/%s%s", fw, suffixes[i]) ==
+					 0 &&
 				 kb_root_exists(&ctx->root, rel));
 		}
 		if (!found) {
@@ -366,13 +383,14 @@ static void check_blacklist(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				    (strcmp(verb, "blacklist") && strcmp(verb, "install")))
 					continue;
 				hit = true;
-				kb_diagnosis_add(d, !strcmp(verb, "install") ? KB_LEVEL_FAIL :
-						 KB_LEVEL_WARN, "blacklist",
-						 "remove that line to let it load",
-						 "%s:%u: '%s %s' %s", file + strlen(ctx->root.path), lineno,
-						 verb, name, !strcmp(verb, "install") ?
-						 "replaces loading it with a command" :
-						 "stops it loading by alias (modprobe NAME still works)");
+				kb_diagnosis_add(
+					d, !strcmp(verb, "install") ? KB_LEVEL_FAIL : KB_LEVEL_WARN,
+					"blacklist", "remove that line to let it load",
+					"%s:%u: '%s %s' %s", file + strlen(ctx->root.path), lineno,
+					verb, name,
+					!strcmp(verb, "install") ?
+						"replaces loading it with a command" :
+						"stops it loading by alias (modprobe NAME still works)");
 			}
 			fclose(f);
 		}
@@ -397,8 +415,11 @@ enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const char *module, const ch
 			 kb_buf_str(&got));
 		/* a file that cannot be read is not the loaded one */
 		state = read_image(path, &image, why, sizeof(why)) == 0 &&
-			kb_elf_modinfo(image.buf, image.len, "srcversion", 0, want, sizeof(want)) == 0 &&
-			!strcmp(loaded_src, want) ? KB_LOADED_SAME : KB_LOADED_OTHER;
+					kb_elf_modinfo(image.buf, image.len, "srcversion", 0, want,
+						       sizeof(want)) == 0 &&
+					!strcmp(loaded_src, want) ?
+				KB_LOADED_SAME :
+				KB_LOADED_OTHER;
 	}
 	kb_buf_release(&image);
 	kb_buf_release(&got);
@@ -422,7 +443,8 @@ static void check_loaded(struct kb_ctx *ctx, struct kb_diagnosis *d)
 			 d->module, d->module);
 		kb_diagnosis_add(d, KB_LEVEL_WARN, "loaded", fix,
 				 "the loaded module is another build (srcversion %s differs from "
-				 "this file's)", loaded);
+				 "this file's)",
+				 loaded);
 		break;
 	}
 }
@@ -460,6 +482,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 	else
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "loaded", NULL,
 				 "%s is not the running kernel: whether it is loaded, and the live "
-				 "key and lockdown state, were not checked", k->release);
+				 "key and lockdown state, were not checked",
+				 k->release);
 	return 0;
 }

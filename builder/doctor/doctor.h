@@ -8,17 +8,17 @@ enum kb_level { KB_LEVEL_OK, KB_LEVEL_INFO, KB_LEVEL_WARN, KB_LEVEL_FAIL };
 
 struct kb_finding {
 	enum kb_level level;
-	char check[24];		/* vermagic, symbols, signature, blacklist, shadowing, firmware, loaded */
-	char *text;		/* what was found, in the user's words */
-	char *fix;		/* what to do, or NULL */
+	char check[24]; /* vermagic, symbols, signature, blacklist, shadowing, firmware, loaded */
+	char *text;	/* what was found, in the user's words */
+	char *fix;	/* what to do, or NULL */
 };
 
 struct kb_diagnosis {
-	char *module;		/* module name */
-	char *path;		/* host path of the file checked */
+	char *module; /* module name */
+	char *path;   /* host path of the file checked */
 	const struct kb_kernel *kernel;
-	struct kb_buf image;	/* the file as read once, decompressed and checked (module-elf.c) */
-	bool running;		/* the kernel is the running one: live facts were read */
+	struct kb_buf image; /* the file as read once, decompressed and checked (module-elf.c) */
+	bool running;	     /* the kernel is the running one: live facts were read */
 	struct kb_finding *findings;
 	size_t n;
 };

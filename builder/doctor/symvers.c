@@ -30,7 +30,8 @@ int kb_symvers_parse(struct kb_symvers *s, const char *text, size_t len)
 	if (!s->v)
 		return -ENOMEM;
 	/* "0x1234abcd<TAB>symbol<TAB>module<TAB>EXPORT_SYMBOL[<TAB>namespace]" */
-	for (char *line = strtok_r(s->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(s->text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *crc = line, *sym, *mod, *end;
 
 		sym = strchr(crc, '\t');

@@ -6,14 +6,14 @@
 
 struct kb_symvers_entry {
 	char *symbol;
-	char *module;		/* "vmlinux" or the module's path without .ko */
+	char *module; /* "vmlinux" or the module's path without .ko */
 	uint64_t crc;
 };
 
 struct kb_symvers {
 	struct kb_symvers_entry *v;
 	size_t n;
-	char *text;		/* owns the strings */
+	char *text; /* owns the strings */
 };
 
 /* Parse a Module.symvers (host path); malformed lines are skipped. 0 or negative errno. */

@@ -15,11 +15,11 @@
 #define SECURE_BOOT_VAR "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 struct trust_facts {
-	bool force;		/* CONFIG_MODULE_SIG_FORCE */
-	bool sig_enforce;	/* module.sig_enforce=1 */
-	bool lockdown;		/* integrity or confidentiality */
+	bool force;	  /* CONFIG_MODULE_SIG_FORCE */
+	bool sig_enforce; /* module.sig_enforce=1 */
+	bool lockdown;	  /* integrity or confidentiality */
 	bool secure_boot;
-	bool have_keys;		/* /proc/keys was readable */
+	bool have_keys; /* /proc/keys was readable */
 	struct kb_buf keys;
 };
 
@@ -107,20 +107,24 @@ static void untrusted(struct kb_diagnosis *d, const struct trust_facts *f,
 	bool enforced = f->force || f->sig_enforce || f->lockdown;
 	char fix[1024];
 
-	snprintf(fix, sizeof(fix), "enroll the signing certificate: mokutil --import %s, reboot "
+	snprintf(fix, sizeof(fix),
+		 "enroll the signing certificate: mokutil --import %s, reboot "
 		 "and confirm it in MokManager (or: kbuildd keys enroll)",
 		 der ? der : "<certificate.der>");
 	if (enforced)
 		kb_diagnosis_add(d, KB_LEVEL_FAIL, "signature", fix,
 				 "signed by '%s' (key %s), but the kernel does not trust that key and "
 				 "enforces signatures (%s): loading fails with \"Key was rejected by "
-				 "service\"", rep->signer, rep->key_id,
-				 f->force ? "CONFIG_MODULE_SIG_FORCE" :
-				 f->sig_enforce ? "module.sig_enforce=1" : "lockdown");
+				 "service\"",
+				 rep->signer, rep->key_id,
+				 f->force	? "CONFIG_MODULE_SIG_FORCE" :
+				 f->sig_enforce ? "module.sig_enforce=1" :
+						  "lockdown");
 	else
 		kb_diagnosis_add(d, KB_LEVEL_WARN, "signature", fix,
 				 "signed by '%s' (key %s), but the kernel does not trust that key: it "
-				 "loads, and taints the kernel (E)", rep->signer, rep->key_id);
+				 "loads, and taints the kernel (E)",
+				 rep->signer, rep->key_id);
 }
 
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
@@ -136,34 +140,44 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 f.secure_boot ? "on" : "off", f.lockdown ? "on" : "off",
 				 f.sig_enforce ? "on" : "off");
 	if (kb_verify_module(d->image.buf, d->image.len, NULL, &rep, d->path) < 0) {
-		kb_diagnosis_add(d, KB_LEVEL_FAIL, "signature", "rebuild and reinstall it",
-				 "the signature trailer is damaged: loading fails with \"Bad message\"");
+		kb_diagnosis_add(
+			d, KB_LEVEL_FAIL, "signature", "rebuild and reinstall it",
+			"the signature trailer is damaged: loading fails with \"Bad message\"");
 		goto out;
 	}
 	if (!rep.signed_) {
 		bool enforced = f.force || f.sig_enforce || f.lockdown;
 
-		kb_diagnosis_add(d, enforced ? KB_LEVEL_FAIL : d->kernel->module_sig ? KB_LEVEL_WARN :
-				 KB_LEVEL_OK, "signature",
-				 d->kernel->module_sig ? "reinstall it so kbuildd signs it: kbuildd "
-				 "install --force RECIPE" : NULL,
-				 enforced ? "not signed, and the kernel enforces signatures: loading "
-				 "fails with \"Key was rejected by service\"" :
-				 d->kernel->module_sig ? "not signed: it loads, but taints the kernel (E)" :
-				 "not signed (the kernel does not check signatures)");
+		kb_diagnosis_add(d,
+				 enforced	       ? KB_LEVEL_FAIL :
+				 d->kernel->module_sig ? KB_LEVEL_WARN :
+							 KB_LEVEL_OK,
+				 "signature",
+				 d->kernel->module_sig ?
+					 "reinstall it so kbuildd signs it: kbuildd "
+					 "install --force RECIPE" :
+					 NULL,
+				 enforced ?
+					 "not signed, and the kernel enforces signatures: loading "
+					 "fails with \"Key was rejected by service\"" :
+				 d->kernel->module_sig ?
+					 "not signed: it loads, but taints the kernel (E)" :
+					 "not signed (the kernel does not check signatures)");
 		goto out;
 	}
 	skid = our_skid(ctx, &rep, &der);
 	if (!d->running) {
 		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
 				 "signed by '%s' (key %s, %s); whether the kernel trusts it can only "
-				 "be checked while it runs", rep.signer, rep.key_id, rep.hash);
+				 "be checked while it runs",
+				 rep.signer, rep.key_id, rep.hash);
 		goto out;
 	}
 	if (!f.have_keys) {
 		kb_diagnosis_add(d, KB_LEVEL_INFO, "signature", NULL,
 				 "signed by '%s' (key %s, %s); /proc/keys is not readable, so trust "
-				 "was not checked", rep.signer, rep.key_id, rep.hash);
+				 "was not checked",
+				 rep.signer, rep.key_id, rep.hash);
 		goto out;
 	}
 	if (key_listed(&f, rep.signer, skid))

@@ -16,18 +16,18 @@
 #include "base/log.h"
 #include "sources/fetch.h"
 
-#define MAX_ATTEMPTS 3		/* per url, for transient failures */
+#define MAX_ATTEMPTS 3 /* per url, for transient failures */
 
 struct fetch_run;
 
 struct transfer {
 	struct fetch_run *run;
 	struct kb_fetch *req;
-	curl_off_t dlnow, dltotal;	/* for the progress line */
+	curl_off_t dlnow, dltotal; /* for the progress line */
 	CURL *easy;
 	size_t url_index;
 	unsigned attempt;
-	double retry_at;	/* monotonic seconds; 0 = running or done */
+	double retry_at; /* monotonic seconds; 0 = running or done */
 	int fd;
 	char *tmp;
 	EVP_MD_CTX *md;
@@ -81,7 +81,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *user)
 
 	if (t->bytes + (curl_off_t)len > (curl_off_t)KB_MAX_DOWNLOAD) {
 		t->too_big = true;
-		return 0;	/* abort the transfer */
+		return 0; /* abort the transfer */
 	}
 	if (kb_write_all(t->fd, data, len) < 0)
 		return 0;
@@ -123,7 +123,7 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return 0;
 }
 
-#define PART_RANDOM 16	/* hex digits before ".part" */
+#define PART_RANDOM 16 /* hex digits before ".part" */
 
 bool kb_fetch_is_temp(const char *name)
 {
@@ -279,10 +279,10 @@ static void finished(struct fetch_run *run, struct transfer *t, CURLcode code)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 		memcpy(t->req->got_sha256, hex, KB_SHA256_HEX);
 		if (t->req->sha256[0] && strcmp(hex, t->req->sha256)) {
-			kb_warn("%s: %s has sha256 %s, but the recipe pins %s", t->req->what, url, hex,
-				t->req->sha256);
+			kb_warn("%s: %s has sha256 %s, but the recipe pins %s", t->req->what, url,
+				hex, t->req->sha256);
 			drop_tmp(t);
-			code = CURLE_BAD_CONTENT_ENCODING;	/* not retried: try the next mirror */
+			code = CURLE_BAD_CONTENT_ENCODING; /* not retried: try the next mirror */
 		} else if (enter_cache(run, t, hex) < 0) {
 			drop_tmp(t);
 			fail(t, "cannot store %s in the source cache '%s'", url, run->cache);
@@ -301,7 +301,7 @@ static void finished(struct fetch_run *run, struct transfer *t, CURLcode code)
 				t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
 	}
 	if (!t->too_big && transient(code, http) && ++t->attempt < MAX_ATTEMPTS) {
-		t->retry_at = now() + (double)(1u << (t->attempt - 1));	/* 1 s, 2 s */
+		t->retry_at = now() + (double)(1u << (t->attempt - 1)); /* 1 s, 2 s */
 		return;
 	}
 	t->attempt = 0;

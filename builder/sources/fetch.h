@@ -6,13 +6,13 @@
 
 struct kb_fetch {
 	/* in */
-	struct kb_strv urls;		/* the url, then its mirrors, tried in order */
-	char sha256[KB_SHA256_HEX];	/* expected; "" when the recipe says insecure */
-	const char *what;		/* recipe file, for messages */
+	struct kb_strv urls;	    /* the url, then its mirrors, tried in order */
+	char sha256[KB_SHA256_HEX]; /* expected; "" when the recipe says insecure */
+	const char *what;	    /* recipe file, for messages */
 	/* out */
-	int result;			/* 0, or -KB_E_INPUT with a message already printed */
+	int result; /* 0, or -KB_E_INPUT with a message already printed */
 	char got_sha256[KB_SHA256_HEX];
-	char *path;			/* host path of the verified file in the cache */
+	char *path; /* host path of the verified file in the cache */
 	bool from_cache;
 };
 

@@ -23,7 +23,8 @@ static const char *last_git_error(void)
 /* Fetch every branch and tag into the mirror, as `git remote update` would. */
 static int update_mirror(git_repository *repo, const char *url, const char *what)
 {
-	char *specs[] = { (char *)"+refs/heads/*:refs/heads/*", (char *)"+refs/tags/*:refs/tags/*" };
+	char *specs[] = { (char *)"+refs/heads/*:refs/heads/*",
+			  (char *)"+refs/tags/*:refs/tags/*" };
 	git_strarray refspecs = { specs, 2 };
 	git_fetch_options opts;
 	git_remote *remote = NULL;
@@ -53,8 +54,9 @@ static int open_mirror(struct kb_ctx *ctx, const char *url, git_repository **rep
 	if (git_repository_open_bare(repo, path) == 0)
 		return 0;
 	if (ctx->offline || ctx->settings.offline)
-		return kb_err(-KB_E_INPUT, "%s: %s is not in the source cache and kbuildd is offline",
-			      what, url);
+		return kb_err(-KB_E_INPUT,
+			      "%s: %s is not in the source cache and kbuildd is offline", what,
+			      url);
 	/* git_repository_init creates the parent directories */
 	if (git_repository_init(repo, path, 1) < 0)
 		return kb_err(-KB_E_INPUT, "%s: cannot create the mirror '%s': %s", what, path,
@@ -102,8 +104,8 @@ static int check_ref(git_repository *repo, const git_oid *want, const char *ref,
 		if (match)
 			return 0;
 		git_oid_tostr(exp, sizeof(exp), want);
-		return kb_err(-KB_E_INPUT, "%s: ref '%s' is commit %s, not the pinned commit %s", what,
-			      ref, got, exp);
+		return kb_err(-KB_E_INPUT, "%s: ref '%s' is commit %s, not the pinned commit %s",
+			      what, ref, got, exp);
 	}
 	return kb_err(-KB_E_INPUT, "%s: ref '%s' does not exist in the repository", what, ref);
 }
@@ -153,13 +155,15 @@ int kb_git_checkout(struct kb_ctx *ctx, const char *url, const char *commit, con
 			goto out;
 	}
 	if (git_commit_tree(&tree, c) < 0) {
-		r = kb_err(-KB_E_INPUT, "%s: cannot read commit %s: %s", what, commit, last_git_error());
+		r = kb_err(-KB_E_INPUT, "%s: cannot read commit %s: %s", what, commit,
+			   last_git_error());
 		goto out;
 	}
 	co.checkout_strategy = GIT_CHECKOUT_FORCE;
 	co.target_directory = dest;
 	if (git_checkout_tree(repo, (git_object *)tree, &co) < 0)
-		r = kb_err(-KB_E_INPUT, "%s: cannot check out %s: %s", what, commit, last_git_error());
+		r = kb_err(-KB_E_INPUT, "%s: cannot check out %s: %s", what, commit,
+			   last_git_error());
 out:
 	git_tree_free(tree);
 	git_commit_free(c);

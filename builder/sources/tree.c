@@ -18,9 +18,9 @@
 
 struct tree_walk {
 	EVP_MD_CTX *md;
-	const struct kb_root *root;	/* NULL: hash only */
-	const char *dst;		/* destination inside the root */
-	size_t entries;			/* seen so far, against KB_MAX_ARCHIVE_ENTRIES */
+	const struct kb_root *root; /* NULL: hash only */
+	const char *dst;	    /* destination inside the root */
+	size_t entries;		    /* seen so far, against KB_MAX_ARCHIVE_ENTRIES */
 };
 
 /* Destination of the tree-relative path @rel. */
@@ -91,8 +91,10 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 	r = kb_dir_names(sfd, &names, KB_MAX_ARCHIVE_ENTRIES - w->entries);
 	w->entries += names.n;
 	if (r == -E2BIG)
-		r = kb_err(-KB_E_INPUT, "'%s' holds more than %d files, directories and symlinks; "
-			   "refused", src_path, KB_MAX_ARCHIVE_ENTRIES);
+		r = kb_err(-KB_E_INPUT,
+			   "'%s' holds more than %d files, directories and symlinks; "
+			   "refused",
+			   src_path, KB_MAX_ARCHIVE_ENTRIES);
 	for (size_t i = 0; r >= 0 && i < names.n; i++) {
 		const char *name = names.v[i];
 		char child[PATH_MAX], dst[PATH_MAX];
@@ -113,7 +115,8 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 
 			hash_entry(w, child, 'd', st.st_mode, NULL, 0);
 			/* no wider than the source's: a private directory stays private */
-			if (w->root && (r = kb_mkdirs(w->root, dst, (st.st_mode & 0755) | 0700)) < 0)
+			if (w->root &&
+			    (r = kb_mkdirs(w->root, dst, (st.st_mode & 0755) | 0700)) < 0)
 				break;
 			cfd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0) {
@@ -141,7 +144,8 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 			hash_entry(w, child, 'l', 0, target, (size_t)n);
 			if (!w->root)
 				continue;
-			dfd = kb_root_open_parent(w->root, dst, O_PATH, parent, sizeof(parent), &last);
+			dfd = kb_root_open_parent(w->root, dst, O_PATH, parent, sizeof(parent),
+						  &last);
 			if (dfd < 0) {
 				r = dfd;
 				break;
@@ -158,8 +162,7 @@ static int walk(struct tree_walk *w, int sfd, const char *src_path, const char *
 	return r;
 }
 
-static int tree_op(const char *src, const struct kb_root *root, const char *dst_rel,
-		   char *hash_hex)
+static int tree_op(const char *src, const struct kb_root *root, const char *dst_rel, char *hash_hex)
 {
 	struct tree_walk w = { .md = NULL, .root = root, .dst = dst_rel };
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -193,8 +196,7 @@ out:
 	return r;
 }
 
-int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_rel,
-		 char *hash_hex)
+int kb_copy_tree(const char *src, const struct kb_root *root, const char *dst_rel, char *hash_hex)
 {
 	return tree_op(src, root, dst_rel, hash_hex);
 }

@@ -105,7 +105,8 @@ static int make_parents(int dfd, const char *path)
 		*p = '\0';
 		if (mkdirat(dfd, dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		fd = kb_openat_beneath(dfd, dir, O_PATH | O_DIRECTORY, 0);	/* a real dir, not a link */
+		fd = kb_openat_beneath(dfd, dir, O_PATH | O_DIRECTORY,
+				       0); /* a real dir, not a link */
 		if (fd < 0)
 			return fd;
 		close(fd);
@@ -124,7 +125,7 @@ static int write_file(struct archive *a, int dfd, const char *path, mode_t mode,
 		      size_t *total)
 {
 	const void *buf;
-	size_t len, end = 0;	/* the file's extent so far */
+	size_t len, end = 0; /* the file's extent so far */
 	la_int64_t off;
 	int fd, r = 0;
 
@@ -178,19 +179,23 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, un
 		return kb_err(-KB_E_INPUT, "%s: archive entry without a name", what);
 	rc = clean_path(name, strip, path, sizeof(path));
 	if (rc < 0)
-		return kb_err(-KB_E_INPUT, "%s: archive entry '%s' would be written outside the "
-			      "source directory (absolute path or '..')", what, name);
+		return kb_err(-KB_E_INPUT,
+			      "%s: archive entry '%s' would be written outside the "
+			      "source directory (absolute path or '..')",
+			      what, name);
 	if (rc > 0)
 		return 0;
 	r = make_parents(dfd, path);
 	if (r < 0)
-		return kb_err(-KB_E_INPUT, "%s: cannot create the directory for '%s': %s", what, name,
-			      strerror(-r));
+		return kb_err(-KB_E_INPUT, "%s: cannot create the directory for '%s': %s", what,
+			      name, strerror(-r));
 	if (archive_entry_hardlink(e)) {
 		rc = clean_path(archive_entry_hardlink(e), strip, target, sizeof(target));
 		if (rc)
-			return kb_err(-KB_E_INPUT, "%s: hard link '%s' points outside the source "
-				      "directory", what, name);
+			return kb_err(-KB_E_INPUT,
+				      "%s: hard link '%s' points outside the source "
+				      "directory",
+				      what, name);
 		/* linkat follows symlinks in @target's directories: allow none */
 		r = kb_openat_beneath(dfd, target, O_PATH | O_NOFOLLOW, 0);
 		if (r < 0)
@@ -212,24 +217,30 @@ static int extract_entry(struct archive *a, struct archive_entry *e, int dfd, un
 		r = write_file(a, dfd, path, mode | 0600,
 			       archive_entry_size_is_set(e) ? archive_entry_size(e) : 0, total);
 		if (r == -EFBIG)
-			return kb_err(-KB_E_INPUT, "%s: the archive unpacks to more than %zu MiB; "
-				      "refused", what, KB_MAX_EXTRACTED >> 20);
+			return kb_err(-KB_E_INPUT,
+				      "%s: the archive unpacks to more than %zu MiB; "
+				      "refused",
+				      what, KB_MAX_EXTRACTED >> 20);
 		if (r < 0)
 			return kb_err(-KB_E_INPUT, "%s: cannot extract '%s': %s", what, name,
 				      r == -EIO ? archive_error_string(a) : strerror(-r));
 		return 0;
 	case AE_IFLNK:
 		if (!archive_entry_symlink(e) || !link_stays_inside(path, archive_entry_symlink(e)))
-			return kb_err(-KB_E_INPUT, "%s: symlink '%s' -> '%s' points outside the "
-				      "source directory", what, name,
+			return kb_err(-KB_E_INPUT,
+				      "%s: symlink '%s' -> '%s' points outside the "
+				      "source directory",
+				      what, name,
 				      archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
 		if (symlinkat(archive_entry_symlink(e), dfd, path) < 0)
 			return kb_err(-KB_E_INPUT, "%s: cannot create symlink '%s': %s", what, name,
 				      strerror(errno));
 		return 0;
 	default:
-		return kb_err(-KB_E_INPUT, "%s: archive entry '%s' is a device, fifo or socket; "
-			      "refused", what, name);
+		return kb_err(-KB_E_INPUT,
+			      "%s: archive entry '%s' is a device, fifo or socket; "
+			      "refused",
+			      what, name);
 	}
 }
 
@@ -255,8 +266,10 @@ int kb_unpack(const char *archive, const char *dest, unsigned strip, const char 
 	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		/* empty entries cost nothing against KB_MAX_EXTRACTED, but each is a file */
 		if (++entries > KB_MAX_ARCHIVE_ENTRIES) {
-			r = kb_err(-KB_E_INPUT, "%s: the archive '%s' has more than %d entries; "
-				   "refused", what, archive, KB_MAX_ARCHIVE_ENTRIES);
+			r = kb_err(-KB_E_INPUT,
+				   "%s: the archive '%s' has more than %d entries; "
+				   "refused",
+				   what, archive, KB_MAX_ARCHIVE_ENTRIES);
 			goto out;
 		}
 		r = extract_entry(a, e, dfd, strip, what, &total);

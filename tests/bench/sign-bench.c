@@ -10,7 +10,8 @@
 
 int main(int argc, char **argv)
 {
-	struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE), out = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE),
+		      out = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	struct kb_signer s;
 	struct timespec a, b;
 	unsigned long n;

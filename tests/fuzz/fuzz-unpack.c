@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Set once; nftw() callbacks take no context. */
 static char sandbox[4096], archive_path[4200], dest_path[4200];
 static int dest_fd = -1;
-static int diag_fd = 2;		/* stderr as it was before -close_fd_mask=2 */
+static int diag_fd = 2; /* stderr as it was before -close_fd_mask=2 */
 
 /* The regular files seen in one walk: a file linked from outside has names we do not see. */
 struct file_id {

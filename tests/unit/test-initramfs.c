@@ -70,8 +70,10 @@ static void test_none_and_empty_command_have_no_command(void **state)
 
 static void test_backend_names_round_trip(void **state)
 {
-	static const char *const names[] = { "initramfs-tools", "dracut", "mkinitcpio",
-					     "kernel-install", "command", "builtin", "none" };
+	static const char *const names[] = {
+		"initramfs-tools", "dracut",  "mkinitcpio", "kernel-install",
+		"command",	   "builtin", "none"
+	};
 	enum kb_initramfs_backend b;
 
 	(void)state;
