@@ -1,5 +1,5 @@
 /*
- * kbuildd import-dkms: take over what DKMS has registered on this machine.
+ * import-dkms: take over what DKMS has registered on this machine.
  *
  * DKMS's tree (DKMS.md §6): NAME/VERSION/source -> /usr/src/NAME-VERSION
  * marks a registered driver, and NAME/kernel-K-ARCH -> VERSION/K/ARCH the
@@ -18,11 +18,9 @@
 #include "base/atomic.h"
 #include "base/limits.h"
 #include "base/log.h"
-#include "cli/cmd.h"
+#include "dkms/import.h"
 #include "engine.h"
 #include "state.h"
-
-#define DKMS_TREE "var/lib/dkms"
 
 /* Where a symlink in the root points, as a path inside the root; NULL if not a link. */
 static char *link_in_root(struct kb_ctx *ctx, const char *rel)
@@ -206,14 +204,11 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char 
 	return ret;
 }
 
-static int cmd_import_dkms(struct kb_ctx *ctx, int argc, char **argv)
+int kb_dkms_import(struct kb_ctx *ctx, const char *tree)
 {
-	const char *tree = argc ? argv[0] : DKMS_TREE;
 	struct kb_strv names = KB_STRV_INIT, ids = KB_STRV_INIT;
 	int ret = 0;
 
-	if (argc > 1)
-		return kb_err(-KB_E_INPUT, "import-dkms takes at most one DKMS tree");
 	while (*tree == '/')
 		tree++;
 	if (kb_root_list(&ctx->root, tree, &names) < 0)
@@ -253,18 +248,3 @@ static int cmd_import_dkms(struct kb_ctx *ctx, int argc, char **argv)
 	kb_strv_clear(&ids);
 	return ret;
 }
-
-const struct kb_cmd kb_cmd_import_dkms = {
-	.name = "import-dkms",
-	.run = cmd_import_dkms,
-	.usage = "[DKMS_TREE]",
-	.summary = "take over the drivers DKMS has registered and installed",
-	.help = "Register every driver in DKMS's tree (default /var/lib/dkms) from its source's\n"
-		"dkms.conf, and build and install each version DKMS had installed for each\n"
-		"kernel, in place of DKMS's copies. In-tree modules DKMS had moved aside are put\n"
-		"back: kbuildd's copy in updates/ takes precedence without hiding them. A broken\n"
-		"entry (its source gone) is reported and the others go on. DKMS's tree itself is\n"
-		"not changed.",
-	.options = KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_WAIT | KB_OPT_OFFLINE,
-	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
-};
