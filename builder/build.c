@@ -7,20 +7,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "build.h"
-#include "dkms-eval.h"
-#include "dkms.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "tree.h"
+#include "dkms/dkms-eval.h"
+#include "dkms/dkms.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/tree.h"
 #include "outputs.h"
 #include "sandbox.h"
 
 static const char *const default_make[] = {
 	"make", "-C", "{kernel_build}", "M={build_dir}", "modules", NULL,
 };
-
 
 static void log_line(struct kb_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(struct kb_task *t, const char *fmt, ...)
@@ -51,8 +50,8 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		int status, fd = patch ? open(patch, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -ENOMEM;
 
 		if (fd < 0)
-			return kb_task_fail(t, "cannot open patch '%s': %s", t->recipe->patches.v[i],
-					    strerror(errno));
+			return kb_task_fail(t, "cannot open patch '%s': %s",
+					    t->recipe->patches.v[i], strerror(errno));
 		kb_child_init(&c);
 		kb_strv_push(&c.args, "patch");
 		kb_strv_push(&c.args, "-p1");
@@ -62,14 +61,14 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 		c.dir = strdup(src_dir);
 		c.in_fd = fd;
 		c.out_fd = t->log_fd;
-		c.sandbox = &t->sandbox;
+		kb_sandbox_attach(&c, &t->sandbox);
 		log_line(t, "# applying %s", t->recipe->patches.v[i]);
 		status = kb_child_run(&c);
 		kb_child_release(&c);
 		close(fd);
 		if (status != 0) {
 			r = kb_task_fail(t, "patch '%s' does not apply", t->recipe->patches.v[i]);
-			record_failure(ctx, t);	/* same inputs, same failure */
+			record_failure(ctx, t); /* same inputs, same failure */
 			return r;
 		}
 	}
@@ -110,8 +109,7 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 		if (i == 0)
 			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/source", r->name, r->version);
 		else
-			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name,
-				 r->version);
+			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name, r->version);
 		if (kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
 			return -ENAMETOOLONG;
 		*strrchr(rel, '/') = '\0';
@@ -166,23 +164,26 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 	kb_sandbox_release(sb);
 	r = kb_sandbox_setup(ctx, sb);
 	if (r == -ESRCH)
-		return kb_task_fail(t, "no unprivileged user to build as: create the user '%s' "
-				 "([build] user in kbuildd.conf)", ctx->settings.user ?
-				 ctx->settings.user : "kbuildd");
+		return kb_task_fail(t,
+				    "no unprivileged user to build as: create the user '%s' "
+				    "([build] user in kbuildd.conf)",
+				    ctx->settings.user ? ctx->settings.user : "kbuildd");
 	if (r >= 0)
 		r = kb_sandbox_rw(ctx, sb, src);
 	if (r >= 0 && t->recipe->dkms_build) {
 		const char *const parts[] = { "/dkms", "/source-tree" };
 
 		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(parts); i++)
-			r = kb_pathf(rel, sizeof(rel), "%s%s", dir, parts[i]) < 0 ? -ENAMETOOLONG :
-			    kb_sandbox_ro(ctx, sb, rel);
+			r = kb_pathf(rel, sizeof(rel), "%s%s", dir, parts[i]) < 0 ?
+				    -ENAMETOOLONG :
+				    kb_sandbox_ro(ctx, sb, rel);
 		if (r >= 0)
 			r = kb_strv_push(&sb->ro, snapshot);
 	}
 	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
-		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ? -ENAMETOOLONG :
-		    kb_sandbox_ro(ctx, sb, rel);
+		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ?
+			    -ENAMETOOLONG :
+			    kb_sandbox_ro(ctx, sb, rel);
 	for (size_t i = 0; r >= 0 && i < t->kernel->trees.n; i++)
 		r = kb_strv_push(&sb->ro, t->kernel->trees.v[i]);
 	if (r >= 0 && sb->isolate && sb->uid)
@@ -191,7 +192,8 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 	if (r >= 0 && sb->isolate && sb->shared_fs)
 		r = kb_root_chmod_owner(&ctx->root, dir, 0, sb->gid, 0710);
 	if (r < 0)
-		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir, strerror(-r));
+		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir,
+				    strerror(-r));
 	return 0;
 }
 
@@ -215,7 +217,8 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 		r = kb_mkdirs(&ctx->root, dir, 0700);
 	if (r < 0)
 		return kb_task_fail(t, "cannot prepare '%s': %s", dir, strerror(-r));
-	t->log_fd = kb_root_openat(&ctx->root, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+	t->log_fd = kb_root_openat(&ctx->root, log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+				   0644);
 	if (t->log_fd < 0)
 		return kb_task_fail(t, "cannot create log '%s': %s", log, strerror(-t->log_fd));
 	log_line(t, "# kbuildd: building %s for kernel %s", kb_task_id(t, id, sizeof(id)),
@@ -279,8 +282,10 @@ static int push_substituted(struct kb_task *t, struct kb_strv *args, const char 
 	int r = substitute(word, vars, &b, &bad);
 
 	if (r < 0)
-		r = kb_task_fail(t, "unknown placeholder in '%s'; known: {kernel_release} "
-			 "{kernel_build} {build_dir} {arch} {jobs}", word);
+		r = kb_task_fail(t,
+				 "unknown placeholder in '%s'; known: {kernel_release} "
+				 "{kernel_build} {build_dir} {arch} {jobs}",
+				 word);
 	else
 		r = kb_strv_push(args, kb_buf_str(&b));
 	kb_buf_release(&b);
@@ -335,10 +340,14 @@ static int dkms_command(struct kb_ctx *ctx, struct kb_task *t, const char *build
 	_cleanup_free_ char *kconfig = NULL, *itree = kb_root_path(&ctx->root, "lib/modules");
 	struct kb_buf strip = KB_BUF_INIT;
 	struct kb_dkms_env env = {
-		.kernelver = t->kernel->release, .arch = t->kernel->arch,
-		.kernel_source_dir = t->kernel->build_dir, .dkms_tree = b->dkms_tree,
-		.source_tree = b->source_tree, .install_tree = itree,
-		.module = t->recipe->name, .module_version = t->recipe->version,
+		.kernelver = t->kernel->release,
+		.arch = t->kernel->arch,
+		.kernel_source_dir = t->kernel->build_dir,
+		.dkms_tree = b->dkms_tree,
+		.source_tree = b->source_tree,
+		.install_tree = itree,
+		.module = t->recipe->name,
+		.module_version = t->recipe->version,
 		.jobs = kb_ctx_jobs(ctx),
 	};
 	int ret;
@@ -418,7 +427,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 		return ret;
 	/* A clean environment: the build sees nothing of the caller's. */
 	t->child.clean_env = true;
-	if (!r->dkms_build) {	/* the DKMS environment already has these */
+	if (!r->dkms_build) { /* the DKMS environment already has these */
 		kb_strv_push(&t->child.env,
 			     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
 		kb_strv_push(&t->child.env, "LANG=C");
@@ -433,7 +442,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.keep_fds[1] = wfd;
 	t->child.out_fd = t->log_fd;
 	t->child.new_pgrp = true;
-	t->child.sandbox = &t->sandbox;
+	kb_sandbox_attach(&t->child, &t->sandbox);
 	t->child.dir = strdup(build_dir);
 	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);
@@ -490,8 +499,10 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		if (status > 128)
 			kb_task_fail(t, "build killed by signal %d", status - 128);
 		else if (status == KB_SANDBOX_FAILED)
-			kb_task_fail(t, "build failed (exit %d: its sandbox could not be made; the "
-				     "log says why)", status);
+			kb_task_fail(t,
+				     "build failed (exit %d: its sandbox could not be made; the "
+				     "log says why)",
+				     status);
 		else
 			kb_task_fail(t, "build failed (make exited with %d)", status);
 		log_line(t, "# kbuildd: %s", t->reason);
@@ -512,7 +523,8 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 
 		if (kb_pathf(mod, sizeof(mod), "%s/%s", src, m->path) < 0 ||
 		    !kb_root_exists(&ctx->root, mod)) {
-			kb_task_fail(t, "the build did not produce '%s' (module %s)", m->path, m->name);
+			kb_task_fail(t, "the build did not produce '%s' (module %s)", m->path,
+				     m->name);
 			log_line(t, "# kbuildd: %s", t->reason);
 			kb_build_abandon(ctx, t);
 			record_failure(ctx, t);
@@ -547,7 +559,8 @@ void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t)
 
 	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) == 0 &&
 	    (r = kb_rm_rf(&ctx->root, dir)) < 0)
-		kb_err_errno(r, "cannot remove the unfinished build '/%s' (the next run will)", dir);
+		kb_err_errno(r, "cannot remove the unfinished build '/%s' (the next run will)",
+			     dir);
 }
 
 void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines)

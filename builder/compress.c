@@ -6,11 +6,11 @@
 #include <lzma.h>
 #include <zstd.h>
 
+#include "base/limits.h"
 #include "compress.h"
-#include "kb-limits.h"
 #include <fcntl.h>
 #include <string.h>
-#include "log.h"
+#include "base/log.h"
 
 /* The LZMA2 options xz would use for @o: its -N preset, or the --lzma2 chain. */
 static int xz_options(const struct kb_compress_opts *o, lzma_options_lzma *opt)
@@ -107,7 +107,8 @@ int kb_compress(enum kb_compress how, const struct kb_compress_opts *o, const vo
 		return compress_zstd(o, data, len, out);
 	case KB_COMPRESS_GZIP:
 	default:
-		return kb_err(-KB_E_INPUT, "gzip-compressed modules are not supported: kmod on "
+		return kb_err(-KB_E_INPUT,
+			      "gzip-compressed modules are not supported: kmod on "
 			      "this system cannot load .ko.gz; set [install] compress = xz or zstd");
 	}
 }
@@ -165,7 +166,10 @@ static int decompress_zstd(const struct kb_buf *in, struct kb_buf *out)
 int kb_decompress(const struct kb_buf *in, struct kb_buf *out)
 {
 	kb_buf_reset(out);
-	if (in->len >= 6 && !memcmp(in->buf, "\xfd" "7zXZ\0", 6))
+	if (in->len >= 6 && !memcmp(in->buf,
+				    "\xfd"
+				    "7zXZ\0",
+				    6))
 		return decompress_xz(in, out);
 	if (in->len >= 4 && !memcmp(in->buf, "\x28\xb5\x2f\xfd", 4))
 		return decompress_zstd(in, out);

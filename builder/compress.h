@@ -4,21 +4,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/strbuf.h"
 #include "kernel.h"
-#include "strbuf.h"
 
 /* How xz and zstd compress: kbuild's defaults, or what compress_*_opts said. */
 struct kb_compress_opts {
-	unsigned xz_preset;	/* 0-9, as xz -N */
-	bool xz_extreme;	/* xz -e */
-	int xz_check;		/* an lzma_check */
-	uint32_t xz_dict;	/* --lzma2=dict=, bytes; 0: the preset's */
-	int xz_lc, xz_lp, xz_pb, xz_nice, xz_depth;	/* --lzma2=...; -1: the preset's */
-	bool xz_custom;		/* --lzma2 given: its preset is its own (default 6), not -N */
+	unsigned xz_preset;			    /* 0-9, as xz -N */
+	bool xz_extreme;			    /* xz -e */
+	int xz_check;				    /* an lzma_check */
+	uint32_t xz_dict;			    /* --lzma2=dict=, bytes; 0: the preset's */
+	int xz_lc, xz_lp, xz_pb, xz_nice, xz_depth; /* --lzma2=...; -1: the preset's */
+	bool xz_custom; /* --lzma2 given: its preset is its own (default 6), not -N */
 	unsigned xz_custom_preset;
 	bool xz_custom_extreme;
-	int zstd_level;		/* 1-22, or negative for --fast=N */
-	bool zstd_checksum;	/* --check */
+	int zstd_level;	    /* 1-22, or negative for --fast=N */
+	bool zstd_checksum; /* --check */
 };
 
 /* kbuild's: xz -6 --check=crc32 --lzma2=dict=1MiB, zstd at its default level. */

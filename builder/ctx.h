@@ -4,24 +4,24 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "path.h"
-#include "util.h"
+#include "base/path.h"
+#include "base/util.h"
 
 /* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
 struct kb_settings {
-	unsigned long jobs;		/* 0 = auto */
-	bool jobs_set;			/* given, even as auto: framework.conf's gives way */
-	unsigned long timeout;		/* seconds per build */
+	unsigned long jobs;    /* 0 = auto */
+	bool jobs_set;	       /* given, even as auto: framework.conf's gives way */
+	unsigned long timeout; /* seconds per build */
 	char *user;
-	char *dest;			/* default module destination */
-	char *compress;			/* auto | none | xz | zstd | gzip */
+	char *dest;	/* default module destination */
+	char *compress; /* auto | none | xz | zstd | gzip */
 	char *initramfs_backend;
-	char *initramfs_command;	/* backend = command: the generator, {kernel_release} filled in */
+	char *initramfs_command; /* backend = command: the generator, {kernel_release} filled in */
 	char *sign_key, *sign_cert, *sign_hash;
 	char *cache;
-	char *ca_file;			/* TLS CA bundle instead of the system's */
-	unsigned long fetch_timeout;	/* seconds without progress before a download fails */
-	bool hooks_strict;		/* [hooks] strict: a failed build fails the kernel's hook */
+	char *ca_file;		     /* TLS CA bundle instead of the system's */
+	unsigned long fetch_timeout; /* seconds without progress before a download fails */
+	bool hooks_strict;	     /* [hooks] strict: a failed build fails the kernel's hook */
 	bool offline;
 };
 
@@ -30,26 +30,26 @@ struct kb_framework;
 
 struct kb_ctx {
 	struct kb_root root;
-	const char *root_arg;		/* --root as given */
-	const char *config_file;	/* --config, or NULL for the default */
+	const char *root_arg;	 /* --root as given */
+	const char *config_file; /* --config, or NULL for the default */
 	struct kb_settings settings;
-	struct kb_strv kernels;		/* -k/--kernel, repeatable */
-	unsigned long jobs;		/* -j; 0 = settings, then cores */
-	unsigned long wait_seconds;	/* --wait for the lock */
+	struct kb_strv kernels;	    /* -k/--kernel, repeatable */
+	unsigned long jobs;	    /* -j; 0 = settings, then cores */
+	unsigned long wait_seconds; /* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	bool no_initramfs, initramfs_now;
-	const char *hash;		/* --hash for sign */
-	const char *cert;		/* --cert for verify */
+	const char *hash; /* --hash for sign */
+	const char *cert; /* --cert for verify */
 	int lock_fd;
-	const char *command;		/* for the lock's holder line */
+	const char *command; /* for the lock's holder line */
 	/* found once per run by the first sandbox (sandbox.c) */
 	bool sandbox_known;
-	bool sandbox_shared_fs;		/* a chroot that is no mount: no mounts of its own */
-	bool build_user_found;		/* else root has no unprivileged user to build as */
+	bool sandbox_shared_fs; /* a chroot that is no mount: no mounts of its own */
+	bool build_user_found;	/* else root has no unprivileged user to build as */
 	uid_t build_uid;
 	gid_t build_gid;
 	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
-	struct kb_framework *framework;	/* /etc/dkms/framework.conf(.d), read once (framework.h) */
+	struct kb_framework *framework; /* /etc/dkms/framework.conf(.d), read once (framework.h) */
 	bool post_transaction;		/* dkms front end: run DKMS's post_transaction after */
 	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
 	int dkms_status;		/* that code, set by the engine */

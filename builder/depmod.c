@@ -8,10 +8,10 @@
 
 #include <libkmod.h>
 
-#include "atomic.h"
-#include "child.h"
+#include "base/atomic.h"
+#include "base/child.h"
+#include "base/log.h"
 #include "depmod.h"
-#include "log.h"
 #include "manifest.h"
 
 #define PENDING_DIR "var/lib/kbuildd/depmod-pending"
@@ -103,9 +103,12 @@ int kb_depmod(struct kb_ctx *ctx, const struct kb_kernel *k)
 
 /* kmod's depmod (30) writes each index as NAME.PID.USEC.SEC beside it, then renames it. */
 static const char *const depmod_indexes[] = {
-	"modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin",
-	"modules.softdep", "modules.weakdep", "modules.symbols", "modules.symbols.bin",
-	"modules.builtin.bin", "modules.builtin.alias.bin", "modules.devname",
+	"modules.dep",	       "modules.dep.bin",
+	"modules.alias",       "modules.alias.bin",
+	"modules.softdep",     "modules.weakdep",
+	"modules.symbols",     "modules.symbols.bin",
+	"modules.builtin.bin", "modules.builtin.alias.bin",
+	"modules.devname",
 };
 
 /* "123.456.789" and nothing else */
@@ -165,7 +168,7 @@ void kb_depmod_recover(struct kb_ctx *ctx, unsigned *cleaned)
 		    kb_pathf(dir, sizeof(dir), "lib/modules/%s", kernels.v[i]) < 0)
 			continue;
 		if (!kb_root_exists(&ctx->root, dir)) {
-			depmod_done(ctx, &k);	/* the kernel is gone, and its indexes with it */
+			depmod_done(ctx, &k); /* the kernel is gone, and its indexes with it */
 			continue;
 		}
 		if (kb_root_read(&ctx->root, rel, mark.max, &mark) >= 0 &&
@@ -227,7 +230,8 @@ static int push_needs(struct kmod_module *mod, const char *dir, const char *rele
 	size_t len = strlen(dir);
 	int r = 0;
 
-	kmod_list_foreach(l, deps) {
+	kmod_list_foreach(l, deps)
+	{
 		struct kmod_module *dep = kmod_module_get_module(l);
 		const char *path = kmod_module_get_path(dep);
 		char rel[PATH_MAX];
@@ -287,8 +291,8 @@ int kb_depmod_check(struct kb_ctx *ctx, const struct kb_kernel *k)
 
 			if (!kb_manifest_module_name(path, name, sizeof(name)))
 				continue;
-			if (!kctx || resolve(kctx, name, got, sizeof(got)) < 0 ||
-			    !want || !strcmp(got, want))
+			if (!kctx || resolve(kctx, name, got, sizeof(got)) < 0 || !want ||
+			    !strcmp(got, want))
 				continue;
 			shadowed++;
 			kb_warn("module %s for %s resolves to '%s', which shadows kbuildd's '%s'",

@@ -8,11 +8,11 @@
 
 #include "depmod.h"
 #include "engine.h"
-#include "initramfs.h"
+#include "initramfs-job.h"
 #include "install.h"
 #include "jobs.h"
-#include "log.h"
-#include "choice.h"
+#include "base/log.h"
+#include "sign-choice.h"
 
 const char *kb_task_outcome(const struct kb_task *t)
 {
@@ -87,8 +87,8 @@ static void report_json(struct kb_ctx *ctx, const struct kb_plan *plan)
 
 static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 {
-	static const char *const names[] = { "installed", "built", "up to date", "excluded",
-					     "no headers", "failed", "skipped", "error" };
+	static const char *const names[] = { "installed",  "built",  "up to date", "excluded",
+					     "no headers", "failed", "skipped",	   "error" };
 	unsigned counts[ARRAY_SIZE(names)] = { 0 };
 	struct kb_plan_columns w = kb_plan_columns(plan, false);
 	struct kb_buf summary = KB_BUF_INIT;
@@ -113,7 +113,8 @@ static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
 	}
 	for (size_t j = 0; j < ARRAY_SIZE(names); j++)
 		if (counts[j])
-			kb_buf_addf(&summary, "%s%u %s", summary.len ? ", " : "", counts[j], names[j]);
+			kb_buf_addf(&summary, "%s%u %s", summary.len ? ", " : "", counts[j],
+				    names[j]);
 	if (kb_log_get_level() >= KB_LOG_NORMAL)
 		printf("%s\n", summary.len ? kb_buf_str(&summary) : "nothing to do");
 	kb_buf_release(&summary);
@@ -143,8 +144,8 @@ static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
 		}
 	}
 	/* an older copy of a module just replaced, carried by the current image */
-	if (!wanted && kb_initramfs_detect(ctx) != KB_INITRAMFS_NONE)
-		wanted = kb_initramfs_carries(ctx, k, &replaced);
+	if (!wanted && kb_initramfs_backend_of(ctx) != KB_INITRAMFS_NONE)
+		wanted = kb_initramfs_carries(&ctx->root, k->release, &replaced);
 	kb_strv_clear(&replaced);
 	return wanted;
 }
@@ -163,7 +164,7 @@ static int install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_ke
 		failed++;
 	else
 		kb_depmod_check(ctx, k);
-	if (wants_initramfs(ctx, plan, k) && kb_initramfs_regenerate(ctx, k) < 0)
+	if (wants_initramfs(ctx, plan, k) && kb_initramfs_update(ctx, k) < 0)
 		failed++;
 	return failed;
 }
@@ -175,8 +176,7 @@ struct early_installs {
 	int failed;
 };
 
-static void install_early(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k,
-			  void *data)
+static void install_early(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k, void *data)
 {
 	struct early_installs *e = data;
 
@@ -247,13 +247,14 @@ static void tell_missing(const struct kb_ctx *ctx, const struct kb_plan *plan)
 		kb_task_id(t, id, sizeof(id));
 		/* the front end's callers know DKMS's words */
 		if (ctx->dkms_codes && stop)
-			kb_err(-KB_E_BUILD, "Aborting build of module %s for kernel %s (%s) due to "
+			kb_err(-KB_E_BUILD,
+			       "Aborting build of module %s for kernel %s (%s) due to "
 			       "missing BUILD_DEPENDS: %s.\nYou may override by specifying --force.",
 			       id, t->kernel->release, t->kernel->arch, t->missing);
 		else if (ctx->dkms_codes)
 			kb_warn("Trying to build module %s for kernel %s (%s) despite of missing "
-				"BUILD_DEPENDS: %s.", id, t->kernel->release, t->kernel->arch,
-				t->missing);
+				"BUILD_DEPENDS: %s.",
+				id, t->kernel->release, t->kernel->arch, t->missing);
 		else if (stop)
 			kb_err(-KB_E_BUILD, "%s for %s: %s", id, t->kernel->release, t->reason);
 		else
@@ -273,7 +274,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 
 	r = kb_state_load(ctx, &set);
 	if (r >= 0 && (r = kb_kernels_discover(ctx, &kernels)) == -KB_E_INPUT)
-		kb_dkms_exit(ctx, 21);	/* a -k kernel is not there at all: no headers either */
+		kb_dkms_exit(ctx, 21); /* a -k kernel is not there at all: no headers either */
 	if (r >= 0)
 		r = kb_signing_setup(ctx, &kernels, &signing, !ctx->dry_run);
 	if (r >= 0)

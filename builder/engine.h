@@ -26,4 +26,3 @@ const char *kb_task_outcome(const struct kb_task *t);
  */
 int kb_engine_args(struct kb_ctx *ctx, int argc, char **argv, bool register_paths,
 		   struct kb_strv *ids);
-

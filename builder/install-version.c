@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "install-version.h"
-#include "kb-limits.h"
 #include "module-elf.h"
 #include "version.h"
 
@@ -85,7 +85,7 @@ struct finder {
 	const struct modver *new;
 	const struct kb_manifest_set *all;
 	unsigned long entries;
-	char path[PATH_MAX];		/* the newer one found, relative to the root */
+	char path[PATH_MAX]; /* the newer one found, relative to the root */
 	struct modver found;
 };
 
@@ -106,18 +106,23 @@ static void walk(struct finder *f, int dfd, char *rel, unsigned depth)
 
 		if (de->d_name[0] == '.' || len + strlen(de->d_name) + 2 > PATH_MAX)
 			continue;
-		if (type == DT_UNKNOWN && fstatat(dirfd(dir), de->d_name, &st,
-						  AT_SYMLINK_NOFOLLOW) == 0)
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+		if (type == DT_UNKNOWN &&
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			type = S_ISDIR(st.st_mode) ? DT_DIR :
+			       S_ISREG(st.st_mode) ? DT_REG :
+						     DT_UNKNOWN;
 		snprintf(rel + len, PATH_MAX - len, "/%s", de->d_name);
 		/* symlinks (the kernel's build and source among them) are not followed */
 		if (type == DT_DIR && depth < 16)
-			walk(f, openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				       O_CLOEXEC), rel, depth + 1);
+			walk(f,
+			     openat(dirfd(dir), de->d_name,
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+			     rel, depth + 1);
 		else if (type == DT_REG && names_module(de->d_name, f->want) &&
 			 !kb_manifest_owner(f->all, rel) &&
-			 fd_modver(openat(dirfd(dir), de->d_name, O_RDONLY | O_NOFOLLOW |
-					  O_NONBLOCK | O_CLOEXEC), &f->found) &&
+			 fd_modver(openat(dirfd(dir), de->d_name,
+					  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC),
+				   &f->found) &&
 			 is_newer(&f->found, f->new))
 			snprintf(f->path, sizeof(f->path), "%s", rel);
 		rel[len] = '\0';
@@ -140,9 +145,8 @@ static const char *own_copy(const struct kb_task *t, const char *name,
 	return own.n && kb_manifest_module_owner(&own, name, NULL, &path) ? path : NULL;
 }
 
-int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t,
-			     const struct kb_module_spec *m, const struct kb_buf *image,
-			     const struct kb_manifest_set *all)
+int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t, const struct kb_module_spec *m,
+			     const struct kb_buf *image, const struct kb_manifest_set *all)
 {
 	struct modver new;
 	struct finder f = { .want = m->name, .new = &new, .all = all };
@@ -167,7 +171,8 @@ int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t,
 	if (!f.path[0])
 		return 0;
 	t->dkms_exit = 6;
-	return kb_task_fail(t, "module version %s for %s.ko is not newer than what is already "
+	return kb_task_fail(t,
+			    "module version %s for %s.ko is not newer than what is already "
 			    "found in kernel %s (%s, in '/%s'); --force installs it anyway",
 			    new.version, m->name, t->kernel->release, f.found.version, f.path);
 }

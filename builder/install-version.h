@@ -13,6 +13,5 @@
  * lib/modules/KERNEL that no manifest of @all lists (the kernel's own).
  * --force skips the check. 0, or kb_task_fail() with t->dkms_exit 6.
  */
-int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t,
-			     const struct kb_module_spec *m, const struct kb_buf *image,
-			     const struct kb_manifest_set *all);
+int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t, const struct kb_module_spec *m,
+			     const struct kb_buf *image, const struct kb_manifest_set *all);

@@ -8,19 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "choice.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "compress.h"
 #include "depmod.h"
-#include "dkms.h"
-#include "external.h"
-#include "framework.h"
+#include "dkms/dkms.h"
+#include "dkms/framework.h"
+#include "dkms/sign-file.h"
 #include "install-version.h"
 #include "install.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
 #include "outputs.h"
+#include "sign-choice.h"
 
 static enum kb_compress target_compression(const struct kb_ctx *ctx, const struct kb_kernel *k)
 {
@@ -37,7 +37,6 @@ static enum kb_compress target_compression(const struct kb_ctx *ctx, const struc
 	return KB_COMPRESS_NONE;
 }
 
-
 /*
  * Check the bytes the build produced (outputs.c) as every module is
  * checked (module-elf.c): a sane ELF shape before anything parses it, and
@@ -53,13 +52,15 @@ static int check_module(struct kb_task *t, const struct kb_module_spec *m, const
 		return kb_task_fail(t, "module %s is not a valid kernel module: %s", m->path, why);
 	if (kb_elf_modinfo(raw->buf, raw->len, "vermagic", 0, vermagic, sizeof(vermagic)) < 0 ||
 	    strncmp(vermagic, release, strlen(release)) || vermagic[strlen(release)] != ' ')
-		return kb_task_fail(t, "%s has vermagic '%s', not kernel %s (it would fail with "
-				    "\"Invalid module format\")", m->path, vermagic, release);
+		return kb_task_fail(t,
+				    "%s has vermagic '%s', not kernel %s (it would fail with "
+				    "\"Invalid module format\")",
+				    m->path, vermagic, release);
 	return 0;
 }
 
 struct staged {
-	char *path;		/* lib/modules/K/dest/name.ko[.xz] */
+	char *path; /* lib/modules/K/dest/name.ko[.xz] */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
 };
@@ -104,14 +105,18 @@ static int sign_module(struct kb_ctx *ctx, struct kb_task *t, const struct kb_mo
 	r = kb_signer_set_hash(ks->signer, hash);
 	if (r >= 0 && ks->program) {
 		const struct kb_sign_program p = {
-			.program = ks->program, .hash = hash, .key = ks->key_host,
-			.cert = ks->cert_host, .cert_x509 = ks->signer->cert,
+			.program = ks->program,
+			.hash = hash,
+			.key = ks->key_host,
+			.cert = ks->cert_host,
+			.cert_x509 = ks->signer->cert,
 			.origin = ks->program_origin,
 		};
 
 		r = kb_sign_external(&p, image->buf, image->len, &signed_image, what);
 		if (r < 0)
-			r = kb_task_fail(t, "%s not signed: sign_file %s did not sign it (said above)",
+			r = kb_task_fail(t,
+					 "%s not signed: sign_file %s did not sign it (said above)",
 					 m->path, ks->program);
 	} else if (r >= 0) {
 		r = kb_sign_module(ks->signer, image->buf, image->len, &signed_image, what);
@@ -148,13 +153,13 @@ static int stage_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_
 			return r;
 		}
 		r = sign_module(ctx, t, m, &raw);
-		if (r == -KB_E_BUILD) {	/* the reason is set */
+		if (r == -KB_E_BUILD) { /* the reason is set */
 			kb_buf_release(&raw);
 			return r;
 		}
 		if (r >= 0)
-			r = kb_compress(how, ctx->framework ? &ctx->framework->compress : NULL, raw.buf,
-					 raw.len, &out[i].data);
+			r = kb_compress(how, ctx->framework ? &ctx->framework->compress : NULL,
+					raw.buf, raw.len, &out[i].data);
 		kb_buf_release(&raw);
 		if (r < 0)
 			return kb_task_fail(t, "cannot prepare %s: %s", m->path, kb_strerror(r));
@@ -285,18 +290,21 @@ static int check_module_names(struct kb_ctx *ctx, struct kb_task *t,
 {
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const char *name = t->recipe->modules[i].name, *path = NULL;
-		const struct kb_manifest *other = kb_manifest_module_owner(all, name, t->recipe->name,
-									   &path);
+		const struct kb_manifest *other = kb_manifest_module_owner(all, name,
+									   t->recipe->name, &path);
 
 		if (!other)
 			continue;
 		if (!ctx->force)
-			return kb_task_fail(t, "module %s is already installed by recipe %s/%s as "
+			return kb_task_fail(t,
+					    "module %s is already installed by recipe %s/%s as "
 					    "'/%s'; one would shadow the other (--force installs "
-					    "both)", name, other->name, other->version, path);
+					    "both)",
+					    name, other->name, other->version, path);
 		kb_warn("%s for %s: module %s is also installed by recipe %s/%s as '/%s'; which "
-			"one loads is depmod's choice (--force)", t->recipe->name,
-			t->kernel->release, name, other->name, other->version, path);
+			"one loads is depmod's choice (--force)",
+			t->recipe->name, t->kernel->release, name, other->name, other->version,
+			path);
 	}
 	return 0;
 }
@@ -314,29 +322,36 @@ static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct k
 	if (r < 0)
 		return r;
 	if (damaged)
-		return kb_task_fail(t, "%s; kbuildd cannot tell what it installed: repair or delete "
-				 "that manifest, and remove what it listed", damaged->damage);
+		return kb_task_fail(t,
+				    "%s; kbuildd cannot tell what it installed: repair or delete "
+				    "that manifest, and remove what it listed",
+				    damaged->damage);
 	for (size_t i = 0; i < n; i++) {
 		const struct kb_manifest *owner = kb_manifest_owner(all, st[i].path);
 
 		if (owner && strcmp(owner->name, t->recipe->name))
-			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path, owner->name,
-					 owner->version);
+			return kb_task_fail(t, "'/%s' belongs to recipe %s/%s", st[i].path,
+					    owner->name, owner->version);
 		if (owner || !kb_root_exists(&ctx->root, st[i].path))
 			continue;
 		damaged = kb_manifest_damaged_owner(all, st[i].path);
 		if (damaged)
-			return kb_task_fail(t, "refusing to overwrite '/%s': it may belong to recipe %s, "
-					 "whose manifest is damaged: %s", st[i].path, damaged->name,
-					 damaged->damage);
-		if (!ctx->force && !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
-			return kb_task_fail(t, "refusing to overwrite '/%s', which kbuildd did not "
-					 "install (use --force to take it over)", st[i].path);
+			return kb_task_fail(t,
+					    "refusing to overwrite '/%s': it may belong to recipe %s, "
+					    "whose manifest is damaged: %s",
+					    st[i].path, damaged->name, damaged->damage);
+		if (!ctx->force &&
+		    !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
+			return kb_task_fail(t,
+					    "refusing to overwrite '/%s', which kbuildd did not "
+					    "install (use --force to take it over)",
+					    st[i].path);
 	}
 	return 0;
 }
 
-static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m, const struct kb_task *t)
+static bool manifest_current(struct kb_ctx *ctx, const struct kb_manifest *m,
+			     const struct kb_task *t)
 {
 	if (strcmp(m->version, t->recipe->version) || strcmp(m->build_id, t->build_id))
 		return false;
@@ -436,10 +451,13 @@ static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage 
 			r = kb_stage_write(stage, i, st[i].data.buf ? st[i].data.buf : "",
 					   st[i].data.len, 0644);
 		if (r == -ELOOP)
-			return kb_err(r, "cannot write '/%s': a symbolic link is in the way below "
-				      "/lib/modules/%s; nothing was changed", st[i].path, release);
+			return kb_err(r,
+				      "cannot write '/%s': a symbolic link is in the way below "
+				      "/lib/modules/%s; nothing was changed",
+				      st[i].path, release);
 		if (r < 0)
-			return kb_err_errno(r, "cannot write '/%s'; nothing was changed", st[i].path);
+			return kb_err_errno(r, "cannot write '/%s'; nothing was changed",
+					    st[i].path);
 	}
 	return 0;
 }
@@ -503,7 +521,8 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		if (r >= 0)
 			r = kb_manifest_write(ctx, t->kernel->release, &both);
 		if (r < 0)
-			kb_err_errno(r, "cannot record the install of %s for %s; nothing was changed",
+			kb_err_errno(r,
+				     "cannot record the install of %s for %s; nothing was changed",
 				     t->recipe->name, t->kernel->release);
 	}
 	if (r >= 0)
@@ -577,8 +596,8 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
 		if (t->state == KB_TASK_FAILED || t->state == KB_TASK_SKIPPED) {
 			failed++;
-			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)), k->release,
-			       t->reason);
+			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),
+			       k->release, t->reason);
 		} else if (r >= 0) {
 			*changed = *changed || !ctx->dry_run;
 		}

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "build.h"
 #include "jobs.h"
-#include "log.h"
 #include "state.h"
 
 /*
@@ -37,8 +37,8 @@ static void on_signal(int sig)
 }
 
 struct jobserver {
-	int rfd, wfd;	/* the pipe the makes share */
-	int nb_rfd;	/* our own non-blocking open of the read end */
+	int rfd, wfd; /* the pipe the makes share */
+	int nb_rfd;   /* our own non-blocking open of the read end */
 	unsigned slots;
 };
 
@@ -290,7 +290,7 @@ static void finish_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task
 {
 	char id[160];
 
-	kill(-t->child.pid, SIGKILL);	/* whatever the build left in its process group */
+	kill(-t->child.pid, SIGKILL); /* whatever the build left in its process group */
 	t->child.pid = -1;
 	give_token(js);
 	(*running)--;
@@ -318,8 +318,7 @@ static struct kb_task *task_by_pid(struct kb_plan *plan, pid_t pid)
 	return NULL;
 }
 
-static void reap(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js,
-		 unsigned *running)
+static void reap(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js, unsigned *running)
 {
 	int wstatus;
 	pid_t pid;

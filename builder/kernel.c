@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "kernel.h"
-#include "log.h"
 
 const char *kb_compress_name(enum kb_compress c)
 {
@@ -65,9 +65,11 @@ static char *unquote(char *v)
 
 static const char *config_arch(const struct kb_kernel *k)
 {
-	static const struct { const char *config, *arch; } map[] = {
+	static const struct {
+		const char *config, *arch;
+	} map[] = {
 		{ "CONFIG_X86_64", "x86_64" }, { "CONFIG_ARM64", "aarch64" },
-		{ "CONFIG_X86_32", "i386" }, { "CONFIG_ARM", "arm" },
+		{ "CONFIG_X86_32", "i386" },   { "CONFIG_ARM", "arm" },
 		{ "CONFIG_RISCV", "riscv64" }, { "CONFIG_S390", "s390x" },
 		{ "CONFIG_PPC64", "ppc64le" }, { "CONFIG_LOONGARCH", "loongarch64" },
 		{ "CONFIG_MIPS", "mips" },
@@ -120,7 +122,7 @@ static int add_tree(struct kb_kernel *k, const char *path)
 	struct stat st;
 
 	if (!real || !strcmp(real, "/") || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
-		return 0;	/* a dangling link leads nowhere to keep */
+		return 0; /* a dangling link leads nowhere to keep */
 	for (size_t i = 0; i < k->trees.n; i++) {
 		size_t n = strlen(k->trees.v[i]);
 
@@ -159,7 +161,8 @@ static int add_referenced(struct kb_kernel *k, const char *tree)
 	/* a full kernel Makefile is larger, and names its includes through variables */
 	if (r >= 0 && asprintf(&path, "%s/Makefile", tree) >= 0 &&
 	    kb_read_file(AT_FDCWD, path, makefile.max, &makefile) >= 0) {
-		for (char *line = makefile.buf; r >= 0 && line && *line; line = strchr(line, '\n')) {
+		for (char *line = makefile.buf; r >= 0 && line && *line;
+		     line = strchr(line, '\n')) {
 			char *end, *slash;
 
 			line += *line == '\n';
@@ -204,8 +207,10 @@ static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 	/* The build tree is read as make will see it: a link to /usr/src is the host's. */
 	bfd = open(k->build_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0)
-		return not_usable(k, "no kernel headers (%s/build is missing); install the "
-				  "linux-headers package for this kernel", k->release);
+		return not_usable(k,
+				  "no kernel headers (%s/build is missing); install the "
+				  "linux-headers package for this kernel",
+				  k->release);
 	for (size_t i = 0; i < ARRAY_SIZE(needed); i++)
 		if (faccessat(bfd, needed[i], R_OK, 0) < 0) {
 			r = not_usable(k, "headers are incomplete: no %s in the build tree",

@@ -3,9 +3,9 @@
 
 #include <stdbool.h>
 
+#include "base/strbuf.h"
+#include "base/util.h"
 #include "ctx.h"
-#include "strbuf.h"
-#include "util.h"
 #include "version.h"
 
 enum kb_compress { KB_COMPRESS_NONE, KB_COMPRESS_XZ, KB_COMPRESS_ZSTD, KB_COMPRESS_GZIP };
@@ -14,19 +14,19 @@ struct kb_kernel {
 	char *release;
 	struct kb_kver ver;
 	bool has_ver;
-	char *build_dir;	/* host path handed to make -C */
-	struct kb_strv trees;	/* host dirs a build reads, resolved: build_dir's first */
+	char *build_dir;      /* host path handed to make -C */
+	struct kb_strv trees; /* host dirs a build reads, resolved: build_dir's first */
 	bool usable;
-	char *reason;		/* why not usable */
-	char *arch;		/* x86_64, aarch64, ... */
-	enum kb_compress compress;	/* what the kernel's own modules use */
+	char *reason;		   /* why not usable */
+	char *arch;		   /* x86_64, aarch64, ... */
+	enum kb_compress compress; /* what the kernel's own modules use */
 	bool module_sig;
 	char *sig_hash;
-	struct kb_buf config;	/* the .config text */
+	struct kb_buf config; /* the .config text */
 	char config_hash[KB_SHA256_HEX];
 	char symvers_hash[KB_SHA256_HEX];
-	char *cc_version;	/* CONFIG_CC_VERSION_TEXT */
-	bool told_unsigned;	/* the "not signed" note was shown for this run */
+	char *cc_version;   /* CONFIG_CC_VERSION_TEXT */
+	bool told_unsigned; /* the "not signed" note was shown for this run */
 };
 
 struct kb_kernel_list {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "manifest.h"
 
 #define INSTALLED_DIR "var/lib/kbuildd/installed"
@@ -76,8 +76,8 @@ static int parse_line(struct kb_manifest *m, char *line)
  * One line, NUL bytes and all. A damaged line still gives up what it can
  * (the pieces around a NUL), so that files it may list stay known.
  */
-static int parse_one(struct kb_manifest *m, char *line, size_t n, unsigned lineno,
-		     unsigned *bad, const char **why)
+static int parse_one(struct kb_manifest *m, char *line, size_t n, unsigned lineno, unsigned *bad,
+		     const char **why)
 {
 	bool has_nul = strlen(line) != n;
 	char *piece, *next;
@@ -131,7 +131,8 @@ int kb_manifest_parse(const char *text, size_t len, const char *what, struct kb_
 		bad = lineno, why = "ends without a 'recipe NAME VERSION' line";
 	if (r >= 0 && why)
 		r = asprintf(&m->damage, "%s:%u: damaged manifest: %s", what, bad, why) < 0 ?
-		    -ENOMEM : -KB_E_INPUT;
+			    -ENOMEM :
+			    -KB_E_INPUT;
 	free(copy);
 	if (r == -ENOMEM)
 		kb_manifest_release(m);
@@ -160,7 +161,7 @@ int kb_manifest_read(const struct kb_ctx *ctx, const char *kernel, const char *n
 	if (r >= 0)
 		r = kb_manifest_parse(text.buf ? text.buf : "", text.len, what, m);
 	else if (asprintf(&m->damage, "%s: unreadable manifest: %s", what, kb_strerror(r)) >= 0)
-		r = -KB_E_INPUT;	/* what it lists is unknown, as when damaged */
+		r = -KB_E_INPUT; /* what it lists is unknown, as when damaged */
 	kb_buf_release(&text);
 	if (r == -KB_E_INPUT) {
 		/* known by its file name, whatever it says inside */
@@ -223,7 +224,7 @@ int kb_manifest_read_all(const struct kb_ctx *ctx, const char *kernel, struct kb
 			kb_manifest_release(&m);
 	}
 	closedir(dir);
-	return r == -ENOENT ? 0 : r;	/* gone since the listing */
+	return r == -ENOENT ? 0 : r; /* gone since the listing */
 }
 
 int kb_manifest_write(const struct kb_ctx *ctx, const char *kernel, const struct kb_manifest *m)
@@ -308,7 +309,7 @@ bool kb_manifest_module_name(const char *path, char *out, size_t size)
 	char *dot;
 
 	if (!kb_str_startswith(path, "lib/modules/") || !strstr(base ? base : path, ".ko"))
-		return false;	/* configuration files kbuildd also owns */
+		return false; /* configuration files kbuildd also owns */
 	snprintf(out, size, "%s", base ? base + 1 : path);
 	dot = strstr(out, ".ko");
 	if (dot)

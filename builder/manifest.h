@@ -1,11 +1,11 @@
 /* Manifests: which files kbuildd installed for a (recipe, kernel), with their sha256. */
 #pragma once
 
+#include "base/util.h"
 #include "ctx.h"
-#include "util.h"
 
 struct kb_manifest_file {
-	char *path;			/* relative to the root: lib/modules/K/... */
+	char *path; /* relative to the root: lib/modules/K/... */
 	char sha256[KB_SHA256_HEX];
 };
 
@@ -23,9 +23,9 @@ struct kb_manifest {
 };
 
 struct kb_manifest_set {
-	struct kb_manifest *v;		/* readable */
+	struct kb_manifest *v; /* readable */
 	size_t n;
-	struct kb_manifest *damaged;	/* damaged or unreadable: see kb_manifest.damage */
+	struct kb_manifest *damaged; /* damaged or unreadable: see kb_manifest.damage */
 	size_t n_damaged;
 };
 

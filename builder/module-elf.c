@@ -12,14 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "compress.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
-#include "util.h"
 
-#define CRC_PREFIX	"__crc_"
-#define VERSION_ENTRY	64	/* __versions: a CRC, then the name padded to 64 bytes */
+#define CRC_PREFIX "__crc_"
+#define VERSION_ENTRY 64 /* __versions: a CRC, then the name padded to 64 bytes */
 
 struct image {
 	const unsigned char *p;
@@ -27,7 +27,7 @@ struct image {
 	bool is64, msb;
 	uint64_t shoff;
 	unsigned shnum;
-	uint64_t names_off, names_size;	/* the section-name string table */
+	uint64_t names_off, names_size; /* the section-name string table */
 };
 
 struct section {
@@ -44,12 +44,12 @@ static uint64_t get(const struct image *im, uint64_t off, size_t n)
 }
 
 /* A field of a structure at @base, at the offset and width its class gives it. */
-#define FIELD(im, base, type32, type64, f)						\
-	get(im, (base) + ((im)->is64 ? offsetof(type64, f) : offsetof(type32, f)),	\
+#define FIELD(im, base, type32, type64, f)                                         \
+	get(im, (base) + ((im)->is64 ? offsetof(type64, f) : offsetof(type32, f)), \
 	    (im)->is64 ? sizeof(((type64 *)0)->f) : sizeof(((type32 *)0)->f))
-#define EHDR(im, f)		FIELD(im, 0, Elf32_Ehdr, Elf64_Ehdr, f)
-#define SHDR(im, base, f)	FIELD(im, base, Elf32_Shdr, Elf64_Shdr, f)
-#define SYM(im, base, f)	FIELD(im, base, Elf32_Sym, Elf64_Sym, f)
+#define EHDR(im, f) FIELD(im, 0, Elf32_Ehdr, Elf64_Ehdr, f)
+#define SHDR(im, base, f) FIELD(im, base, Elf32_Shdr, Elf64_Shdr, f)
+#define SYM(im, base, f) FIELD(im, base, Elf32_Sym, Elf64_Sym, f)
 
 static size_t ehdr_size(const struct image *im)
 {
@@ -121,8 +121,10 @@ static int check_ident(struct image *im, char *why, size_t size)
 	im->msb = p[EI_DATA] == ELFDATA2MSB;
 	/* libkmod wants more than the header: it is not a module without sections anyway */
 	if (im->len <= ehdr_size(im))
-		return bad(why, size, "truncated: %zu bytes do not hold more than the %zu-byte ELF "
-			   "header", im->len, ehdr_size(im));
+		return bad(why, size,
+			   "truncated: %zu bytes do not hold more than the %zu-byte ELF "
+			   "header",
+			   im->len, ehdr_size(im));
 	return 0;
 }
 
@@ -133,8 +135,10 @@ static int check_header(struct image *im, char *why, size_t size)
 	struct section names;
 
 	if (type != ET_REL)
-		return bad(why, size, "ELF type %llu is not a relocatable object (ET_REL), as "
-			   "every kernel module is", (unsigned long long)type);
+		return bad(why, size,
+			   "ELF type %llu is not a relocatable object (ET_REL), as "
+			   "every kernel module is",
+			   (unsigned long long)type);
 	if (ehsize != ehdr_size(im))
 		return bad(why, size, "e_ehsize is %llu, not %zu", (unsigned long long)ehsize,
 			   ehdr_size(im));
@@ -144,14 +148,17 @@ static int check_header(struct image *im, char *why, size_t size)
 	im->shoff = EHDR(im, e_shoff);
 	im->shnum = (unsigned)EHDR(im, e_shnum);
 	if (!im->shnum)
-		return bad(why, size, "e_shnum is 0: no section headers, or their count moved to "
+		return bad(why, size,
+			   "e_shnum is 0: no section headers, or their count moved to "
 			   "an SHN_XINDEX extension, which is refused");
 	if (im->shoff < ehsize || !in_file(im, im->shoff, (uint64_t)im->shnum * shentsize))
-		return bad(why, size, "the section header table (%u entries at offset %llu) lies "
-			   "outside the file (%zu bytes)", im->shnum,
-			   (unsigned long long)im->shoff, im->len);
+		return bad(why, size,
+			   "the section header table (%u entries at offset %llu) lies "
+			   "outside the file (%zu bytes)",
+			   im->shnum, (unsigned long long)im->shoff, im->len);
 	if (shstrndx == SHN_XINDEX)
-		return bad(why, size, "e_shstrndx is SHN_XINDEX: the index moved to an extension, "
+		return bad(why, size,
+			   "e_shstrndx is SHN_XINDEX: the index moved to an extension, "
 			   "which is refused");
 	if (shstrndx == SHN_UNDEF || shstrndx >= im->shnum)
 		return bad(why, size, "e_shstrndx %llu is not a section (e_shnum is %u)",
@@ -159,8 +166,10 @@ static int check_header(struct image *im, char *why, size_t size)
 	section_at(im, (unsigned)shstrndx, &names);
 	if (names.type != SHT_STRTAB || !names.size || names.offset >= im->len ||
 	    !in_file(im, names.offset, names.size))
-		return bad(why, size, "the section-name table (section %llu) is not a string "
-			   "table inside the file", (unsigned long long)shstrndx);
+		return bad(why, size,
+			   "the section-name table (section %llu) is not a string "
+			   "table inside the file",
+			   (unsigned long long)shstrndx);
 	if (im->p[names.offset + names.size - 1])
 		return bad(why, size, "the section-name table is not NUL-terminated");
 	im->names_off = names.offset;
@@ -175,13 +184,17 @@ static int check_sections(const struct image *im, char *why, size_t size)
 
 		section_at(im, i, &s);
 		if (s.name >= im->names_size)
-			return bad(why, size, "section %u: its name (at %llu) is outside the "
-				   "section-name table (%llu bytes)", i, (unsigned long long)s.name,
+			return bad(why, size,
+				   "section %u: its name (at %llu) is outside the "
+				   "section-name table (%llu bytes)",
+				   i, (unsigned long long)s.name,
 				   (unsigned long long)im->names_size);
 		if (s.type != SHT_NOBITS && !in_file(im, s.offset, s.size))
-			return bad(why, size, "section %u '%s' (%llu bytes at offset %llu) lies "
-				   "outside the file (%zu bytes)", i, section_name(im, &s),
-				   (unsigned long long)s.size, (unsigned long long)s.offset, im->len);
+			return bad(why, size,
+				   "section %u '%s' (%llu bytes at offset %llu) lies "
+				   "outside the file (%zu bytes)",
+				   i, section_name(im, &s), (unsigned long long)s.size,
+				   (unsigned long long)s.offset, im->len);
 		/* libkmod takes the address of its first byte, even when it has none */
 		if (in_file(im, s.offset, s.size) && s.offset >= im->len)
 			return bad(why, size, "section %u '%s' starts at the end of the file", i,
@@ -216,8 +229,10 @@ static int check_symbols(const struct image *im, char *why, size_t size)
 	if (!find_section(im, ".symtab", &symtab))
 		return 0;
 	if (symtab.size % symsize)
-		return bad(why, size, ".symtab is %llu bytes, not a whole number of %zu-byte "
-			   "symbols", (unsigned long long)symtab.size, symsize);
+		return bad(why, size,
+			   ".symtab is %llu bytes, not a whole number of %zu-byte "
+			   "symbols",
+			   (unsigned long long)symtab.size, symsize);
 	if (!find_section(im, ".strtab", &strtab))
 		return bad(why, size, "there is a .symtab but no .strtab");
 	if (!strtab.size || im->p[strtab.offset + strtab.size - 1])
@@ -232,8 +247,10 @@ static int check_symbols(const struct image *im, char *why, size_t size)
 				   (unsigned long long)i, (unsigned long long)name);
 		text = (const char *)im->p + strtab.offset + name;
 		if (shndx == SHN_XINDEX)
-			return bad(why, size, "symbol '%s' has its section index in an extension "
-				   "(SHN_XINDEX), which is refused", text);
+			return bad(why, size,
+				   "symbol '%s' has its section index in an extension "
+				   "(SHN_XINDEX), which is refused",
+				   text);
 		if (shndx >= im->shnum && shndx < SHN_LORESERVE)
 			return bad(why, size, "symbol '%s' is in section %llu, past the last (%u)",
 				   text, (unsigned long long)shndx, im->shnum - 1);
@@ -251,8 +268,10 @@ static int check_versions(const struct image *im, char *why, size_t size)
 	if (!find_section(im, "__versions", &s))
 		return 0;
 	if (s.size % VERSION_ENTRY)
-		return bad(why, size, "__versions is %llu bytes, not a whole number of %d-byte "
-			   "entries", (unsigned long long)s.size, VERSION_ENTRY);
+		return bad(why, size,
+			   "__versions is %llu bytes, not a whole number of %d-byte "
+			   "entries",
+			   (unsigned long long)s.size, VERSION_ENTRY);
 	for (uint64_t at = s.offset; at < s.offset + s.size; at += VERSION_ENTRY)
 		if (!memchr(im->p + at + crc, '\0', VERSION_ENTRY - crc))
 			return bad(why, size, "__versions entry %llu has no NUL-terminated name",
@@ -280,7 +299,8 @@ int kb_elf_check(const void *data, size_t len, char *why, size_t size)
 	if (!find_section(&im, ".modinfo", &s) || s.type == SHT_NOBITS)
 		return bad(why, size, "no .modinfo section: not a kernel module");
 	if (!find_section(&im, ".gnu.linkonce.this_module", &s))
-		return bad(why, size, "no .gnu.linkonce.this_module section: not a kernel module "
+		return bad(why, size,
+			   "no .gnu.linkonce.this_module section: not a kernel module "
 			   "(modpost makes one for every module)");
 	return 0;
 }
@@ -328,8 +348,9 @@ int kb_elf_read_fd(int fd, bool decompress, struct kb_buf *image, char *why, siz
 		r = bad(why, size, "is not a regular file: it is %s", kb_file_kind(st.st_mode));
 		goto out;
 	}
-	r = st.st_size > KB_MAX_MODULE_SIZE ? -EFBIG :
-	    kb_read_fd(fd, KB_MAX_MODULE_SIZE, decompress ? &raw : image);
+	r = st.st_size > KB_MAX_MODULE_SIZE ?
+		    -EFBIG :
+		    kb_read_fd(fd, KB_MAX_MODULE_SIZE, decompress ? &raw : image);
 	if (r >= 0 && decompress)
 		r = kb_decompress(&raw, image);
 	if (r == -EFBIG || r == -E2BIG)

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "kb-limits.h"
-#include "log.h"
+#include "base/atomic.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "outputs.h"
 
 #define MAX_RECORD (KB_MAX_MODULES * (PATH_MAX + KB_SHA256_HEX + 2))
@@ -94,7 +94,8 @@ int kb_outputs_seal(struct kb_ctx *ctx, struct kb_task *t)
 	}
 	r = kb_atomic_write(&ctx->root, rel, kb_buf_str(&record), record.len, 0644);
 	if (r < 0) {
-		kb_task_fail(t, "cannot record the build's outputs in '/%s': %s", rel, strerror(-r));
+		kb_task_fail(t, "cannot record the build's outputs in '/%s': %s", rel,
+			     strerror(-r));
 		goto out;
 	}
 	/* private while the build ran; readable now that it is frozen */
@@ -147,8 +148,10 @@ int kb_outputs_read(struct kb_ctx *ctx, struct kb_task *t, const struct kb_modul
 	}
 	r = read_record(ctx, dir, &record);
 	if (r < 0 || !recorded(&record, m->path, want)) {
-		r = kb_task_fail(t, "the build in '/%s' has no record of '%s' (module %s); "
-				 "rebuild it with --force", dir, m->path, m->name);
+		r = kb_task_fail(t,
+				 "the build in '/%s' has no record of '%s' (module %s); "
+				 "rebuild it with --force",
+				 dir, m->path, m->name);
 		goto out;
 	}
 	fd = open_module(ctx, dir, m->path);
@@ -160,9 +163,11 @@ int kb_outputs_read(struct kb_ctx *ctx, struct kb_task *t, const struct kb_modul
 	}
 	kb_sha256_hex(raw->buf ? raw->buf : "", raw->len, got);
 	if (strcmp(got, want))
-		r = kb_task_fail(t, "'/%s/src/%s' (module %s) is not what its build produced "
+		r = kb_task_fail(t,
+				 "'/%s/src/%s' (module %s) is not what its build produced "
 				 "(sha256 %.16s…, recorded %.16s…): refusing to sign it; "
-				 "rebuild it with --force", dir, m->path, m->name, got, want);
+				 "rebuild it with --force",
+				 dir, m->path, m->name, got, want);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -197,7 +202,8 @@ static void check_build(struct kb_ctx *ctx, struct checker *c, const char *dir)
 	int fd;
 
 	if (read_record(ctx, dir, &record) < 0) {
-		problem(c, "build '/%s' has no record of its outputs (rebuild it with --force)", dir);
+		problem(c, "build '/%s' has no record of its outputs (rebuild it with --force)",
+			dir);
 		goto out;
 	}
 	kb_pathf(src, sizeof(src), "%s/src", dir);

@@ -10,11 +10,11 @@
 
 #include <openssl/evp.h>
 
-#include "choice.h"
-#include "dkms.h"
-#include "log.h"
+#include "base/log.h"
+#include "dkms/dkms.h"
 #include "manifest.h"
 #include "plan.h"
+#include "sign-choice.h"
 
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
 {
@@ -60,8 +60,8 @@ int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, si
 			t->recipe->version, t->kernel->release, suffix ? suffix : "");
 }
 
-int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix,
-			char *buf, size_t size)
+int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix, char *buf,
+			size_t size)
 {
 	return kb_pathf(buf, size, "%s/builds/%s/%s/%s%s%s", KB_STATE_DIR, t->recipe->name,
 			t->recipe->version, prefix, t->kernel->release, suffix ? suffix : "");
@@ -186,7 +186,7 @@ static int add_task(struct kb_plan *plan, struct kb_recipe_set *set, struct kb_r
 		int ret;
 
 		if (!dep)
-			continue;	/* reported when resolving */
+			continue; /* reported when resolving */
 		ret = add_task(plan, set, dep, k, cap);
 		if (ret < 0)
 			return ret;
@@ -252,9 +252,10 @@ static void check_kept(struct kb_ctx *ctx, struct kb_task *t)
 	    !strncmp(kb_buf_str(&old_id), t->build_id, 64)) {
 		/* same inputs fail the same way: do not make every hook pay for it again */
 		t->state = KB_TASK_FAILED;
-		if (asprintf(&t->reason, "the last build with the same inputs failed (see "
-			     "'kbuildd log %s/%s -k %s'; --force retries)", t->recipe->name,
-			     t->recipe->version, t->kernel->release) < 0)
+		if (asprintf(&t->reason,
+			     "the last build with the same inputs failed (see "
+			     "'kbuildd log %s/%s -k %s'; --force retries)",
+			     t->recipe->name, t->recipe->version, t->kernel->release) < 0)
 			t->reason = NULL;
 	}
 	kb_buf_release(&old_id);
@@ -277,8 +278,9 @@ static int settle_missing(struct kb_ctx *ctx, struct kb_task *t, struct kb_strv 
 	kb_buf_reset(&names);
 	for (size_t i = 0; i < missing->n; i++)
 		kb_buf_addf(&names, "%s'%s'", i ? ", " : "", missing->v[i]);
-	if (asprintf(&why, kept ? "without %s, which %s not registered (--force)" :
-		     "depends on %s, which %s not registered (--force builds without it)",
+	if (asprintf(&why,
+		     kept ? "without %s, which %s not registered (--force)" :
+			    "depends on %s, which %s not registered (--force builds without it)",
 		     kb_buf_str(&names), missing->n > 1 ? "are" : "is") < 0)
 		why = NULL;
 	kb_buf_release(&names);
@@ -335,8 +337,10 @@ static int resolve_deps(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_reci
 				     d->action == KB_ACT_EXCLUDED ? "excluded" : "not buildable",
 				     d->reason) < 0)
 				msg = NULL;
-			return set_reason(t, d->action == KB_ACT_EXCLUDED ? KB_ACT_EXCLUDED :
-					  KB_ACT_ERROR, msg);
+			return set_reason(t,
+					  d->action == KB_ACT_EXCLUDED ? KB_ACT_EXCLUDED :
+									 KB_ACT_ERROR,
+					  msg);
 		}
 		t->deps[t->nr_deps++] = d;
 	}
@@ -533,7 +537,8 @@ int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel
 			struct kb_task *t = &plan->tasks[resolved];
 
 			ret = resolve(ctx, plan, set, t);
-			t->install = mode == KB_PLAN_INSTALL;	/* a dependency must be loadable too */
+			t->install = mode ==
+				     KB_PLAN_INSTALL; /* a dependency must be loadable too */
 		}
 		if (ret >= 0 && mode == KB_PLAN_INSTALL)
 			ret = add_dependents(ctx, plan, set, &from, cap);
@@ -550,7 +555,8 @@ bool kb_task_dep_failed(struct kb_task *t)
 		if (!d->install || (d->state != KB_TASK_FAILED && d->state != KB_TASK_SKIPPED))
 			continue;
 		free(t->reason);
-		if (asprintf(&t->reason, "not installed: its dependency %s was not installed for %s",
+		if (asprintf(&t->reason,
+			     "not installed: its dependency %s was not installed for %s",
 			     kb_task_id(d, id, sizeof(id)), t->kernel->release) < 0)
 			t->reason = NULL;
 		t->state = KB_TASK_SKIPPED;

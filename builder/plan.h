@@ -4,52 +4,52 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "child.h"
+#include "base/child.h"
 #include "ctx.h"
 #include "kernel.h"
 #include "sandbox.h"
 #include "state.h"
 
 enum kb_action {
-	KB_ACT_EXCLUDED,	/* recipe does not apply to this kernel */
-	KB_ACT_NO_HEADERS,	/* kernel has no usable build tree */
-	KB_ACT_BUILD,		/* build id changed or never built */
-	KB_ACT_UPTODATE,	/* the kept build has this build id */
-	KB_ACT_ERROR,		/* cannot be planned (missing dependency, cycle) */
+	KB_ACT_EXCLUDED,   /* recipe does not apply to this kernel */
+	KB_ACT_NO_HEADERS, /* kernel has no usable build tree */
+	KB_ACT_BUILD,	   /* build id changed or never built */
+	KB_ACT_UPTODATE,   /* the kept build has this build id */
+	KB_ACT_ERROR,	   /* cannot be planned (missing dependency, cycle) */
 };
 
 enum kb_task_state {
 	KB_TASK_PENDING,
 	KB_TASK_RUNNING,
-	KB_TASK_BUILT,		/* built now or already up to date */
+	KB_TASK_BUILT, /* built now or already up to date */
 	KB_TASK_FAILED,
-	KB_TASK_SKIPPED,	/* a dependency failed */
+	KB_TASK_SKIPPED, /* a dependency failed */
 	KB_TASK_INSTALLED,
-	KB_TASK_CURRENT,	/* already installed with this build id */
+	KB_TASK_CURRENT, /* already installed with this build id */
 	KB_TASK_UNINSTALLED,
 };
 
 struct kb_task {
-	struct kb_recipe *recipe;	/* registered, or its view for this kernel (dkms.conf) */
-	struct kb_recipe *view;		/* owned: a dkms.conf recipe evaluated for the kernel */
+	struct kb_recipe *recipe; /* registered, or its view for this kernel (dkms.conf) */
+	struct kb_recipe *view;	  /* owned: a dkms.conf recipe evaluated for the kernel */
 	struct kb_kernel *kernel;
 	enum kb_action action;
 	enum kb_task_state state;
-	char *reason;			/* why excluded, failed or skipped */
+	char *reason; /* why excluded, failed or skipped */
 	char build_id[KB_SHA256_HEX];
-	char outputs_id[KB_SHA256_HEX];	/* sha256 of its kept build's outputs; "" until built */
+	char outputs_id[KB_SHA256_HEX]; /* sha256 of its kept build's outputs; "" until built */
 	char *missing;			/* owned: dependencies not registered, space-separated */
 	int dkms_exit;			/* DKMS's exit status for its failure; 0: the usual one */
 	struct kb_task **deps;
 	size_t nr_deps;
-	bool install;			/* install after building */
-	bool selected;			/* asked for, not just pulled in as a dependency */
-	long long weight;		/* C files in the source + 1: bigger builds first (0: not read) */
-	int visit;			/* cycle detection while planning */
+	bool install;	  /* install after building */
+	bool selected;	  /* asked for, not just pulled in as a dependency */
+	long long weight; /* C files in the source + 1: bigger builds first (0: not read) */
+	int visit;	  /* cycle detection while planning */
 
 	/* Set while building (jobs.c). */
 	struct kb_child child;
-	struct kb_sandbox sandbox;	/* what its build, patches and scripts run in */
+	struct kb_sandbox sandbox; /* what its build, patches and scripts run in */
 	int log_fd;
 	struct timespec started;
 	double seconds;
@@ -58,7 +58,7 @@ struct kb_task {
 struct kb_plan {
 	struct kb_task *tasks;
 	size_t n;
-	size_t *order;		/* indexes of tasks, each after its dependencies: install order */
+	size_t *order; /* indexes of tasks, each after its dependencies: install order */
 };
 
 enum kb_plan_mode { KB_PLAN_BUILD, KB_PLAN_INSTALL };
@@ -101,8 +101,8 @@ int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, si
  * Its staging names beside it: builds/NAME/VERSION/@prefix KERNEL @suffix,
  * @prefix KB_STAGING_NEW (a build under way) or KB_STAGING_OLD (mid-swap).
  */
-int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix,
-			char *buf, size_t size);
+int kb_task_staging_rel(const struct kb_task *t, const char *prefix, const char *suffix, char *buf,
+			size_t size);
 /*
  * Did the install of a dependency of @t fail? Then @t is marked skipped:
  * it was built against that dependency's build, which is not installed.

@@ -5,16 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
+#include "base/util.h"
 #include "recipe-parse.h"
-#include "util.h"
 
 static const char *const source_keys[] = {
 	"path", "url", "sha256", "strip", "mirrors", "insecure", "git", "commit", "ref", NULL,
 };
 static const char *const build_keys[] = {
-	"kernels", "exclusive_kernel", "arch", "requires_config", "depends",
-	"patches", "make_args", "make", "dkms", "autoinstall", NULL,
+	"kernels", "exclusive_kernel", "arch",	    "requires_config",
+	"depends", "patches",	       "make_args", "make",
+	"dkms",	   "autoinstall",      NULL,
 };
 static const char *const module_keys[] = {
 	"path", "dest", "initramfs", "autoload", "options", "blacklist", NULL,
@@ -45,13 +46,14 @@ int rp_handle_source(struct parse_state *ps, const char *key, const char *value)
 		return rp_set_string(ps, &r->source_path, key, value);
 	if (!strcmp(key, "url")) {
 		if (!url_ok(value, false))
-			return rp_error(ps, "invalid url '%s': expected http:// or https://", value);
+			return rp_error(ps, "invalid url '%s': expected http:// or https://",
+					value);
 		return rp_set_string(ps, &r->url, key, value);
 	}
 	if (!strcmp(key, "sha256")) {
 		if (!all_hex(value, 64))
 			return rp_error(ps, "invalid sha256 '%s': expected 64 lowercase hex digits",
-					   value);
+					value);
 		if (r->sha256[0])
 			return rp_error(ps, "'sha256' is given twice");
 		memcpy(r->sha256, value, 65);
@@ -62,7 +64,7 @@ int rp_handle_source(struct parse_state *ps, const char *key, const char *value)
 			return 1;
 		if (kb_parse_uint(value, 16, &r->strip) < 0)
 			return rp_error(ps, "invalid strip '%s': expected a number from 0 to 16",
-					   value);
+					value);
 		return 1;
 	}
 	if (!strcmp(key, "mirrors")) {
@@ -72,7 +74,7 @@ int rp_handle_source(struct parse_state *ps, const char *key, const char *value)
 		for (size_t i = before; i < r->mirrors.n; i++)
 			if (!url_ok(r->mirrors.v[i], false))
 				rp_error(ps, "invalid mirror '%s': expected http:// or https://",
-					    r->mirrors.v[i]);
+					 r->mirrors.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "insecure")) {
@@ -84,14 +86,18 @@ int rp_handle_source(struct parse_state *ps, const char *key, const char *value)
 	}
 	if (!strcmp(key, "git")) {
 		if (!url_ok(value, true))
-			return rp_error(ps, "invalid git '%s': expected https://, http://, git://, "
-					   "ssh:// or file://", value);
+			return rp_error(ps,
+					"invalid git '%s': expected https://, http://, git://, "
+					"ssh:// or file://",
+					value);
 		return rp_set_string(ps, &r->git, key, value);
 	}
 	if (!strcmp(key, "commit")) {
 		if (!all_hex(value, 40))
-			return rp_error(ps, "invalid commit '%s': expected the full 40-hex-digit "
-					   "commit id", value);
+			return rp_error(ps,
+					"invalid commit '%s': expected the full 40-hex-digit "
+					"commit id",
+					value);
 		return rp_set_string(ps, &r->commit, key, value);
 	}
 	if (!strcmp(key, "ref"))
@@ -106,13 +112,13 @@ static size_t interval_copies(const char *p, size_t bound)
 
 	for (; *p && *p != '}'; p++) {
 		if (*p < '0' || *p > '9')
-			count = 0;	/* past the ',' of {m,n} */
+			count = 0; /* past the ',' of {m,n} */
 		else if ((count = count * 10 + (size_t)(*p - '0')) > bound)
 			return bound + 1;
 		if (count > most)
 			most = count;
 	}
-	return most + 1;	/* {m,} is m copies and a star */
+	return most + 1; /* {m,} is m copies and a star */
 }
 
 /*
@@ -158,8 +164,10 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		int rc;
 
 		if (!regex_size_ok(value))
-			return rp_error(ps, "invalid exclusive_kernel regex '%s': too many "
-					   "repetitions", value);
+			return rp_error(ps,
+					"invalid exclusive_kernel regex '%s': too many "
+					"repetitions",
+					value);
 		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			char msg[256];
@@ -179,7 +187,7 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		for (size_t i = before; i < r->requires_config.n; i++)
 			if (!kb_str_startswith(r->requires_config.v[i], "CONFIG_"))
 				rp_error(ps, "invalid requires_config '%s': expected CONFIG_NAME",
-					    r->requires_config.v[i]);
+					 r->requires_config.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "depends")) {
@@ -189,7 +197,7 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		for (size_t i = before; i < r->depends.n; i++)
 			if (!kb_recipe_name_valid(r->depends.v[i]))
 				rp_error(ps, "invalid depends '%s': expected a recipe name",
-					    r->depends.v[i]);
+					 r->depends.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "patches")) {
@@ -198,8 +206,10 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		rp_set_list(ps, &r->patches, key, value);
 		for (size_t i = before; i < r->patches.n; i++)
 			if (!rp_relative_clean(r->patches.v[i]))
-				rp_error(ps, "invalid patch '%s': expected a path relative to the "
-					    "recipe, without '..'", r->patches.v[i]);
+				rp_error(ps,
+					 "invalid patch '%s': expected a path relative to the "
+					 "recipe, without '..'",
+					 r->patches.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "make_args") || !strcmp(key, "make")) {
@@ -213,8 +223,10 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 	}
 	if (!strcmp(key, "dkms")) {
 		if (!rp_relative_clean(value))
-			return rp_error(ps, "invalid dkms '%s': expected the path of a dkms.conf "
-					"in the source, without '..'", value);
+			return rp_error(ps,
+					"invalid dkms '%s': expected the path of a dkms.conf "
+					"in the source, without '..'",
+					value);
 		return rp_set_string(ps, &r->dkms, key, value);
 	}
 	if (!strcmp(key, "autoinstall")) {
@@ -232,13 +244,16 @@ int rp_handle_module(struct parse_state *ps, const char *key, const char *value)
 
 	if (!strcmp(key, "path")) {
 		if (!rp_relative_clean(value))
-			return rp_error(ps, "invalid path '%s': expected a path relative to the "
-					   "build directory, without '..'", value);
+			return rp_error(ps,
+					"invalid path '%s': expected a path relative to the "
+					"build directory, without '..'",
+					value);
 		return rp_set_string(ps, &m->path, key, value);
 	}
 	if (!strcmp(key, "dest")) {
 		if (!kb_dest_valid(value))
-			return rp_error(ps, "invalid dest '%s': expected a directory under "
+			return rp_error(ps,
+					"invalid dest '%s': expected a directory under "
 					"/lib/modules/KERNEL/, such as updates/kbuildd, without '..', "
 					"empty components or the kernel's build and source links",
 					value);
@@ -258,7 +273,7 @@ int rp_handle_module(struct parse_state *ps, const char *key, const char *value)
 		for (size_t i = before; i < m->options.n; i++)
 			if (!strchr(m->options.v[i], '=') || m->options.v[i][0] == '=')
 				rp_error(ps, "invalid option '%s': expected param=value",
-					    m->options.v[i]);
+					 m->options.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "blacklist")) {
@@ -268,7 +283,7 @@ int rp_handle_module(struct parse_state *ps, const char *key, const char *value)
 		for (size_t i = before; i < m->blacklist.n; i++)
 			if (!rp_name_valid(m->blacklist.v[i], false))
 				rp_error(ps, "invalid blacklist '%s': expected a module name",
-					    m->blacklist.v[i]);
+					 m->blacklist.v[i]);
 		return 1;
 	}
 	if (!strcmp(key, "initramfs")) {
@@ -280,4 +295,3 @@ int rp_handle_module(struct parse_state *ps, const char *key, const char *value)
 	}
 	return rp_unknown_key(ps, "module", key, module_keys);
 }
-

@@ -13,15 +13,15 @@ struct parse_state {
 	struct kb_recipe *r;
 	const char *file;
 	const char *pos, *end;
-	unsigned line;			/* line last handed to inih */
+	unsigned line; /* line last handed to inih */
 	unsigned errors;
-	char last_key[128];		/* for indented continuation lines */
+	char last_key[128]; /* for indented continuation lines */
 	char last_section[128];
-	bool continuation;		/* current line is indented */
-	char *long_value;		/* the value of a line too long for inih (reader) */
+	bool continuation; /* current line is indented */
+	char *long_value;  /* the value of a line too long for inih (reader) */
 	bool seen_recipe, seen_source, seen_build;
-	unsigned seen_keys;		/* single-valued flags given so far (enum rp_once) */
-	unsigned seen_module_keys;	/* the same, in the current [module] */
+	unsigned seen_keys;	   /* single-valued flags given so far (enum rp_once) */
+	unsigned seen_module_keys; /* the same, in the current [module] */
 };
 
 /* Report "file:line: msg" and count it; returns 1 so inih keeps parsing. */
@@ -32,8 +32,10 @@ int rp_set_string(struct parse_state *ps, char **field, const char *key, const c
 int rp_set_list(struct parse_state *ps, struct kb_strv *list, const char *key, const char *value);
 /* Single-valued keys with no field of their own that could tell "given twice". */
 enum rp_once {
-	RP_STRIP = 1 << 0, RP_INSECURE = 1 << 1,
-	RP_AUTOLOAD = 1 << 8, RP_INITRAMFS = 1 << 9,
+	RP_STRIP = 1 << 0,
+	RP_INSECURE = 1 << 1,
+	RP_AUTOLOAD = 1 << 8,
+	RP_INITRAMFS = 1 << 9,
 };
 /* False (with the error reported) when @flag's key was already given. */
 bool rp_once(struct parse_state *ps, unsigned flag, const char *key);

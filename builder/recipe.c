@@ -12,12 +12,11 @@
 
 #include <ini.h>
 
-#include "kb-limits.h"
-#include "log.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "recipe.h"
-#include "dkms.h"
+#include "dkms/dkms.h"
 #include "recipe-parse.h"
-
 
 static const char *const recipe_keys[] = { "name", "version", "description", NULL };
 void kb_recipe_init(struct kb_recipe *r)
@@ -131,8 +130,7 @@ bool kb_dest_valid(const char *dest)
 	       !(n == 6 && !strncmp(dest, "source", 6));
 }
 
-int __attribute__((format(printf, 2, 3)))
-rp_error(struct parse_state *ps, const char *fmt, ...)
+int __attribute__((format(printf, 2, 3))) rp_error(struct parse_state *ps, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -145,7 +143,7 @@ rp_error(struct parse_state *ps, const char *fmt, ...)
 	else
 		kb_err(-KB_E_INPUT, "%s: %s", ps->file, msg);
 	ps->errors++;
-	return 1;	/* keep parsing: report every problem at once */
+	return 1; /* keep parsing: report every problem at once */
 }
 
 static void list_text(const char *const *list, char *out, size_t size)
@@ -158,13 +156,13 @@ static void list_text(const char *const *list, char *out, size_t size)
 }
 
 int rp_unknown_key(struct parse_state *ps, const char *section, const char *key,
-		       const char *const *keys)
+		   const char *const *keys)
 {
 	char expected[512];
 
 	list_text(keys, expected, sizeof(expected));
 	return rp_error(ps, "unknown key '%s' in [%s]; expected one of: %s", key, section,
-			   expected);
+			expected);
 }
 
 int rp_set_string(struct parse_state *ps, char **field, const char *key, const char *value)
@@ -179,12 +177,13 @@ int rp_set_string(struct parse_state *ps, char **field, const char *key, const c
 	return *field ? 1 : rp_error(ps, "out of memory");
 }
 
-int rp_set_list(struct parse_state *ps, struct kb_strv *list, const char *key,
-		    const char *value)
+int rp_set_list(struct parse_state *ps, struct kb_strv *list, const char *key, const char *value)
 {
 	if (list->n && !ps->continuation)
-		return rp_error(ps, "'%s' is given twice; list every value on one line "
-				   "or on indented lines below it", key);
+		return rp_error(ps,
+				"'%s' is given twice; list every value on one line "
+				"or on indented lines below it",
+				key);
 	if (kb_strv_split(list, value) < 0)
 		return rp_error(ps, "'%s' has a word longer than 4095 bytes", key);
 	if (list->n > KB_MAX_LIST_ITEMS)
@@ -217,8 +216,10 @@ bool rp_placeholders_ok(struct parse_state *ps, const char *key, const char *wor
 			ok = ok || ((size_t)(close - p + 1) == strlen(known[i]) &&
 				    !strncmp(p, known[i], strlen(known[i])));
 		if (!ok) {
-			rp_error(ps, "unknown placeholder in %s '%s'; known: {kernel_release} "
-				 "{kernel_build} {build_dir} {arch} {jobs}", key, word);
+			rp_error(ps,
+				 "unknown placeholder in %s '%s'; known: {kernel_release} "
+				 "{kernel_build} {build_dir} {arch} {jobs}",
+				 key, word);
 			return false;
 		}
 	}
@@ -236,15 +237,18 @@ static int handle_recipe(struct parse_state *ps, const char *key, const char *va
 
 	if (!strcmp(key, "name")) {
 		if (!kb_recipe_name_valid(value))
-			return rp_error(ps, "invalid name '%s': expected letters, digits and "
-					   "'_.+-', starting with a letter or digit, at most %d",
-					   value, KB_MAX_NAME);
+			return rp_error(ps,
+					"invalid name '%s': expected letters, digits and "
+					"'_.+-', starting with a letter or digit, at most %d",
+					value, KB_MAX_NAME);
 		return rp_set_string(ps, &r->name, key, value);
 	}
 	if (!strcmp(key, "version")) {
 		if (!kb_recipe_version_valid(value))
-			return rp_error(ps, "invalid version '%s': expected letters, digits and "
-					   "'._+~-', e.g. 1.2.0", value);
+			return rp_error(ps,
+					"invalid version '%s': expected letters, digits and "
+					"'._+~-', e.g. 1.2.0",
+					value);
 		return rp_set_string(ps, &r->version, key, value);
 	}
 	if (!strcmp(key, "description"))
@@ -274,7 +278,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return rp_handle_build(ps, key, value);
 	if (kb_str_startswith(section, "module ") && ps->r->nr_modules)
 		return rp_handle_module(ps, key, value);
-	return 1;	/* unknown sections were reported by the reader */
+	return 1; /* unknown sections were reported by the reader */
 }
 
 /* "[module NAME]": start a module; other headers are checked by name. */
@@ -285,7 +289,7 @@ static void section_header(struct parse_state *ps, const char *line)
 	size_t len;
 
 	if (!close)
-		return;		/* inih reports the malformed line */
+		return; /* inih reports the malformed line */
 	len = (size_t)(close - line - 1);
 	if (len >= sizeof(name)) {
 		rp_error(ps, "section name too long");
@@ -295,7 +299,8 @@ static void section_header(struct parse_state *ps, const char *line)
 	name[len] = '\0';
 	if (!strcmp(name, "recipe") || !strcmp(name, "source") || !strcmp(name, "build")) {
 		bool *seen = !strcmp(name, "recipe") ? &ps->seen_recipe :
-			     !strcmp(name, "source") ? &ps->seen_source : &ps->seen_build;
+			     !strcmp(name, "source") ? &ps->seen_source :
+						       &ps->seen_build;
 
 		if (*seen)
 			rp_error(ps, "[%s] appears twice", name);
@@ -308,14 +313,16 @@ static void section_header(struct parse_state *ps, const char *line)
 		struct kb_module_spec *mods;
 
 		if (!rp_name_valid(mod, false)) {
-			rp_error(ps, "invalid module name '%s': expected letters, digits, "
-				    "'_' and '-'", mod);
+			rp_error(ps,
+				 "invalid module name '%s': expected letters, digits, "
+				 "'_' and '-'",
+				 mod);
 			return;
 		}
 		for (size_t i = 0; i < r->nr_modules; i++)
 			if (!strcmp(r->modules[i].name, mod)) {
 				rp_error(ps, "[module %s] appears twice (first on line %u)", mod,
-					    r->modules[i].line);
+					 r->modules[i].line);
 				return;
 			}
 		if (r->nr_modules == KB_MAX_MODULES) {
@@ -335,8 +342,10 @@ static void section_header(struct parse_state *ps, const char *line)
 		r->nr_modules++;
 		return;
 	}
-	rp_error(ps, "unknown section [%s]; expected [recipe], [source], [build] or "
-		    "[module NAME]", name);
+	rp_error(ps,
+		 "unknown section [%s]; expected [recipe], [source], [build] or "
+		 "[module NAME]",
+		 name);
 }
 
 /*
@@ -431,7 +440,7 @@ static void validate(struct parse_state *ps)
 		rp_error(ps, "[source] needs exactly one of 'path', 'url' or 'git'");
 	if (r->url && !r->sha256[0] && !r->insecure)
 		rp_error(ps, "[source] 'url' needs 'sha256 = <64 hex>' to pin the download "
-			    "(or 'insecure = yes' to accept any content)");
+			     "(or 'insecure = yes' to accept any content)");
 	if (!r->url && (r->sha256[0] || r->strip || r->mirrors.n || r->insecure))
 		rp_error(ps, "[source] 'sha256', 'strip', 'mirrors' and 'insecure' go with 'url'");
 	if (r->git && !r->commit)
@@ -442,7 +451,7 @@ static void validate(struct parse_state *ps)
 		rp_error(ps, "no [module NAME] section: name the modules the build produces");
 	if (r->dkms && (r->nr_modules || r->make_cmd.n || r->make_args.n || r->patches.n))
 		rp_error(ps, "[build] 'dkms' defines the modules, make command and patches; "
-			 "drop the [module] sections and 'make', 'make_args' and 'patches'");
+			     "drop the [module] sections and 'make', 'make_args' and 'patches'");
 	if (r->name && kb_strv_contains(&r->depends, r->name))
 		rp_error(ps, "'%s' depends on itself", r->name);
 }

@@ -4,20 +4,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "strbuf.h"
-#include "util.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 #include "version.h"
 
 struct kb_dkms_build;
 
 struct kb_module_spec {
-	char *name;	/* module name, from [module NAME] */
-	char *path;	/* built file, relative to the build dir (default NAME.ko) */
-	char *dest;	/* under /lib/modules/K/; NULL = the configured default */
+	char *name; /* module name, from [module NAME] */
+	char *path; /* built file, relative to the build dir (default NAME.ko) */
+	char *dest; /* under /lib/modules/K/; NULL = the configured default */
 	bool initramfs;
-	bool autoload;		/* load at boot: /etc/modules-load.d/kbuildd-RECIPE.conf */
-	struct kb_strv options;	/* param=value, written as an "options" line in modprobe.d */
-	struct kb_strv blacklist;	/* modules this one replaces, blacklisted in modprobe.d */
+	bool autoload;		  /* load at boot: /etc/modules-load.d/kbuildd-RECIPE.conf */
+	struct kb_strv options;	  /* param=value, written as an "options" line in modprobe.d */
+	struct kb_strv blacklist; /* modules this one replaces, blacklisted in modprobe.d */
 	unsigned line;
 };
 
@@ -25,17 +25,17 @@ struct kb_recipe {
 	char *name;
 	char *version;
 	char *description;
-	char *file;		/* where it was read from, for messages */
-	char *dir;		/* directory for relative paths; NULL once registered */
-	char *source_path;	/* [source] path as written, or NULL */
-	char *url;		/* [source] url: a release archive */
-	char sha256[65];	/* its pinned sha256 (lowercase hex), "" if insecure */
-	unsigned long strip;	/* leading path components dropped on extraction */
+	char *file;	     /* where it was read from, for messages */
+	char *dir;	     /* directory for relative paths; NULL once registered */
+	char *source_path;   /* [source] path as written, or NULL */
+	char *url;	     /* [source] url: a release archive */
+	char sha256[65];     /* its pinned sha256 (lowercase hex), "" if insecure */
+	unsigned long strip; /* leading path components dropped on extraction */
 	struct kb_strv mirrors;
-	bool insecure;		/* the recipe accepts an unpinned download */
-	char *git;		/* [source] git: a repository */
-	char *commit;		/* the pinned commit (40 hex) */
-	char *ref;		/* optional tag or branch that must resolve to it */
+	bool insecure; /* the recipe accepts an unpinned download */
+	char *git;     /* [source] git: a repository */
+	char *commit;  /* the pinned commit (40 hex) */
+	char *ref;     /* optional tag or branch that must resolve to it */
 	bool has_kernels;
 	struct kb_range kernels;
 	char *kernels_text;
@@ -45,18 +45,18 @@ struct kb_recipe {
 	struct kb_strv depends;
 	struct kb_strv patches;
 	struct kb_strv make_args;
-	struct kb_strv make_cmd;	/* empty: the default kbuild command */
-	char *dkms;		/* [build] dkms: the source's dkms.conf defines the build */
-	bool autoinstall;	/* [build] autoinstall: rebuild --all builds it for every kernel */
+	struct kb_strv make_cmd; /* empty: the default kbuild command */
+	char *dkms;		 /* [build] dkms: the source's dkms.conf defines the build */
+	bool autoinstall;	 /* [build] autoinstall: rebuild --all builds it for every kernel */
 	struct kb_module_spec *modules;
 	size_t nr_modules;
-	struct kb_buf text;		/* the file as read, hashed into build ids */
+	struct kb_buf text; /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
 	struct kb_dkms_build *dkms_build;
 
 	/* Set by state.c for registered recipes. */
-	char *state_dir;		/* var/lib/kbuildd/recipes/NAME/VERSION */
+	char *state_dir; /* var/lib/kbuildd/recipes/NAME/VERSION */
 	char *source_hash;
 };
 

@@ -10,15 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
+#include "base/log.h"
 #include "depmod.h"
-#include "fetch.h"
 #include "kernel.h"
-#include "keystore.h"
-#include "log.h"
 #include "manifest.h"
 #include "outputs.h"
 #include "recover.h"
+#include "signing/keystore.h"
+#include "sources/fetch.h"
 #include "state.h"
 
 /* lstat() of @rel inside the root. */
@@ -93,14 +93,14 @@ out:
 }
 
 enum staging {
-	STAGING_NEW,	/* half made: drop it */
-	STAGING_OLD,	/* mid-swap: the one to keep if the new one never landed */
-	STAGING_GONE,	/* a removal under way: finish it */
+	STAGING_NEW,  /* half made: drop it */
+	STAGING_OLD,  /* mid-swap: the one to keep if the new one never landed */
+	STAGING_GONE, /* a removal under way: finish it */
 };
 
 /* @rel is a staging directory for @kept. */
-typedef void (*staging_fn)(struct kb_ctx *ctx, const char *rel, const char *kept,
-			   enum staging kind, void *data);
+typedef void (*staging_fn)(struct kb_ctx *ctx, const char *rel, const char *kept, enum staging kind,
+			   void *data);
 
 static bool is_dir(struct kb_ctx *ctx, const char *rel)
 {
@@ -132,7 +132,10 @@ static void list_valid(struct kb_ctx *ctx, const char *rel, bool (*valid)(const 
 static void staging_in(struct kb_ctx *ctx, const char *dir, bool (*valid)(const char *),
 		       staging_fn fn, void *data)
 {
-	static const struct { const char *prefix; enum staging kind; } kinds[] = {
+	static const struct {
+		const char *prefix;
+		enum staging kind;
+	} kinds[] = {
 		{ KB_STAGING_NEW, STAGING_NEW },
 		{ KB_STAGING_OLD, STAGING_OLD },
 		{ KB_STAGING_GONE, STAGING_GONE },
@@ -251,7 +254,8 @@ static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned levels)
 	for (size_t i = 0; i < names.n; i++) {
 		char child[PATH_MAX];
 
-		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 && is_dir(ctx, child))
+		if (kb_pathf(child, sizeof(child), "%s/%s", rel, names.v[i]) == 0 &&
+		    is_dir(ctx, child))
 			prune_empty(ctx, child, levels - 1);
 	}
 	kb_strv_clear(&names);
@@ -268,9 +272,12 @@ static void prune_empty(struct kb_ctx *ctx, const char *rel, unsigned levels)
  */
 static void prune_state_dirs(struct kb_ctx *ctx)
 {
-	static const struct { const char *dir; unsigned levels; } dirs[] = {
-		{ "recipes", 1 }, { "builds", 2 }, { "installed", 1 }, { "depmod-pending", 0 },
-		{ "intent", 0 },
+	static const struct {
+		const char *dir;
+		unsigned levels;
+	} dirs[] = {
+		{ "recipes", 1 },	 { "builds", 2 }, { "installed", 1 },
+		{ "depmod-pending", 0 }, { "intent", 0 },
 	};
 	_cleanup_free_ char *modules = kb_root_path(&ctx->root, "lib/modules");
 	DIR *dh = modules ? opendir(modules) : NULL;
@@ -302,7 +309,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 
 	/* temps outside the state dir: exactly those an intent journal lists */
 	kb_stage_recover(&ctx->root, &cleaned);
-	cleaned += kb_keys_recover(ctx);
+	cleaned += kb_keys_recover(&ctx->root);
 	walk(ctx, KB_STATE_DIR, drop_temp, &cleaned, 0);
 	for_each_staging(ctx, fix_staging, &cleaned);
 	drop_partial_downloads(ctx, &cleaned);
@@ -317,7 +324,7 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 
 struct check {
 	unsigned problems;
-	struct kb_strv owned;	/* every path some manifest lists */
+	struct kb_strv owned; /* every path some manifest lists */
 };
 
 static void __attribute__((format(printf, 2, 3))) problem(struct check *c, const char *fmt, ...)

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kb-limits.h"
+#include "base/limits.h"
 #include "sandbox-mounts.h"
 #include "sandbox.h"
 
@@ -32,15 +32,15 @@ bool kb_is_mount_root(const char *path)
 
 void kb_say(int fd, const char *fmt, ...)
 {
-	char msg[2048];	/* room for a message naming two paths */
+	char msg[2048]; /* room for a message naming two paths */
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n > 0 && kb_write_all(fd >= 0 ? fd : 2, msg, (size_t)n < sizeof(msg) ? (size_t)n
-								       : sizeof(msg) - 1) < 0)
+	if (n > 0 && kb_write_all(fd >= 0 ? fd : 2, msg,
+				  (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
 		return;
 }
 
@@ -73,7 +73,7 @@ static int set_attr(int dfd, const char *path, unsigned flags, unsigned long set
 
 struct keep {
 	const char *path;
-	int tree;	/* a detached copy of the mounts at @path (open_tree) */
+	int tree; /* a detached copy of the mounts at @path (open_tree) */
 	bool rw;
 };
 
@@ -127,7 +127,7 @@ static int cover(const char *dir, const char *opts, unsigned long flags)
 	struct stat st;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return 0;	/* nothing there to hide or to write to */
+		return 0; /* nothing there to hide or to write to */
 	return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | flags, opts) < 0 ? -errno : 0;
 }
 
@@ -138,7 +138,9 @@ static int mount_proc(void)
 		return 0;
 	/* never the host's: through /proc/PID/root it would reach other builds */
 	return mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-		     "mode=0555,size=4k") < 0 ? -errno : 0;
+		     "mode=0555,size=4k") < 0 ?
+		       -errno :
+		       0;
 }
 
 /*
@@ -167,8 +169,9 @@ static int chroot_mounts(int err_fd)
 			return r;
 		}
 	}
-	kb_say(err_fd, "# kbuildd: in a chroot whose root is not a mount point the build shares "
-		       "the chroot's file system; only its processes, network and /proc are its own\n");
+	kb_say(err_fd,
+	       "# kbuildd: in a chroot whose root is not a mount point the build shares "
+	       "the chroot's file system; only its processes, network and /proc are its own\n");
 	return 0;
 }
 
@@ -184,8 +187,8 @@ static int chroot_mounts(int err_fd)
  */
 struct entry {
 	char *path;
-	char *link;	/* a symlink's target, made again in the tmpfs */
-	int tree;	/* else a copy of the mounts at @path */
+	char *link; /* a symlink's target, made again in the tmpfs */
+	int tree;   /* else a copy of the mounts at @path */
 	bool dir;
 };
 
@@ -234,8 +237,8 @@ static bool first_closed(const char *path, char *dir, size_t size)
  * run with the build user's file-system identity (and no groups: the
  * init needs none), so modes and ACLs count as they will for the code.
  */
-static int find_closed(const struct kb_sandbox *sb, const struct keep *keep, size_t n,
-		       char *dir, size_t size, const struct keep **found)
+static int find_closed(const struct kb_sandbox *sb, const struct keep *keep, size_t n, char *dir,
+		       size_t size, const struct keep **found)
 {
 	int r = 0;
 
@@ -284,10 +287,12 @@ static int add_entry(struct entry *e, size_t *n, const char *path)
 	if (S_ISLNK(st.st_mode)) {
 		x->link = calloc(1, PATH_MAX);
 		return x->link && readlink(path, x->link, PATH_MAX - 1) >= 0 ? 0 :
-		       x->link ? -errno : -ENOMEM;
+		       x->link						     ? -errno :
+									       -ENOMEM;
 	}
-	x->tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-					    AT_SYMLINK_NOFOLLOW);
+	x->tree = open_tree(AT_FDCWD, path,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+				    AT_SYMLINK_NOFOLLOW);
 	return x->tree < 0 ? -errno : 0;
 }
 
@@ -296,14 +301,15 @@ static bool brought(const struct keep *keep, size_t n, size_t i, const char *dir
 {
 	for (size_t j = 0; j < n; j++)
 		if (j != i && below(keep[j].path, dir) &&
-		    (below(keep[i].path, keep[j].path) || (j < i && !strcmp(keep[i].path, keep[j].path))))
+		    (below(keep[i].path, keep[j].path) ||
+		     (j < i && !strcmp(keep[i].path, keep[j].path))))
 			return true;
 	return false;
 }
 
 /* What goes back into @dir: a kept tree's entries, else the outermost kept trees inside. */
-static int collect(const char *dir, bool kept, const struct keep *keep, size_t n,
-		   struct entry *e, size_t *nr)
+static int collect(const char *dir, bool kept, const struct keep *keep, size_t n, struct entry *e,
+		   size_t *nr)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -321,7 +327,8 @@ static int collect(const char *dir, bool kept, const struct keep *keep, size_t n
 	while (r >= 0 && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			r = kb_pathf(path, sizeof(path), "%s/%s", dir, de->d_name) < 0 ?
-			    -ENAMETOOLONG : add_entry(e, nr, path);
+				    -ENAMETOOLONG :
+				    add_entry(e, nr, path);
 	closedir(d);
 	return r;
 }
@@ -395,15 +402,17 @@ static int open_ways(const struct kb_sandbox *sb, const struct keep *keep, size_
 			return 0;
 		if (r > 0)
 			r = sb->shared_fs || round >= KB_MAX_SANDBOX_PATHS ? -EACCES :
-			    open_way(dir, keep, n);
+									     open_way(dir, keep, n);
 		if (r >= 0)
 			continue;
 		if (k && sb->shared_fs)
-			kb_say(err_fd, "kbuildd: sandbox: the build user cannot enter '%s'%s%s%s; in "
+			kb_say(err_fd,
+			       "kbuildd: sandbox: the build user cannot enter '%s'%s%s%s; in "
 			       "a chroot whose root is not a mount point kbuildd cannot open a way "
-			       "in (bind-mount the chroot onto itself)\n", dir,
-			       strcmp(dir, k->path) ? ", on the way to '" : "",
-			       strcmp(dir, k->path) ? k->path : "", strcmp(dir, k->path) ? "'" : "");
+			       "in (bind-mount the chroot onto itself)\n",
+			       dir, strcmp(dir, k->path) ? ", on the way to '" : "",
+			       strcmp(dir, k->path) ? k->path : "",
+			       strcmp(dir, k->path) ? "'" : "");
 		else
 			kb_say(err_fd, "kbuildd: sandbox: cannot open a way to '%s'%s%s: %s\n",
 			       k ? k->path : "a kept tree", k ? " through " : "", k ? dir : "",
@@ -429,7 +438,8 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 			goto fail;
 	}
 	step = "make the file system read-only";
-	if ((r = set_attr(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) < 0)
+	if ((r = set_attr(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) <
+	    0)
 		goto fail_r;
 	step = "mount /proc";
 	if ((r = mount_proc()) < 0)
@@ -471,7 +481,8 @@ int kb_sandbox_mounts(const struct kb_sandbox *sb, int err_fd)
 	for (size_t i = 0; i < n; i++)
 		keep[i] = (struct keep){
 			.path = i < sb->ro.n ? sb->ro.v[i] : sb->rw.v[i - sb->ro.n],
-			.tree = -1, .rw = i >= sb->ro.n,
+			.tree = -1,
+			.rw = i >= sb->ro.n,
 		};
 	return make_mounts(sb, keep, n, err_fd);
 }

@@ -12,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "base/child.h"
+#include "base/fault.h"
+#include "base/limits.h"
+#include "base/log.h"
 #include "ctx.h"
-#include "fault.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "sandbox-mounts.h"
 #include "sandbox.h"
 #include "state.h"
@@ -50,7 +50,6 @@ int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
 {
 	return push_root_path(ctx, &sb->rw, rel);
 }
-
 
 /* The build user and the kind of sandbox this machine allows, once per run. */
 static void learn(struct kb_ctx *ctx)
@@ -94,7 +93,7 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 	r |= push_root_path(ctx, &sb->hide, "var/lib/dkms");
 	if (ctx->settings.cache)
 		r |= push_root_path(ctx, &sb->hide, ctx->settings.cache);
-	if (ctx->root.path[0])	/* a root below /tmp stays in view */
+	if (ctx->root.path[0]) /* a root below /tmp stays in view */
 		r |= kb_strv_push(&sb->ro, ctx->root.path);
 	return r < 0 ? -ENOMEM : 0;
 }
@@ -145,7 +144,7 @@ static void __attribute__((noreturn)) init_main(struct kb_child *c, int out_w, i
 	if (code == 0) {
 		if (out_w >= 0)
 			c->out_fd = out_w;
-		c->new_pgrp = false;	/* stays in the supervisor's group, killed with it */
+		c->new_pgrp = false; /* stays in the supervisor's group, killed with it */
 		kb_child_exec(c, sb->isolate && sb->uid, sb->uid, sb->gid);
 	}
 	if (out_w >= 0)
@@ -169,7 +168,8 @@ static void copy_output(int from, int to, int init_fd, size_t max)
 	char buf[65536];
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = from, .events = POLLIN }, { .fd = init_fd, .events = POLLIN } };
+		struct pollfd pfd[2] = { { .fd = from, .events = POLLIN },
+					 { .fd = init_fd, .events = POLLIN } };
 		ssize_t got;
 
 		if (!init_done && poll(pfd, init_fd >= 0 ? 2 : 1, -1) < 0) {
@@ -178,7 +178,7 @@ static void copy_output(int from, int to, int init_fd, size_t max)
 			return;
 		}
 		if (init_fd >= 0 && (pfd[1].revents & POLLIN)) {
-			init_done = true;	/* whatever is left in the pipe, then stop */
+			init_done = true; /* whatever is left in the pipe, then stop */
 			fcntl(from, F_SETFL, O_NONBLOCK);
 		}
 		if (!init_done && !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -195,7 +195,8 @@ static void copy_output(int from, int to, int init_fd, size_t max)
 				return;
 			kept += n;
 		} else if (!noted) {
-			kb_say(to, "\n# kbuildd: the output went past %zu MiB; the rest was dropped\n",
+			kb_say(to,
+			       "\n# kbuildd: the output went past %zu MiB; the rest was dropped\n",
 			       max >> 20);
 			noted = true;
 		}
@@ -252,6 +253,12 @@ static void __attribute__((noreturn)) supervise(struct kb_child *c, int out[2], 
 	_exit(kb_child_status(wstatus));
 }
 
+void kb_sandbox_attach(struct kb_child *c, const struct kb_sandbox *sb)
+{
+	c->sandbox = sb;
+	c->start = kb_sandbox_start;
+}
+
 int kb_sandbox_start(struct kb_child *c)
 {
 	int out[2] = { -1, -1 };
@@ -277,7 +284,7 @@ int kb_sandbox_start(struct kb_child *c)
 		close(out[1]);
 	}
 	if (c->new_pgrp)
-		setpgid(pid, pid);	/* both sides, so kill(-pid) works at once */
+		setpgid(pid, pid); /* both sides, so kill(-pid) works at once */
 	c->pid = pid;
 	return 0;
 }

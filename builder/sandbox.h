@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "base/util.h"
 
 struct kb_ctx;
 
@@ -24,14 +24,14 @@ struct kb_ctx;
 #define KB_SANDBOX_FAILED 125
 
 struct kb_sandbox {
-	bool isolate;		/* namespaces and mounts (kbuildd is root) */
-	bool shared_fs;		/* in a chroot that is no mount: no mounts of its own */
-	uid_t uid;		/* the build user, with no supplementary groups */
+	bool isolate;	/* namespaces and mounts (kbuildd is root) */
+	bool shared_fs; /* in a chroot that is no mount: no mounts of its own */
+	uid_t uid;	/* the build user, with no supplementary groups */
 	gid_t gid;
-	struct kb_strv hide;	/* host dirs replaced by an empty read-only tmpfs */
-	struct kb_strv ro;	/* host paths kept in view and in reach, read-only */
-	struct kb_strv rw;	/* host dirs it may write (nosuid, nodev) */
-	size_t log_max;		/* output bytes kept; the rest is dropped with a note */
+	struct kb_strv hide; /* host dirs replaced by an empty read-only tmpfs */
+	struct kb_strv ro;   /* host paths kept in view and in reach, read-only */
+	struct kb_strv rw;   /* host dirs it may write (nosuid, nodev) */
+	size_t log_max;	     /* output bytes kept; the rest is dropped with a note */
 };
 
 void kb_sandbox_init(struct kb_sandbox *sb);
@@ -61,3 +61,5 @@ struct kb_child;
  * negative errno.
  */
 int kb_sandbox_start(struct kb_child *c);
+/* Make kb_child_start() run @c inside @sb (kb_sandbox_start()); @sb must outlive @c's start. */
+void kb_sandbox_attach(struct kb_child *c, const struct kb_sandbox *sb);

@@ -9,9 +9,9 @@
 #include <ini.h>
 
 #include "ctx.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "framework.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "dkms/framework.h"
 #include "recipe.h"
 
 #define SETTINGS_FILE "etc/kbuildd/kbuildd.conf"
@@ -20,7 +20,7 @@ struct settings_parse {
 	struct kb_settings *s;
 	const char *file;
 	unsigned errors;
-	const char *pos, *end;	/* the text, for the line-counting reader */
+	const char *pos, *end; /* the text, for the line-counting reader */
 	unsigned line;
 };
 
@@ -66,8 +66,10 @@ static int one_of(const char *value, const char *const *allowed)
 static int settings_handler(void *user, const char *section, const char *key, const char *value)
 {
 	static const char *const compress[] = { "auto", "none", "xz", "zstd", NULL };
-	static const char *const backends[] = { "auto", "initramfs-tools", "dracut", "mkinitcpio",
-		"kernel-install", "command", "builtin", "none", NULL };
+	static const char *const backends[] = {
+		"auto",	   "initramfs-tools", "dracut", "mkinitcpio", "kernel-install",
+		"command", "builtin",	      "none",	NULL
+	};
 	struct settings_parse *sp = user;
 	struct kb_settings *s = sp->s;
 	int r = -ENOENT;
@@ -75,11 +77,13 @@ static int settings_handler(void *user, const char *section, const char *key, co
 	if (!strcmp(section, "build")) {
 		if (!strcmp(key, "jobs")) {
 			r = !strcmp(value, "auto") ? (s->jobs = 0, 0) :
-			    kb_parse_uint(value, KB_MAX_JOBS, &s->jobs) < 0 || !s->jobs ? -EINVAL : 0;
+			    kb_parse_uint(value, KB_MAX_JOBS, &s->jobs) < 0 || !s->jobs ? -EINVAL :
+											  0;
 			s->jobs_set = r == 0;
 		} else if (!strcmp(key, "timeout")) {
 			r = kb_parse_uint(value, 7 * 24 * 3600, &s->timeout) < 0 || !s->timeout ?
-			    -EINVAL : 0;
+				    -EINVAL :
+				    0;
 		} else if (!strcmp(key, "user")) {
 			r = set_str(&s->user, value);
 		}
@@ -94,8 +98,10 @@ static int settings_handler(void *user, const char *section, const char *key, co
 		if (!strcmp(key, "dest"))
 			r = kb_dest_valid(value) ? set_str(&s->dest, value) : -EINVAL;
 		else if (!strcmp(key, "compress") && !strcmp(value, "gzip")) {
-			kb_err(-KB_E_INPUT, "%s:%u: compress = gzip: kmod on this system cannot read "
-			       ".ko.gz modules; use xz or zstd", sp->file, sp->line);
+			kb_err(-KB_E_INPUT,
+			       "%s:%u: compress = gzip: kmod on this system cannot read "
+			       ".ko.gz modules; use xz or zstd",
+			       sp->file, sp->line);
 			sp->errors++;
 			return 1;
 		} else if (!strcmp(key, "compress"))
@@ -116,15 +122,17 @@ static int settings_handler(void *user, const char *section, const char *key, co
 		else if (!strcmp(key, "ca_file"))
 			r = set_str(&s->ca_file, value);
 		else if (!strcmp(key, "timeout"))
-			r = kb_parse_uint(value, 86400, &s->fetch_timeout) < 0 || !s->fetch_timeout ?
-			    -EINVAL : 0;
+			r = kb_parse_uint(value, 86400, &s->fetch_timeout) < 0 ||
+					    !s->fetch_timeout ?
+				    -EINVAL :
+				    0;
 	}
 	if (r == -ENOENT)
 		kb_err(-KB_E_INPUT, "%s:%u: unknown setting '%s' in [%s]", sp->file, sp->line, key,
 		       section);
 	else if (r == -EINVAL)
-		kb_err(-KB_E_INPUT, "%s:%u: invalid value '%s' for '%s' in [%s]", sp->file, sp->line,
-		       value, key, section);
+		kb_err(-KB_E_INPUT, "%s:%u: invalid value '%s' for '%s' in [%s]", sp->file,
+		       sp->line, value, key, section);
 	if (r < 0)
 		sp->errors++;
 	return 1;
@@ -146,7 +154,7 @@ int kb_settings_load(struct kb_ctx *ctx)
 		sp.file = shown ? shown : SETTINGS_FILE;
 		r = kb_root_read(&ctx->root, SETTINGS_FILE, KB_MAX_CONFIG_SIZE, &text);
 		if (r == -ENOENT)
-			r = 0;	/* every setting is optional */
+			r = 0; /* every setting is optional */
 	}
 	if (r < 0) {
 		if (r != -KB_E_INPUT)

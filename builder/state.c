@@ -9,14 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "dkms.h"
-#include "fetch.h"
-#include "gitsrc.h"
-#include "unpack.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "tree.h"
+#include "base/atomic.h"
+#include "dkms/dkms.h"
+#include "sources/fetch.h"
+#include "sources/gitsrc.h"
+#include "sources/unpack.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/tree.h"
 #include "state.h"
 
 #define RECIPES_DIR KB_STATE_DIR "/recipes"
@@ -31,7 +31,7 @@ static char *recipe_file_of(const char *path)
 		int len = (int)strlen(path);
 
 		while (len > 1 && path[len - 1] == '/')
-			len--;	/* "dir/" names dir/dkms.conf, not dir//dkms.conf */
+			len--; /* "dir/" names dir/dkms.conf, not dir//dkms.conf */
 		if (asprintf(&file, "%.*s/kbuildd.recipe", len, path) < 0)
 			return NULL;
 		if (access(file, F_OK) < 0 && kb_dkms_is_tree(path)) {
@@ -72,7 +72,8 @@ static int open_patch(const struct kb_recipe *r, const char *patch)
 	if (dfd >= 0)
 		close(dfd);
 	if (fd == -ELOOP)
-		return kb_err(-KB_E_INPUT, "%s: patch '%s' is a symbolic link, or lies behind one; "
+		return kb_err(-KB_E_INPUT,
+			      "%s: patch '%s' is a symbolic link, or lies behind one; "
 			      "kbuildd copies only regular files inside the recipe's directory",
 			      r->file, patch);
 	if (fd == -ENOENT || fd == -ENOTDIR)
@@ -142,14 +143,17 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 		*slash = '/';
 		if (ret >= 0)
 			/* only root reads it again: the build gets it on stdin (build.c) */
-			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len, 0600);
+			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len,
+					      0600);
 		if (ret >= 0) {
 			char sum[KB_SHA256_HEX], chain[2 * KB_SHA256_HEX + PATH_MAX];
 			int n;
 
 			kb_sha256_hex(data.buf ? data.buf : "", data.len, sum);
-			n = snprintf(chain, sizeof(chain), "%s\npatch %s %s", hash, r->patches.v[i], sum);
-			kb_sha256_hex(chain, n < (int)sizeof(chain) ? (size_t)n : sizeof(chain) - 1, hash);
+			n = snprintf(chain, sizeof(chain), "%s\npatch %s %s", hash, r->patches.v[i],
+				     sum);
+			kb_sha256_hex(chain, n < (int)sizeof(chain) ? (size_t)n : sizeof(chain) - 1,
+				      hash);
 		}
 		if (ret < 0 && ret != -KB_E_INPUT)
 			kb_err_errno(ret, "cannot copy patch '%s'", r->patches.v[i]);
@@ -171,7 +175,8 @@ static bool same_registration(struct kb_ctx *ctx, const char *dir, const struct 
 	kb_root_read(&ctx->root, path, KB_MAX_RECIPE_SIZE, &old_text);
 	kb_pathf(path, sizeof(path), "%s/source-hash", dir);
 	kb_root_read(&ctx->root, path, 128, &old_hash);
-	same = old_text.len == r->text.len && !memcmp(kb_buf_str(&old_text), r->text.buf, r->text.len) &&
+	same = old_text.len == r->text.len &&
+	       !memcmp(kb_buf_str(&old_text), r->text.buf, r->text.len) &&
 	       !strncmp(kb_buf_str(&old_hash), hash, 64);
 	kb_buf_release(&old_text);
 	kb_buf_release(&old_hash);
@@ -189,13 +194,15 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	if (same_registration(ctx, final, r, hash)) {
 		kb_info("%s/%s is already registered", r->name, r->version);
 		ret = kb_rm_rf(&ctx->root, staging);
-		return ret < 0 ? ret : 1;	/* nothing new */
+		return ret < 0 ? ret : 1; /* nothing new */
 	}
 	if (!ctx->force) {
 		/* one it cannot remove is a staging dir: the next run's recovery removes it */
 		kb_rm_rf(&ctx->root, staging);
-		return kb_err(-KB_E_INPUT, "%s/%s is already registered with different contents; "
-			      "use a new version, or --force to replace it", r->name, r->version);
+		return kb_err(-KB_E_INPUT,
+			      "%s/%s is already registered with different contents; "
+			      "use a new version, or --force to replace it",
+			      r->name, r->version);
 	}
 	kb_pathf(old, sizeof(old), "%s/%s/%s%s", RECIPES_DIR, r->name, KB_STAGING_OLD, r->version);
 	/* if this fails, so does the rename onto it, which is reported */
@@ -211,7 +218,8 @@ static int install_staging(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 
 /* Fill <staging>/source from the recipe's source: a copy, an archive or a git checkout. */
 static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const char *staging,
-			   const char *src, const struct kb_fetch *fetched, char hash[KB_SHA256_HEX])
+			   const char *src, const struct kb_fetch *fetched,
+			   char hash[KB_SHA256_HEX])
 {
 	_cleanup_free_ char *dest = NULL;
 	char rel[PATH_MAX];
@@ -220,9 +228,11 @@ static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	kb_pathf(rel, sizeof(rel), "%s/source", staging);
 	if (src) {
 		ret = kb_copy_tree(src, &ctx->root, rel, hash);
-		if (ret == -EFBIG)	/* kb_read_file's cap on one file */
-			return kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; "
-				      "refused", r->file, KB_MAX_MODULE_SIZE >> 20);
+		if (ret == -EFBIG) /* kb_read_file's cap on one file */
+			return kb_err(-KB_E_INPUT,
+				      "%s: a file in the source is larger than %d MiB; "
+				      "refused",
+				      r->file, KB_MAX_MODULE_SIZE >> 20);
 		if (ret < 0 && ret != -KB_E_INPUT)
 			kb_err_errno(ret, "cannot copy source tree '%s'", src);
 		return ret;
@@ -238,8 +248,10 @@ static int snapshot_source(struct kb_ctx *ctx, const struct kb_recipe *r, const 
 	if (ret >= 0) {
 		ret = kb_hash_tree(dest, hash);
 		if (ret == -EFBIG)
-			ret = kb_err(-KB_E_INPUT, "%s: a file in the source is larger than %d MiB; "
-				     "refused", r->file, KB_MAX_MODULE_SIZE >> 20);
+			ret = kb_err(-KB_E_INPUT,
+				     "%s: a file in the source is larger than %d MiB; "
+				     "refused",
+				     r->file, KB_MAX_MODULE_SIZE >> 20);
 		else if (ret < 0)
 			ret = kb_err_errno(ret, "cannot read back '%s'", dest);
 	}
@@ -322,10 +334,12 @@ int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct k
 		if (!files[i])
 			ret = -ENOMEM;
 		else if (access(files[i], F_OK) < 0 && is_dir(paths[i]))
-			ret = kb_err(-KB_E_INPUT, "'%s' holds neither %s nor a dkms.conf: name a "
-				     "recipe file, or the driver's source directory", paths[i], files[i]);
+			ret = kb_err(-KB_E_INPUT,
+				     "'%s' holds neither %s nor a dkms.conf: name a "
+				     "recipe file, or the driver's source directory",
+				     paths[i], files[i]);
 		else if (is_dkms_conf(files[i]) ? kb_dkms_load(ctx, files[i], &recipes[i]) < 0 :
-			 kb_recipe_load(&recipes[i], files[i]) < 0)
+						  kb_recipe_load(&recipes[i], files[i]) < 0)
 			ret = -KB_E_INPUT;
 	}
 	if (ret < 0)
@@ -407,7 +421,7 @@ static int load_one(struct kb_ctx *ctx, struct kb_recipe_set *set, const char *n
 		goto out;
 	}
 	kb_pathf(rel, sizeof(rel), "%s/source-hash", dir);
-	kb_root_read(&ctx->root, rel + 0, 128, &hash);	/* optional */
+	kb_root_read(&ctx->root, rel + 0, 128, &hash); /* optional */
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		ret = -ENOMEM;
@@ -578,6 +592,7 @@ char *kb_state_patch_path(const struct kb_ctx *ctx, const struct kb_recipe *r, c
 	char rel[PATH_MAX];
 
 	/* a dkms.conf's PATCH[] entries live in the source's patches/ */
-	kb_pathf(rel, sizeof(rel), "%s/%spatches/%s", r->state_dir, r->dkms ? "source/" : "", patch);
+	kb_pathf(rel, sizeof(rel), "%s/%spatches/%s", r->state_dir, r->dkms ? "source/" : "",
+		 patch);
 	return kb_root_path(&ctx->root, rel);
 }

@@ -3,8 +3,12 @@
 
 #include "ctx.h"
 #include "recipe.h"
+#include "signing/keystore.h"
 
 #define KB_STATE_DIR "var/lib/kbuildd"
+/* kbuildd's own key pair, inside the root (the key store's, in the state directory). */
+#define KB_OWN_KEY KB_STATE_DIR "/" KB_OWN_KEY_IN_STATE
+#define KB_OWN_CERT KB_STATE_DIR "/" KB_OWN_CERT_IN_STATE
 
 /*
  * Beside recipes/N/V while it changes: a registration being made, the one

@@ -4,7 +4,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 #include "version.h"
 
 /* Read up to three dot-separated numbers; returns how many, 0 on none. */
@@ -56,9 +56,12 @@ int kb_kver_cmp(const struct kb_kver *a, const struct kb_kver *b)
 
 static int parse_op(const char **sp, enum kb_cmp *op)
 {
-	static const struct { const char *text; enum kb_cmp op; } ops[] = {
-		{ "<=", KB_CMP_LE }, { ">=", KB_CMP_GE }, { "!=", KB_CMP_NE },
-		{ "==", KB_CMP_EQ }, { "<", KB_CMP_LT }, { ">", KB_CMP_GT }, { "=", KB_CMP_EQ },
+	static const struct {
+		const char *text;
+		enum kb_cmp op;
+	} ops[] = {
+		{ "<=", KB_CMP_LE }, { ">=", KB_CMP_GE }, { "!=", KB_CMP_NE }, { "==", KB_CMP_EQ },
+		{ "<", KB_CMP_LT },  { ">", KB_CMP_GT },  { "=", KB_CMP_EQ },
 	};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -149,13 +152,27 @@ bool kb_range_match(const struct kb_range *r, const struct kb_kver *v)
 		bool ok;
 
 		switch (r->terms[i].op) {
-		case KB_CMP_LT: ok = c < 0; break;
-		case KB_CMP_LE: ok = c <= 0; break;
-		case KB_CMP_GT: ok = c > 0; break;
-		case KB_CMP_GE: ok = c >= 0; break;
-		case KB_CMP_EQ: ok = c == 0; break;
-		case KB_CMP_NE: ok = c != 0; break;
-		default: ok = false; break;
+		case KB_CMP_LT:
+			ok = c < 0;
+			break;
+		case KB_CMP_LE:
+			ok = c <= 0;
+			break;
+		case KB_CMP_GT:
+			ok = c > 0;
+			break;
+		case KB_CMP_GE:
+			ok = c >= 0;
+			break;
+		case KB_CMP_EQ:
+			ok = c == 0;
+			break;
+		case KB_CMP_NE:
+			ok = c != 0;
+			break;
+		default:
+			ok = false;
+			break;
 		}
 		if (!ok)
 			return false;

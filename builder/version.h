@@ -13,14 +13,14 @@ enum kb_cmp { KB_CMP_LT, KB_CMP_LE, KB_CMP_GT, KB_CMP_GE, KB_CMP_EQ, KB_CMP_NE }
 struct kb_range_term {
 	enum kb_cmp op;
 	struct kb_kver ver;
-	unsigned parts;		/* how many of major.minor.patch were written */
+	unsigned parts; /* how many of major.minor.patch were written */
 };
 
 #define KB_RANGE_MAX_TERMS 8
 
 struct kb_range {
 	struct kb_range_term terms[KB_RANGE_MAX_TERMS];
-	size_t n;		/* 0: every kernel matches */
+	size_t n; /* 0: every kernel matches */
 };
 
 /* Parse the leading "X.Y[.Z]" of a release; 0 or -EINVAL. */

@@ -11,15 +11,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "atomic.h"
-#include "builtin.h"
-#include "child.h"
-#include "compress.h"
-#include "depmod.h"
-#include "kb-limits.h"
-#include "log.h"
-#include "manifest.h"
-#include "state.h"
+#include "base/atomic.h"
+#include "base/child.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "initramfs/builtin.h"
 
 #define MAX_IMAGE (512 * 1024 * 1024)
 
@@ -30,7 +26,9 @@ static unsigned long hex8(const char *p)
 	for (int i = 0; i < 8; i++) {
 		char c = p[i];
 
-		v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+		v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 :
+					     c >= 'A' ? c - 'A' + 10 :
+							c - '0');
 	}
 	return v;
 }
@@ -74,11 +72,11 @@ size_t kb_initramfs_early_length(const unsigned char *p, size_t len)
 struct image {
 	struct archive *out;
 	const char *release;
-	char staging[PATH_MAX];		/* host dir holding the image's modules for depmod */
-	struct kb_strv replaced;	/* paths we write ourselves */
-	struct kb_strv adds;		/* root-relative modules to put in, decompressed */
-	struct kb_strv dirs;		/* directories the new archive has */
-	struct kb_strv carried;		/* module names the old image carries */
+	char staging[PATH_MAX];	 /* host dir holding the image's modules for depmod */
+	struct kb_strv replaced; /* paths we write ourselves */
+	struct kb_strv adds;	 /* root-relative modules to put in, decompressed */
+	struct kb_strv dirs;	 /* directories the new archive has */
+	struct kb_strv carried;	 /* module names the old image carries */
 };
 
 /* The kernel's unpacker creates no parent directories: emit each missing one. */
@@ -118,7 +116,7 @@ static bool ours_to_replace(const struct image *im, const char *path)
 		path++;
 	snprintf(prefix, sizeof(prefix), "lib/modules/%s/modules.", im->release);
 	if (kb_str_startswith(path, prefix))
-		return true;	/* regenerated */
+		return true; /* regenerated */
 	return kb_strv_contains(&im->replaced, path);
 }
 
@@ -149,7 +147,8 @@ static int write_entry(struct image *im, struct archive_entry *e, const void *da
 {
 	if (archive_write_header(im->out, e) != ARCHIVE_OK ||
 	    (len && archive_write_data(im->out, data, len) != (la_ssize_t)len))
-		return kb_err(-EIO, "cannot write the initramfs: %s", archive_error_string(im->out));
+		return kb_err(-EIO, "cannot write the initramfs: %s",
+			      archive_error_string(im->out));
 	return 0;
 }
 
@@ -228,7 +227,7 @@ static int image_path(const char *path, char *out, size_t size)
 }
 
 /* Module names: '-' and '_' are the same, as for modprobe. */
-static bool same_module(const char *a, const char *b)
+bool kb_initramfs_same_module(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)
 		if (*a != *b && !(strchr("-_", *a) && strchr("-_", *b)))
@@ -239,55 +238,50 @@ static bool same_module(const char *a, const char *b)
 static bool carries(const struct image *im, const char *name)
 {
 	for (size_t i = 0; i < im->carried.n; i++)
-		if (same_module(im->carried.v[i], name))
+		if (kb_initramfs_same_module(im->carried.v[i], name))
 			return true;
 	return false;
 }
 
-/* Module @name of recipe @rec: marked for the initramfs, or an older copy of it is there. */
-static bool wanted(const struct image *im, const struct kb_recipe *rec, const char *name)
+/* Is @path one of the modules kbuildd installed for the kernel? */
+static bool ours(const struct kb_initramfs_modules *mods, const char *path)
 {
-	for (size_t m = 0; rec && m < rec->nr_modules; m++)
-		if (same_module(rec->modules[m].name, name))
-			return rec->modules[m].initramfs || carries(im, name);
+	for (size_t i = 0; i < mods->n; i++)
+		if (!strcmp(mods->v[i].path, path))
+			return true;
 	return false;
+}
+
+/* Module @m: marked for the initramfs, or its recipe's and an older copy of it is there. */
+static bool wanted(const struct image *im, const struct kb_initramfs_module *m)
+{
+	return m->in_recipe && (m->marked || carries(im, m->name));
 }
 
 /*
  * What goes in (im->adds, and im->replaced for their paths in the image):
- * kbuildd's modules for @k that are wanted, and what modules.dep says they
- * need, another recipe's or the kernel's own; of those, a module kbuildd
- * did not install and the image already carries is left as it is.
+ * kbuildd's modules for the kernel that are wanted, and what modules.dep
+ * says they need, another recipe's or the kernel's own; of those, a module
+ * kbuildd did not install and the image already carries is left as it is.
  */
-static int choose_modules(struct kb_ctx *ctx, struct image *im, struct kb_recipe_set *set,
-			  const struct kb_kernel *k)
+static int choose_modules(struct image *im, const struct kb_initramfs_modules *mods)
 {
-	struct kb_strv ours = KB_STRV_INIT, names = KB_STRV_INIT, needs = KB_STRV_INIT;
-	struct kb_manifest_set installed;
-	char name[NAME_MAX + 1], id[256];
-	int r = kb_manifest_read_all(ctx, k->release, &installed);
+	int r = 0;
 
-	for (size_t i = 0; r >= 0 && i < installed.n; i++) {
-		const struct kb_manifest *m = &installed.v[i];
+	for (size_t i = 0; r >= 0 && i < mods->n; i++)
+		if (wanted(im, &mods->v[i]))
+			r = kb_strv_push(&im->adds, mods->v[i].path);
+	for (size_t i = 0; r >= 0 && i < mods->n; i++) {
+		const struct kb_initramfs_module *m = &mods->v[i];
 
-		snprintf(id, sizeof(id), "%s/%s", m->name, m->version);
-		for (size_t j = 0; j < m->n; j++) {
-			if (!kb_manifest_module_name(m->files[j].path, name, sizeof(name)))
-				continue;
-			kb_strv_push(&ours, m->files[j].path);
-			if (wanted(im, kb_recipe_set_find(set, id), name)) {
-				kb_strv_push(&names, name);
-				kb_strv_push(&im->adds, m->files[j].path);
-			}
-		}
+		if (!wanted(im, m))
+			continue;
+		for (size_t j = 0; r >= 0 && j < m->needs.n; j++)
+			if (!kb_strv_contains(&im->adds, m->needs.v[j]) &&
+			    (ours(mods, m->needs.v[j]) ||
+			     (m->need_names.v[j][0] && !carries(im, m->need_names.v[j]))))
+				r = kb_strv_push(&im->adds, m->needs.v[j]);
 	}
-	if (r >= 0 && (r = kb_depmod_needs(ctx, k->release, &names, &needs)) < 0)
-		kb_err_errno(r, "cannot read the modules.dep of %s", k->release);
-	for (size_t i = 0; r >= 0 && i < needs.n; i++)
-		if (!kb_strv_contains(&im->adds, needs.v[i]) &&
-		    (kb_strv_contains(&ours, needs.v[i]) ||
-		     (kb_manifest_module_name(needs.v[i], name, sizeof(name)) && !carries(im, name))))
-			kb_strv_push(&im->adds, needs.v[i]);
 	for (size_t i = 0; r >= 0 && i < im->adds.n; i++) {
 		char plain[PATH_MAX];
 
@@ -295,24 +289,20 @@ static int choose_modules(struct kb_ctx *ctx, struct image *im, struct kb_recipe
 		if (r >= 0)
 			r = kb_strv_push(&im->replaced, plain);
 	}
-	kb_strv_clear(&ours);
-	kb_strv_clear(&names);
-	kb_strv_clear(&needs);
-	kb_manifest_set_release(&installed);
 	return r;
 }
 
 /* Put in what choose_modules() chose, decompressed, as mkinitramfs does. */
-static int add_chosen(struct kb_ctx *ctx, struct image *im)
+static int add_chosen(const struct kb_initramfs_request *req, struct image *im)
 {
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < im->adds.n; i++) {
-		_cleanup_free_ char *host = kb_root_path(&ctx->root, im->adds.v[i]);
+		_cleanup_free_ char *host = kb_root_path(req->root, im->adds.v[i]);
 		struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 		char plain[PATH_MAX];
 
-		r = host ? kb_decompress_file(host, &mod) : -ENOMEM;
+		r = host ? req->modules->decompress(host, &mod) : -ENOMEM;
 		if (r < 0)
 			r = kb_err_errno(r, "cannot read '/%s' for the initramfs", im->adds.v[i]);
 		else if ((r = image_path(im->adds.v[i], plain, sizeof(plain))) >= 0)
@@ -323,23 +313,26 @@ static int add_chosen(struct kb_ctx *ctx, struct image *im)
 }
 
 /* depmod over the staged modules; add the indexes it writes. */
-static int add_indexes(struct kb_ctx *ctx, struct image *im, const struct kb_kernel *k)
+static int add_indexes(const struct kb_initramfs_request *req, struct image *im)
 {
 	static const char *const keep[] = { "modules.order", "modules.builtin",
 					    "modules.builtin.modinfo" };
-	static const char *const made[] = { "modules.dep", "modules.dep.bin", "modules.alias",
-		"modules.alias.bin", "modules.softdep", "modules.symbols", "modules.symbols.bin",
-		"modules.builtin.bin", "modules.builtin.alias.bin", "modules.devname" };
+	static const char *const made[] = {
+		"modules.dep",	       "modules.dep.bin",     "modules.alias",
+		"modules.alias.bin",   "modules.softdep",     "modules.symbols",
+		"modules.symbols.bin", "modules.builtin.bin", "modules.builtin.alias.bin",
+		"modules.devname"
+	};
 	char dir[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
 	struct kb_child c;
 	int r = 0, status;
 
-	kb_pathf(dir, sizeof(dir), "%s/lib/modules/%s", im->staging, k->release);
+	kb_pathf(dir, sizeof(dir), "%s/lib/modules/%s", im->staging, req->release);
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
 		struct kb_buf b = KB_BUF_INIT_MAX(KB_MAX_SYMVERS_SIZE);
 
-		kb_pathf(src, sizeof(src), "lib/modules/%s/%s", k->release, keep[i]);
-		if (kb_root_read(&ctx->root, src, b.max, &b) == 0) {
+		kb_pathf(src, sizeof(src), "lib/modules/%s/%s", req->release, keep[i]);
+		if (kb_root_read(req->root, src, b.max, &b) == 0) {
 			kb_pathf(dst, sizeof(dst), "%s/%s", dir, keep[i]);
 			stage_module(im, dst + strlen(im->staging) + 1, b.buf ? b.buf : "", b.len);
 		}
@@ -352,17 +345,17 @@ static int add_indexes(struct kb_ctx *ctx, struct image *im, const struct kb_ker
 	kb_strv_push(&c.args, im->staging);
 	kb_strv_push(&c.args, "-C");
 	kb_strv_pushf(&c.args, "%s/nonexistent.d", im->staging);
-	kb_strv_push(&c.args, k->release);
+	kb_strv_push(&c.args, req->release);
 	c.quiet = true;
 	status = kb_child_run(&c);
 	kb_child_release(&c);
 	if (status != 0)
-		return kb_err(-KB_E_BUILD, "depmod for the initramfs of %s failed", k->release);
+		return kb_err(-KB_E_BUILD, "depmod for the initramfs of %s failed", req->release);
 	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(made); i++) {
 		struct kb_buf b = KB_BUF_INIT_MAX(KB_MAX_SYMVERS_SIZE);
 
 		kb_pathf(src, sizeof(src), "%s/%s", dir, made[i]);
-		kb_pathf(dst, sizeof(dst), "lib/modules/%s/%s", k->release, made[i]);
+		kb_pathf(dst, sizeof(dst), "lib/modules/%s/%s", req->release, made[i]);
 		if (kb_read_file(AT_FDCWD, src, b.max, &b) == 0)
 			r = add_file(im, dst, b.buf ? b.buf : "", b.len, false);
 		kb_buf_release(&b);
@@ -400,21 +393,25 @@ static void carried_modules(const char *data, size_t len, struct kb_strv *names)
 	archive_read_free(in);
 }
 
-int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
+int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 {
-	struct image im = { .release = k->release, .replaced = KB_STRV_INIT, .adds = KB_STRV_INIT,
-			     .dirs = KB_STRV_INIT, .carried = KB_STRV_INIT };
+	static const struct kb_initramfs_modules none = { 0 };
+	const struct kb_initramfs_modules *mods = req->modules ? req->modules : &none;
+	struct image im = { .release = req->release,
+			    .replaced = KB_STRV_INIT,
+			    .adds = KB_STRV_INIT,
+			    .dirs = KB_STRV_INIT,
+			    .carried = KB_STRV_INIT };
 	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
-	struct kb_recipe_set set = { 0 };
 	char rel[PATH_MAX];
 	bool was_gzip = false;
 	size_t early;
 	int r;
 
-	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", k->release);
-	r = kb_root_read(&ctx->root, rel, old.max, &old);
+	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", req->release);
+	r = kb_root_read(req->root, rel, old.max, &old);
 	if (r == -ENOENT) {
-		kb_info("%s has no initramfs (/%s): nothing to update", k->release, rel);
+		kb_info("%s has no initramfs (/%s): nothing to update", req->release, rel);
 		kb_buf_release(&old);
 		return 0;
 	}
@@ -426,15 +423,12 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 		r = kb_err_errno(-errno, "cannot create a staging directory");
 		goto out;
 	}
-	r = kb_state_load(ctx, &set);
-	if (r >= 0)
-		carried_modules(old.buf, old.len, &im.carried);
-	if (r >= 0)
-		r = choose_modules(ctx, &im, &set, k);
+	carried_modules(old.buf, old.len, &im.carried);
+	r = choose_modules(&im, mods);
 	if (r < 0)
 		goto out;
 	early = kb_initramfs_early_length((const unsigned char *)old.buf, old.len);
-	r = kb_buf_add(&out, old.buf, early);	/* microcode and other early segments, as they were */
+	r = kb_buf_add(&out, old.buf, early); /* microcode and other early segments, as they were */
 	im.out = archive_write_new();
 	archive_write_set_format_cpio_newc(im.out);
 	if (r >= 0 && early < old.len) {
@@ -444,7 +438,8 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 
 		archive_read_support_filter_all(probe);
 		archive_read_support_format_cpio(probe);
-		if (archive_read_open_memory(probe, old.buf + early, old.len - early) == ARCHIVE_OK &&
+		if (archive_read_open_memory(probe, old.buf + early, old.len - early) ==
+			    ARCHIVE_OK &&
 		    archive_read_next_header(probe, &e) == ARCHIVE_OK)
 			was_gzip = archive_filter_code(probe, 0) == ARCHIVE_FILTER_GZIP;
 		archive_read_free(probe);
@@ -459,14 +454,14 @@ int kb_initramfs_builtin(struct kb_ctx *ctx, const struct kb_kernel *k)
 	if (r >= 0 && early < old.len)
 		r = copy_main(&im, old.buf + early, old.len - early, &was_gzip);
 	if (r >= 0)
-		r = add_chosen(ctx, &im);
+		r = add_chosen(req, &im);
 	if (r >= 0)
-		r = add_indexes(ctx, &im, k);
+		r = add_indexes(req, &im);
 	if (archive_write_close(im.out) != ARCHIVE_OK && r >= 0)
 		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im.out));
 	archive_write_free(im.out);
-	if (r >= 0 && !ctx->dry_run)
-		r = kb_atomic_write(&ctx->root, rel, out.buf, out.len, 0644);
+	if (r >= 0 && !req->dry_run)
+		r = kb_atomic_write(req->root, rel, out.buf, out.len, 0644);
 	if (r < 0 && r != -KB_E_INPUT && r != -KB_E_BUILD)
 		r = kb_err_errno(r, "cannot write '/%s'; the previous initramfs is unchanged", rel);
 out:
@@ -476,8 +471,20 @@ out:
 	kb_strv_clear(&im.adds);
 	kb_strv_clear(&im.dirs);
 	kb_strv_clear(&im.carried);
-	kb_recipe_set_release(&set);
 	kb_buf_release(&old);
 	kb_buf_release(&out);
 	return r;
+}
+
+void kb_initramfs_modules_release(struct kb_initramfs_modules *mods)
+{
+	for (size_t i = 0; i < mods->n; i++) {
+		free(mods->v[i].path);
+		free(mods->v[i].name);
+		kb_strv_clear(&mods->v[i].needs);
+		kb_strv_clear(&mods->v[i].need_names);
+	}
+	free(mods->v);
+	mods->v = NULL;
+	mods->n = 0;
 }

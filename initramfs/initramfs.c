@@ -4,18 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "child.h"
+#include "base/child.h"
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "builtin.h"
-#include "initramfs.h"
-#include "log.h"
+#include "base/log.h"
+#include "initramfs/builtin.h"
+#include "initramfs/initramfs.h"
 
 static const struct {
 	const char *name;
 	enum kb_initramfs_backend backend;
-	const char *program;	/* looked up in PATH by auto */
+	const char *program; /* looked up in PATH by auto */
 } backends[] = {
 	{ "initramfs-tools", KB_INITRAMFS_TOOLS, "update-initramfs" },
 	{ "dracut", KB_INITRAMFS_DRACUT, "dracut" },
@@ -46,19 +46,19 @@ const char *kb_initramfs_name(enum kb_initramfs_backend b)
 	return "none";
 }
 
-enum kb_initramfs_backend kb_initramfs_detect(const struct kb_ctx *ctx)
+enum kb_initramfs_backend kb_initramfs_detect(const char *configured, const struct kb_root *root)
 {
 	enum kb_initramfs_backend b;
 
-	if (kb_initramfs_parse(ctx->settings.initramfs_backend, &b) == 0)
+	if (kb_initramfs_parse(configured, &b) == 0)
 		return b;
 	/* a fake root's generator would write the host's /boot: never guess there */
-	if (ctx->root.path[0])
+	if (root->path[0])
 		return KB_INITRAMFS_NONE;
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (backends[i].program && kb_child_have_program(backends[i].program))
 			return backends[i].backend;
-	return KB_INITRAMFS_BUILTIN;	/* no generator here: kbuildd updates the image itself */
+	return KB_INITRAMFS_BUILTIN; /* no generator here: kbuildd updates the image itself */
 }
 
 int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const char *command,
@@ -100,8 +100,9 @@ int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const ch
 			const char *at = strstr(words.v[i], "{kernel_release}");
 
 			if (at)
-				r = kb_strv_pushf(argv, "%.*s%s%s", (int)(at - words.v[i]), words.v[i],
-						  release, at + strlen("{kernel_release}"));
+				r = kb_strv_pushf(argv, "%.*s%s%s", (int)(at - words.v[i]),
+						  words.v[i], release,
+						  at + strlen("{kernel_release}"));
 			else
 				r = kb_strv_push(argv, words.v[i]);
 		}
@@ -113,43 +114,45 @@ int kb_initramfs_argv(enum kb_initramfs_backend b, const char *release, const ch
 	}
 }
 
-int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k)
+int kb_initramfs_regenerate(const struct kb_initramfs_request *req)
 {
-	enum kb_initramfs_backend b = kb_initramfs_detect(ctx);
+	enum kb_initramfs_backend b = req->backend;
 	_cleanup_free_ char *cmd = NULL;
 	struct kb_child c;
 	int status;
 
 	if (b == KB_INITRAMFS_NONE) {
-		kb_verbose("%s: no initramfs generator to run", k->release);
+		kb_verbose("%s: no initramfs generator to run", req->release);
 		return 0;
 	}
 	if (b == KB_INITRAMFS_BUILTIN) {
-		kb_info("updating the initramfs of %s (builtin)", k->release);
-		return kb_initramfs_builtin(ctx, k);
+		kb_info("updating the initramfs of %s (builtin)", req->release);
+		return kb_initramfs_builtin(req);
 	}
 	kb_child_init(&c);
-	if (kb_initramfs_argv(b, k->release, ctx->settings.initramfs_command, &c.args) < 0) {
+	if (kb_initramfs_argv(b, req->release, req->command, &c.args) < 0) {
 		kb_child_release(&c);
 		return kb_err(-KB_E_INPUT, "[initramfs] backend = command needs 'command = ...'");
 	}
 	cmd = kb_child_cmdline(&c);
-	if (ctx->dry_run) {
+	if (req->dry_run) {
 		kb_info("would run: %s", cmd);
 		kb_child_release(&c);
 		return 0;
 	}
-	kb_info("regenerating the initramfs of %s (%s)", k->release, kb_initramfs_name(b));
+	kb_info("regenerating the initramfs of %s (%s)", req->release, kb_initramfs_name(b));
 	c.quiet = kb_log_get_level() < KB_LOG_VERBOSE;
 	status = kb_child_run(&c);
 	kb_child_release(&c);
 	if (status != 0)
-		return kb_err(-KB_E_BUILD, "'%s' failed (exit status %d); the previous initramfs is "
-			      "unchanged", cmd, status);
+		return kb_err(-KB_E_BUILD,
+			      "'%s' failed (exit status %d); the previous initramfs is "
+			      "unchanged",
+			      cmd, status);
 	if (b == KB_INITRAMFS_MKINITCPIO) {
 		char from[512], to[512];
 
-		kb_pathf(to, sizeof(to), "/boot/initramfs-%s.img", k->release);
+		kb_pathf(to, sizeof(to), "/boot/initramfs-%s.img", req->release);
 		kb_pathf(from, sizeof(from), "%s.kbuildd-new", to);
 		if (rename(from, to) < 0)
 			return kb_err_errno(-errno, "cannot move '%s' into place", from);
@@ -157,7 +160,7 @@ int kb_initramfs_regenerate(struct kb_ctx *ctx, const struct kb_kernel *k)
 	return 0;
 }
 
-bool kb_initramfs_carries(const struct kb_ctx *ctx, const struct kb_kernel *k,
+bool kb_initramfs_carries(const struct kb_root *root, const char *release,
 			  const struct kb_strv *names)
 {
 	struct kb_buf image = KB_BUF_INIT_MAX((size_t)512 * 1024 * 1024);
@@ -167,8 +170,8 @@ bool kb_initramfs_carries(const struct kb_ctx *ctx, const struct kb_kernel *k,
 	size_t early;
 	bool found = false;
 
-	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", k->release);
-	if (!names->n || kb_root_read(&ctx->root, rel, image.max, &image) < 0)
+	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", release);
+	if (!names->n || kb_root_read(root, rel, image.max, &image) < 0)
 		goto out;
 	early = kb_initramfs_early_length((const unsigned char *)image.buf, image.len);
 	in = archive_read_new();

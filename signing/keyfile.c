@@ -11,10 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "kb-limits.h"
-#include "keyfile.h"
-#include "log.h"
-#include "sign.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "signing/keyfile.h"
+#include "signing/sign.h"
 
 void kb_keyfile_release(struct kb_keyfile *f)
 {
@@ -41,7 +41,7 @@ static int read_fd(int fd, const char *what, const char *name, size_t max, struc
 		return kb_err(-KB_E_INPUT, "%s '%s' is not a regular file", what, name);
 	if (f->st.st_size > (off_t)max)
 		return kb_err(-KB_E_INPUT, "%s '%s' is larger than %zu bytes", what, name, max);
-	cap = (size_t)f->st.st_size + 1;	/* one byte more shows it grew under us */
+	cap = (size_t)f->st.st_size + 1; /* one byte more shows it grew under us */
 	f->data = malloc(cap + 1);
 	if (!f->data)
 		return -ENOMEM;
@@ -86,8 +86,10 @@ int kb_keyfile_read_at(const struct kb_root *root, const char *rel, const char *
 	root_name(rel, name, sizeof(name));
 	fd = kb_root_openat(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
 	if (fd == -ELOOP)
-		return kb_err(-KB_E_INPUT, "%s '%s' is a symlink: kbuildd reads signing keys and "
-			      "certificates only from the file itself", what, name);
+		return kb_err(-KB_E_INPUT,
+			      "%s '%s' is a symlink: kbuildd reads signing keys and "
+			      "certificates only from the file itself",
+			      what, name);
 	if (fd < 0)
 		return kb_err(-KB_E_INPUT, "cannot read %s '%s': %s", what, name, kb_strerror(fd));
 	r = read_fd(fd, what, name, max, f);
@@ -124,15 +126,19 @@ static int check_access(const struct kb_keyfile *f, const char *name, enum kb_ke
 	if (origin == KB_KEY_ANY)
 		return 0;
 	if (origin == KB_KEY_OWN && f->st.st_uid != geteuid())
-		return kb_err(-KB_E_INPUT, "key '%s' is owned by uid %u, not by the user kbuildd runs "
+		return kb_err(-KB_E_INPUT,
+			      "key '%s' is owned by uid %u, not by the user kbuildd runs "
 			      "as: it may have been replaced; check it, or make a new one with "
-			      "'kbuildd keys generate --force'", name, (unsigned)f->st.st_uid);
+			      "'kbuildd keys generate --force'",
+			      name, (unsigned)f->st.st_uid);
 	if (!(mode & 066))
 		return 0;
 	if (origin == KB_KEY_OWN)
-		return kb_err(-KB_E_INPUT, "key '%s' is readable or writable by group or others "
+		return kb_err(-KB_E_INPUT,
+			      "key '%s' is readable or writable by group or others "
 			      "(mode %04o; kbuildd made it 0600): 'chmod 600' it, or if it may have "
-			      "leaked, make a new one with 'kbuildd keys generate --force'", name, mode);
+			      "leaked, make a new one with 'kbuildd keys generate --force'",
+			      name, mode);
 	kb_warn("key '%s' is readable or writable by group or others (mode %04o)", name, mode);
 	return 0;
 }
@@ -169,8 +175,10 @@ static int parse_key(const struct kb_keyfile *f, const char *name, void *out)
 	if (*key)
 		return 0;
 	if (strstr(text, "ENCRYPTED") && !getenv("KBUILD_SIGN_PIN"))
-		return kb_err(-KB_E_INPUT, "key '%s' is encrypted: set KBUILD_SIGN_PIN to its "
-			      "passphrase", name);
+		return kb_err(-KB_E_INPUT,
+			      "key '%s' is encrypted: set KBUILD_SIGN_PIN to its "
+			      "passphrase",
+			      name);
 	return kb_err(-KB_E_INPUT, "cannot load private key '%s': %s", name,
 		      kb_ssl_error(err, sizeof(err)));
 }

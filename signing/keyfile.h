@@ -7,18 +7,18 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "path.h"
+#include "base/path.h"
 
 /* Whose key file it is, which decides how its permissions are judged. */
 enum kb_key_origin {
 	KB_KEY_OWN,	/* kbuildd generated it: 0600 and ours, or refused */
-	KB_KEY_FOREIGN,	/* [signing] key or DKMS's: wider access is warned about */
+	KB_KEY_FOREIGN, /* [signing] key or DKMS's: wider access is warned about */
 	KB_KEY_ANY,	/* not kbuildd's to judge: a path the user named, a certificate */
 };
 
 /* A whole key or certificate file in memory; kb_keyfile_release() wipes it. */
 struct kb_keyfile {
-	unsigned char *data;	/* NUL-terminated */
+	unsigned char *data; /* NUL-terminated */
 	size_t len;
 	struct stat st;
 };

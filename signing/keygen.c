@@ -8,8 +8,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#include "keygen.h"
-#include "keystore.h"
+#include "signing/keygen.h"
+#include "signing/keystore.h"
 
 static int add_ext(X509 *cert, int nid, const char *value)
 {
@@ -37,7 +37,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn)
 
 	if (!cert || RAND_bytes(serial, sizeof(serial)) != 1)
 		goto out;
-	serial[0] &= 0x7f;	/* positive, as RFC 5280 wants */
+	serial[0] &= 0x7f; /* positive, as RFC 5280 wants */
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	sno = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
 	name = X509_get_subject_name(cert);
@@ -78,17 +78,19 @@ static int bio_to_buf(BIO *bio, struct kb_buf *b)
 static int serialise(EVP_PKEY *key, X509 *cert, struct kb_buf *key_pem, struct kb_buf *cert_pem,
 		     struct kb_buf *cert_der)
 {
-	BIO *kbio = BIO_new(BIO_s_mem()), *cbio = BIO_new(BIO_s_mem()), *dbio = BIO_new(BIO_s_mem());
+	BIO *kbio = BIO_new(BIO_s_mem()), *cbio = BIO_new(BIO_s_mem()),
+	    *dbio = BIO_new(BIO_s_mem());
 	int r = -EIO;
 
-	if (kbio && cbio && dbio && PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) &&
+	if (kbio && cbio && dbio &&
+	    PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) &&
 	    PEM_write_bio_X509(cbio, cert) && i2d_X509_bio(dbio, cert))
 		r = bio_to_buf(kbio, key_pem);
 	if (r >= 0)
 		r = bio_to_buf(cbio, cert_pem);
 	if (r >= 0)
 		r = bio_to_buf(dbio, cert_der);
-	BIO_free(kbio);	/* a memory BIO clears its buffer when freed */
+	BIO_free(kbio); /* a memory BIO clears its buffer when freed */
 	BIO_free(cbio);
 	BIO_free(dbio);
 	return r;

@@ -1,7 +1,7 @@
 /* Signing keys: generate an RSA key and an X.509 certificate fit for MOK enrollment. */
 #pragma once
 
-#include "path.h"
+#include "base/path.h"
 
 /*
  * Make a new RSA key (@bits) and its self-signed certificate and put them

@@ -7,35 +7,63 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic.h"
-#include "fault.h"
-#include "keystore.h"
-#include "log.h"
-#include "util.h"
+#include "base/atomic.h"
+#include "base/fault.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "signing/keystore.h"
 
-#define KEYS_DIR KB_STATE_DIR "/keys"
-/* A whole new keys/, swapped with the old; after the swap it holds the old pair. */
-#define SWAP_STAGE KB_STATE_DIR "/.kbuildd-new.keys"
-/* For a pair kept elsewhere: the plan "targets", renamed "committed" once all is staged. */
-#define COPY_STAGE KB_STATE_DIR "/.kbuildd-new.signing"
-#define PLAN COPY_STAGE "/targets"
-#define COMMITTED COPY_STAGE "/committed"
+/*
+ * The store's own paths, all in the root's state directory (kb_root_open()):
+ * keys/ holds kbuildd's own pair.
+ */
+struct store {
+	const struct kb_root *root;
+	char state[PATH_MAX];
+	char keys[PATH_MAX];
+	/* a whole new keys/, swapped with the old; after the swap it holds the old pair */
+	char swap[PATH_MAX];
+	/* for a pair kept elsewhere: the plan "targets", renamed "committed" once all is staged */
+	char copy[PATH_MAX];
+	char plan[PATH_MAX];
+	char committed[PATH_MAX];
+	char own_key[PATH_MAX], own_cert[PATH_MAX];
+};
 /* A file staged beside its target, as ".NAME.kbuildd-new". */
 #define STAGED_SUFFIX ".kbuildd-new"
 
 enum { KEY, CERT, DER, NR_FILES };
 
 static const char *const own_names[NR_FILES] = {
-	"signing_key.pem", "signing_key.x509", "signing_key.x509.der",
+	"signing_key.pem",
+	"signing_key.x509",
+	"signing_key.x509.der",
 };
 static const mode_t file_modes[NR_FILES] = { 0600, 0644, 0644 };
 /* a new key's directory is the key's alone; a certificate's may be shared */
 static const mode_t dir_modes[NR_FILES] = { 0700, 0755, 0755 };
 
+static int store_init(struct store *ks, const struct kb_root *root)
+{
+	ks->root = root;
+	if (!root->state_dir)
+		return -EINVAL;
+	if (kb_pathf(ks->state, sizeof(ks->state), "%s", root->state_dir) < 0 ||
+	    kb_pathf(ks->keys, sizeof(ks->keys), "%s/keys", ks->state) < 0 ||
+	    kb_pathf(ks->swap, sizeof(ks->swap), "%s/.kbuildd-new.keys", ks->state) < 0 ||
+	    kb_pathf(ks->copy, sizeof(ks->copy), "%s/.kbuildd-new.signing", ks->state) < 0 ||
+	    kb_pathf(ks->plan, sizeof(ks->plan), "%s/targets", ks->copy) < 0 ||
+	    kb_pathf(ks->committed, sizeof(ks->committed), "%s/committed", ks->copy) < 0 ||
+	    kb_pathf(ks->own_key, sizeof(ks->own_key), "%s/" KB_OWN_KEY_IN_STATE, ks->state) < 0 ||
+	    kb_pathf(ks->own_cert, sizeof(ks->own_cert), "%s/" KB_OWN_CERT_IN_STATE, ks->state) < 0)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 struct target {
 	char rel[PATH_MAX];
-	char staged[PATH_MAX];	/* beside rel */
-	char dir[PATH_MAX];	/* rel's directory, "." at the top */
+	char staged[PATH_MAX]; /* beside rel */
+	char dir[PATH_MAX];    /* rel's directory, "." at the top */
 };
 
 /* Create @rel exclusively, never through a link, and make its contents durable. */
@@ -50,7 +78,7 @@ static int write_new(const struct kb_root *root, const char *rel, const struct k
 		return kb_err_errno(fd, "cannot create '/%s'", rel);
 	r = kb_write_all(fd, data->buf, data->len);
 	kb_fault_point("write key file");
-	if (r == 0 && fchmod(fd, mode) < 0)	/* whatever the umask */
+	if (r == 0 && fchmod(fd, mode) < 0) /* whatever the umask */
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
@@ -72,17 +100,18 @@ static int sync_dir(const struct kb_root *root, const char *rel)
 	return r;
 }
 
-static int drop_stage(const struct kb_root *root, const char *stage)
+static int drop_stage(const struct store *ks, const char *stage)
 {
-	int r = kb_rm_rf(root, stage);
+	int r = kb_rm_rf(ks->root, stage);
 
-	return r < 0 ? r : sync_dir(root, KB_STATE_DIR);
+	return r < 0 ? r : sync_dir(ks->root, ks->state);
 }
 
 /* A fresh, empty staging directory only root can enter. */
-static int make_stage(const struct kb_root *root, const char *stage)
+static int make_stage(const struct store *ks, const char *stage)
 {
-	int r = kb_mkdirs(root, KB_STATE_DIR, 0755);
+	const struct kb_root *root = ks->root;
+	int r = kb_mkdirs(root, ks->state, 0755);
 
 	if (r >= 0)
 		r = kb_rm_rf(root, stage);
@@ -92,9 +121,9 @@ static int make_stage(const struct kb_root *root, const char *stage)
 }
 
 /* keys/ is swapped whole, so it must be a directory of its own; *@exists says if there is one. */
-static int check_keys_dir(const struct kb_root *root, bool *exists)
+static int check_keys_dir(const struct store *ks, bool *exists)
 {
-	int fd = kb_root_openat(root, KEYS_DIR, O_PATH | O_NOFOLLOW, 0);
+	int fd = kb_root_openat(ks->root, ks->keys, O_PATH | O_NOFOLLOW, 0);
 	struct stat st;
 	int r = 0;
 
@@ -102,13 +131,15 @@ static int check_keys_dir(const struct kb_root *root, bool *exists)
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
-		return kb_err_errno(fd, "cannot open '/%s'", KEYS_DIR);
+		return kb_err_errno(fd, "cannot open '/%s'", ks->keys);
 	if (fstat(fd, &st) < 0)
-		r = kb_err_errno(-errno, "cannot stat '/%s'", KEYS_DIR);
+		r = kb_err_errno(-errno, "cannot stat '/%s'", ks->keys);
 	else if (!S_ISDIR(st.st_mode))
-		r = kb_err(-KB_E_INPUT, "'/%s' is not a directory: kbuildd replaces its key pair by "
+		r = kb_err(-KB_E_INPUT,
+			   "'/%s' is not a directory: kbuildd replaces its key pair by "
 			   "swapping that directory whole; set [signing] key and cert to keep the "
-			   "pair elsewhere", KEYS_DIR);
+			   "pair elsewhere",
+			   ks->keys);
 	else
 		*exists = true;
 	close(fd);
@@ -124,15 +155,16 @@ static bool is_own_name(const char *name)
 }
 
 /* Whatever else an admin keeps in keys/ moves with the new pair, as hard links. */
-static int carry_over(const struct kb_root *root)
+static int carry_over(const struct store *ks)
 {
+	const struct kb_root *root = ks->root;
 	struct kb_strv names = KB_STRV_INIT;
 	int kfd, sfd = -1, r;
 
-	r = kb_root_list(root, KEYS_DIR, &names);
-	kfd = kb_root_openat(root, KEYS_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+	r = kb_root_list(root, ks->keys, &names);
+	kfd = kb_root_openat(root, ks->keys, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (kfd >= 0)
-		sfd = kb_root_openat(root, SWAP_STAGE, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+		sfd = kb_root_openat(root, ks->swap, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (r >= 0 && (kfd < 0 || sfd < 0))
 		r = kfd < 0 ? kfd : sfd;
 	for (size_t i = 0; r >= 0 && i < names.n; i++) {
@@ -144,8 +176,10 @@ static int carry_over(const struct kb_root *root)
 		if (fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
 		} else if (S_ISDIR(st.st_mode)) {
-			r = kb_err(-KB_E_INPUT, "'/%s/%s' is a directory: move it out of '/%s' so the "
-				   "key pair can be replaced", KEYS_DIR, name, KEYS_DIR);
+			r = kb_err(-KB_E_INPUT,
+				   "'/%s/%s' is a directory: move it out of '/%s' so the "
+				   "key pair can be replaced",
+				   ks->keys, name, ks->keys);
 		} else {
 			kb_fault_point("link");
 			if (linkat(kfd, name, sfd, name, 0) < 0)
@@ -157,37 +191,38 @@ static int carry_over(const struct kb_root *root)
 	if (kfd >= 0)
 		close(kfd);
 	kb_strv_clear(&names);
-	return r < 0 && r != -KB_E_INPUT ? kb_err_errno(r, "cannot carry '/%s' over", KEYS_DIR) : r;
+	return r < 0 && r != -KB_E_INPUT ? kb_err_errno(r, "cannot carry '/%s' over", ks->keys) : r;
 }
 
 /* kbuildd's own keys/: build the new one beside it, then swap the two in one step. */
-static int swap_in(const struct kb_root *root, const struct kb_buf *const data[NR_FILES])
+static int swap_in(const struct store *ks, const struct kb_buf *const data[NR_FILES])
 {
+	const struct kb_root *root = ks->root;
 	char rel[PATH_MAX];
 	bool exists;
 	int r;
 
-	r = check_keys_dir(root, &exists);
+	r = check_keys_dir(ks, &exists);
 	if (r < 0)
 		return r;
-	r = make_stage(root, SWAP_STAGE);
+	r = make_stage(ks, ks->swap);
 	for (size_t i = 0; r >= 0 && i < NR_FILES; i++) {
-		r = kb_pathf(rel, sizeof(rel), "%s/%s", SWAP_STAGE, own_names[i]);
+		r = kb_pathf(rel, sizeof(rel), "%s/%s", ks->swap, own_names[i]);
 		if (r >= 0)
 			r = write_new(root, rel, data[i], file_modes[i]);
 	}
 	if (r >= 0 && exists)
-		r = carry_over(root);
+		r = carry_over(ks);
 	if (r >= 0)
-		r = sync_dir(root, SWAP_STAGE);
+		r = sync_dir(root, ks->swap);
 	if (r >= 0) {
-		r = exists ? kb_durable_exchange(root, SWAP_STAGE, KEYS_DIR) :
-		    kb_durable_rename(root, SWAP_STAGE, KEYS_DIR);
+		r = exists ? kb_durable_exchange(root, ks->swap, ks->keys) :
+			     kb_durable_rename(root, ks->swap, ks->keys);
 		if (r < 0)
-			r = kb_err_errno(r, "cannot swap '/%s' into place", SWAP_STAGE);
+			r = kb_err_errno(r, "cannot swap '/%s' into place", ks->swap);
 	}
 	/* before the swap it holds the unused new pair, after it the old one */
-	drop_stage(root, SWAP_STAGE);
+	drop_stage(ks, ks->swap);
 	return r;
 }
 
@@ -205,20 +240,20 @@ static int plan_targets(const char *key_rel, const char *cert_rel, struct target
 		base = slash ? slash + 1 : t[i].rel;
 		if (kb_pathf(t[i].staged, sizeof(t[i].staged), "%.*s.%s" STAGED_SUFFIX,
 			     (int)(base - t[i].rel), t[i].rel, base) < 0 ||
-		    kb_pathf(t[i].dir, sizeof(t[i].dir), "%.*s", slash ? (int)(slash - t[i].rel) : 1,
-			     slash ? t[i].rel : ".") < 0)
+		    kb_pathf(t[i].dir, sizeof(t[i].dir), "%.*s",
+			     slash ? (int)(slash - t[i].rel) : 1, slash ? t[i].rel : ".") < 0)
 			return -ENAMETOOLONG;
 	}
 	return 0;
 }
 
-static int write_plan(const struct kb_root *root, const char *key_rel, const char *cert_rel)
+static int write_plan(const struct store *ks, const char *key_rel, const char *cert_rel)
 {
 	struct kb_buf b = KB_BUF_INIT_MAX(2 * PATH_MAX + 2);
 	int r = kb_buf_addf(&b, "%s\n%s\n", key_rel, cert_rel);
 
 	if (r >= 0)
-		r = kb_atomic_write(root, PLAN, b.buf, b.len, 0600);
+		r = kb_atomic_write(ks->root, ks->plan, b.buf, b.len, 0600);
 	kb_buf_release(&b);
 	return r;
 }
@@ -279,38 +314,40 @@ static int finish(const struct kb_root *root, const struct target t[NR_FILES])
 			continue;
 		r = kb_durable_rename(root, t[i].staged, t[i].rel);
 		if (r < 0)
-			return kb_err_errno(r, "cannot rename '/%s' to '/%s'", t[i].staged, t[i].rel);
+			return kb_err_errno(r, "cannot rename '/%s' to '/%s'", t[i].staged,
+					    t[i].rel);
 	}
 	return 0;
 }
 
 /* A pair kept elsewhere: stage beside the targets, commit, rename into place. */
-static int copy_in(const struct kb_root *root, const char *key_rel, const char *cert_rel,
+static int copy_in(const struct store *ks, const char *key_rel, const char *cert_rel,
 		   const struct kb_buf *const data[NR_FILES])
 {
+	const struct kb_root *root = ks->root;
 	struct target t[NR_FILES];
 	int r;
 
 	r = plan_targets(key_rel, cert_rel, t);
 	if (r < 0)
 		return kb_err_errno(r, "cannot stage '/%s'", key_rel);
-	r = make_stage(root, COPY_STAGE);
+	r = make_stage(ks, ks->copy);
 	/* the plan goes first, so a kill while staging still finds what to clear */
 	if (r >= 0)
-		r = write_plan(root, key_rel, cert_rel);
+		r = write_plan(ks, key_rel, cert_rel);
 	for (size_t i = 0; r >= 0 && i < NR_FILES; i++)
 		r = stage_beside(root, &t[i], data[i], i);
 	if (r >= 0)
-		r = kb_durable_rename(root, PLAN, COMMITTED);
+		r = kb_durable_rename(root, ks->plan, ks->committed);
 	if (r < 0) {
 		unstage(root, t);
-		drop_stage(root, COPY_STAGE);
+		drop_stage(ks, ks->copy);
 		return r;
 	}
 	/* committed: from here on a killed run is finished by the next one */
 	r = finish(root, t);
 	if (r >= 0)
-		drop_stage(root, COPY_STAGE);
+		drop_stage(ks, ks->copy);
 	return r;
 }
 
@@ -318,22 +355,29 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
 			const struct kb_keypair *pair)
 {
 	const struct kb_buf *const data[NR_FILES] = { pair->key, pair->cert, pair->der };
+	struct store st;
+	int r = store_init(&st, root);
 
+	if (r < 0)
+		return kb_err_errno(r, "cannot name the key store's files");
 	key_rel += strspn(key_rel, "/");
 	cert_rel += strspn(cert_rel, "/");
 	if (!strcmp(key_rel, cert_rel))
-		return kb_err(-KB_E_INPUT, "the key and the certificate are both '/%s': [signing] key "
-			      "and cert must name two files", key_rel);
-	if (!strcmp(key_rel, KB_OWN_KEY) && !strcmp(cert_rel, KB_OWN_CERT))
-		return swap_in(root, data);
-	return copy_in(root, key_rel, cert_rel, data);
+		return kb_err(-KB_E_INPUT,
+			      "the key and the certificate are both '/%s': [signing] key "
+			      "and cert must name two files",
+			      key_rel);
+	if (!strcmp(key_rel, st.own_key) && !strcmp(cert_rel, st.own_cert))
+		return swap_in(&st, data);
+	return copy_in(&st, key_rel, cert_rel, data);
 }
 
-static int recover_copy(const struct kb_root *root)
+static int recover_copy(const struct store *ks)
 {
+	const struct kb_root *root = ks->root;
 	struct target t[NR_FILES];
 
-	if (read_plan(root, COMMITTED, t) >= 0) {
+	if (read_plan(root, ks->committed, t) >= 0) {
 		kb_info("finishing the replacement of signing key '/%s' an interrupted run began",
 			t[KEY].rel);
 		if (finish(root, t) < 0) {
@@ -341,34 +385,43 @@ static int recover_copy(const struct kb_root *root)
 				t[CERT].rel);
 			return -EIO;
 		}
-	} else if (read_plan(root, PLAN, t) >= 0) {
+	} else if (read_plan(root, ks->plan, t) >= 0) {
 		unstage(root, t);
 	}
-	return drop_stage(root, COPY_STAGE);
+	return drop_stage(ks, ks->copy);
 }
 
-unsigned kb_keys_recover(struct kb_ctx *ctx)
+unsigned kb_keys_recover(const struct kb_root *root)
 {
 	unsigned cleaned = 0;
+	struct store st;
 
-	if (kb_root_exists(&ctx->root, SWAP_STAGE)) {
+	if (store_init(&st, root) < 0)
+		return 0;
+	if (kb_root_exists(root, st.swap)) {
 		/* before the swap an unused new pair, after it the old one: neither is wanted */
-		kb_verbose("removing '/%s', left by an interrupted key generation", SWAP_STAGE);
-		drop_stage(&ctx->root, SWAP_STAGE);
+		kb_verbose("removing '/%s', left by an interrupted key generation", st.swap);
+		drop_stage(&st, st.swap);
 		cleaned++;
 	}
-	if (kb_root_exists(&ctx->root, COPY_STAGE) && recover_copy(&ctx->root) >= 0)
+	if (kb_root_exists(root, st.copy) && recover_copy(&st) >= 0)
 		cleaned++;
 	return cleaned;
 }
 
-unsigned kb_keystore_check(struct kb_ctx *ctx)
+unsigned kb_keystore_check(const struct kb_root *root)
 {
-	static const char *const stages[] = { SWAP_STAGE, COPY_STAGE };
+	const char *stages[2];
 	unsigned problems = 0;
+	struct store st;
+
+	if (store_init(&st, root) < 0)
+		return 0;
+	stages[0] = st.swap;
+	stages[1] = st.copy;
 
 	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
-		if (kb_root_exists(&ctx->root, stages[i])) {
+		if (kb_root_exists(root, stages[i])) {
 			printf("check: /%s: half-made key pair left by an interrupted run\n",
 			       stages[i]);
 			problems++;

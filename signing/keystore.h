@@ -1,19 +1,21 @@
 /* Replacing the signing key pair in one step, and finishing or rolling back a torn one. */
 #pragma once
 
-#include "ctx.h"
-#include "state.h"
-#include "strbuf.h"
+#include "base/path.h"
+#include "base/strbuf.h"
 
-/* kbuildd's own key pair, inside the root. */
-#define KB_OWN_KEY KB_STATE_DIR "/keys/signing_key.pem"
-#define KB_OWN_CERT KB_STATE_DIR "/keys/signing_key.x509"
+/*
+ * kbuildd's own key pair, relative to the root's state directory
+ * (kb_root_open()): its keys/ is the store's, replaced whole.
+ */
+#define KB_OWN_KEY_IN_STATE "keys/signing_key.pem"
+#define KB_OWN_CERT_IN_STATE "keys/signing_key.x509"
 
 /* A new key pair's files, in memory; the caller wipes the key. */
 struct kb_keypair {
-	const struct kb_buf *key;	/* private key, PEM */
-	const struct kb_buf *cert;	/* certificate, PEM */
-	const struct kb_buf *der;	/* the same certificate, DER, for mokutil */
+	const struct kb_buf *key;  /* private key, PEM */
+	const struct kb_buf *cert; /* certificate, PEM */
+	const struct kb_buf *der;  /* the same certificate, DER, for mokutil */
 };
 
 /*
@@ -34,7 +36,7 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
  * replacement is removed, after finishing the renames when it was already
  * committed. Returns how many leftovers were cleaned; never fails.
  */
-unsigned kb_keys_recover(struct kb_ctx *ctx);
+unsigned kb_keys_recover(const struct kb_root *root);
 
 /* status --check: one "check:" line on stdout per staging directory left; how many. */
-unsigned kb_keystore_check(struct kb_ctx *ctx);
+unsigned kb_keystore_check(const struct kb_root *root);

@@ -1,8 +1,8 @@
 /* The kernel's module signature trailer: PKCS#7 blob, struct module_signature, magic. */
 #include <string.h>
 
-#include "log.h"
-#include "modsig.h"
+#include "base/log.h"
+#include "signing/modsig.h"
 
 void kb_modsig_info(uint32_t sig_len, unsigned char out[KB_MODSIG_INFO_LEN])
 {
@@ -30,12 +30,16 @@ bool kb_modsig_is_elf(const void *data, size_t len)
 	bool is64, be;
 	uint64_t shoff, shentsize, shnum;
 
-	if (len < 64 || memcmp(p, "\x7f" "ELF", 4) || (p[4] != 1 && p[4] != 2) ||
-	    (p[5] != 1 && p[5] != 2))
+	if (len < 64 ||
+	    memcmp(p,
+		   "\x7f"
+		   "ELF",
+		   4) ||
+	    (p[4] != 1 && p[4] != 2) || (p[5] != 1 && p[5] != 2))
 		return false;
 	is64 = p[4] == 2;
 	be = p[5] == 2;
-	if (read_uint(p + 16, 2, be) != 1)	/* ET_REL, as every .ko */
+	if (read_uint(p + 16, 2, be) != 1) /* ET_REL, as every .ko */
 		return false;
 	/* a truncated module loses its section headers, which sit at the end */
 	shoff = read_uint(p + (is64 ? 0x28 : 0x20), is64 ? 8 : 4, be);

@@ -7,13 +7,13 @@
 
 #define KB_MODSIG_MAGIC "~Module signature appended~\n"
 #define KB_MODSIG_MAGIC_LEN (sizeof(KB_MODSIG_MAGIC) - 1)
-#define KB_MODSIG_INFO_LEN 12	/* struct module_signature */
+#define KB_MODSIG_INFO_LEN 12 /* struct module_signature */
 #define KB_MODSIG_PKEY_ID_PKCS7 2
 
 struct kb_modsig {
-	bool signed_;		/* the magic is present */
-	size_t content_len;	/* bytes covered by the signature (the module before it) */
-	size_t sig_offset;	/* offset of the PKCS#7 DER */
+	bool signed_;	    /* the magic is present */
+	size_t content_len; /* bytes covered by the signature (the module before it) */
+	size_t sig_offset;  /* offset of the PKCS#7 DER */
 	size_t sig_len;
 };
 

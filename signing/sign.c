@@ -8,11 +8,11 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "kb-limits.h"
-#include "log.h"
-#include "modsig.h"
-#include "sign.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "signing/modsig.h"
+#include "signing/sign.h"
 
 const char *kb_ssl_error(char *buf, size_t size)
 {
@@ -34,8 +34,10 @@ static int signer_init(struct kb_signer *s, const char *key_name, const char *ce
 	snprintf(s->hash, sizeof(s->hash), "%s", hash);
 	s->md = EVP_get_digestbyname(hash);
 	if (!s->md)
-		return kb_err(-KB_E_INPUT, "unknown hash '%s': expected sha256, sha384, sha512, "
-			      "sha224 or sha1", hash);
+		return kb_err(-KB_E_INPUT,
+			      "unknown hash '%s': expected sha256, sha384, sha512, "
+			      "sha224 or sha1",
+			      hash);
 	return 0;
 }
 
@@ -111,14 +113,15 @@ static int parse_module(const void *mod, size_t len, struct kb_modsig *sig, cons
 	if (r < 0)
 		return kb_err(r, "%s: %s", what, why);
 	if (!kb_modsig_is_elf(mod, sig->content_len))
-		return kb_err(-KB_E_INPUT, "%s: not a whole kernel module (truncated, or not an ELF "
-			      "relocatable object)", what);
+		return kb_err(-KB_E_INPUT,
+			      "%s: not a whole kernel module (truncated, or not an ELF "
+			      "relocatable object)",
+			      what);
 	return 0;
 }
 
 /* The detached CMS SignedData exactly as sign-file makes it. */
-static int cms_sign(const struct kb_signer *s, const void *content, size_t len,
-		    struct kb_buf *der)
+static int cms_sign(const struct kb_signer *s, const void *content, size_t len, struct kb_buf *der)
 {
 	const unsigned flags = CMS_NOCERTS | CMS_BINARY;
 	CMS_ContentInfo *cms = NULL;
@@ -131,8 +134,7 @@ static int cms_sign(const struct kb_signer *s, const void *content, size_t len,
 	out = BIO_new(BIO_s_mem());
 	if (!in || !out)
 		goto out;
-	cms = CMS_sign(NULL, NULL, NULL, NULL,
-		       flags | CMS_PARTIAL | CMS_DETACHED | CMS_STREAM);
+	cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL | CMS_DETACHED | CMS_STREAM);
 	if (!cms ||
 	    !CMS_add1_signer(cms, s->cert, s->key, s->md, flags | CMS_NOSMIMECAP | CMS_NOATTR) ||
 	    CMS_final(cms, in, NULL, flags) != 1 || i2d_CMS_bio_stream(out, cms, NULL, 0) != 1)
@@ -187,7 +189,8 @@ static void name_cn(X509_NAME *name, char *out, size_t size)
 		return;
 	}
 	str = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	snprintf(out, size, "%.*s", ASN1_STRING_length(str), (const char *)ASN1_STRING_get0_data(str));
+	snprintf(out, size, "%.*s", ASN1_STRING_length(str),
+		 (const char *)ASN1_STRING_get0_data(str));
 }
 
 static void serial_hex(const ASN1_INTEGER *sno, char *out, size_t size)

@@ -7,16 +7,15 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "ctx.h"
-#include "keyfile.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
+#include "signing/keyfile.h"
 
 struct kb_signer {
 	EVP_PKEY *key;
 	X509 *cert;
 	const EVP_MD *md;
 	char hash[32];
-	char key_path[512], cert_path[512];	/* for messages */
+	char key_path[512], cert_path[512]; /* for messages */
 };
 
 /*
@@ -50,12 +49,12 @@ int kb_sign_module(const struct kb_signer *s, const void *mod, size_t len, struc
 
 struct kb_sig_report {
 	bool signed_;
-	char signer[256];	/* issuer CN, as modinfo shows it */
-	char key_id[256];	/* serial number as AA:BB:.., as modinfo's sig_key */
+	char signer[256]; /* issuer CN, as modinfo shows it */
+	char key_id[256]; /* serial number as AA:BB:.., as modinfo's sig_key */
 	char hash[32];
-	bool checked;		/* a certificate was given */
-	bool valid;		/* the signature verifies with it */
-	char error[256];	/* why it did not verify */
+	bool checked;	 /* a certificate was given */
+	bool valid;	 /* the signature verifies with it */
+	char error[256]; /* why it did not verify */
 };
 
 /*
@@ -64,25 +63,3 @@ struct kb_sig_report {
  */
 int kb_verify_module(const void *mod, size_t len, X509 *cert, struct kb_sig_report *rep,
 		     const char *what);
-
-/*
- * Find the signing key for @ctx: [signing] key/cert from kbuildd.conf, else
- * kbuildd's own key, else an existing DKMS key (var/lib/dkms/mok.key and
- * mok.pub), else, when @generate, a new kbuildd key. All paths are inside
- * the root. Returns 1 with @s loaded, 0 when there is no key (and none was
- * to be generated), or a negative error.
- */
-int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate);
-/* The key and certificate paths kb_signer_setup() would use, inside the root. */
-void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms);
-/*
- * Check the pair kb_signer_setup() would use, when its key exists: both
- * load, the key matches the certificate, and the DER copy beside the
- * certificate, if any, is the same certificate. 0, or -KB_E_INPUT with a
- * message naming the files.
- */
-int kb_signer_check(struct kb_ctx *ctx);
-/* status --check's part: one "check:" line per problem with the key pair; how many. */
-unsigned kb_keys_check(struct kb_ctx *ctx);
-/* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
-enum kb_key_origin kb_key_origin_of(const char *key_rel);

@@ -4,13 +4,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "kb-limits.h"
-#include "sign.h"
-#include "util.h"
+#include "base/limits.h"
+#include "base/util.h"
+#include "signing/sign.h"
 
 int main(int argc, char **argv)
 {
-	struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE), out = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	struct kb_buf mod = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE),
+		      out = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
 	struct kb_signer s;
 	struct timespec a, b;
 	unsigned long n;

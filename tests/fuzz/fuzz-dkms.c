@@ -1,10 +1,10 @@
-/* libFuzzer target: reading back a dkms.conf evaluation's records (builder/dkms-eval.c). */
+/* libFuzzer target: reading back a dkms.conf evaluation's records (builder/dkms/dkms-eval.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dkms-eval.h"
+#include "dkms/dkms-eval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 
 #include <libkmod.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "module-elf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (kb_elf_check(data, size, why, sizeof(why)) < 0) {
 		if (!why[0])
-			__builtin_trap();	/* every refusal says why */
+			__builtin_trap(); /* every refusal says why */
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "manifest.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -10,19 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "modsig.h"
-#include "sign.h"
+#include "base/log.h"
+#include "signing/modsig.h"
+#include "signing/sign.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An ELF64 little-endian ET_REL header and one empty section header: what is_elf() wants. */
 static const unsigned char tiny_elf[128] = {
-	[0] = 0x7f, 'E', 'L', 'F', 2, 1, 1,
-	[16] = 1, 0, 62,	/* ET_REL, EM_X86_64 */
-	[0x28] = 64,		/* e_shoff */
-	[0x3a] = 64, 0, 1,	/* e_shentsize, e_shnum */
+	[0] = 0x7f,  'E', 'L', 'F', 2, 1, 1, [16] = 1, 0, 62, /* ET_REL, EM_X86_64 */
+	[0x28] = 64,					      /* e_shoff */
+	[0x3a] = 64, 0,	  1,				      /* e_shentsize, e_shnum */
 };
 
 static void verify_as_blob(const uint8_t *blob, size_t size)
@@ -69,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		kb_modsig_is_elf(data, sig.content_len);
 	} else if (!why) {
-		__builtin_trap();	/* every refusal says why */
+		__builtin_trap(); /* every refusal says why */
 	}
 	kb_modsig_is_elf(data, size);
 	kb_verify_module(data, size, NULL, &rep, "fuzz");

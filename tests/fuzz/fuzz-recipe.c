@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "recipe.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -1,8 +1,8 @@
-/* libFuzzer target: the Module.symvers parser (builder/symvers.c) and its lookup. */
+/* libFuzzer target: the Module.symvers parser (builder/doctor/symvers.c) and its lookup. */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "symvers.h"
+#include "doctor/symvers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the archive extractor (builder/unpack.c). Each input is
+ * libFuzzer target: the archive extractor (builder/sources/unpack.c). Each input is
  * written to a temp file and extracted into a fresh empty directory, with
  * strip 0 and 1. What unpack.c promises is checked after each run: nothing
  * but the archive and the target directory in the sandbox around them,
@@ -23,9 +23,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "unpack.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "sources/unpack.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Set once; nftw() callbacks take no context. */
 static char sandbox[4096], archive_path[4200], dest_path[4200];
 static int dest_fd = -1;
-static int diag_fd = 2;		/* stderr as it was before -close_fd_mask=2 */
+static int diag_fd = 2; /* stderr as it was before -close_fd_mask=2 */
 
 /* The regular files seen in one walk: a file linked from outside has names we do not see. */
 struct file_id {

@@ -112,7 +112,7 @@ test_expect_success PAGES 'kbuildd(8) describes every command and keys verb' '
 			exit 1
 		}
 	done <commands &&
-	sed -n "s/^[[:space:]]*{ \"\\([a-z]*\\)\", keys_.*/\\1/p" "$TOP/builder/cmd-keys.c" >verbs &&
+	sed -n "s/^[[:space:]]*{ \"\\([a-z]*\\)\", keys_.*/\\1/p" "$TOP/builder/cli/cmd-keys.c" >verbs &&
 	test -s verbs &&
 	while read -r verb; do
 		has_term "$MAN/kbuildd.8" COMMANDS "^keys $verb( |\$)" || exit 1

@@ -1,4 +1,4 @@
-/* Unit tests for DKMS's compress_*_opts, read as xz and zstd read them (builder/compress-opts.c). */
+/* Unit tests for DKMS's compress_*_opts, read as xz and zstd read them (builder/dkms/compress-opts.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,7 +91,7 @@ static void xz_reads_checks_sizes_and_bundles(void **state)
 	assert_int_equal(o.xz_dict, 2 << 20);
 	o = parsed(KB_COMPRESS_XZ, "--lzma2=dict=4096");
 	assert_int_equal(o.xz_dict, 4096);
-	o = parsed(KB_COMPRESS_XZ, "-12");	/* one digit per level: -1 then -2 */
+	o = parsed(KB_COMPRESS_XZ, "-12"); /* one digit per level: -1 then -2 */
 	assert_int_equal(o.xz_preset, 2);
 }
 
@@ -116,9 +116,9 @@ static void zstd_reads_levels_ultra_and_checksums(void **state)
 
 	(void)state;
 	assert_int_equal(o.zstd_level, 19);
-	assert_true(o.zstd_checksum);	/* zstd's own default */
+	assert_true(o.zstd_checksum); /* zstd's own default */
 	o = parsed(KB_COMPRESS_ZSTD, "-20");
-	assert_int_equal(o.zstd_level, 19);	/* as zstd: capped without --ultra */
+	assert_int_equal(o.zstd_level, 19); /* as zstd: capped without --ultra */
 	o = parsed(KB_COMPRESS_ZSTD, "-22 --ultra --no-check");
 	assert_int_equal(o.zstd_level, 22);
 	assert_false(o.zstd_checksum);

@@ -12,10 +12,15 @@
 static void is_temp_knows_every_index_depmod_writes(void **state)
 {
 	static const char *const temps[] = {
-		"modules.dep.16826.604029.1796149428", "modules.dep.bin.16826.604029.1796149428",
-		"modules.alias.1.0.0", "modules.alias.bin.1.2.3", "modules.softdep.9.9.9",
-		"modules.symbols.12.34.56", "modules.symbols.bin.12.34.56",
-		"modules.builtin.bin.7.8.9", "modules.builtin.alias.bin.7.8.9",
+		"modules.dep.16826.604029.1796149428",
+		"modules.dep.bin.16826.604029.1796149428",
+		"modules.alias.1.0.0",
+		"modules.alias.bin.1.2.3",
+		"modules.softdep.9.9.9",
+		"modules.symbols.12.34.56",
+		"modules.symbols.bin.12.34.56",
+		"modules.builtin.bin.7.8.9",
+		"modules.builtin.alias.bin.7.8.9",
 		"modules.devname.7.8.9",
 	};
 
@@ -28,10 +33,12 @@ static void is_temp_knows_every_index_depmod_writes(void **state)
 static void is_temp_leaves_everything_else(void **state)
 {
 	static const char *const others[] = {
-		"modules.dep", "modules.dep.bin", "modules.order", "modules.builtin",
-		"modules.dep.orig", "modules.dep.1.2", "modules.dep.1.2.3.4", "modules.dep.1.2.x",
-		"modules.dep..2.3", "modules.dep.1.2.3.", "modules.order.1.2.3", "modules.dep.bak.1.2.3",
-		"x-modules.dep.1.2.3", "blob.part", ".modules.dep.1.2.3", "modules.dep.-1.2.3",
+		"modules.dep",	       "modules.dep.bin",     "modules.order",
+		"modules.builtin",     "modules.dep.orig",    "modules.dep.1.2",
+		"modules.dep.1.2.3.4", "modules.dep.1.2.x",   "modules.dep..2.3",
+		"modules.dep.1.2.3.",  "modules.order.1.2.3", "modules.dep.bak.1.2.3",
+		"x-modules.dep.1.2.3", "blob.part",	      ".modules.dep.1.2.3",
+		"modules.dep.-1.2.3",
 	};
 
 	(void)state;

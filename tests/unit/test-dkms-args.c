@@ -1,4 +1,4 @@
-/* Unit tests for the dkms front end's translation of DKMS command lines (builder/cmd-dkms.c). */
+/* Unit tests for the dkms front end's translation of DKMS command lines (builder/cli/cmd-dkms.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "cmd-dkms.h"
+#include "cli/cmd-dkms.h"
 
 #define RUNNING "6.1.0-56-amd64"
 #define OTHER "6.12.117+deb12-amd64"
@@ -19,7 +19,10 @@
 static enum kb_dkms_path fake_classify(const char *arg)
 {
 	static const char *const trees[] = {
-		"hello-1.0", "./hello-1.0", "src/hello-1.0/dkms.conf", "/usr/src/new-2.0",
+		"hello-1.0",
+		"./hello-1.0",
+		"src/hello-1.0/dkms.conf",
+		"/usr/src/new-2.0",
 		"/srv/image/usr/src/new-2.0",
 	};
 
@@ -58,8 +61,12 @@ static int fake_kernels(const char *root, struct kb_strv *releases)
 }
 
 static const struct kb_dkms_host host = {
-	.machine = "x86_64", .version = "0.1.0", .classify = fake_classify,
-	.registered = fake_registered, .running = fake_running, .kernels = fake_kernels,
+	.machine = "x86_64",
+	.version = "0.1.0",
+	.classify = fake_classify,
+	.registered = fake_registered,
+	.running = fake_running,
+	.kernels = fake_kernels,
 };
 
 /* Translate @line (words split at spaces) with @h: the status, kbuildd's line in @argv_out. */
@@ -106,7 +113,8 @@ static void assert_refused(const char *dkms, int status, const char *message)
 
 	if (r != status || call.argv.n || !strstr(kb_buf_str(&call.err), message))
 		fail_msg("'dkms %s': status %d, command '%s', stderr '%s'; expected status %d and "
-			 "'%s'", dkms, r, kb_buf_str(&got), kb_buf_str(&call.err), status, message);
+			 "'%s'",
+			 dkms, r, kb_buf_str(&got), kb_buf_str(&call.err), status, message);
 	if (strncmp(kb_buf_str(&call.err), "Error! ", 7))
 		fail_msg("'dkms %s': the message does not start as DKMS's: '%s'", dkms,
 			 kb_buf_str(&call.err));
@@ -134,8 +142,7 @@ static void add_by_module_and_version_takes_the_tree_in_usr_src(void **state)
 static void build_and_install_pass_each_kernel_without_its_arch(void **state)
 {
 	(void)state;
-	assert_translation("build foo/1.2 -k " RUNNING,
-			   KB " build foo/1.2 -k " RUNNING);
+	assert_translation("build foo/1.2 -k " RUNNING, KB " build foo/1.2 -k " RUNNING);
 	assert_translation("install -m foo -v 1.2 -k " RUNNING "/x86_64 -k " OTHER,
 			   KB " install foo/1.2 -k " RUNNING " -k " OTHER);
 	assert_translation("build -k " RUNNING " -k " RUNNING " foo/1.2",
@@ -148,8 +155,7 @@ static void build_and_install_pass_each_kernel_without_its_arch(void **state)
 static void build_and_install_register_a_tree_first_as_dkms_does(void **state)
 {
 	(void)state;
-	assert_translation("build hello-1.0 -k " RUNNING,
-			   KB " dkms-build ./hello-1.0 -k " RUNNING);
+	assert_translation("build hello-1.0 -k " RUNNING, KB " dkms-build ./hello-1.0 -k " RUNNING);
 	assert_translation("install ./hello-1.0", KB " dkms-install ./hello-1.0");
 	/* not registered yet, but in /usr/src: DKMS's build adds it */
 	assert_translation("install -m new -v 2.0", KB " dkms-install /usr/src/new-2.0");
@@ -194,7 +200,8 @@ static void status_takes_a_module_a_version_and_kernels(void **state)
 	(void)state;
 	assert_translation("status", KB " dkms-status");
 	assert_translation("status -m foo", KB " dkms-status foo");
-	assert_translation("status foo/1.2 -k " OTHER "/x86_64", KB " dkms-status foo/1.2 -k " OTHER);
+	assert_translation("status foo/1.2 -k " OTHER "/x86_64",
+			   KB " dkms-status foo/1.2 -k " OTHER);
 	assert_translation("status --all", KB " dkms-status");
 }
 
@@ -204,7 +211,8 @@ static void autoinstall_rebuilds_one_kernel_by_default_the_running_one(void **st
 	assert_translation("autoinstall", KB " rebuild -k " RUNNING);
 	assert_translation("autoinstall -k " OTHER " --no-depmod -j 2",
 			   KB " rebuild -k " OTHER " -j 2 --no-depmod");
-	assert_refused("autoinstall --all", 5, "The action autoinstall does not support the --all "
+	assert_refused("autoinstall --all", 5,
+		       "The action autoinstall does not support the --all "
 		       "parameter.");
 	assert_refused("autoinstall -k " RUNNING " -k " OTHER, 4,
 		       "The action autoinstall does not support multiple kernel version parameters");
@@ -216,7 +224,8 @@ static void kernel_hooks_need_exactly_one_kernel(void **state)
 	assert_translation("kernel_postinst -k " OTHER, KB " rebuild -k " OTHER);
 	assert_translation("kernel_prerm --kernelver " OTHER, KB " remove -k " OTHER);
 	assert_translation("kernel_preinst -k " OTHER, "");
-	assert_refused("kernel_postinst", 4, "The action kernel_postinst requires exactly one "
+	assert_refused("kernel_postinst", 4,
+		       "The action kernel_postinst requires exactly one "
 		       "kernel version parameter on the command line.");
 	assert_refused("kernel_prerm -k " RUNNING " -k " OTHER, 4, "requires exactly one kernel");
 	assert_refused("kernel_postinst --all", 5, "does not support the --all parameter");
@@ -286,8 +295,11 @@ static void deprecated_and_meaningless_options_are_accepted_silently(void **stat
 	struct kb_buf got = KB_BUF_INIT;
 
 	(void)state;
-	assert_int_equal(translate(&host, "install foo/1.2 --no-initrd --no-clean-kernel "
-				   "--no-prepare-kernel --rpm_safe_upgrade", &got, &call), 0);
+	assert_int_equal(translate(&host,
+				   "install foo/1.2 --no-initrd --no-clean-kernel "
+				   "--no-prepare-kernel --rpm_safe_upgrade",
+				   &got, &call),
+			 0);
 	assert_string_equal(kb_buf_str(&got), KB " install foo/1.2");
 	assert_string_equal(kb_buf_str(&call.err), "");
 	kb_buf_release(&got);
@@ -300,7 +312,8 @@ static void force_version_override_installs_an_older_module_as_force_does(void *
 	struct kb_buf got = KB_BUF_INIT;
 
 	(void)state;
-	assert_int_equal(translate(&host, "install foo/1.2 --force-version-override", &got, &call), 0);
+	assert_int_equal(translate(&host, "install foo/1.2 --force-version-override", &got, &call),
+			 0);
 	assert_string_equal(kb_buf_str(&got), KB " install foo/1.2 --force");
 	kb_buf_release(&got);
 	kb_dkms_call_release(&call);
@@ -320,7 +333,8 @@ static void options_kbuildd_cannot_honour_are_refused_with_the_reason(void **sta
 	assert_refused("install foo/1.2 --directive X=1", 2, "--directive is not supported");
 	assert_refused("add -c /tmp/dkms.conf", 2, "-c is not supported");
 	assert_refused("install foo/1.2 --config /boot/config", 2, "--config is not supported");
-	assert_refused("install foo/1.2 --symlink-modules", 2, "--symlink-modules is not supported");
+	assert_refused("install foo/1.2 --symlink-modules", 2,
+		       "--symlink-modules is not supported");
 }
 
 static void a_foreign_arch_is_refused(void **state)
@@ -338,7 +352,8 @@ static void a_foreign_arch_is_refused(void **state)
 static void a_missing_module_is_said_as_dkms_says_it(void **state)
 {
 	(void)state;
-	assert_refused("remove", 1, "Arguments <module> and <module-version> are not specified.\n"
+	assert_refused("remove", 1,
+		       "Arguments <module> and <module-version> are not specified.\n"
 		       "Usage: remove <module>/<module-version> or\n");
 	assert_refused("uninstall -m foo", 1, "Arguments <module> and <module-version>");
 	assert_refused("add -m foo", 1, "Usage: add <module>/<module-version> or");
@@ -349,12 +364,14 @@ static void a_missing_module_is_said_as_dkms_says_it(void **state)
 static void unknown_and_unsupported_actions_are_refused(void **state)
 {
 	(void)state;
-	assert_refused("frobnicate foo/1.2", 2, "Unknown action specified: \"frobnicate\"\n"
+	assert_refused("frobnicate foo/1.2", 2,
+		       "Unknown action specified: \"frobnicate\"\n"
 		       "kbuildd's dkms does add, build, install, uninstall, unbuild, remove, "
 		       "status, autoinstall, kernel_postinst, kernel_preinst, kernel_prerm or "
 		       "generate_mok.");
 	assert_refused("", 2, "No action specified: give one of add, build,");
-	assert_refused("--root /srv/image frobnicate", 2, "Unknown action specified: \"frobnicate\"");
+	assert_refused("--root /srv/image frobnicate", 2,
+		       "Unknown action specified: \"frobnicate\"");
 	assert_refused("-k " RUNNING, 2, "No action specified");
 	assert_refused("mktarball foo/1.2", 2, "dkms mktarball is not supported by kbuildd");
 	assert_refused("ldtarball new-2.0.dkms.tar.gz", 2, "dkms ldtarball is not supported");

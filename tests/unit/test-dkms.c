@@ -1,4 +1,4 @@
-/* Unit tests for reading back a dkms.conf's variables (builder/dkms-eval.c). */
+/* Unit tests for reading back a dkms.conf's variables (builder/dkms/dkms-eval.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "dkms-eval.h"
+#include "dkms/dkms-eval.h"
 
 /* Records as the evaluator prints them: NAME\0INDEX\0VALUE\0 ... __KB_END\0\0\0 */
 #define END "__KB_END\0\0\0"
@@ -21,9 +21,15 @@ static int parse(struct kb_dkms_conf *c, const char *dump, size_t len)
 
 static void parse_reads_scalars_and_sparse_arrays(void **state)
 {
-	static const char dump[] = "PACKAGE_NAME\0" "0\0" "foo\0"
-				   "BUILT_MODULE_NAME\0" "0\0" "a\0"
-				   "BUILT_MODULE_NAME\0" "2\0" "c\0" END;
+	static const char dump[] = "PACKAGE_NAME\0"
+				   "0\0"
+				   "foo\0"
+				   "BUILT_MODULE_NAME\0"
+				   "0\0"
+				   "a\0"
+				   "BUILT_MODULE_NAME\0"
+				   "2\0"
+				   "c\0" END;
 	struct kb_dkms_conf c;
 
 	(void)state;
@@ -38,8 +44,12 @@ static void parse_reads_scalars_and_sparse_arrays(void **state)
 
 static void parse_drops_one_trailing_cr_as_dkms_does(void **state)
 {
-	static const char dump[] = "AUTOINSTALL\0" "0\0" "yes\r\0"
-				   "MAKE\0" "0\0" "make\r\r\0" END;
+	static const char dump[] = "AUTOINSTALL\0"
+				   "0\0"
+				   "yes\r\0"
+				   "MAKE\0"
+				   "0\0"
+				   "make\r\r\0" END;
 	struct kb_dkms_conf c;
 
 	(void)state;
@@ -51,7 +61,9 @@ static void parse_drops_one_trailing_cr_as_dkms_does(void **state)
 
 static void parse_keeps_newlines_and_separators_in_values(void **state)
 {
-	static const char dump[] = "PRE_BUILD\0" "0\0" "a b\nc; d=e\0" END;
+	static const char dump[] = "PRE_BUILD\0"
+				   "0\0"
+				   "a b\nc; d=e\0" END;
 	struct kb_dkms_conf c;
 
 	(void)state;
@@ -62,7 +74,9 @@ static void parse_keeps_newlines_and_separators_in_values(void **state)
 
 static void parse_lists_capitalised_unknown_variables_only(void **state)
 {
-	static const char dump[] = "LOAD_AT_BOOT\0?\0\0" "OLDPWD\0?\0\0" "BASH_REMATCH\0?\0\0"
+	static const char dump[] = "LOAD_AT_BOOT\0?\0\0"
+				   "OLDPWD\0?\0\0"
+				   "BASH_REMATCH\0?\0\0"
 				   "helper\0?\0\0" END;
 	struct kb_dkms_conf c;
 
@@ -75,9 +89,14 @@ static void parse_lists_capitalised_unknown_variables_only(void **state)
 
 static void parse_refuses_a_cut_short_or_associative_dump(void **state)
 {
-	static const char cut[] = "PACKAGE_NAME\0" "0\0" "foo\0";
-	static const char truncated[] = "PACKAGE_NAME\0" "0";
-	static const char assoc[] = "MAKE\0" "key\0" "make\0" END;
+	static const char cut[] = "PACKAGE_NAME\0"
+				  "0\0"
+				  "foo\0";
+	static const char truncated[] = "PACKAGE_NAME\0"
+					"0";
+	static const char assoc[] = "MAKE\0"
+				    "key\0"
+				    "make\0" END;
 	struct kb_dkms_conf c;
 
 	(void)state;

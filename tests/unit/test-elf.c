@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
+#include "base/limits.h"
+#include "base/log.h"
 #include "compress.h"
-#include "kb-limits.h"
-#include "log.h"
 #include "module-elf.h"
 
 /* The sections of the test module, in file order after the ELF header. */
@@ -51,10 +51,9 @@ static void put(const struct module *m, size_t off, size_t n, uint64_t v)
 	((m)->is64 ? sizeof(((type64 *)0)->f) : sizeof(((type32 *)0)->f))
 #define SET(m, base, type32, type64, f, v) \
 	put(m, (base) + FIELD_OFF(m, type32, type64, f), FIELD_LEN(m, type32, type64, f), v)
-#define SET_EHDR(m, f, v)	SET(m, 0, Elf32_Ehdr, Elf64_Ehdr, f, v)
-#define SET_SHDR(m, i, f, v)	SET(m, shdr_at(m, i), Elf32_Shdr, Elf64_Shdr, f, v)
-#define SET_SYM(m, i, f, v)	SET(m, (m)->off[S_SYMTAB] + (i) * sym_size(m), Elf32_Sym, \
-				    Elf64_Sym, f, v)
+#define SET_EHDR(m, f, v) SET(m, 0, Elf32_Ehdr, Elf64_Ehdr, f, v)
+#define SET_SHDR(m, i, f, v) SET(m, shdr_at(m, i), Elf32_Shdr, Elf64_Shdr, f, v)
+#define SET_SYM(m, i, f, v) SET(m, (m)->off[S_SYMTAB] + (i)*sym_size(m), Elf32_Sym, Elf64_Sym, f, v)
 
 static size_t shdr_size(const struct module *m)
 {
@@ -368,7 +367,7 @@ static void elf_check_refuses_crc_symbols_libkmod_cannot_resolve(void **state)
 	assert_refused(&m, "CRC symbol '__crc_hello' points outside its section");
 	SET_SYM(&m, 2, st_value, 60);
 	assert_accepted(&m);
-	SET_SYM(&m, 2, st_shndx, S_BSS);	/* NOBITS past the end: libkmod skips it */
+	SET_SYM(&m, 2, st_shndx, S_BSS); /* NOBITS past the end: libkmod skips it */
 	SET_SHDR(&m, S_BSS, sh_offset, m.len);
 	SET_SYM(&m, 2, st_value, 1 << 20);
 	assert_accepted(&m);
@@ -483,7 +482,7 @@ static void elf_read_fd_refuses_a_fifo_and_reads_a_compressed_module(void **stat
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	assert_int_equal(kb_elf_read_fd(fd, false, &image, why, sizeof(why)), -KB_E_INPUT);
 	assert_string_equal(why, "is not a valid kernel module: e_shstrndx 200 is not a section "
-			    "(e_shnum is 8)");
+				 "(e_shnum is 8)");
 	close(fd);
 	unlink(path);
 	rmdir(dir);

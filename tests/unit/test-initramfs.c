@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 static void expect_argv(enum kb_initramfs_backend b, const char *command, const char *want)
 {
@@ -70,8 +70,10 @@ static void test_none_and_empty_command_have_no_command(void **state)
 
 static void test_backend_names_round_trip(void **state)
 {
-	static const char *const names[] = { "initramfs-tools", "dracut", "mkinitcpio",
-					     "kernel-install", "command", "builtin", "none" };
+	static const char *const names[] = {
+		"initramfs-tools", "dracut",  "mkinitcpio", "kernel-install",
+		"command",	   "builtin", "none"
+	};
 	enum kb_initramfs_backend b;
 
 	(void)state;

@@ -8,13 +8,14 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "manifest.h"
 
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define GOOD "kbuildd-manifest 1\nrecipe hello 1.0.0\nbuild-id " SHA "\n" \
-	     "file " SHA " lib/modules/K/updates/kbuildd/hello.ko\n" \
-	     "file " SHA " etc/modprobe.d/kbuildd-hello.conf\n"
+#define GOOD                                                         \
+	"kbuildd-manifest 1\nrecipe hello 1.0.0\nbuild-id " SHA "\n" \
+	"file " SHA " lib/modules/K/updates/kbuildd/hello.ko\n"      \
+	"file " SHA " etc/modprobe.d/kbuildd-hello.conf\n"
 
 static int parse(const char *text, size_t len, struct kb_manifest *m)
 {
@@ -52,7 +53,8 @@ static void parse_reads_every_line_of_a_good_manifest(void **state)
 static void parse_calls_an_empty_manifest_damaged(void **state)
 {
 	(void)state;
-	assert_damaged("", 0, "t.manifest:1: damaged manifest: empty, expected 'kbuildd-manifest 1'");
+	assert_damaged("", 0,
+		       "t.manifest:1: damaged manifest: empty, expected 'kbuildd-manifest 1'");
 }
 
 static void parse_names_the_line_of_a_nul_byte(void **state)
@@ -69,9 +71,11 @@ static void parse_says_what_a_line_should_have_been(void **state)
 	static const char text[] = "kbuildd-manifest 1\nrecipe hello 1.0.0\nfile short x/y\n";
 
 	(void)state;
-	assert_damaged(text, strlen(text), "t.manifest:3: damaged manifest: expected 'file SHA256 "
+	assert_damaged(text, strlen(text),
+		       "t.manifest:3: damaged manifest: expected 'file SHA256 "
 		       "PATH', 'recipe NAME VERSION' or 'build-id SHA256'");
-	assert_damaged("manifest\n", 9, "t.manifest:1: damaged manifest: expected 'kbuildd-manifest 1'");
+	assert_damaged("manifest\n", 9,
+		       "t.manifest:1: damaged manifest: expected 'kbuildd-manifest 1'");
 	assert_damaged("kbuildd-manifest 1\n", 19,
 		       "t.manifest:1: damaged manifest: ends without a 'recipe NAME VERSION' line");
 }
@@ -81,7 +85,8 @@ static void parse_counts_blank_lines(void **state)
 	static const char text[] = "kbuildd-manifest 1\n\nrecipe hello 1.0.0\nbogus\n";
 
 	(void)state;
-	assert_damaged(text, strlen(text), "t.manifest:4: damaged manifest: expected 'file SHA256 "
+	assert_damaged(text, strlen(text),
+		       "t.manifest:4: damaged manifest: expected 'file SHA256 "
 		       "PATH', 'recipe NAME VERSION' or 'build-id SHA256'");
 }
 
@@ -99,7 +104,8 @@ static void parse_salvages_the_files_of_a_damaged_manifest(void **state)
 	assert_non_null(kb_manifest_find(&m, "a/before"));
 	assert_non_null(kb_manifest_find(&m, "a/after"));
 	assert_non_null(kb_manifest_find(&m, "a/last"));
-	assert_string_equal(m.damage, "t.manifest:4: damaged manifest: a NUL byte; expected text lines");
+	assert_string_equal(m.damage,
+			    "t.manifest:4: damaged manifest: a NUL byte; expected text lines");
 	kb_manifest_release(&m);
 }
 

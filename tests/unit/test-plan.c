@@ -97,8 +97,8 @@ static void test_required_config_must_be_y_or_m(void **state)
 	expect_exclusion("requires_config = CONFIG_PCI", "6.1.0-56-amd64",
 			 "# CONFIG_PCI is not set\n", "CONFIG_PCI is not set");
 	/* a longer name with the same prefix does not count */
-	expect_exclusion("requires_config = CONFIG_PCI", "6.1.0-56-amd64",
-			 "CONFIG_PCIE=y\n", "CONFIG_PCI is not set");
+	expect_exclusion("requires_config = CONFIG_PCI", "6.1.0-56-amd64", "CONFIG_PCIE=y\n",
+			 "CONFIG_PCI is not set");
 }
 
 static void build_id(const char *build, void (*tweak)(struct kb_recipe *, struct kb_kernel *),

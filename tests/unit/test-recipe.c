@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "recipe.h"
 
 /* Not PATH_MAX: with -Ibuilder, <limits.h> is builder/limits.h. */
@@ -133,34 +133,34 @@ static void expect_one_error(const char *text, const char *where, ...)
 #define MINIMAL RECIPE_HEAD RECIPE_TAIL
 
 static const char full_recipe[] =
-	"; foo: every key a recipe can hold\n"			/* 1 */
-	"\n"							/* 2 */
-	"[recipe]\n"						/* 3 */
-	"name = foo\n"						/* 4 */
-	"version = 2.4.1~rc1\n"					/* 5 */
-	"description = Foo Corp. \"PCIe\" card # 2\n"		/* 6 */
-	"\n"							/* 7 */
-	"[source]\n"						/* 8 */
-	"path = ../src/foo-2.4.1\n"				/* 9 */
-	"\n"							/* 10 */
-	"[build]\n"						/* 11 */
-	"kernels = >= 5.10, < 7\n"				/* 12 */
-	"exclusive_kernel = ^6\\.(1|12)\\..*-amd64$\n"		/* 13 */
-	"arch = x86_64 ; 64-bit only\n"				/* 14 */
-	"  aarch64\n"						/* 15 */
-	"requires_config = CONFIG_PCI CONFIG_DMA_ENGINE\n"	/* 16 */
-	"depends = foo-core foo_util\n"				/* 17 */
-	"patches = patches/fix-6.12.patch\n"			/* 18 */
-	"\tpatches/no-werror.patch\n"				/* 19 */
-	"make_args = FOO_DEBUG=0 FOO_KVER={kernel_release}\n"	/* 20 */
+	"; foo: every key a recipe can hold\n"			       /* 1 */
+	"\n"							       /* 2 */
+	"[recipe]\n"						       /* 3 */
+	"name = foo\n"						       /* 4 */
+	"version = 2.4.1~rc1\n"					       /* 5 */
+	"description = Foo Corp. \"PCIe\" card # 2\n"		       /* 6 */
+	"\n"							       /* 7 */
+	"[source]\n"						       /* 8 */
+	"path = ../src/foo-2.4.1\n"				       /* 9 */
+	"\n"							       /* 10 */
+	"[build]\n"						       /* 11 */
+	"kernels = >= 5.10, < 7\n"				       /* 12 */
+	"exclusive_kernel = ^6\\.(1|12)\\..*-amd64$\n"		       /* 13 */
+	"arch = x86_64 ; 64-bit only\n"				       /* 14 */
+	"  aarch64\n"						       /* 15 */
+	"requires_config = CONFIG_PCI CONFIG_DMA_ENGINE\n"	       /* 16 */
+	"depends = foo-core foo_util\n"				       /* 17 */
+	"patches = patches/fix-6.12.patch\n"			       /* 18 */
+	"\tpatches/no-werror.patch\n"				       /* 19 */
+	"make_args = FOO_DEBUG=0 FOO_KVER={kernel_release}\n"	       /* 20 */
 	"make = make -C {kernel_build} M={build_dir}/driver modules\n" /* 21 */
-	"\n"							/* 22 */
-	"[module foo]\n"					/* 23 */
-	"path = driver/foo.ko\n"				/* 24 */
-	"dest = updates/foo\n"					/* 25 */
-	"initramfs = yes\n"					/* 26 */
-	"\n"							/* 27 */
-	"[module foo_dma]\n";					/* 28 */
+	"\n"							       /* 22 */
+	"[module foo]\n"					       /* 23 */
+	"path = driver/foo.ko\n"				       /* 24 */
+	"dest = updates/foo\n"					       /* 25 */
+	"initramfs = yes\n"					       /* 26 */
+	"\n"							       /* 27 */
+	"[module foo_dma]\n";					       /* 28 */
 
 static void assert_strv(const struct kb_strv *sv, ...)
 {
@@ -211,8 +211,8 @@ static void parse_fills_every_field_of_a_full_recipe(void **state)
 	assert_strv(&r.depends, "foo-core", "foo_util", NULL);
 	assert_strv(&r.patches, "patches/fix-6.12.patch", "patches/no-werror.patch", NULL);
 	assert_strv(&r.make_args, "FOO_DEBUG=0", "FOO_KVER={kernel_release}", NULL);
-	assert_strv(&r.make_cmd, "make", "-C", "{kernel_build}", "M={build_dir}/driver",
-		    "modules", NULL);
+	assert_strv(&r.make_cmd, "make", "-C", "{kernel_build}", "M={build_dir}/driver", "modules",
+		    NULL);
 
 	assert_int_equal(r.nr_modules, 2);
 	assert_string_equal(r.modules[0].name, "foo");
@@ -270,18 +270,17 @@ static void parse_joins_indented_continuation_lines_of_lists(void **state)
 	struct kb_recipe r;
 
 	(void)state;
-	parse_ok(&r, MINIMAL
-		 "[build]\n"
-		 "make_args = A=1\n"
-		 "\tB=2   C=3\n"
-		 "  ; a comment between the pieces\n"
-		 "\n"
-		 "    D=4\n"
-		 "requires_config =\n"
-		 "  CONFIG_PCI\n"
-		 "  CONFIG_USB\n"
-		 "make = make\n"
-		 "  -C {kernel_build}\n");
+	parse_ok(&r, MINIMAL "[build]\n"
+			     "make_args = A=1\n"
+			     "\tB=2   C=3\n"
+			     "  ; a comment between the pieces\n"
+			     "\n"
+			     "    D=4\n"
+			     "requires_config =\n"
+			     "  CONFIG_PCI\n"
+			     "  CONFIG_USB\n"
+			     "make = make\n"
+			     "  -C {kernel_build}\n");
 	assert_strv(&r.make_args, "A=1", "B=2", "C=3", "D=4", NULL);
 	assert_strv(&r.requires_config, "CONFIG_PCI", "CONFIG_USB", NULL);
 	assert_strv(&r.make_cmd, "make", "-C", "{kernel_build}", NULL);
@@ -290,8 +289,11 @@ static void parse_joins_indented_continuation_lines_of_lists(void **state)
 
 static void parse_accepts_every_spelling_of_initramfs(void **state)
 {
-	static const struct { const char *text; bool value; } spellings[] = {
-		{ "yes", true }, { "true", true }, { "1", true }, { "on", true },
+	static const struct {
+		const char *text;
+		bool value;
+	} spellings[] = {
+		{ "yes", true }, { "true", true },   { "1", true },  { "on", true },
 		{ "no", false }, { "false", false }, { "0", false }, { "off", false },
 	};
 
@@ -335,19 +337,20 @@ static void parse_trims_spaces_in_module_section_names(void **state)
 static void parse_rejects_an_unknown_key_listing_the_expected_ones(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nkernel = >= 5\n", "t.recipe:8: ",
-			 "unknown key 'kernel' in [build]",
+	expect_one_error(MINIMAL "[build]\nkernel = >= 5\n",
+			 "t.recipe:8: ", "unknown key 'kernel' in [build]",
 			 "expected one of: kernels, exclusive_kernel, arch, requires_config, "
-			 "depends, patches, make_args, make", NULL);
-	expect_one_error("[recipe]\nname = hello\nversoin = 1\n" RECIPE_TAIL, "t.recipe:3: ",
-			 "unknown key 'versoin' in [recipe]",
+			 "depends, patches, make_args, make",
+			 NULL);
+	expect_one_error("[recipe]\nname = hello\nversoin = 1\n" RECIPE_TAIL,
+			 "t.recipe:3: ", "unknown key 'versoin' in [recipe]",
 			 "expected one of: name, version, description", NULL);
-	expect_one_error(MINIMAL "install = yes\n", "t.recipe:7: ",
-			 "unknown key 'install' in [module]",
+	expect_one_error(MINIMAL "install = yes\n",
+			 "t.recipe:7: ", "unknown key 'install' in [module]",
 			 "expected one of: path, dest, initramfs", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\npath = .\ndir = x\n[module hello]\n",
-			 "t.recipe:6: ", "unknown key 'dir' in [source]",
-			 "expected one of: path", NULL);
+			 "t.recipe:6: ", "unknown key 'dir' in [source]", "expected one of: path",
+			 NULL);
 	/* Keys are case-sensitive. */
 	expect_one_error("[recipe]\nName = hello\nname = hello\nversion = 1\n" RECIPE_TAIL,
 			 "t.recipe:2: ", "unknown key 'Name' in [recipe]", NULL);
@@ -362,8 +365,9 @@ static void parse_accepts_url_and_git_sources(void **state)
 
 	(void)state;
 	parse_ok(&r, RECIPE_HEAD "[source]\nurl = https://example.org/hello-1.0.tar.gz\n"
-		 "sha256 = " SHA "\nstrip = 1\nmirrors = http://m1/h.tgz https://m2/h.tgz\n"
-		 "[module hello]\n");
+				 "sha256 = " SHA
+				 "\nstrip = 1\nmirrors = http://m1/h.tgz https://m2/h.tgz\n"
+				 "[module hello]\n");
 	assert_string_equal(r.url, "https://example.org/hello-1.0.tar.gz");
 	assert_string_equal(r.sha256, SHA);
 	assert_int_equal(r.strip, 1);
@@ -372,12 +376,13 @@ static void parse_accepts_url_and_git_sources(void **state)
 	assert_null(r.source_path);
 	kb_recipe_release(&r);
 	parse_ok(&r, RECIPE_HEAD "[source]\ngit = git://127.0.0.1/hello.git\ncommit = " COMMIT
-		 "\nref = v1.0\n[module hello]\n");
+				 "\nref = v1.0\n[module hello]\n");
 	assert_string_equal(r.git, "git://127.0.0.1/hello.git");
 	assert_string_equal(r.commit, COMMIT);
 	assert_string_equal(r.ref, "v1.0");
 	kb_recipe_release(&r);
-	parse_ok(&r, RECIPE_HEAD "[source]\nurl = http://x/h.tgz\ninsecure = yes\n[module hello]\n");
+	parse_ok(&r,
+		 RECIPE_HEAD "[source]\nurl = http://x/h.tgz\ninsecure = yes\n[module hello]\n");
 	assert_true(r.insecure);
 	kb_recipe_release(&r);
 }
@@ -386,10 +391,10 @@ static void parse_rejects_single_flags_given_twice(void **state)
 {
 	(void)state;
 	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\ninsecure = yes\nstrip = 1\n"
-			 "strip = 2\n[module hello]\n", "t.recipe:8: ", "'strip' is given twice",
-			 NULL);
-	expect_one_error(MINIMAL "initramfs = yes\ninitramfs = no\n", "t.recipe:8: ",
-			 "'initramfs' is given twice", NULL);
+				     "strip = 2\n[module hello]\n",
+			 "t.recipe:8: ", "'strip' is given twice", NULL);
+	expect_one_error(MINIMAL "initramfs = yes\ninitramfs = no\n",
+			 "t.recipe:8: ", "'initramfs' is given twice", NULL);
 	/* the same key in another [module] is no repetition */
 	{
 		struct kb_recipe r;
@@ -402,8 +407,9 @@ static void parse_rejects_single_flags_given_twice(void **state)
 static void parse_rejects_an_unknown_placeholder(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nmake_args = KDIR={kernel_buld}\n", "t.recipe:8: ",
-			 "unknown placeholder in make_args 'KDIR={kernel_buld}'", NULL);
+	expect_one_error(MINIMAL "[build]\nmake_args = KDIR={kernel_buld}\n",
+			 "t.recipe:8: ", "unknown placeholder in make_args 'KDIR={kernel_buld}'",
+			 NULL);
 	expect_one_error(MINIMAL "[build]\nmake = make -C {kernel_build} M={build_dir} {target\n",
 			 "t.recipe:8: ", "unknown placeholder in make", NULL);
 }
@@ -416,34 +422,38 @@ static void parse_rejects_unpinned_or_mixed_sources(void **state)
 	expect_one_error(RECIPE_HEAD "[source]\ngit = https://x/h.git\n[module hello]\n",
 			 "t.recipe: ", "'git' needs 'commit = <40 hex>'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\npath = .\ngit = https://x/h.git\ncommit = " COMMIT
-			 "\n[module hello]\n", "t.recipe: ", "exactly one of 'path', 'url' or 'git'",
-			 NULL);
+				     "\n[module hello]\n",
+			 "t.recipe: ", "exactly one of 'path', 'url' or 'git'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\npath = .\nstrip = 1\n[module hello]\n",
 			 "t.recipe: ", "go with 'url'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\nsha256 = abc\n"
-			 "[module hello]\n", "t.recipe:6: ", "invalid sha256 'abc'", NULL);
+				     "[module hello]\n",
+			 "t.recipe:6: ", "invalid sha256 'abc'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\nurl = ftp://x/h.tgz\ninsecure = yes\n"
-			 "[module hello]\n", "t.recipe:5: ", "invalid url 'ftp://x/h.tgz'", NULL);
+				     "[module hello]\n",
+			 "t.recipe:5: ", "invalid url 'ftp://x/h.tgz'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\ngit = https://x/h.git\ncommit = v1.0\n"
-			 "[module hello]\n", "t.recipe:6: ", "invalid commit 'v1.0'", NULL);
+				     "[module hello]\n",
+			 "t.recipe:6: ", "invalid commit 'v1.0'", NULL);
 	expect_one_error(RECIPE_HEAD "[source]\nurl = https://x/h.tgz\ninsecure = yes\n"
-			 "strip = 99\n[module hello]\n", "t.recipe:7: ", "invalid strip '99'", NULL);
+				     "strip = 99\n[module hello]\n",
+			 "t.recipe:7: ", "invalid strip '99'", NULL);
 }
 
 static void parse_rejects_an_unknown_section(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[install]\ndest = extra\n", "t.recipe:7: ",
-			 "unknown section [install]", "[recipe], [source], [build] or [module NAME]",
-			 NULL);
+	expect_one_error(MINIMAL "[install]\ndest = extra\n",
+			 "t.recipe:7: ", "unknown section [install]",
+			 "[recipe], [source], [build] or [module NAME]", NULL);
 	expect_one_error(MINIMAL "[module]\n", "t.recipe:7: ", "unknown section [module]", NULL);
 }
 
 static void parse_rejects_a_key_before_any_section(void **state)
 {
 	(void)state;
-	expect_one_error("name = hello\n" MINIMAL, "t.recipe:1: ",
-			 "'name' appears before any [section]", NULL);
+	expect_one_error("name = hello\n" MINIMAL,
+			 "t.recipe:1: ", "'name' appears before any [section]", NULL);
 }
 
 static void parse_rejects_a_key_given_twice(void **state)
@@ -451,12 +461,12 @@ static void parse_rejects_a_key_given_twice(void **state)
 	(void)state;
 	expect_one_error("[recipe]\nname = hello\nversion = 1.0.0\nname = hello\n" RECIPE_TAIL,
 			 "t.recipe:4: ", "'name' is given twice", NULL);
-	expect_one_error(MINIMAL "[build]\narch = x86_64\narch = aarch64\n", "t.recipe:9: ",
-			 "'arch' is given twice", NULL);
-	expect_one_error(MINIMAL "path = a.ko\npath = b.ko\n", "t.recipe:8: ",
-			 "'path' is given twice", NULL);
-	expect_one_error(MINIMAL "[build]\nkernels = < 7\nkernels = >= 5\n", "t.recipe:9: ",
-			 "'kernels' is given twice", NULL);
+	expect_one_error(MINIMAL "[build]\narch = x86_64\narch = aarch64\n",
+			 "t.recipe:9: ", "'arch' is given twice", NULL);
+	expect_one_error(MINIMAL "path = a.ko\npath = b.ko\n",
+			 "t.recipe:8: ", "'path' is given twice", NULL);
+	expect_one_error(MINIMAL "[build]\nkernels = < 7\nkernels = >= 5\n",
+			 "t.recipe:9: ", "'kernels' is given twice", NULL);
 }
 
 static void parse_rejects_continuation_lines_for_single_values(void **state)
@@ -476,21 +486,21 @@ static void parse_rejects_a_section_given_twice(void **state)
 static void parse_rejects_a_module_given_twice(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "path = hello.ko\n[module hello]\n", "t.recipe:8: ",
-			 "[module hello] appears twice (first on line 6)", NULL);
+	expect_one_error(MINIMAL "path = hello.ko\n[module hello]\n",
+			 "t.recipe:8: ", "[module hello] appears twice (first on line 6)", NULL);
 }
 
 static void parse_rejects_an_invalid_name(void **state)
 {
 	(void)state;
-	expect_one_error("[recipe]\nname = -hello\nversion = 1\n" RECIPE_TAIL, "t.recipe:2: ",
-			 "invalid name '-hello'", NULL);
-	expect_one_error("[recipe]\nname = foo/bar\nversion = 1\n" RECIPE_TAIL, "t.recipe:2: ",
-			 "invalid name 'foo/bar'", NULL);
-	expect_one_error("[recipe]\nversion = 1\nname =\n" RECIPE_TAIL, "t.recipe:3: ",
-			 "invalid name ''", NULL);
-	expect_one_error(RECIPE_HEAD "[source]\npath = .\n[module foo.bar]\n", "t.recipe:6: ",
-			 "invalid module name 'foo.bar'", NULL);
+	expect_one_error("[recipe]\nname = -hello\nversion = 1\n" RECIPE_TAIL,
+			 "t.recipe:2: ", "invalid name '-hello'", NULL);
+	expect_one_error("[recipe]\nname = foo/bar\nversion = 1\n" RECIPE_TAIL,
+			 "t.recipe:2: ", "invalid name 'foo/bar'", NULL);
+	expect_one_error("[recipe]\nversion = 1\nname =\n" RECIPE_TAIL,
+			 "t.recipe:3: ", "invalid name ''", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\npath = .\n[module foo.bar]\n",
+			 "t.recipe:6: ", "invalid module name 'foo.bar'", NULL);
 }
 
 static void parse_rejects_an_invalid_version(void **state)
@@ -498,8 +508,8 @@ static void parse_rejects_an_invalid_version(void **state)
 	(void)state;
 	expect_one_error("[recipe]\nname = hello\nversion = 1.0 beta\n" RECIPE_TAIL,
 			 "t.recipe:3: ", "invalid version '1.0 beta'", NULL);
-	expect_one_error("[recipe]\nname = hello\nversion = 1:2.0\n" RECIPE_TAIL, "t.recipe:3: ",
-			 "invalid version '1:2.0'", NULL);
+	expect_one_error("[recipe]\nname = hello\nversion = 1:2.0\n" RECIPE_TAIL,
+			 "t.recipe:3: ", "invalid version '1:2.0'", NULL);
 	/* a leading dot is the state's staging names' (state.h) */
 	expect_one_error("[recipe]\nname = hello\nversion = .kbuildd-new.1\n" RECIPE_TAIL,
 			 "t.recipe:3: ", "invalid version '.kbuildd-new.1'", NULL);
@@ -508,19 +518,20 @@ static void parse_rejects_an_invalid_version(void **state)
 static void parse_rejects_an_invalid_kernels_range(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nkernels = >= 5.10 < 7\n", "t.recipe:8: ",
-			 "invalid kernels '>= 5.10 < 7'", "separated by commas", NULL);
-	expect_one_error(MINIMAL "[build]\nkernels = ~> 5\n", "t.recipe:8: ",
-			 "invalid kernels '~> 5'", "expected a comparison", NULL);
-	expect_one_error(MINIMAL "[build]\nkernels = 6.1\n", "t.recipe:8: ",
-			 "invalid kernels '6.1'", NULL);
+	expect_one_error(MINIMAL "[build]\nkernels = >= 5.10 < 7\n",
+			 "t.recipe:8: ", "invalid kernels '>= 5.10 < 7'", "separated by commas",
+			 NULL);
+	expect_one_error(MINIMAL "[build]\nkernels = ~> 5\n",
+			 "t.recipe:8: ", "invalid kernels '~> 5'", "expected a comparison", NULL);
+	expect_one_error(MINIMAL "[build]\nkernels = 6.1\n",
+			 "t.recipe:8: ", "invalid kernels '6.1'", NULL);
 }
 
 static void parse_rejects_an_invalid_exclusive_kernel_regex(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nexclusive_kernel = ^6\\.(1\n", "t.recipe:8: ",
-			 "invalid exclusive_kernel regex '^6\\.(1': ", NULL);
+	expect_one_error(MINIMAL "[build]\nexclusive_kernel = ^6\\.(1\n",
+			 "t.recipe:8: ", "invalid exclusive_kernel regex '^6\\.(1': ", NULL);
 }
 
 /* glibc's regcomp() unrolls repetitions: nested ones would take gigabytes. */
@@ -537,7 +548,7 @@ static void parse_rejects_an_exclusive_kernel_regex_that_unrolls_too_far(void **
 	expect_one_error(MINIMAL "[build]\nexclusive_kernel = a{99999999999999999999}\n",
 			 "t.recipe:8: ", "too many repetitions", NULL);
 	parse_ok(&r, MINIMAL "[build]\n"
-		 "exclusive_kernel = ^(5|6)\\.[0-9]+\\.[0-9]+-[0-9]+-[a-z0-9]+$\n");
+			     "exclusive_kernel = ^(5|6)\\.[0-9]+\\.[0-9]+-[0-9]+-[a-z0-9]+$\n");
 	kb_recipe_release(&r);
 	parse_ok(&r, MINIMAL "[build]\nexclusive_kernel = ^6\\.[0-9]{1,2}\\.[0-9]{1,3}-\n");
 	kb_recipe_release(&r);
@@ -546,31 +557,32 @@ static void parse_rejects_an_exclusive_kernel_regex_that_unrolls_too_far(void **
 static void parse_rejects_requires_config_without_the_config_prefix(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nrequires_config = CONFIG_PCI PCI\n", "t.recipe:8: ",
-			 "invalid requires_config 'PCI': expected CONFIG_NAME", NULL);
+	expect_one_error(MINIMAL "[build]\nrequires_config = CONFIG_PCI PCI\n",
+			 "t.recipe:8: ", "invalid requires_config 'PCI': expected CONFIG_NAME",
+			 NULL);
 	/* A bad value on a continuation line is reported on that line. */
-	expect_one_error(MINIMAL "[build]\nrequires_config = CONFIG_PCI\n  usb\n", "t.recipe:9: ",
-			 "invalid requires_config 'usb'", NULL);
+	expect_one_error(MINIMAL "[build]\nrequires_config = CONFIG_PCI\n  usb\n",
+			 "t.recipe:9: ", "invalid requires_config 'usb'", NULL);
 }
 
 static void parse_rejects_an_invalid_dependency_name(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\ndepends = provider ../other\n", "t.recipe:8: ",
-			 "invalid depends '../other'", NULL);
+	expect_one_error(MINIMAL "[build]\ndepends = provider ../other\n",
+			 "t.recipe:8: ", "invalid depends '../other'", NULL);
 }
 
 static void parse_rejects_patches_outside_the_recipe_directory(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\npatches = ok.patch ../up.patch\n", "t.recipe:8: ",
-			 "invalid patch '../up.patch'", "without '..'", NULL);
-	expect_one_error(MINIMAL "[build]\npatches = p/../../up.patch\n", "t.recipe:8: ",
-			 "invalid patch 'p/../../up.patch'", NULL);
-	expect_one_error(MINIMAL "[build]\npatches = /tmp/x.patch\n", "t.recipe:8: ",
-			 "invalid patch '/tmp/x.patch'", NULL);
-	expect_one_error(MINIMAL "[build]\npatches = a.patch\n  sub/..\n", "t.recipe:9: ",
-			 "invalid patch 'sub/..'", NULL);
+	expect_one_error(MINIMAL "[build]\npatches = ok.patch ../up.patch\n",
+			 "t.recipe:8: ", "invalid patch '../up.patch'", "without '..'", NULL);
+	expect_one_error(MINIMAL "[build]\npatches = p/../../up.patch\n",
+			 "t.recipe:8: ", "invalid patch 'p/../../up.patch'", NULL);
+	expect_one_error(MINIMAL "[build]\npatches = /tmp/x.patch\n",
+			 "t.recipe:8: ", "invalid patch '/tmp/x.patch'", NULL);
+	expect_one_error(MINIMAL "[build]\npatches = a.patch\n  sub/..\n",
+			 "t.recipe:9: ", "invalid patch 'sub/..'", NULL);
 }
 
 static void parse_accepts_patch_names_that_merely_contain_dots(void **state)
@@ -586,15 +598,15 @@ static void parse_accepts_patch_names_that_merely_contain_dots(void **state)
 static void parse_rejects_module_paths_that_leave_their_directory(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "dest = /lib/modules/extra\n", "t.recipe:7: ",
-			 "invalid dest '/lib/modules/extra'", NULL);
-	expect_one_error(MINIMAL "dest = updates/../../../etc\n", "t.recipe:7: ",
-			 "invalid dest 'updates/../../../etc'", NULL);
+	expect_one_error(MINIMAL "dest = /lib/modules/extra\n",
+			 "t.recipe:7: ", "invalid dest '/lib/modules/extra'", NULL);
+	expect_one_error(MINIMAL "dest = updates/../../../etc\n",
+			 "t.recipe:7: ", "invalid dest 'updates/../../../etc'", NULL);
 	expect_one_error(MINIMAL "dest = ..\n", "t.recipe:7: ", "invalid dest '..'", NULL);
-	expect_one_error(MINIMAL "path = ../hello.ko\n", "t.recipe:7: ",
-			 "invalid path '../hello.ko'", NULL);
-	expect_one_error(MINIMAL "path = /tmp/hello.ko\n", "t.recipe:7: ",
-			 "invalid path '/tmp/hello.ko'", NULL);
+	expect_one_error(MINIMAL "path = ../hello.ko\n",
+			 "t.recipe:7: ", "invalid path '../hello.ko'", NULL);
+	expect_one_error(MINIMAL "path = /tmp/hello.ko\n",
+			 "t.recipe:7: ", "invalid path '/tmp/hello.ko'", NULL);
 }
 
 static void parse_rejects_a_dest_through_the_kernels_links_or_empty_parts(void **state)
@@ -605,7 +617,8 @@ static void parse_rejects_a_dest_through_the_kernels_links_or_empty_parts(void *
 	expect_one_error(MINIMAL "dest = source\n", "t.recipe:7: ", "invalid dest 'source'", NULL);
 	expect_one_error(MINIMAL "dest = updates//x\n", "t.recipe:7: ", "invalid dest", NULL);
 	expect_one_error(MINIMAL "dest = updates/\n", "t.recipe:7: ", "invalid dest", NULL);
-	expect_one_error(MINIMAL "dest = ./build\n", "t.recipe:7: ", "invalid dest './build'", NULL);
+	expect_one_error(MINIMAL "dest = ./build\n", "t.recipe:7: ", "invalid dest './build'",
+			 NULL);
 	expect_one_error(MINIMAL "dest = updates/./x\n", "t.recipe:7: ", "invalid dest", NULL);
 }
 
@@ -628,8 +641,8 @@ static void parse_takes_a_dest_that_only_starts_like_the_kernels_links(void **st
 static void parse_rejects_initramfs_that_is_not_yes_or_no(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "initramfs = maybe\n", "t.recipe:7: ",
-			 "invalid initramfs 'maybe': expected yes or no", NULL);
+	expect_one_error(MINIMAL "initramfs = maybe\n",
+			 "t.recipe:7: ", "invalid initramfs 'maybe': expected yes or no", NULL);
 	expect_one_error(MINIMAL "initramfs = YES\n", "t.recipe:7: ", "invalid initramfs 'YES'",
 			 NULL);
 }
@@ -639,22 +652,23 @@ static void parse_rejects_an_empty_value(void **state)
 	(void)state;
 	expect_one_error("[recipe]\nname = hello\ndescription =\nversion = 1\n" RECIPE_TAIL,
 			 "t.recipe:3: ", "'description' is empty", NULL);
-	expect_one_error(RECIPE_HEAD "[source]\npath =\n[module hello]\n", "t.recipe:5: ",
-			 "'path' is empty", NULL);
+	expect_one_error(RECIPE_HEAD "[source]\npath =\n[module hello]\n",
+			 "t.recipe:5: ", "'path' is empty", NULL);
 }
 
 /* Whole-recipe checks run after the last line, so they carry line 0. */
 static void parse_reports_missing_required_parts(void **state)
 {
 	(void)state;
-	expect_one_error("[recipe]\nversion = 1.0.0\n" RECIPE_TAIL, "t.recipe: ",
-			 "missing 'name' in [recipe]", NULL);
-	expect_one_error("[recipe]\nname = hello\n" RECIPE_TAIL, "t.recipe: ",
-			 "missing 'version' in [recipe]", NULL);
-	expect_one_error(RECIPE_HEAD "[module hello]\n", "t.recipe: ",
-			 "[source] needs exactly one of 'path', 'url' or 'git'", NULL);
-	expect_one_error(RECIPE_HEAD "[source]\npath = .\n", "t.recipe: ",
-			 "no [module NAME] section", NULL);
+	expect_one_error("[recipe]\nversion = 1.0.0\n" RECIPE_TAIL,
+			 "t.recipe: ", "missing 'name' in [recipe]", NULL);
+	expect_one_error("[recipe]\nname = hello\n" RECIPE_TAIL,
+			 "t.recipe: ", "missing 'version' in [recipe]", NULL);
+	expect_one_error(RECIPE_HEAD "[module hello]\n",
+			 "t.recipe: ", "[source] needs exactly one of 'path', 'url' or 'git'",
+			 NULL);
+	expect_one_error(RECIPE_HEAD "[source]\npath = .\n",
+			 "t.recipe: ", "no [module NAME] section", NULL);
 }
 
 static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
@@ -668,7 +682,8 @@ static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
 	kb_recipe_release(&r);
 	assert_contains(messages, "t.recipe: missing 'name' in [recipe]\n");
 	assert_contains(messages, "t.recipe: missing 'version' in [recipe]\n");
-	assert_contains(messages, "t.recipe: [source] needs exactly one of 'path', 'url' or 'git'\n");
+	assert_contains(messages,
+			"t.recipe: [source] needs exactly one of 'path', 'url' or 'git'\n");
 	assert_contains(messages, "t.recipe: no [module NAME] section");
 	assert_int_equal(count_lines(messages), 4);
 	free(messages);
@@ -677,8 +692,8 @@ static void parse_reports_every_missing_part_of_an_empty_recipe(void **state)
 static void parse_rejects_a_recipe_that_depends_on_itself(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\ndepends = provider hello\n", "t.recipe: ",
-			 "'hello' depends on itself", NULL);
+	expect_one_error(MINIMAL "[build]\ndepends = provider hello\n",
+			 "t.recipe: ", "'hello' depends on itself", NULL);
 }
 
 /* inih reads 200 bytes a line; a deep path or a long list on one line is read whole */
@@ -694,8 +709,10 @@ static void parse_takes_a_line_longer_than_inih_reads(void **state)
 	path[sizeof(path) - 1] = '\0';
 	memset(comment, 'c', sizeof(comment) - 1);
 	comment[sizeof(comment) - 1] = '\0';
-	snprintf(text, sizeof(text), "; %s\n[recipe]\nname = hello\nversion = 1.0\n[source]\n"
-		 "path = %s   \n[module hello]\n", comment, path);
+	snprintf(text, sizeof(text),
+		 "; %s\n[recipe]\nname = hello\nversion = 1.0\n[source]\n"
+		 "path = %s   \n[module hello]\n",
+		 comment, path);
 	parse_ok(&r, text);
 	assert_string_equal(r.source_path, path);
 	kb_recipe_release(&r);
@@ -753,15 +770,16 @@ static void parse_counts_lines_correctly_after_a_long_line(void **state)
 static void parse_rejects_a_line_without_an_equals_sign(void **state)
 {
 	(void)state;
-	expect_one_error(MINIMAL "[build]\nmake_args\n", "t.recipe:8: ",
-			 "expected 'key = value', '[section]' or a comment", NULL);
+	expect_one_error(MINIMAL "[build]\nmake_args\n",
+			 "t.recipe:8: ", "expected 'key = value', '[section]' or a comment", NULL);
 }
 
 static void parse_reports_a_line_without_an_equals_sign_after_other_errors(void **state)
 {
 	struct kb_recipe r;
 	char *messages;
-	const char *text = MINIMAL "initramfs = maybe\n" "make_args\n";
+	const char *text = MINIMAL "initramfs = maybe\n"
+				   "make_args\n";
 
 	(void)state;
 	kb_recipe_init(&r);
@@ -780,8 +798,8 @@ static void parse_reports_an_unclosed_section_header_first(void **state)
 	const char *text = "[recipe\nname = hello\nversion = 1\n" RECIPE_TAIL;
 
 	(void)state;
-	expect_one_error(MINIMAL "[build\n", "t.recipe:7: ",
-			 "expected ']' to end the section name", NULL);
+	expect_one_error(MINIMAL "[build\n", "t.recipe:7: ", "expected ']' to end the section name",
+			 NULL);
 	/* The keys below it have no section: the header is named before them. */
 	kb_recipe_init(&r);
 	assert_int_equal(parse(&r, text, strlen(text), &messages), -KB_E_INPUT);
@@ -812,14 +830,14 @@ static void parse_reports_every_problem_at_once(void **state)
 	char *messages;
 	const char *text = "[recipe]\n"
 			   "name = hello\n"
-			   "version = 1 0\n"		/* 3 */
+			   "version = 1 0\n" /* 3 */
 			   "[source]\n"
 			   "path = .\n"
 			   "[build]\n"
 			   "arch = x86_64\n"
-			   "kernel = 6\n"		/* 8 */
+			   "kernel = 6\n" /* 8 */
 			   "[module hello]\n"
-			   "initramfs = maybe\n";	/* 10 */
+			   "initramfs = maybe\n"; /* 10 */
 
 	(void)state;
 	kb_recipe_init(&r);
@@ -902,8 +920,16 @@ static void load_reports_a_missing_file(void **state)
 static void name_valid_accepts_names_like_debian_packages(void **state)
 {
 	static const char *const good[] = {
-		"hello", "foo-core", "foo_util", "a", "0day", "8821cu", "nvidia-current",
-		"v4l2loopback", "foo.bar", "gcc+plugin",
+		"hello",
+		"foo-core",
+		"foo_util",
+		"a",
+		"0day",
+		"8821cu",
+		"nvidia-current",
+		"v4l2loopback",
+		"foo.bar",
+		"gcc+plugin",
 		"a123456789012345678901234567890123456789012345678901234567890123", /* 64 */
 	};
 
@@ -916,8 +942,23 @@ static void name_valid_accepts_names_like_debian_packages(void **state)
 static void name_valid_rejects_names_unsafe_in_paths_and_commands(void **state)
 {
 	static const char *const bad[] = {
-		"", "-foo", "_foo", ".foo", "+foo", ".", "..", "../x", "foo/bar", "foo bar",
-		"foo\tbar", "foo\n", "foo:bar", "foo~1", "foo=1", "foo$", "f\xc3\xb6o",
+		"",
+		"-foo",
+		"_foo",
+		".foo",
+		"+foo",
+		".",
+		"..",
+		"../x",
+		"foo/bar",
+		"foo bar",
+		"foo\tbar",
+		"foo\n",
+		"foo:bar",
+		"foo~1",
+		"foo=1",
+		"foo$",
+		"f\xc3\xb6o",
 		"a1234567890123456789012345678901234567890123456789012345678901234", /* 65 */
 	};
 
@@ -930,8 +971,16 @@ static void name_valid_rejects_names_unsafe_in_paths_and_commands(void **state)
 static void version_valid_accepts_upstream_version_strings(void **state)
 {
 	static const char *const good[] = {
-		"1", "1.0.0", "2.3~rc1", "1.0-1", "1.0+git20240101", "v1.2", "1_2", "A",
-		"2024.01.05", "0.0.1-beta.2",
+		"1",
+		"1.0.0",
+		"2.3~rc1",
+		"1.0-1",
+		"1.0+git20240101",
+		"v1.2",
+		"1_2",
+		"A",
+		"2024.01.05",
+		"0.0.1-beta.2",
 		"1234567890123456789012345678901234567890123456789012345678901234", /* 64 */
 	};
 
@@ -944,8 +993,22 @@ static void version_valid_accepts_upstream_version_strings(void **state)
 static void version_valid_rejects_versions_unsafe_in_paths(void **state)
 {
 	static const char *const bad[] = {
-		"", "-1", ".1", "~rc1", "+1", "_1", ".", "..", "1/0", "1.0 beta", "1:2.0",
-		"1.0\n", "1,0", "1.0$", "\xc3\xa9" "1",
+		"",
+		"-1",
+		".1",
+		"~rc1",
+		"+1",
+		"_1",
+		".",
+		"..",
+		"1/0",
+		"1.0 beta",
+		"1:2.0",
+		"1.0\n",
+		"1,0",
+		"1.0$",
+		"\xc3\xa9"
+		"1",
 		"12345678901234567890123456789012345678901234567890123456789012345", /* 65 */
 	};
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the bounds of source archive extraction (builder/unpack.c)
+ * Unit tests for the bounds of source archive extraction (builder/sources/unpack.c)
  * that are too slow to reach through a download: the entry count. The
  * archives are written here with libarchive; repeating one directory entry
  * reaches the limit without creating a file per entry.
@@ -19,9 +19,9 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
-#include "kb-limits.h"
-#include "log.h"
-#include "unpack.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "sources/unpack.h"
 
 struct sandbox {
 	char dir[256], archive[300], dest[300], last[320];

@@ -26,8 +26,8 @@ static void assert_kver(const char *release, unsigned major, unsigned minor, uns
 	if (kb_kver_parse(release, &v) < 0)
 		fail_msg("'%s' was rejected", release);
 	if (v.major != major || v.minor != minor || v.patch != patch)
-		fail_msg("'%s' parsed as %u.%u.%u, expected %u.%u.%u", release, v.major,
-			 v.minor, v.patch, major, minor, patch);
+		fail_msg("'%s' parsed as %u.%u.%u, expected %u.%u.%u", release, v.major, v.minor,
+			 v.patch, major, minor, patch);
 }
 
 static void kver_parse_reads_debian_and_ubuntu_releases(void **state)
@@ -71,8 +71,8 @@ static void kver_cmp_orders_major_then_minor_then_patch(void **state)
 {
 	/* Ascending; numeric, not lexical: 6.9 < 6.12 and 5.10 < 6.1. */
 	static const char *const ordered[] = {
-		"4.19.0", "5.4.0", "5.10.0", "5.10.9", "5.10.10", "6.1.0", "6.1.150",
-		"6.9.0", "6.12.0", "6.12.117", "6.13.2", "7.0.0",
+		"4.19.0",  "5.4.0", "5.10.0", "5.10.9",	  "5.10.10", "6.1.0",
+		"6.1.150", "6.9.0", "6.12.0", "6.12.117", "6.13.2",  "7.0.0",
 	};
 	size_t n = sizeof(ordered) / sizeof(ordered[0]);
 
@@ -84,8 +84,8 @@ static void kver_cmp_orders_major_then_minor_then_patch(void **state)
 			int got = kb_kver_cmp(&a, &b);
 
 			if (got != want)
-				fail_msg("cmp(%s, %s) = %d, expected %d", ordered[i], ordered[j], got,
-					 want);
+				fail_msg("cmp(%s, %s) = %d, expected %d", ordered[i], ordered[j],
+					 got, want);
 		}
 	}
 }
@@ -161,8 +161,8 @@ static void range_parse_reads_comma_separated_comparisons(void **state)
 static void range_parse_allows_any_whitespace_around_parts(void **state)
 {
 	static const char *const spellings[] = {
-		">= 5.10, < 7", ">=5.10,<7", "  >=  5.10 ,  <  7  ", "\t>=\t5.10,\t<7\t",
-		">= 5.10 ,< 7", ">=5.10 , <7\n",
+		">= 5.10, < 7",	     ">=5.10,<7",    "  >=  5.10 ,  <  7  ",
+		"\t>=\t5.10,\t<7\t", ">= 5.10 ,< 7", ">=5.10 , <7\n",
 	};
 
 	(void)state;
@@ -187,23 +187,16 @@ static void range_parse_accepts_eight_comparisons(void **state)
 static void range_parse_rejects_malformed_ranges_with_a_reason(void **state)
 {
 	static const char *const bad[] = {
-		"",			/* nothing at all */
-		"   ",
-		"6.1",			/* no comparison */
-		">= ",			/* no version */
-		">=",
-		">= 5.10 < 7",		/* missing comma */
-		"~> 5",			/* not an operator we know */
-		"=> 5.10",
-		"> 5,",			/* trailing comma */
-		"> 5, ",
-		",",
-		", > 5",
-		"> 5,, < 7",
-		"< 6.12abc",
-		"< 6.x",
-		"< -6",
-		"> 1, > 2, > 3, > 4, > 5, > 6, > 7, > 8, > 9",	/* nine comparisons */
+		"",			    /* nothing at all */
+		"   ",	     "6.1",	    /* no comparison */
+		">= ",			    /* no version */
+		">=",	     ">= 5.10 < 7", /* missing comma */
+		"~> 5",			    /* not an operator we know */
+		"=> 5.10",   "> 5,",	    /* trailing comma */
+		"> 5, ",     ",",
+		", > 5",     "> 5,, < 7",
+		"< 6.12abc", "< 6.x",
+		"< -6",	     "> 1, > 2, > 3, > 4, > 5, > 6, > 7, > 8, > 9", /* nine comparisons */
 	};
 
 	unsigned wrong = 0;
@@ -258,14 +251,14 @@ static bool matches(const char *range_text, const char *release)
 	return kb_range_match(&r, &v);
 }
 
-#define assert_match(range_text, release) \
-	do { \
-		if (!matches(range_text, release)) \
+#define assert_match(range_text, release)                                       \
+	do {                                                                    \
+		if (!matches(range_text, release))                              \
 			fail_msg("'%s' should accept %s", range_text, release); \
 	} while (0)
-#define assert_no_match(range_text, release) \
-	do { \
-		if (matches(range_text, release)) \
+#define assert_no_match(range_text, release)                                     \
+	do {                                                                     \
+		if (matches(range_text, release))                                \
 			fail_msg("'%s' should exclude %s", range_text, release); \
 	} while (0)
 

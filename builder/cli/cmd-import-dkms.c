@@ -1,0 +1,26 @@
+/* kbuildd import-dkms: take over what DKMS has registered on this machine (dkms/import.c). */
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "dkms/import.h"
+
+static int cmd_import_dkms(struct kb_ctx *ctx, int argc, char **argv)
+{
+	if (argc > 1)
+		return kb_err(-KB_E_INPUT, "import-dkms takes at most one DKMS tree");
+	return kb_dkms_import(ctx, argc ? argv[0] : KB_DKMS_TREE);
+}
+
+const struct kb_cmd kb_cmd_import_dkms = {
+	.name = "import-dkms",
+	.run = cmd_import_dkms,
+	.usage = "[DKMS_TREE]",
+	.summary = "take over the drivers DKMS has registered and installed",
+	.help = "Register every driver in DKMS's tree (default /var/lib/dkms) from its source's\n"
+		"dkms.conf, and build and install each version DKMS had installed for each\n"
+		"kernel, in place of DKMS's copies. In-tree modules DKMS had moved aside are put\n"
+		"back: kbuildd's copy in updates/ takes precedence without hiding them. A broken\n"
+		"entry (its source gone) is reported and the others go on. DKMS's tree itself is\n"
+		"not changed.",
+	.options = KB_OPT_JOBS | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_WAIT | KB_OPT_OFFLINE,
+	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
+};

@@ -1,0 +1,75 @@
+/* kbuildd kernels: the kernels kbuildd would build for, and why some are not usable. */
+#include <stdio.h>
+
+#include "base/log.h"
+#include "cli/cmd.h"
+#include "kernel.h"
+
+static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
+{
+	struct kb_kernel_list list;
+	struct kb_buf b = KB_BUF_INIT;
+	int r;
+
+	(void)argv;
+	if (argc)
+		return kb_err(-KB_E_INPUT, "kernels takes no arguments");
+	r = kb_kernels_discover(ctx, &list);
+	if (r < 0)
+		goto out;
+	if (ctx->json)
+		kb_buf_adds(&b, "[");
+	else
+		kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", "KERNEL", "ARCH", "COMPRESS",
+			    "SIGNING", "STATUS");
+	for (size_t i = 0; i < list.n; i++) {
+		const struct kb_kernel *k = &list.v[i];
+
+		if (!ctx->json) {
+			kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", k->release,
+				    k->usable ? k->arch : "-",
+				    k->usable ? kb_compress_name(k->compress) : "-",
+				    !k->usable	  ? "-" :
+				    k->module_sig ? (k->sig_hash ? k->sig_hash : "yes") :
+						    "none",
+				    k->usable ? "ok" : k->reason);
+			continue;
+		}
+		kb_buf_adds(&b, i ? ",\n {\"release\": " : "\n {\"release\": ");
+		kb_buf_add_json(&b, k->release);
+		kb_buf_addf(&b, ", \"usable\": %s, \"arch\": ", k->usable ? "true" : "false");
+		kb_buf_add_json(&b, k->arch ? k->arch : "");
+		kb_buf_adds(&b, ", \"compression\": ");
+		kb_buf_add_json(&b, kb_compress_name(k->compress));
+		kb_buf_addf(&b, ", \"module_sig\": %s, \"sig_hash\": ",
+			    k->module_sig ? "true" : "false");
+		kb_buf_add_json(&b, k->sig_hash ? k->sig_hash : "");
+		kb_buf_adds(&b, ", \"build\": ");
+		kb_buf_add_json(&b, k->build_dir);
+		kb_buf_adds(&b, ", \"reason\": ");
+		if (k->reason)
+			kb_buf_add_json(&b, k->reason);
+		else
+			kb_buf_adds(&b, "null");
+		kb_buf_adds(&b, "}");
+	}
+	if (ctx->json)
+		kb_buf_adds(&b, list.n ? "\n]\n" : "]\n");
+	fputs(kb_buf_str(&b), stdout);
+out:
+	kb_buf_release(&b);
+	kb_kernel_list_release(&list);
+	return r;
+}
+
+const struct kb_cmd kb_cmd_kernels = {
+	.name = "kernels",
+	.run = cmd_kernels,
+	.usage = "[-k KERNEL]... [--json]",
+	.summary = "list the kernels found and whether their headers are usable",
+	.help = "List every kernel under /lib/modules with its architecture, the compression\n"
+		"its own modules use, its signing hash, and whether its build tree (headers) is\n"
+		"complete enough to build modules against.",
+	.options = KB_OPT_KERNEL | KB_OPT_JSON,
+	.flags = 0,
+};

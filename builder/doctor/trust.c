@@ -1,0 +1,191 @@
+/* doctor's signature check: signed or not, by whom, and does the kernel trust that key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/x509v3.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "doctor/doctor.h"
+#include "keys.h"
+#include "signing/sign.h"
+
+#define SECURE_BOOT_VAR "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+struct trust_facts {
+	bool force;	  /* CONFIG_MODULE_SIG_FORCE */
+	bool sig_enforce; /* module.sig_enforce=1 */
+	bool lockdown;	  /* integrity or confidentiality */
+	bool secure_boot;
+	bool have_keys; /* /proc/keys was readable */
+	struct kb_buf keys;
+};
+
+static bool file_has(const struct kb_ctx *ctx, const char *rel, const char *needle)
+{
+	struct kb_buf b = KB_BUF_INIT_MAX(65536);
+	bool hit = kb_root_read(&ctx->root, rel, b.max, &b) == 0 && strstr(kb_buf_str(&b), needle);
+
+	kb_buf_release(&b);
+	return hit;
+}
+
+static void read_facts(struct kb_ctx *ctx, const struct kb_diagnosis *d, struct trust_facts *f)
+{
+	_cleanup_free_ char *force = kb_kernel_config(d->kernel, "CONFIG_MODULE_SIG_FORCE");
+	struct kb_buf sb = KB_BUF_INIT_MAX(64);
+
+	memset(f, 0, sizeof(*f));
+	kb_buf_init(&f->keys, 4 * 1024 * 1024);
+	f->force = force && !strcmp(force, "y");
+	if (!d->running)
+		return;
+	f->sig_enforce = file_has(ctx, "sys/module/module/parameters/sig_enforce", "Y");
+	f->lockdown = file_has(ctx, "sys/kernel/security/lockdown", "[integrity]") ||
+		      file_has(ctx, "sys/kernel/security/lockdown", "[confidentiality]");
+	/* efivarfs: 4 attribute bytes, then the value */
+	f->secure_boot = kb_root_read(&ctx->root, SECURE_BOOT_VAR, 64, &sb) == 0 && sb.len >= 5 &&
+			 sb.buf[sb.len - 1] == 1;
+	f->have_keys = kb_root_read(&ctx->root, "proc/keys", f->keys.max, &f->keys) == 0;
+	kb_buf_release(&sb);
+}
+
+/* The kernel names an asymmetric key "<CN>: <subjectKeyIdentifier hex>". */
+static bool key_listed(const struct trust_facts *f, const char *cn, const char *skid)
+{
+	char needle[512];
+	const char *keys = kb_buf_str(&f->keys);
+
+	if (skid) {
+		snprintf(needle, sizeof(needle), "%s: %s", cn, skid);
+		return strcasestr(keys, needle) != NULL;
+	}
+	snprintf(needle, sizeof(needle), " %s: ", cn);
+	return strstr(keys, needle) != NULL;
+}
+
+/* If the configured certificate signed this module, its SKID in hex (caller frees). */
+static char *our_skid(struct kb_ctx *ctx, const struct kb_sig_report *rep, char **der_path)
+{
+	char key[512], cert[512];
+	_cleanup_free_ char *host = NULL;
+	const ASN1_OCTET_STRING *skid;
+	const ASN1_INTEGER *sno;
+	struct kb_buf hex = KB_BUF_INIT_MAX(256), serial = KB_BUF_INIT_MAX(256);
+	char *out = NULL;
+	bool dkms;
+	X509 *x;
+
+	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	host = kb_root_path(&ctx->root, cert);
+	if (!host || !kb_root_exists(&ctx->root, cert))
+		return NULL;
+	if (asprintf(der_path, dkms ? "%s" : "%s.der", host) < 0)
+		*der_path = NULL;
+	if (kb_cert_load_at(&ctx->root, cert, &x) < 0)
+		return NULL;
+	sno = X509_get0_serialNumber(x);
+	for (int i = 0; i < ASN1_STRING_length(sno); i++)
+		kb_buf_addf(&serial, "%s%02X", i ? ":" : "", ASN1_STRING_get0_data(sno)[i]);
+	skid = X509_get0_subject_key_id(x);
+	if (skid && !strcmp(kb_buf_str(&serial), rep->key_id)) {
+		for (int i = 0; i < ASN1_STRING_length(skid); i++)
+			kb_buf_addf(&hex, "%02x", ASN1_STRING_get0_data(skid)[i]);
+		out = kb_buf_detach(&hex);
+	}
+	X509_free(x);
+	kb_buf_release(&hex);
+	kb_buf_release(&serial);
+	return out;
+}
+
+static void untrusted(struct kb_diagnosis *d, const struct trust_facts *f,
+		      const struct kb_sig_report *rep, const char *der)
+{
+	bool enforced = f->force || f->sig_enforce || f->lockdown;
+	char fix[1024];
+
+	snprintf(fix, sizeof(fix),
+		 "enroll the signing certificate: mokutil --import %s, reboot "
+		 "and confirm it in MokManager (or: kbuildd keys enroll)",
+		 der ? der : "<certificate.der>");
+	if (enforced)
+		kb_diagnosis_add(d, KB_LEVEL_FAIL, "signature", fix,
+				 "signed by '%s' (key %s), but the kernel does not trust that key and "
+				 "enforces signatures (%s): loading fails with \"Key was rejected by "
+				 "service\"",
+				 rep->signer, rep->key_id,
+				 f->force	? "CONFIG_MODULE_SIG_FORCE" :
+				 f->sig_enforce ? "module.sig_enforce=1" :
+						  "lockdown");
+	else
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "signature", fix,
+				 "signed by '%s' (key %s), but the kernel does not trust that key: it "
+				 "loads, and taints the kernel (E)",
+				 rep->signer, rep->key_id);
+}
+
+void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
+{
+	_cleanup_free_ char *skid = NULL, *der = NULL;
+	struct kb_sig_report rep;
+	struct trust_facts f;
+
+	read_facts(ctx, d, &f);
+	if (d->running)
+		kb_diagnosis_add(d, KB_LEVEL_INFO, "signature", NULL,
+				 "Secure Boot %s, lockdown %s, module.sig_enforce %s",
+				 f.secure_boot ? "on" : "off", f.lockdown ? "on" : "off",
+				 f.sig_enforce ? "on" : "off");
+	if (kb_verify_module(d->image.buf, d->image.len, NULL, &rep, d->path) < 0) {
+		kb_diagnosis_add(
+			d, KB_LEVEL_FAIL, "signature", "rebuild and reinstall it",
+			"the signature trailer is damaged: loading fails with \"Bad message\"");
+		goto out;
+	}
+	if (!rep.signed_) {
+		bool enforced = f.force || f.sig_enforce || f.lockdown;
+
+		kb_diagnosis_add(d,
+				 enforced	       ? KB_LEVEL_FAIL :
+				 d->kernel->module_sig ? KB_LEVEL_WARN :
+							 KB_LEVEL_OK,
+				 "signature",
+				 d->kernel->module_sig ?
+					 "reinstall it so kbuildd signs it: kbuildd "
+					 "install --force RECIPE" :
+					 NULL,
+				 enforced ?
+					 "not signed, and the kernel enforces signatures: loading "
+					 "fails with \"Key was rejected by service\"" :
+				 d->kernel->module_sig ?
+					 "not signed: it loads, but taints the kernel (E)" :
+					 "not signed (the kernel does not check signatures)");
+		goto out;
+	}
+	skid = our_skid(ctx, &rep, &der);
+	if (!d->running) {
+		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
+				 "signed by '%s' (key %s, %s); whether the kernel trusts it can only "
+				 "be checked while it runs",
+				 rep.signer, rep.key_id, rep.hash);
+		goto out;
+	}
+	if (!f.have_keys) {
+		kb_diagnosis_add(d, KB_LEVEL_INFO, "signature", NULL,
+				 "signed by '%s' (key %s, %s); /proc/keys is not readable, so trust "
+				 "was not checked",
+				 rep.signer, rep.key_id, rep.hash);
+		goto out;
+	}
+	if (key_listed(&f, rep.signer, skid))
+		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
+				 "signed by '%s' (key %s, %s), a key the kernel trusts", rep.signer,
+				 rep.key_id, rep.hash);
+	else
+		untrusted(d, &f, &rep, der);
+out:
+	kb_buf_release(&f.keys);
+}

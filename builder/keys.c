@@ -1,0 +1,156 @@
+/* Which signing key kbuildd uses: configured, its own, DKMS's, or a new one. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "keys.h"
+#include "signing/keygen.h"
+#include "signing/keystore.h"
+#include "signing/sign.h"
+#include "state.h"
+
+#define DKMS_KEY "var/lib/dkms/mok.key"
+#define DKMS_CERT "var/lib/dkms/mok.pub"
+
+static const char *skip_slash(const char *p)
+{
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms)
+{
+	const struct kb_settings *st = &ctx->settings;
+
+	*dkms = false;
+	if (st->sign_key || st->sign_cert) {
+		snprintf(key, size, "%s", skip_slash(st->sign_key ? st->sign_key : KB_OWN_KEY));
+		snprintf(cert, size, "%s", skip_slash(st->sign_cert ? st->sign_cert : KB_OWN_CERT));
+		return;
+	}
+	if (!kb_root_exists(&ctx->root, KB_OWN_KEY) && kb_root_exists(&ctx->root, DKMS_KEY) &&
+	    kb_root_exists(&ctx->root, DKMS_CERT)) {
+		/* keep using what the machine already enrolled for DKMS */
+		snprintf(key, size, "%s", DKMS_KEY);
+		snprintf(cert, size, "%s", DKMS_CERT);
+		*dkms = true;
+		return;
+	}
+	snprintf(key, size, "%s", KB_OWN_KEY);
+	snprintf(cert, size, "%s", KB_OWN_CERT);
+}
+
+int kb_signer_set_hash(struct kb_signer *s, const char *hash)
+{
+	const EVP_MD *md = EVP_get_digestbyname(hash);
+
+	if (!md)
+		return kb_err(-KB_E_INPUT, "unknown signature hash '%s'", hash);
+	s->md = md;
+	snprintf(s->hash, sizeof(s->hash), "%s", hash);
+	return 0;
+}
+
+enum kb_key_origin kb_key_origin_of(const char *key_rel)
+{
+	return !strcmp(skip_slash(key_rel), KB_OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
+}
+
+int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
+{
+	char key[512], cert[512];
+	bool dkms;
+	int r;
+
+	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	if (!kb_root_exists(&ctx->root, key)) {
+		if (!generate || ctx->settings.sign_key)
+			return ctx->settings.sign_key ?
+				       kb_err(-KB_E_INPUT,
+					      "signing key '/%s' (from [signing] key) does not "
+					      "exist",
+					      key) :
+				       0;
+		r = kb_keys_generate(&ctx->root, key, cert, 4096, "kbuildd module signing key");
+		if (r < 0) /* bad input was said where it was found */
+			return r == -KB_E_INPUT ?
+				       r :
+				       kb_err_errno(r, "cannot generate a signing key at '/%s'",
+						    key);
+		kb_info("generated a signing key: /%s; enroll its certificate with 'kbuildd keys "
+			"enroll' so the kernel trusts it",
+			key);
+	}
+	r = kb_signer_load_at(s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
+	if (r < 0)
+		return r;
+	if (dkms)
+		kb_verbose("signing with the DKMS key /%s", key);
+	return 1;
+}
+
+/* The DER copy beside a certificate is what gets enrolled: it must be the same one. */
+static int check_der(struct kb_ctx *ctx, const char *cert_rel, X509 *cert)
+{
+	struct kb_keyfile der;
+	unsigned char *mine = NULL;
+	char rel[600];
+	int len, r;
+
+	if (kb_pathf(rel, sizeof(rel), "%s.der", cert_rel) < 0 || !kb_root_exists(&ctx->root, rel))
+		return 0;
+	r = kb_keyfile_read_at(&ctx->root, rel, "certificate", KB_MAX_CERT_FILE, &der);
+	if (r < 0)
+		return r;
+	len = i2d_X509(cert, &mine);
+	if (len < 0)
+		r = -ENOMEM;
+	else if ((size_t)len != der.len || memcmp(mine, der.data, der.len))
+		r = kb_err(-KB_E_INPUT,
+			   "certificate '/%s' is not the one in '/%s': enrolling it "
+			   "would trust another key",
+			   rel, cert_rel);
+	OPENSSL_free(mine);
+	kb_keyfile_release(&der);
+	return r;
+}
+
+int kb_signer_check(struct kb_ctx *ctx)
+{
+	struct kb_signer s;
+	char key[512], cert[512];
+	bool dkms;
+	int r;
+
+	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	if (!kb_root_exists(&ctx->root, key))
+		return 0;
+	r = kb_signer_load_at(&s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
+	/* DKMS's mok.pub is itself the DER certificate */
+	if (r >= 0 && !dkms)
+		r = check_der(ctx, cert, s.cert);
+	kb_signer_release(&s);
+	return r;
+}
+
+unsigned kb_keys_check(struct kb_ctx *ctx)
+{
+	unsigned problems = kb_keystore_check(&ctx->root);
+	char key[512], cert[512];
+	bool dkms;
+
+	if (kb_signer_check(ctx) < 0) {
+		kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+		printf("check: signing key '/%s' with certificate '/%s' is not a sound pair (the "
+		       "error above says why)\n",
+		       key, cert);
+		problems++;
+	}
+	return problems;
+}

@@ -1,0 +1,30 @@
+/* Which signing key kbuildd uses: configured, its own, DKMS's, or a new one. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctx.h"
+#include "signing/sign.h"
+
+/*
+ * Find the signing key for @ctx: [signing] key/cert from kbuildd.conf, else
+ * kbuildd's own key, else an existing DKMS key (var/lib/dkms/mok.key and
+ * mok.pub), else, when @generate, a new kbuildd key. All paths are inside
+ * the root. Returns 1 with @s loaded, 0 when there is no key (and none was
+ * to be generated), or a negative error.
+ */
+int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate);
+/* The key and certificate paths kb_signer_setup() would use, inside the root. */
+void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms);
+/*
+ * Check the pair kb_signer_setup() would use, when its key exists: both
+ * load, the key matches the certificate, and the DER copy beside the
+ * certificate, if any, is the same certificate. 0, or -KB_E_INPUT with a
+ * message naming the files.
+ */
+int kb_signer_check(struct kb_ctx *ctx);
+/* status --check's part: one "check:" line per problem with the key pair; how many. */
+unsigned kb_keys_check(struct kb_ctx *ctx);
+/* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
+enum kb_key_origin kb_key_origin_of(const char *key_rel);
