@@ -563,18 +563,24 @@ void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t)
 			     dir);
 }
 
-void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines)
+int kb_build_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines,
+		      struct kb_buf *out, char **path)
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_STRING);
 	char log[PATH_MAX];
-	_cleanup_free_ char *shown = NULL;
 	const char *start;
 	unsigned seen = 0;
+	int r;
 
+	*path = NULL;
 	if (kb_task_build_rel(t, ".log", log, sizeof(log)) < 0)
-		return;
-	shown = kb_root_path(&ctx->root, log);
-	if (kb_root_read(&ctx->root, log, KB_MAX_STRING, &text) < 0 || !text.len)
+		return -ENAMETOOLONG;
+	r = kb_root_read(&ctx->root, log, KB_MAX_STRING, &text);
+	if (r >= 0 && !text.len)
+		r = -ENODATA;
+	if (r >= 0 && !(*path = kb_root_path(&ctx->root, log)))
+		r = -ENOMEM;
+	if (r < 0)
 		goto out;
 	start = text.buf + text.len;
 	if (start > text.buf && start[-1] == '\n')
@@ -584,10 +590,10 @@ void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigne
 			break;
 		start--;
 	}
-	fprintf(stderr, "---- last lines of %s ----\n%s", shown, start);
-	if (text.buf[text.len - 1] != '\n')
-		fputc('\n', stderr);
-	fprintf(stderr, "----\n");
+	r = kb_buf_adds(out, start);
+	if (r >= 0 && text.buf[text.len - 1] != '\n')
+		r = kb_buf_adds(out, "\n");
 out:
 	kb_buf_release(&text);
+	return r;
 }

@@ -19,5 +19,10 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd);
 void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status);
 /* Remove a half-made build dir after an interruption. */
 void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t);
-/* Print the last lines of @t's log to stderr. */
-void kb_build_show_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines);
+/*
+ * The last @lines lines of @t's log, ending in a newline, into @out, and
+ * the log's host path into *@path (the caller frees it). 0, or negative
+ * errno (no log, or an empty one).
+ */
+int kb_build_log_tail(struct kb_ctx *ctx, const struct kb_task *t, unsigned lines,
+		      struct kb_buf *out, char **path);

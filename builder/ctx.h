@@ -7,7 +7,7 @@
 #include "base/path.h"
 #include "base/util.h"
 
-/* /etc/kbuildd/kbuildd.conf (DESIGN.md); NULL strings mean the default. */
+/* /etc/kbuildd/kbuildd.conf (doc/design.md); NULL strings mean the default. */
 struct kb_settings {
 	unsigned long jobs;    /* 0 = auto */
 	bool jobs_set;	       /* given, even as auto: framework.conf's gives way */
@@ -27,8 +27,29 @@ struct kb_settings {
 
 struct kb_signing;
 struct kb_framework;
+struct kb_ctx;
+struct kb_task;
+struct kb_plan;
+
+/*
+ * What the engine tells whoever shows a run while it goes on (cli/ sets
+ * ctx->events); the engine itself writes nothing to stdout or stderr but
+ * through base/log.h. Every hook may be NULL.
+ */
+struct kb_events {
+	/* @t's build started or ended (t->state says how); @plan is the whole run */
+	void (*build_started)(struct kb_ctx *ctx, const struct kb_plan *plan,
+			      const struct kb_task *t);
+	void (*build_ended)(struct kb_ctx *ctx, const struct kb_plan *plan,
+			    const struct kb_task *t);
+	/* about once a second while builds run */
+	void (*tick)(struct kb_ctx *ctx, const struct kb_plan *plan);
+	/* downloads under way: @active files, @got of @total bytes (0: unknown); @active 0: done */
+	void (*download)(struct kb_ctx *ctx, unsigned active, double got, double total);
+};
 
 struct kb_ctx {
+	const struct kb_events *events; /* may be NULL: nothing is shown */
 	struct kb_root root;
 	const char *root_arg;	 /* --root as given */
 	const char *config_file; /* --config, or NULL for the default */

@@ -1,4 +1,4 @@
-/* The path of a request (DESIGN.md): state, kernels, plan, build, install, depmod, report. */
+/* The path of a request (doc/design.md): state, kernels, plan, build, install, depmod, results. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,110 +14,119 @@
 #include "base/log.h"
 #include "sign-choice.h"
 
-const char *kb_task_outcome(const struct kb_task *t)
+static const char *const outcome_names[KB_OUT_COUNT] = {
+	[KB_OUT_INSTALLED] = "installed",   [KB_OUT_BUILT] = "built",
+	[KB_OUT_UPTODATE] = "up to date",   [KB_OUT_EXCLUDED] = "excluded",
+	[KB_OUT_NO_HEADERS] = "no headers", [KB_OUT_FAILED] = "failed",
+	[KB_OUT_SKIPPED] = "skipped",	    [KB_OUT_ERROR] = "error",
+	[KB_OUT_NOT_BUILT] = "not built",
+};
+
+const char *kb_outcome_name(enum kb_outcome o)
+{
+	return o < KB_OUT_COUNT ? outcome_names[o] : "unknown";
+}
+
+enum kb_outcome kb_task_outcome_of(const struct kb_task *t)
 {
 	switch (t->action) {
 	case KB_ACT_EXCLUDED:
-		return "excluded";
+		return KB_OUT_EXCLUDED;
 	case KB_ACT_NO_HEADERS:
-		return "no headers";
+		return KB_OUT_NO_HEADERS;
 	case KB_ACT_ERROR:
-		return "error";
+		return KB_OUT_ERROR;
 	default:
 		break;
 	}
 	switch (t->state) {
 	case KB_TASK_BUILT:
-		return t->action == KB_ACT_UPTODATE ? "up to date" : "built";
+		return t->action == KB_ACT_UPTODATE ? KB_OUT_UPTODATE : KB_OUT_BUILT;
 	case KB_TASK_INSTALLED:
-		return "installed";
+		return KB_OUT_INSTALLED;
 	case KB_TASK_CURRENT:
-		return "up to date";
+		return KB_OUT_UPTODATE;
 	case KB_TASK_FAILED:
-		return "failed";
+		return KB_OUT_FAILED;
 	case KB_TASK_SKIPPED:
-		return "skipped";
+		return KB_OUT_SKIPPED;
 	default:
-		return "not built";
+		return KB_OUT_NOT_BUILT;
 	}
+}
+
+const char *kb_task_outcome(const struct kb_task *t)
+{
+	return kb_outcome_name(kb_task_outcome_of(t));
+}
+
+bool kb_result_failed(const struct kb_result *r)
+{
+	return r->outcome == KB_OUT_ERROR || r->outcome == KB_OUT_FAILED ||
+	       r->outcome == KB_OUT_SKIPPED;
+}
+
+void kb_results_release(struct kb_results *res)
+{
+	for (size_t i = 0; i < res->n; i++) {
+		struct kb_result *r = &res->v[i];
+
+		free(r->name);
+		free(r->version);
+		free(r->kernel);
+		free(r->arch);
+		free(r->reason);
+		free(r->build_id);
+		free(r->log);
+		free(r->missing);
+	}
+	free(res->v);
+	res->v = NULL;
+	res->n = 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* The plan as the result table the caller renders. */
+static int fill_results(struct kb_ctx *ctx, const struct kb_plan *plan, struct kb_results *res)
+{
+	res->v = calloc(plan->n + 1, sizeof(*res->v));
+	if (!res->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+		struct kb_result *r = &res->v[res->n++];
+		char log[PATH_MAX];
+
+		kb_task_build_rel(t, ".log", log, sizeof(log));
+		*r = (struct kb_result){
+			.name = strdup(t->recipe->name),
+			.version = strdup(t->recipe->version),
+			.kernel = strdup(t->kernel->release),
+			.arch = dup_or_null(t->kernel->arch),
+			.outcome = kb_task_outcome_of(t),
+			.reason = dup_or_null(t->reason),
+			.build_id = strdup(t->build_id),
+			.log = kb_root_path(&ctx->root, log),
+			.missing = dup_or_null(t->missing),
+			.dkms_exit = t->dkms_exit,
+			.selected = t->selected,
+		};
+		if (!r->name || !r->version || !r->kernel || !r->build_id || !r->log ||
+		    (t->kernel->arch && !r->arch) || (t->reason && !r->reason) ||
+		    (t->missing && !r->missing))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static bool task_failed(const struct kb_task *t)
 {
 	return t->action == KB_ACT_ERROR || t->state == KB_TASK_FAILED ||
 	       t->state == KB_TASK_SKIPPED;
-}
-
-static void report_json(struct kb_ctx *ctx, const struct kb_plan *plan)
-{
-	struct kb_buf b = KB_BUF_INIT;
-
-	kb_buf_adds(&b, "[");
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct kb_task *t = &plan->tasks[i];
-		char log[PATH_MAX];
-		_cleanup_free_ char *log_path = NULL;
-
-		kb_task_build_rel(t, ".log", log, sizeof(log));
-		log_path = kb_root_path(&ctx->root, log);
-		kb_buf_adds(&b, i ? ",\n " : "\n ");
-		kb_buf_adds(&b, "{\"name\": ");
-		kb_buf_add_json(&b, t->recipe->name);
-		kb_buf_adds(&b, ", \"version\": ");
-		kb_buf_add_json(&b, t->recipe->version);
-		kb_buf_adds(&b, ", \"kernel\": ");
-		kb_buf_add_json(&b, t->kernel->release);
-		kb_buf_adds(&b, ", \"result\": ");
-		kb_buf_add_json(&b, kb_task_outcome(t));
-		kb_buf_adds(&b, ", \"reason\": ");
-		if (t->reason)
-			kb_buf_add_json(&b, t->reason);
-		else
-			kb_buf_adds(&b, "null");
-		kb_buf_adds(&b, ", \"build_id\": ");
-		kb_buf_add_json(&b, t->build_id);
-		kb_buf_adds(&b, ", \"log\": ");
-		kb_buf_add_json(&b, log_path ? log_path : "");
-		kb_buf_adds(&b, "}");
-	}
-	kb_buf_adds(&b, plan->n ? "\n]\n" : "]\n");
-	fputs(kb_buf_str(&b), stdout);
-	kb_buf_release(&b);
-}
-
-static void report(struct kb_ctx *ctx, const struct kb_plan *plan)
-{
-	static const char *const names[] = { "installed",  "built",  "up to date", "excluded",
-					     "no headers", "failed", "skipped",	   "error" };
-	unsigned counts[ARRAY_SIZE(names)] = { 0 };
-	struct kb_plan_columns w = kb_plan_columns(plan, false);
-	struct kb_buf summary = KB_BUF_INIT;
-
-	if (ctx->json) {
-		report_json(ctx, plan);
-		return;
-	}
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct kb_task *t = &plan->tasks[i];
-		const char *outcome = kb_task_outcome(t);
-		char id[160];
-
-		for (size_t j = 0; j < ARRAY_SIZE(names); j++)
-			if (!strcmp(names[j], outcome))
-				counts[j]++;
-		if (kb_log_get_level() < KB_LOG_NORMAL && !task_failed(t))
-			continue;
-		printf("%-*s %-*s %s%s%s\n", w.id, kb_task_id(t, id, sizeof(id)), w.kernel,
-		       t->kernel->release, outcome, t->reason ? ": " : "",
-		       t->reason ? t->reason : "");
-	}
-	for (size_t j = 0; j < ARRAY_SIZE(names); j++)
-		if (counts[j])
-			kb_buf_addf(&summary, "%s%u %s", summary.len ? ", " : "", counts[j],
-				    names[j]);
-	if (kb_log_get_level() >= KB_LOG_NORMAL)
-		printf("%s\n", summary.len ? kb_buf_str(&summary) : "nothing to do");
-	kb_buf_release(&summary);
 }
 
 /*
@@ -198,72 +207,8 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 	return failed;
 }
 
-/*
- * DKMS's exit status for the same outcome: autoinstall says 11 when any
- * module failed; build and install say what stopped the first that failed
- * (DKMS stops there): 13 a dependency not registered, 6 an install refused,
- * else 10; and 77 (all excluded, not for autoinstall) or 21 (no headers)
- * when nothing could be
- * attempted.
- */
-static int dkms_status(const struct kb_plan *plan, bool autoinstall)
-{
-	bool attempted = false, excluded = false, no_headers = false;
-	int failed = 0;
-
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct kb_task *t = &plan->tasks[i];
-
-		if (!t->selected)
-			continue;
-		if (task_failed(t) && !failed)
-			failed = t->dkms_exit ? t->dkms_exit : 10;
-		else if (t->action == KB_ACT_EXCLUDED)
-			excluded = true;
-		else if (t->action == KB_ACT_NO_HEADERS)
-			no_headers = true;
-		else
-			attempted = true;
-	}
-	if (failed)
-		return autoinstall ? 11 : failed;
-	if (!attempted && no_headers)
-		return 21;
-	if (!attempted && excluded && !autoinstall)
-		return 77;
-	return 0;
-}
-
-/* Dependencies not registered: the build stops there, or goes on without them (--force). */
-static void tell_missing(const struct kb_ctx *ctx, const struct kb_plan *plan)
-{
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct kb_task *t = &plan->tasks[i];
-		bool stop = t->action == KB_ACT_ERROR;
-		char id[160];
-
-		if (!t->missing || (!stop && !ctx->force))
-			continue;
-		kb_task_id(t, id, sizeof(id));
-		/* the front end's callers know DKMS's words */
-		if (ctx->dkms_codes && stop)
-			kb_err(-KB_E_BUILD,
-			       "Aborting build of module %s for kernel %s (%s) due to "
-			       "missing BUILD_DEPENDS: %s.\nYou may override by specifying --force.",
-			       id, t->kernel->release, t->kernel->arch, t->missing);
-		else if (ctx->dkms_codes)
-			kb_warn("Trying to build module %s for kernel %s (%s) despite of missing "
-				"BUILD_DEPENDS: %s.",
-				id, t->kernel->release, t->kernel->arch, t->missing);
-		else if (stop)
-			kb_err(-KB_E_BUILD, "%s for %s: %s", id, t->kernel->release, t->reason);
-		else
-			kb_warn("building %s for %s without '%s', which is not registered (--force)",
-				id, t->kernel->release, t->missing);
-	}
-}
-
-int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode)
+int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode,
+		  struct kb_results *res)
 {
 	struct kb_recipe_set set = { 0 };
 	struct kb_kernel_list kernels = { 0 };
@@ -273,15 +218,15 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	int r, failed = 0;
 
 	r = kb_state_load(ctx, &set);
+	*res = (struct kb_results){ .autoinstall = !ids && mode == KB_PLAN_INSTALL };
 	if (r >= 0 && (r = kb_kernels_discover(ctx, &kernels)) == -KB_E_INPUT)
-		kb_dkms_exit(ctx, 21); /* a -k kernel is not there at all: no headers either */
+		res->no_kernel = true;
 	if (r >= 0)
 		r = kb_signing_setup(ctx, &kernels, &signing, !ctx->dry_run);
 	if (r >= 0)
 		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
 	if (r < 0)
 		goto out;
-	tell_missing(ctx, &plan);
 	if (ctx->dry_run) {
 		for (size_t i = 0; i < plan.n; i++) {
 			struct kb_task *t = &plan.tasks[i];
@@ -313,8 +258,9 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	}
 	if (mode == KB_PLAN_INSTALL)
 		failed += install_all(ctx, &plan, &kernels, early.done ? &early : NULL);
-	report(ctx, &plan);
-	ctx->dkms_status = dkms_status(&plan, !ids && mode == KB_PLAN_INSTALL);
+	r = fill_results(ctx, &plan, res);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < plan.n; i++)
 		if (task_failed(&plan.tasks[i]))
 			failed++;

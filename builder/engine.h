@@ -1,4 +1,4 @@
-/* The path of a request (DESIGN.md): state, kernels, plan, build, install, depmod, report. */
+/* The path of a request (doc/design.md): state, kernels, plan, build, install, depmod, results. */
 #pragma once
 
 #include "ctx.h"
@@ -7,14 +7,58 @@
 
 struct kb_signer;
 
+/* How a (recipe, kernel) ended, in the order a summary counts them. */
+enum kb_outcome {
+	KB_OUT_INSTALLED,
+	KB_OUT_BUILT,
+	KB_OUT_UPTODATE,
+	KB_OUT_EXCLUDED,
+	KB_OUT_NO_HEADERS,
+	KB_OUT_FAILED,
+	KB_OUT_SKIPPED,
+	KB_OUT_ERROR,
+	KB_OUT_NOT_BUILT,
+	KB_OUT_COUNT
+};
+
+/* One row of what a run did; the strings are the result's own. */
+struct kb_result {
+	char *name, *version, *kernel, *arch; /* arch: NULL for a kernel without headers */
+	enum kb_outcome outcome;
+	char *reason; /* why it failed, was skipped or excluded; NULL if nothing to say */
+	char *build_id;
+	char *log;     /* the build's log, a host path */
+	char *missing; /* a dependency that is not registered, or NULL */
+	int dkms_exit; /* a DKMS status its dkms.conf gave (5: a patch), or 0 */
+	bool selected; /* asked for, not brought in as a dependency or dependent */
+};
+
+/* The result table a run returns, one row per (recipe, kernel) in plan order. */
+struct kb_results {
+	struct kb_result *v;
+	size_t n;
+	bool autoinstall; /* a run over every registered recipe that installs */
+	bool no_kernel;	  /* a kernel asked for with -k is not there at all */
+};
+
+void kb_results_release(struct kb_results *res);
+/* Did the row fail (failed, skipped, or an error that stopped it)? */
+bool kb_result_failed(const struct kb_result *r);
+/* Human words for an outcome ("installed", "up to date", ...). */
+const char *kb_outcome_name(enum kb_outcome o);
+
 /*
  * Build (and with KB_PLAN_INSTALL install) @ids, or every registered
- * recipe's newest version when @ids is NULL, for the kernels in ctx.
- * Prints one line per (recipe, kernel) and a summary. Returns 0 when all
- * held, -KB_E_BUILD when some failed, or another negative error.
+ * recipe's newest version when @ids is NULL, for the kernels in ctx, and
+ * fill @res with what happened to each (recipe, kernel) (cli/ renders it).
+ * Returns 0 when all held, -KB_E_BUILD when some failed, or another
+ * negative error (@res may then hold nothing).
  */
-int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode);
+int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode,
+		  struct kb_results *res);
 
+/* The outcome of a task, as a result row says it. */
+enum kb_outcome kb_task_outcome_of(const struct kb_task *t);
 /* Human words for a task's outcome ("installed", "up to date", ...). */
 const char *kb_task_outcome(const struct kb_task *t);
 

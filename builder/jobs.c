@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/atomic.h"
 #include "base/log.h"
+#include "base/strbuf.h"
 #include "build.h"
 #include "jobs.h"
 #include "state.h"
@@ -151,6 +153,9 @@ static void settle(struct kb_plan *plan, size_t *ready)
 	}
 }
 
+/* A build not timed yet: this long per C file, on one core (only its order counts). */
+#define KB_GUESS_SECONDS_PER_C_FILE 2.0
+
 static long long tree_units;
 
 static int count_unit(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -166,26 +171,80 @@ static int count_unit(const char *path, const struct stat *st, int type, struct 
 
 /*
  * How many C files @t's registered source holds: how long its build runs,
- * roughly, before one was timed (file sizes mislead: a few big files of a
+ * roughly, until one was timed (file sizes mislead: a few big files of a
  * driver that fails at once weigh more than fifty that compile for a minute).
  */
-static long long source_weight(struct kb_ctx *ctx, struct kb_task *t)
+static long long source_units(struct kb_ctx *ctx, const struct kb_task *t)
 {
-	_cleanup_free_ char *src = NULL;
+	_cleanup_free_ char *src = kb_state_source_path(ctx, t->recipe);
 
-	if (t->weight)
-		return t->weight;
-	src = kb_state_source_path(ctx, t->recipe);
 	tree_units = 0;
 	if (!src || nftw(src, count_unit, 16, FTW_PHYS) < 0)
 		tree_units = 0;
-	t->weight = tree_units + 1;
-	return t->weight;
+	return tree_units;
+}
+
+/* A recorded duration, builds/N/V/K.seconds; 0 when there is none. */
+static double recorded(struct kb_ctx *ctx, const char *rel)
+{
+	struct kb_buf b = KB_BUF_INIT_MAX(64);
+	double s = 0;
+
+	if (kb_root_read(&ctx->root, rel, 64, &b) == 0 && b.len)
+		s = strtod(kb_buf_str(&b), NULL);
+	kb_buf_release(&b);
+	return s > 0 && s < 1e7 ? s : 0;
 }
 
 /*
- * The ready build with the most C files: the longest builds start first, so
- * one of them does not run alone at the end while the other slots idle.
+ * How long @t's build should take: what it took for this kernel last time,
+ * else the longest it took for another kernel (a new kernel after an
+ * upgrade), else a guess from its C files.
+ */
+static double expected_seconds(struct kb_ctx *ctx, struct kb_task *t)
+{
+	struct kb_strv names = KB_STRV_INIT;
+	char rel[PATH_MAX], vrel[PATH_MAX];
+
+	if (t->expected > 0)
+		return t->expected;
+	if (kb_task_build_rel(t, ".seconds", rel, sizeof(rel)) == 0)
+		t->expected = recorded(ctx, rel);
+	kb_pathf(vrel, sizeof(vrel), "%s/builds/%s/%s", KB_STATE_DIR, t->recipe->name,
+		 t->recipe->version);
+	if (!t->expected && kb_root_list(&ctx->root, vrel, &names) == 0)
+		for (size_t i = 0; i < names.n; i++) {
+			size_t len = strlen(names.v[i]);
+			double s;
+
+			if (names.v[i][0] == '.' || len < 9 ||
+			    strcmp(names.v[i] + len - 8, ".seconds") ||
+			    kb_pathf(rel, sizeof(rel), "%s/%s", vrel, names.v[i]) < 0)
+				continue;
+			s = recorded(ctx, rel);
+			t->expected = s > t->expected ? s : t->expected;
+		}
+	kb_strv_clear(&names);
+	if (!t->expected)
+		t->expected = KB_GUESS_SECONDS_PER_C_FILE * (double)(source_units(ctx, t) + 1);
+	return t->expected;
+}
+
+/* Remember how long @t took: the next run orders and estimates by it. */
+static void record_seconds(struct kb_ctx *ctx, const struct kb_task *t)
+{
+	char rel[PATH_MAX], line[32];
+	int n = snprintf(line, sizeof(line), "%.1f\n", t->seconds);
+	int r;
+
+	if (kb_task_build_rel(t, ".seconds", rel, sizeof(rel)) == 0 &&
+	    (r = kb_atomic_write(&ctx->root, rel, line, (size_t)n, 0644)) < 0)
+		kb_warn("cannot record the build time in '/%s': %s", rel, kb_strerror(r));
+}
+
+/*
+ * The ready build expected to take longest starts first, so that one does
+ * not run alone at the end while the other slots idle.
  */
 static struct kb_task *next_ready(struct kb_ctx *ctx, struct kb_plan *plan)
 {
@@ -197,7 +256,7 @@ static struct kb_task *next_ready(struct kb_ctx *ctx, struct kb_plan *plan)
 
 		if (t->state == KB_TASK_PENDING && t->action == KB_ACT_BUILD &&
 		    deps_done(t, &failed) &&
-		    (!best || source_weight(ctx, t) > source_weight(ctx, best)))
+		    (!best || expected_seconds(ctx, t) > expected_seconds(ctx, best)))
 			best = t;
 	}
 	return best;
@@ -211,10 +270,21 @@ static double elapsed(const struct timespec *since)
 	return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task *t,
-		       unsigned *running)
+static void tell_started(struct kb_ctx *ctx, const struct kb_plan *plan, const struct kb_task *t)
 {
-	char id[160];
+	if (ctx->events && ctx->events->build_started)
+		ctx->events->build_started(ctx, plan, t);
+}
+
+static void tell_ended(struct kb_ctx *ctx, const struct kb_plan *plan, const struct kb_task *t)
+{
+	if (ctx->events && ctx->events->build_ended)
+		ctx->events->build_ended(ctx, plan, t);
+}
+
+static void start_task(struct kb_ctx *ctx, const struct kb_plan *plan, struct jobserver *js,
+		       struct kb_task *t, unsigned *running)
+{
 	int r;
 
 	t->state = KB_TASK_RUNNING;
@@ -231,15 +301,13 @@ static void start_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task 
 				t->reason = NULL;
 			t->state = KB_TASK_FAILED;
 		}
-		kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),
-		       t->kernel->release, t->reason ? t->reason : "failed");
-		kb_build_show_log_tail(ctx, t, KB_MAX_LOG_TAIL);
+		tell_ended(ctx, plan, t);
 		kb_build_abandon(ctx, t);
 		give_token(js);
 		return;
 	}
 	(*running)++;
-	kb_info("building %s for %s", kb_task_id(t, id, sizeof(id)), t->kernel->release);
+	tell_started(ctx, plan, t);
 }
 
 /*
@@ -285,8 +353,8 @@ static void kill_strays(struct kb_ctx *ctx, size_t *unused)
 			killed == 1 ? "" : "es");
 }
 
-static void finish_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task *t, int status,
-			unsigned *running)
+static void finish_task(struct kb_ctx *ctx, const struct kb_plan *plan, struct jobserver *js,
+			struct kb_task *t, int status, unsigned *running)
 {
 	char id[160];
 
@@ -300,14 +368,12 @@ static void finish_task(struct kb_ctx *ctx, struct jobserver *js, struct kb_task
 		close(t->log_fd);
 		t->log_fd = -1;
 	}
-	if (t->state == KB_TASK_FAILED) {
-		kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),
-		       t->kernel->release, t->reason ? t->reason : "failed");
-		kb_build_show_log_tail(ctx, t, KB_MAX_LOG_TAIL);
-	} else {
+	if (t->state != KB_TASK_FAILED) {
 		kb_verbose("built %s for %s in %.1fs", kb_task_id(t, id, sizeof(id)),
 			   t->kernel->release, t->seconds);
+		record_seconds(ctx, t);
 	}
+	tell_ended(ctx, plan, t);
 }
 
 static struct kb_task *task_by_pid(struct kb_plan *plan, pid_t pid)
@@ -327,7 +393,7 @@ static void reap(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js,
 		struct kb_task *t = task_by_pid(plan, pid);
 
 		if (t)
-			finish_task(ctx, js, t, kb_child_status(wstatus), running);
+			finish_task(ctx, plan, js, t, kb_child_status(wstatus), running);
 	}
 }
 
@@ -416,7 +482,7 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 
 		settle(plan, &ready);
 		while (!interrupted && (t = next_ready(ctx, plan)) && take_token(js)) {
-			start_task(ctx, js, t, &running);
+			start_task(ctx, plan, js, t, &running);
 			settle(plan, &ready);
 		}
 		if (!running && (interrupted || !next_ready(ctx, plan)))
@@ -438,6 +504,8 @@ static int run_loop(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *
 		}
 		reap(ctx, plan, js, &running);
 		check_timeouts(ctx, plan);
+		if (ctx->events && ctx->events->tick)
+			ctx->events->tick(ctx, plan);
 	}
 	return interrupted ? -KB_E_INTERRUPTED : 0;
 }

@@ -139,17 +139,22 @@ int kb_signer_check(struct kb_ctx *ctx)
 	return r;
 }
 
-unsigned kb_keys_check(struct kb_ctx *ctx)
+unsigned kb_keys_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg), void *data)
 {
-	unsigned problems = kb_keystore_check(&ctx->root);
+	unsigned problems = kb_keystore_check(&ctx->root, report, data);
 	char key[512], cert[512];
 	bool dkms;
 
 	if (kb_signer_check(ctx) < 0) {
+		struct kb_buf msg = KB_BUF_INIT;
+
 		kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
-		printf("check: signing key '/%s' with certificate '/%s' is not a sound pair (the "
-		       "error above says why)\n",
-		       key, cert);
+		kb_buf_addf(&msg,
+			    "signing key '/%s' with certificate '/%s' is not a sound pair (the "
+			    "error above says why)",
+			    key, cert);
+		report(data, kb_buf_str(&msg));
+		kb_buf_release(&msg);
 		problems++;
 	}
 	return problems;

@@ -25,6 +25,6 @@ void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t siz
  */
 int kb_signer_check(struct kb_ctx *ctx);
 /* status --check's part: one "check:" line per problem with the key pair; how many. */
-unsigned kb_keys_check(struct kb_ctx *ctx);
+unsigned kb_keys_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg), void *data);
 /* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
 enum kb_key_origin kb_key_origin_of(const char *key_rel);

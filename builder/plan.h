@@ -42,10 +42,10 @@ struct kb_task {
 	int dkms_exit;			/* DKMS's exit status for its failure; 0: the usual one */
 	struct kb_task **deps;
 	size_t nr_deps;
-	bool install;	  /* install after building */
-	bool selected;	  /* asked for, not just pulled in as a dependency */
-	long long weight; /* C files in the source + 1: bigger builds first (0: not read) */
-	int visit;	  /* cycle detection while planning */
+	bool install;	 /* install after building */
+	bool selected;	 /* asked for, not just pulled in as a dependency */
+	double expected; /* seconds the build should take (jobs.c; 0: not known yet) */
+	int visit;	 /* cycle detection while planning */
 
 	/* Set while building (jobs.c). */
 	struct kb_child child;
@@ -82,7 +82,7 @@ void kb_plan_release(struct kb_plan *plan);
 char *kb_plan_exclusion(const struct kb_recipe *r, const struct kb_kernel *k);
 
 /*
- * The build id: SHA-256 over everything that changes the output (DESIGN.md),
+ * The build id: SHA-256 over everything that changes the output (doc/design.md),
  * each dependency's version, build id and outputs_id among them.
  */
 void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,

@@ -324,19 +324,22 @@ unsigned kb_state_recover(struct kb_ctx *ctx)
 
 struct check {
 	unsigned problems;
+	void (*report)(void *data, const char *msg);
+	void *data;
 	struct kb_strv owned; /* every path some manifest lists */
 };
 
 static void __attribute__((format(printf, 2, 3))) problem(struct check *c, const char *fmt, ...)
 {
+	struct kb_buf msg = KB_BUF_INIT;
 	va_list ap;
 
 	c->problems++;
-	fputs("check: ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	kb_buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stdout);
+	c->report(c->data, kb_buf_str(&msg));
+	kb_buf_release(&msg);
 }
 
 static void unowned(struct kb_ctx *ctx, const char *rel, const struct stat *st, void *data)
@@ -406,10 +409,10 @@ static void report_build(void *data, const char *msg)
 	problem(data, "%s", msg);
 }
 
-unsigned kb_state_check(struct kb_ctx *ctx)
+unsigned kb_state_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg), void *data)
 {
 	_cleanup_free_ char *top = kb_root_path(&ctx->root, KB_STATE_DIR "/installed");
-	struct check c = { 0, KB_STRV_INIT };
+	struct check c = { .report = report, .data = data, .owned = KB_STRV_INIT };
 	struct kb_strv dirs = KB_STRV_INIT, journals = KB_STRV_INIT;
 	DIR *dh = top ? opendir(top) : NULL;
 	struct dirent *de;

@@ -20,4 +20,5 @@ unsigned kb_state_recover(struct kb_ctx *ctx);
  * the right sha256, every listed file exists, and no leftovers remain.
  * Prints one line per problem; returns how many.
  */
-unsigned kb_state_check(struct kb_ctx *ctx);
+unsigned kb_state_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg),
+			void *data);

@@ -1,4 +1,4 @@
-/* kbuildd.conf: site settings, every key optional (DESIGN.md "State and files"). */
+/* kbuildd.conf: site settings, every key optional (doc/design.md "State and files"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -409,7 +409,8 @@ unsigned kb_keys_recover(const struct kb_root *root)
 	return cleaned;
 }
 
-unsigned kb_keystore_check(const struct kb_root *root)
+unsigned kb_keystore_check(const struct kb_root *root, void (*report)(void *data, const char *msg),
+			   void *data)
 {
 	const char *stages[2];
 	unsigned problems = 0;
@@ -422,8 +423,12 @@ unsigned kb_keystore_check(const struct kb_root *root)
 
 	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
 		if (kb_root_exists(root, stages[i])) {
-			printf("check: /%s: half-made key pair left by an interrupted run\n",
-			       stages[i]);
+			struct kb_buf msg = KB_BUF_INIT;
+
+			kb_buf_addf(&msg, "/%s: half-made key pair left by an interrupted run",
+				    stages[i]);
+			report(data, kb_buf_str(&msg));
+			kb_buf_release(&msg);
 			problems++;
 		}
 	return problems;

@@ -39,4 +39,5 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
 unsigned kb_keys_recover(const struct kb_root *root);
 
 /* status --check: one "check:" line on stdout per staging directory left; how many. */
-unsigned kb_keystore_check(const struct kb_root *root);
+unsigned kb_keystore_check(const struct kb_root *root, void (*report)(void *data, const char *msg),
+			   void *data);

@@ -69,7 +69,8 @@ void kb_child_exec(struct kb_child *c, bool drop, uid_t uid, gid_t gid)
 	if (c->dir && chdir(c->dir) < 0) {
 		static const char msg[] = "kbuildd: cannot enter the directory to run in\n";
 
-		if (write(2, msg, sizeof(msg) - 1) < 0)
+		/* the child's own stderr, its log */
+		if (write(2, msg, sizeof(msg) - 1) < 0) /* lint: output */
 			_exit(127);
 		_exit(127);
 	}

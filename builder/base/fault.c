@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/fault.h"
+#include "base/log.h"
 #include "base/util.h"
 
 /*
@@ -49,8 +50,7 @@ void kb_fault_point(const char *what)
 	fault.count++;
 	if (fault.at && fault.count == fault.at) {
 		if (getenv("KBUILDD_FAULT_VERBOSE"))
-			fprintf(stderr, "kbuildd: fault point %lu (%s): killed\n", fault.count,
-				what);
+			kb_info("fault point %lu (%s): killed", fault.count, what);
 		raise(SIGKILL);
 	}
 }

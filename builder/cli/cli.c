@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
+#include "cli/report.h"
 #include "cli/cmd-dkms.h"
 #include "dkms/framework.h"
 #include "base/limits.h"
@@ -456,6 +457,7 @@ int main(int argc, char **argv)
 	ctx.command = kb_buf_str(&cmdline);
 	if (ctx.hook && verbosity == KB_LOG_NORMAL)
 		kb_log_set_level(KB_LOG_QUIET);
+	kb_cli_events_setup(&ctx);
 	r = run_command(&ctx, cmd, argc - optind - 1, argv + optind + 1, seen);
 	/* a status DKMS callers test for replaces "some build failed" and success */
 	if (ctx.dkms_codes && ctx.dkms_exit)

@@ -1,6 +1,6 @@
 /* kbuildd build: compile recipes for kernels without installing. */
 #include "cli/cmd.h"
-#include "engine.h"
+#include "cli/report.h"
 
 static int cmd_build(struct kb_ctx *ctx, int argc, char **argv)
 {
@@ -8,7 +8,7 @@ static int cmd_build(struct kb_ctx *ctx, int argc, char **argv)
 	int r = kb_engine_args(ctx, argc, argv, false, &ids);
 
 	if (r >= 0)
-		r = kb_engine_run(ctx, ctx->all ? NULL : &ids, KB_PLAN_BUILD);
+		r = kb_cli_run(ctx, ctx->all ? NULL : &ids, KB_PLAN_BUILD);
 	kb_strv_clear(&ids);
 	return r;
 }

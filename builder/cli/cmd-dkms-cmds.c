@@ -8,7 +8,7 @@
 #include <sys/utsname.h>
 
 #include "cli/cmd.h"
-#include "engine.h"
+#include "cli/report.h"
 #include "dkms/framework.h"
 #include "signing/keygen.h"
 #include "base/log.h"
@@ -29,7 +29,7 @@ static int dkms_build(struct kb_ctx *ctx, int argc, char **argv, enum kb_plan_mo
 		       kb_err(-KB_E_INPUT, "name a driver: NAME[/VERSION], or its source tree");
 
 	if (r >= 0)
-		r = kb_engine_run(ctx, &ids, mode);
+		r = kb_cli_run(ctx, &ids, mode);
 	kb_strv_clear(&ids);
 	return r;
 }

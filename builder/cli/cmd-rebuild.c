@@ -3,7 +3,7 @@
 
 #include "base/log.h"
 #include "cli/cmd.h"
-#include "engine.h"
+#include "cli/report.h"
 
 #define NO_AUTOINSTALL "etc/dkms/no-autoinstall"
 
@@ -23,7 +23,7 @@ static int cmd_rebuild(struct kb_ctx *ctx, int argc, char **argv)
 		       NO_AUTOINSTALL);
 		return 0;
 	}
-	return kb_engine_run(ctx, NULL, KB_PLAN_INSTALL);
+	return kb_cli_run(ctx, NULL, KB_PLAN_INSTALL);
 }
 
 const struct kb_cmd kb_cmd_rebuild = {

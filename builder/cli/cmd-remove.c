@@ -17,7 +17,7 @@
 /* A recipe's build, its log and its records for @kernel. */
 static int drop_builds(struct kb_ctx *ctx, const struct kb_recipe *r, const char *kernel)
 {
-	static const char *const suffixes[] = { "", ".failed", ".eval", ".log" };
+	static const char *const suffixes[] = { "", ".failed", ".eval", ".log", ".seconds" };
 	char rel[PATH_MAX];
 	int ret = 0;
 

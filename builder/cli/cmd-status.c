@@ -138,6 +138,13 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	kb_buf_release(&id);
 }
 
+/* A finding of --check, on its own line. */
+static void check_line(void *data, const char *msg)
+{
+	(void)data;
+	printf("check: %s\n", msg);
+}
+
 static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 {
 	struct kb_recipe_set set = { 0 };
@@ -152,8 +159,9 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	int r;
 
 	if (ctx->check) {
-		unsigned problems = kb_state_check(ctx) + kb_keys_check(ctx);
+		unsigned problems = kb_state_check(ctx, check_line, NULL);
 
+		problems += kb_keys_check(ctx, check_line, NULL);
 		if (problems)
 			printf("%u problem%s found\n", problems, problems == 1 ? "" : "s");
 		else if (kb_log_get_level() >= KB_LOG_NORMAL)

@@ -46,8 +46,8 @@ static bool is_link(struct kb_ctx *ctx, const char *rel)
 }
 
 /* Register NAME/VERSION from the source DKMS recorded for it. */
-static int import_version(struct kb_ctx *ctx, const char *tree, const char *name,
-			  const char *version, struct kb_strv *ids)
+static int import_version(struct kb_ctx *ctx, const struct kb_import_ops *ops, const char *tree,
+			  const char *name, const char *version, struct kb_strv *ids)
 {
 	char rel[PATH_MAX];
 	_cleanup_free_ char *target = NULL, *host = NULL;
@@ -78,8 +78,8 @@ static int import_version(struct kb_ctx *ctx, const char *tree, const char *name
 			      name, version, target);
 	}
 	r = kb_state_add(ctx, host, &id);
-	if (r >= 0 && id && kb_log_get_level() >= KB_LOG_NORMAL)
-		printf("registered %s from %s\n", id, target);
+	if (r >= 0 && id)
+		ops->registered(id, target);
 	if (r >= 0 && id && kb_strv_push(ids, id) < 0)
 		r = -ENOMEM;
 	free(id);
@@ -159,7 +159,8 @@ static void restore_originals(struct kb_ctx *ctx, const char *tree, const char *
 }
 
 /* Install NAME/VERSION for each kernel DKMS had it installed on (kernel-K-ARCH links). */
-static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char *name)
+static int install_as_dkms_did(struct kb_ctx *ctx, const struct kb_import_ops *ops,
+			       const char *tree, const char *name)
 {
 	struct kb_strv entries = KB_STRV_INIT;
 	char rel[PATH_MAX];
@@ -192,7 +193,7 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char 
 		kb_strv_push(&ctx->kernels, kernel);
 		/* the files in the way are DKMS's copies of this very driver */
 		ctx->force = true;
-		r = kb_engine_run(ctx, &ids, KB_PLAN_INSTALL);
+		r = ops->install(ctx, &ids);
 		ctx->force = force;
 		kb_strv_clear(&ctx->kernels);
 		ctx->kernels = saved;
@@ -204,7 +205,7 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const char *tree, const char 
 	return ret;
 }
 
-int kb_dkms_import(struct kb_ctx *ctx, const char *tree)
+int kb_dkms_import(struct kb_ctx *ctx, const char *tree, const struct kb_import_ops *ops)
 {
 	struct kb_strv names = KB_STRV_INIT, ids = KB_STRV_INIT;
 	int ret = 0;
@@ -228,22 +229,20 @@ int kb_dkms_import(struct kb_ctx *ctx, const char *tree)
 			if (kb_str_startswith(versions.v[v], "kernel-") ||
 			    !strcmp(versions.v[v], "original_module") || !is_link(ctx, src))
 				continue;
-			r = import_version(ctx, tree, names.v[i], versions.v[v], &ids);
+			r = import_version(ctx, ops, tree, names.v[i], versions.v[v], &ids);
 			if (r < 0 && ret >= 0)
 				ret = r; /* a broken one must not stop the others */
 		}
 		kb_strv_clear(&versions);
 		restore_originals(ctx, tree, names.v[i]);
 		{
-			int r = install_as_dkms_did(ctx, tree, names.v[i]);
+			int r = install_as_dkms_did(ctx, ops, tree, names.v[i]);
 
 			if (r < 0 && ret >= 0)
 				ret = r;
 		}
 	}
-	if (kb_log_get_level() >= KB_LOG_NORMAL)
-		printf("DKMS's tree is left as it was; once kbuildd serves you, remove the dkms "
-		       "package so its kernel hooks stop building the same drivers.\n");
+	ops->finished();
 	kb_strv_clear(&names);
 	kb_strv_clear(&ids);
 	return ret;

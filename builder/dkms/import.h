@@ -6,12 +6,21 @@
 /* DKMS's tree, inside the root. */
 #define KB_DKMS_TREE "var/lib/dkms"
 
+/* What the caller (cli/) does for the import: build and install, and show what it did. */
+struct kb_import_ops {
+	/* build and install @ids for ctx's kernels, and report it */
+	int (*install)(struct kb_ctx *ctx, const struct kb_strv *ids);
+	/* @id was registered from DKMS's source @from */
+	void (*registered)(const char *id, const char *from);
+	/* every entry was seen (DKMS's tree is left as it was) */
+	void (*finished)(void);
+};
+
 /*
  * Register every driver of DKMS's tree @tree (inside the root) from its
  * source, put back the in-tree modules DKMS moved aside, and build and
  * install each version for each kernel DKMS had it installed on. A broken
- * entry is reported and the others go on; a closing note says DKMS's tree
- * is left as it was. 0, -KB_E_INPUT when there is no tree at @tree
- * (nothing done), or the first failure.
+ * entry is reported and the others go on. 0, -KB_E_INPUT when there is no
+ * tree at @tree (nothing done), or the first failure.
  */
-int kb_dkms_import(struct kb_ctx *ctx, const char *tree);
+int kb_dkms_import(struct kb_ctx *ctx, const char *tree, const struct kb_import_ops *ops);

@@ -92,7 +92,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *user)
 
 static double now(void);
 
-/* One line on a terminal for all downloads together, redrawn at most 10 times a second. */
+/* All downloads together, told to whoever shows them at most 10 times a second. */
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
@@ -115,11 +115,7 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 		got += run->xs[i].dlnow;
 		total += run->xs[i].dltotal;
 	}
-	fprintf(stderr, "\rkbuildd: downloading %u file%s: %.1f", active, active == 1 ? "" : "s",
-		(double)got / 1048576.0);
-	if (total)
-		fprintf(stderr, " of %.1f", (double)total / 1048576.0);
-	fprintf(stderr, " MiB\033[K");
+	run->ctx->events->download(run->ctx, active, (double)got, (double)total);
 	return 0;
 }
 
@@ -385,7 +381,7 @@ static void loop(struct fetch_run *run, struct transfer *xs, size_t n)
 		curl_multi_poll(run->multi, NULL, 0, 200, NULL);
 	}
 	if (run->progress && run->last_shown > 0)
-		fprintf(stderr, "\r\033[K");
+		run->ctx->events->download(run->ctx, 0, 0, 0);
 }
 
 int kb_fetch_all(struct kb_ctx *ctx, struct kb_fetch *reqs, size_t n)
@@ -399,7 +395,7 @@ int kb_fetch_all(struct kb_ctx *ctx, struct kb_fetch *reqs, size_t n)
 	run.xs = xs;
 	run.n = n;
 	run.cache = kb_fetch_cache_dir(ctx);
-	run.progress = isatty(2) && kb_log_get_level() >= KB_LOG_NORMAL;
+	run.progress = ctx->events && ctx->events->download;
 	r = run.cache ? make_dirs(run.cache) : -ENOMEM;
 	if (r < 0) {
 		kb_err_errno(r, "cannot create the source cache '%s'", run.cache);
