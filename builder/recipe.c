@@ -57,6 +57,7 @@ void kb_recipe_release(struct kb_recipe *r)
 		kb_strv_clear(&r->modules[i].blacklist);
 	}
 	free(r->modules);
+	free(r->excluded);
 	kb_buf_release(&r->text);
 	free(r->state_dir);
 	free(r->source_hash);

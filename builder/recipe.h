@@ -50,6 +50,12 @@ struct kb_recipe {
 	bool autoinstall;	 /* [build] autoinstall: rebuild --all builds it for every kernel */
 	struct kb_module_spec *modules;
 	size_t nr_modules;
+	/*
+	 * Why the recipe is ruled out on the kernel it was read for, as its
+	 * reader decided (a dkms.conf's BUILD_EXCLUSIVE_* or OBSOLETE_BY), or
+	 * NULL; the planner adds the rules above.
+	 */
+	char *excluded;
 	struct kb_buf text; /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */

@@ -40,7 +40,6 @@ void kb_dkms_build_free(struct kb_dkms_build *b)
 	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
 		free(b->scripts[i]);
 	kb_strv_clear(&b->strip);
-	free(b->excluded);
 	free(b->dkms_tree);
 	free(b->source_tree);
 	free(b);
@@ -429,7 +428,7 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
 		if (kb_dkms_value(&rd, script_names[i], 0))
 			b->scripts[i] = strdup(kb_dkms_value(&rd, script_names[i], 0));
-	b->excluded = kb_dkms_exclusion(&rd, k);
+	v->excluded = kb_dkms_exclusion(&rd, k);
 	b->make = kb_dkms_make_command(&rd, k, b->dkms_tree);
 	/* the build id sees the recipe, the conf and what it evaluated to */
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
