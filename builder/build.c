@@ -75,42 +75,29 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 	return 0;
 }
 
-/*
- * Where the build's tree is while it builds, inside builds/N/V/K.new: src/,
- * or for a dkms.conf $dkms_tree/N/V/build, a real directory as under DKMS
- * (confs run find on it, which does not descend a symlink). Once the
- * build ends it moves to src/, where every kept build has its tree.
- */
+/* Where the build's tree is while it builds, inside builds/N/V/K.new: src/, or its layout's. */
 static int tree_rel(const struct kb_task *t, char *buf, size_t size)
 {
-	const struct kb_recipe *r = t->recipe;
+	const char *tree = t->recipe->layout.tree;
 	char suffix[PATH_MAX];
 
-	if (!r->dkms_build)
-		return kb_task_staging_rel(t, KB_STAGING_NEW, "/src", buf, size);
-	if (kb_pathf(suffix, sizeof(suffix), "/dkms/%s/%s/build", r->name, r->version) < 0)
+	if (kb_pathf(suffix, sizeof(suffix), "/%s", tree ? tree : "src") < 0)
 		return -ENAMETOOLONG;
 	return kb_task_staging_rel(t, KB_STAGING_NEW, suffix, buf, size);
 }
 
-/*
- * The rest of what a dkms.conf expects to find: $dkms_tree/N/V/source and
- * $source_tree/N-V, the pristine source.
- */
-static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
+/* The rest of the recipe's layout: its links to the pristine source. */
+static int lay_out(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
 {
-	const struct kb_recipe *r = t->recipe;
+	const struct kb_strv *links = &t->recipe->layout.source_links;
 	char rel[PATH_MAX], suffix[PATH_MAX];
 	int ret;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < links->n; i++) {
 		_cleanup_free_ char *link = NULL;
 
-		if (i == 0)
-			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/source", r->name, r->version);
-		else
-			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name, r->version);
-		if (kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
+		if (kb_pathf(suffix, sizeof(suffix), "/%s", links->v[i]) < 0 ||
+		    kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
 			return -ENAMETOOLONG;
 		*strrchr(rel, '/') = '\0';
 		ret = kb_mkdirs(&ctx->root, rel, 0755);
@@ -125,25 +112,51 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 }
 
 /*
- * A dkms.conf build's tree goes to src/ when it ends, and
- * $dkms_tree/N/V/build becomes a link to it, for what runs after.
+ * A tree the layout put elsewhere goes to src/ when the build ends, and
+ * becomes a link to it there, for what runs after.
  */
-static int dkms_keep_tree(struct kb_ctx *ctx, struct kb_task *t)
+static int keep_tree(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char tree[PATH_MAX], src[PATH_MAX];
+	struct kb_buf target = KB_BUF_INIT;
 	_cleanup_free_ char *link = NULL;
 	int r;
 
+	if (!t->recipe->layout.tree)
+		return 0;
 	if (tree_rel(t, tree, sizeof(tree)) < 0 ||
 	    kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0)
 		return -ENAMETOOLONG;
 	r = kb_durable_rename(&ctx->root, tree, src);
-	if (r < 0)
-		return r;
-	link = kb_root_path(&ctx->root, tree);
-	if (!link)
-		return -ENOMEM;
-	return symlink("../../../src", link) < 0 ? -errno : 0;
+	link = r >= 0 ? kb_root_path(&ctx->root, tree) : NULL;
+	if (r >= 0 && !link)
+		r = -ENOMEM;
+	/* "dkms/N/V/build" -> "../../../src" */
+	for (const char *c = t->recipe->layout.tree; r >= 0 && (c = strchr(c, '/')); c++)
+		kb_buf_adds(&target, "../");
+	kb_buf_adds(&target, "src");
+	if (r >= 0 && symlink(kb_buf_str(&target), link) < 0)
+		r = -errno;
+	kb_buf_release(&target);
+	return r;
+}
+
+/* The top directories of @r's layout, each once: what its sandbox shows besides src/. */
+static int layout_tops(const struct kb_recipe *r, struct kb_strv *tops)
+{
+	const struct kb_build_layout *l = &r->layout;
+	int ret = 0;
+
+	for (size_t i = 0; ret >= 0 && i < l->source_links.n + !!l->tree; i++) {
+		const char *p = i < l->source_links.n ? l->source_links.v[i] : l->tree;
+		_cleanup_free_ char *top = strndup(p, strcspn(p, "/"));
+
+		if (!top)
+			ret = -ENOMEM;
+		else if (!kb_strv_contains(tops, top))
+			ret = kb_strv_push(tops, top);
+	}
+	return ret;
 }
 
 /*
@@ -158,6 +171,7 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 		   const char *snapshot)
 {
 	struct kb_sandbox *sb = &t->sandbox;
+	struct kb_strv tops = KB_STRV_INIT;
 	char rel[PATH_MAX];
 	int r;
 
@@ -170,16 +184,15 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 				    ctx->settings.user ? ctx->settings.user : "kbuildd");
 	if (r >= 0)
 		r = kb_sandbox_rw(ctx, sb, src);
-	if (r >= 0 && t->recipe->dkms_build) {
-		const char *const parts[] = { "/dkms", "/source-tree" };
-
-		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(parts); i++)
-			r = kb_pathf(rel, sizeof(rel), "%s%s", dir, parts[i]) < 0 ?
-				    -ENAMETOOLONG :
-				    kb_sandbox_ro(ctx, sb, rel);
-		if (r >= 0)
-			r = kb_strv_push(&sb->ro, snapshot);
-	}
+	if (r >= 0)
+		r = layout_tops(t->recipe, &tops);
+	for (size_t i = 0; r >= 0 && i < tops.n; i++)
+		r = kb_pathf(rel, sizeof(rel), "%s/%s", dir, tops.v[i]) < 0 ?
+			    -ENAMETOOLONG :
+			    kb_sandbox_ro(ctx, sb, rel);
+	if (r >= 0 && tops.n)
+		r = kb_strv_push(&sb->ro, snapshot);
+	kb_strv_clear(&tops);
 	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
 		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ?
 			    -ENAMETOOLONG :
@@ -225,13 +238,11 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 		 t->kernel->release);
 	kb_plan_final_id(ctx, t);
 	log_line(t, "# build id %s", t->build_id);
-	/* the layout first: it makes the directory a dkms.conf tree goes in */
-	if (t->recipe->dkms_build) {
-		r = dkms_layout(ctx, t, snapshot);
-		if (r < 0)
-			return kb_task_fail(t, "cannot lay out the DKMS tree in '%s': %s", dir,
-					    strerror(-r));
-	}
+	/* the layout first: it makes the directory a laid-out tree goes in */
+	r = lay_out(ctx, t, snapshot);
+	if (r < 0)
+		return kb_task_fail(t, "cannot lay out the build's tree in '%s': %s", dir,
+				    strerror(-r));
 	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
 	if (r < 0)
 		return kb_task_fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
@@ -512,7 +523,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			record_failure(ctx, t);
 		return;
 	}
-	if (t->recipe->dkms_build && (r = dkms_keep_tree(ctx, t)) < 0) {
+	if ((r = keep_tree(ctx, t)) < 0) {
 		kb_task_fail(t, "cannot move the build's tree to src/: %s", strerror(-r));
 		kb_build_abandon(ctx, t);
 		return;

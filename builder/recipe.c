@@ -58,6 +58,8 @@ void kb_recipe_release(struct kb_recipe *r)
 	}
 	free(r->modules);
 	free(r->excluded);
+	free(r->layout.tree);
+	kb_strv_clear(&r->layout.source_links);
 	kb_buf_release(&r->text);
 	free(r->state_dir);
 	free(r->source_hash);

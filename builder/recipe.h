@@ -21,6 +21,22 @@ struct kb_module_spec {
 	unsigned line;
 };
 
+/*
+ * Where a build lays its tree out below its staging directory, when not
+ * just in src/ (a dkms.conf's $dkms_tree and $source_tree). Paths are
+ * relative to that directory; their first components and the source are
+ * what the build's sandbox keeps in view besides src/.
+ */
+struct kb_build_layout {
+	/*
+	 * The build's tree while it builds ("dkms/N/V/build"), a real
+	 * directory; NULL for src/. When the build ends the tree moves to
+	 * src/, where every kept build has it, and this becomes a link to it.
+	 */
+	char *tree;
+	struct kb_strv source_links; /* each made a link to the registered source */
+};
+
 struct kb_recipe {
 	char *name;
 	char *version;
@@ -56,7 +72,8 @@ struct kb_recipe {
 	 * NULL; the planner adds the rules above.
 	 */
 	char *excluded;
-	struct kb_buf text; /* the file as read, hashed into build ids */
+	struct kb_build_layout layout; /* filled by the reader; all empty: src/ alone */
+	struct kb_buf text;	       /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
 	struct kb_dkms_build *dkms_build;

@@ -361,6 +361,27 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	return 0;
 }
 
+/*
+ * The tree a conf expects, below the build's staging directory, whose
+ * dkms/ and source-tree/ are the $dkms_tree and $source_tree it was
+ * evaluated with: it builds in $dkms_tree/N/V/build (confs run find on it,
+ * which does not descend a symlink), beside $dkms_tree/N/V/source and
+ * $source_tree/N-V, the pristine source.
+ */
+static int layout(const struct kb_recipe *base, struct kb_recipe *v)
+{
+	struct kb_build_layout *l = &v->layout;
+
+	if (asprintf(&l->tree, "dkms/%s/%s/build", base->name, base->version) < 0) {
+		l->tree = NULL;
+		return -ENOMEM;
+	}
+	if (kb_strv_pushf(&l->source_links, "dkms/%s/%s/source", base->name, base->version) < 0 ||
+	    kb_strv_pushf(&l->source_links, "source-tree/%s-%s", base->name, base->version) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
 		 struct kb_recipe **out, char **why, int *dkms_code)
 {
@@ -429,6 +450,9 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 		if (kb_dkms_value(&rd, script_names[i], 0))
 			b->scripts[i] = strdup(kb_dkms_value(&rd, script_names[i], 0));
 	v->excluded = kb_dkms_exclusion(&rd, k);
+	ret = layout(base, v);
+	if (ret < 0)
+		goto out;
 	b->make = kb_dkms_make_command(&rd, k, b->dkms_tree);
 	/* the build id sees the recipe, the conf and what it evaluated to */
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
