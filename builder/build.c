@@ -9,8 +9,6 @@
 
 #include "base/atomic.h"
 #include "build.h"
-#include "dkms/dkms-eval.h"
-#include "dkms/dkms.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "sources/tree.h"
@@ -304,28 +302,8 @@ static int push_substituted(struct kb_task *t, struct kb_strv *args, const char 
 }
 
 /*
- * A dkms.conf build, in the order DKMS runs it: PRE_BUILD, MAKE (through
- * the shell: confs use &&, env prefixes and quoting), strip, POST_BUILD.
- */
-static const char dkms_build_script[] =
-	"run_script() {\n"
-	"  if [ -x \"${2%% *}\" ]; then\n"
-	"    echo \"# kbuildd: running the $1 script: $2\"\n"
-	"    $2 || { rc=$?; echo \"# kbuildd: the $1 script failed (exit $rc)\"; exit $rc; }\n"
-	"  else\n"
-	"    echo \"# kbuildd: the $1 script '${2%% *}' is not executable; skipped\"\n"
-	"  fi\n"
-	"}\n"
-	"[ -z \"$KBUILDD_PRE_BUILD\" ] || run_script PRE_BUILD \"$PWD/$KBUILDD_PRE_BUILD\"\n"
-	"eval \"$KBUILDD_MAKE\" || exit\n"
-	"while IFS= read -r m; do\n"
-	"  [ -z \"$m\" ] || [ ! -f \"$m\" ] || strip -g \"$m\" || exit\n"
-	"done <<<\"$KBUILDD_STRIP\"\n"
-	"[ -z \"$KBUILDD_POST_BUILD\" ] || run_script POST_BUILD \"$PWD/$KBUILDD_POST_BUILD\"\n";
-
-/*
- * Would the build's debug info be thrown away? So it is for a dkms.conf
- * whose every module is stripped (STRIP), unless kbuild turns it into the
+ * Would the build's debug info be thrown away? So it is when its command
+ * strips every module (a dkms.conf's STRIP), unless kbuild turns it into the
  * modules' BTF, which stays (the headers carry a vmlinux to build it on).
  * Then no make of the build needs to generate it: MAKEFLAGS carries the
  * override to every make the conf's command starts, as a command-line
@@ -336,55 +314,13 @@ static bool debug_info_unused(const struct kb_task *t)
 	const struct kb_recipe *r = t->recipe;
 	_cleanup_free_ char *btf = NULL, *vmlinux = NULL;
 
-	if (!r->dkms_build || !r->nr_modules || r->dkms_build->strip.n != r->nr_modules)
+	if (!r->command.strips_debug)
 		return false;
 	btf = kb_kernel_config(t->kernel, "CONFIG_DEBUG_INFO_BTF_MODULES");
 	if (!btf || strcmp(btf, "y"))
 		return true;
 	return asprintf(&vmlinux, "%s/vmlinux", t->kernel->build_dir) >= 0 &&
 	       access(vmlinux, F_OK) < 0;
-}
-
-static int dkms_command(struct kb_ctx *ctx, struct kb_task *t, const char *build_dir)
-{
-	const struct kb_dkms_build *b = t->recipe->dkms_build;
-	_cleanup_free_ char *kconfig = NULL, *itree = kb_root_path(&ctx->root, "lib/modules");
-	struct kb_buf strip = KB_BUF_INIT;
-	struct kb_dkms_env env = {
-		.kernelver = t->kernel->release,
-		.arch = t->kernel->arch,
-		.kernel_source_dir = t->kernel->build_dir,
-		.dkms_tree = b->dkms_tree,
-		.source_tree = b->source_tree,
-		.install_tree = itree,
-		.module = t->recipe->name,
-		.module_version = t->recipe->version,
-		.jobs = kb_ctx_jobs(ctx),
-	};
-	int ret;
-
-	(void)build_dir;
-	if (asprintf(&kconfig, "%s/.config", t->kernel->build_dir) < 0)
-		return -ENOMEM;
-	env.kernel_config = kconfig;
-	for (size_t i = 0; i < b->strip.n; i++)
-		kb_buf_addf(&strip, "%s\n", b->strip.v[i]);
-	kb_strv_push(&t->child.args, "bash");
-	kb_strv_push(&t->child.args, "--norc");
-	kb_strv_push(&t->child.args, "--noprofile");
-	kb_strv_push(&t->child.args, "-c");
-	kb_strv_push(&t->child.args, dkms_build_script);
-	kb_strv_push(&t->child.args, "kbuildd-dkms-build");
-	ret = kb_dkms_env_push(&env, &t->child.env);
-	kb_strv_pushf(&t->child.env, "KBUILDD_MAKE=%s", b->make);
-	kb_strv_pushf(&t->child.env, "KBUILDD_STRIP=%s", kb_buf_str(&strip));
-	if (b->scripts[KB_DKMS_PRE_BUILD])
-		kb_strv_pushf(&t->child.env, "KBUILDD_PRE_BUILD=%s", b->scripts[KB_DKMS_PRE_BUILD]);
-	if (b->scripts[KB_DKMS_POST_BUILD])
-		kb_strv_pushf(&t->child.env, "KBUILDD_POST_BUILD=%s",
-			      b->scripts[KB_DKMS_POST_BUILD]);
-	kb_buf_release(&strip);
-	return ret;
 }
 
 int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
@@ -409,8 +345,10 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 			{ NULL, NULL },
 		};
 
-		if (r->dkms_build) {
-			ret = dkms_command(ctx, t, build_dir);
+		if (r->command.argv.n) {
+			ret = kb_strv_push_all(&t->child.args, &r->command.argv);
+			if (ret >= 0)
+				ret = kb_strv_push_all(&t->child.env, &r->command.env);
 		} else if (r->make_cmd.n) {
 			for (size_t i = 0; ret >= 0 && i < r->make_cmd.n; i++)
 				ret = push_substituted(t, &t->child.args, r->make_cmd.v[i], vars);
@@ -418,7 +356,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 			for (size_t i = 0; ret >= 0 && default_make[i]; i++)
 				ret = push_substituted(t, &t->child.args, default_make[i], vars);
 		}
-		for (size_t i = 0; ret >= 0 && !r->dkms_build && i < r->make_args.n; i++)
+		for (size_t i = 0; ret >= 0 && !r->command.argv.n && i < r->make_args.n; i++)
 			ret = push_substituted(t, &t->child.args, r->make_args.v[i], vars);
 	}
 	for (size_t i = 0; ret >= 0 && i < t->nr_deps; i++) {
@@ -429,16 +367,16 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 		p = kb_root_path(&ctx->root, rel);
 		kb_buf_addf(&extra, "%s%s", extra.len ? " " : "", p);
 	}
-	/* a dkms.conf's make command is its own: the symbols go through the environment */
+	/* a whole command takes no more arguments: the symbols go through the environment */
 	if (ret >= 0 && extra.len)
-		ret = kb_strv_pushf(r->dkms_build ? &t->child.env : &t->child.args,
+		ret = kb_strv_pushf(r->command.argv.n ? &t->child.env : &t->child.args,
 				    "KBUILD_EXTRA_SYMBOLS=%s", kb_buf_str(&extra));
 	kb_buf_release(&extra);
 	if (ret < 0)
 		return ret;
 	/* A clean environment: the build sees nothing of the caller's. */
 	t->child.clean_env = true;
-	if (!r->dkms_build) { /* the DKMS environment already has these */
+	if (!r->command.argv.n) { /* a whole command's environment has these */
 		kb_strv_push(&t->child.env,
 			     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
 		kb_strv_push(&t->child.env, "LANG=C");
@@ -455,7 +393,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.new_pgrp = true;
 	kb_sandbox_attach(&t->child, &t->sandbox);
 	t->child.dir = strdup(build_dir);
-	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
+	cmdline = r->command.shown ? strdup(r->command.shown) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);
 	kb_verbose("%s: %s", t->kernel->release, cmdline);
 	return 0;

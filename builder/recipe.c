@@ -60,6 +60,9 @@ void kb_recipe_release(struct kb_recipe *r)
 	free(r->excluded);
 	free(r->layout.tree);
 	kb_strv_clear(&r->layout.source_links);
+	kb_strv_clear(&r->command.argv);
+	kb_strv_clear(&r->command.env);
+	free(r->command.shown);
 	kb_buf_release(&r->text);
 	free(r->state_dir);
 	free(r->source_hash);

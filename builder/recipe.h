@@ -37,6 +37,19 @@ struct kb_build_layout {
 	struct kb_strv source_links; /* each made a link to the registered source */
 };
 
+/*
+ * A build command its reader made whole (a dkms.conf's: PRE_BUILD, MAKE,
+ * strip and POST_BUILD in one bash): its arguments as they are, without
+ * {placeholders} or make_args, and the environment it runs with, PATH and
+ * the locale included. Empty: make_cmd, else kbuild's default.
+ */
+struct kb_build_command {
+	struct kb_strv argv;
+	struct kb_strv env; /* NAME=value */
+	char *shown;	    /* what the log says it runs */
+	bool strips_debug;  /* it strips every module of its debug info */
+};
+
 struct kb_recipe {
 	char *name;
 	char *version;
@@ -72,8 +85,9 @@ struct kb_recipe {
 	 * NULL; the planner adds the rules above.
 	 */
 	char *excluded;
-	struct kb_build_layout layout; /* filled by the reader; all empty: src/ alone */
-	struct kb_buf text;	       /* the file as read, hashed into build ids */
+	struct kb_build_layout layout;	 /* filled by the reader; all empty: src/ alone */
+	struct kb_build_command command; /* filled by the reader, per kernel */
+	struct kb_buf text;		 /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
 	struct kb_dkms_build *dkms_build;

@@ -22,6 +22,7 @@
 #include "base/child.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "dkms/dkms-build.h"
 #include "dkms/dkms-eval.h"
 #include "dkms/dkms-rules.h"
 #include "dkms/dkms.h"
@@ -287,19 +288,8 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	}
 	kb_dkms_conf_release(&rd->conf);
 	kb_dkms_conf_init(&rd->conf);
-	env = (struct kb_dkms_env){
-		.kernelver = k->release,
-		.arch = k->arch,
-		.kernel_source_dir = k->build_dir,
-		.kernel_config = kconfig,
-		.dkms_tree = b->dkms_tree,
-		.source_tree = b->source_tree,
-		.install_tree = itree,
-		.module = base->name,
-		.module_version = base->version,
-		.jobs = kb_ctx_jobs(ctx),
-		.kernel_trees = &k->trees,
-	};
+	env = kb_dkms_kernel_env(ctx, k, b, base, kconfig, itree);
+	env.kernel_trees = &k->trees;
 	{
 		_cleanup_free_ char *dir = strdup(conf);
 
@@ -330,14 +320,6 @@ out:
 	return ret;
 }
 
-static int copy_strv(struct kb_strv *dst, const struct kb_strv *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		if (kb_strv_push(dst, src->v[i]) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
 /* The registered recipe's own fields, shared by every kernel's view. */
 static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 {
@@ -354,9 +336,9 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	v->kernels = base->kernels;
 	v->autoinstall = base->autoinstall;
 	if (!v->name || !v->version || !v->file || !v->dkms || !v->state_dir || !v->source_hash ||
-	    copy_strv(&v->arch, &base->arch) < 0 ||
-	    copy_strv(&v->requires_config, &base->requires_config) < 0 ||
-	    copy_strv(&v->depends, &base->depends) < 0)
+	    kb_strv_push_all(&v->arch, &base->arch) < 0 ||
+	    kb_strv_push_all(&v->requires_config, &base->requires_config) < 0 ||
+	    kb_strv_push_all(&v->depends, &base->depends) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -458,10 +440,9 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
 	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd.text);
 	kb_buf_add(&v->text, rd.conf.dump.buf, rd.conf.dump.len);
-	if (!b->make) {
-		ret = -ENOMEM;
+	ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
+	if (ret < 0)
 		goto out;
-	}
 	*out = TAKE_PTR(v);
 out:
 	if (v) {
