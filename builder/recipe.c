@@ -127,6 +127,12 @@ static bool relative_path_ok(const char *p, bool strict)
 	return !strict || s[-1] != '/';
 }
 
+int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		   const char *kernel)
+{
+	return r->run_step ? r->run_step(ctx, r, step, kernel) : 0;
+}
+
 bool kb_dest_valid(const char *dest)
 {
 	size_t n = strcspn(dest, "/");

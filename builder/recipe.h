@@ -50,6 +50,14 @@ struct kb_build_command {
 	bool strips_debug;  /* it strips every module of its debug info */
 };
 
+struct kb_ctx;
+
+/* The steps around an install a recipe's reader may run (a dkms.conf's scripts). */
+enum kb_recipe_step {
+	KB_STEP_PRE_INSTALL, /* its failure refuses the install, unless --force */
+	KB_STEP_POST_INSTALL,
+};
+
 struct kb_recipe {
 	char *name;
 	char *version;
@@ -87,7 +95,13 @@ struct kb_recipe {
 	char *excluded;
 	struct kb_build_layout layout;	 /* filled by the reader; all empty: src/ alone */
 	struct kb_build_command command; /* filled by the reader, per kernel */
-	struct kb_buf text;		 /* the file as read, hashed into build ids */
+	/*
+	 * Run @step for @kernel, as the reader that filled the recipe knows how
+	 * (kb_recipe_step()); NULL when it has no steps.
+	 */
+	int (*run_step)(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+			const char *kernel);
+	struct kb_buf text; /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
 	struct kb_dkms_build *dkms_build;
@@ -107,6 +121,10 @@ void kb_recipe_release(struct kb_recipe *r);
 int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len);
 /* Read and parse the host file @path; relative paths in it resolve from its directory. */
 int kb_recipe_load(struct kb_recipe *r, const char *path);
+
+/* @r's @step for @kernel: 0 when it has none or it held, -KB_E_BUILD when it failed. */
+int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		   const char *kernel);
 
 /* "name/version", into a static-free caller buffer of @size bytes. */
 const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size);

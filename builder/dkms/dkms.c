@@ -343,6 +343,16 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	return 0;
 }
 
+/* PRE_INSTALL and POST_INSTALL, for the engine's install of a view. */
+static int run_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		    const char *kernel)
+{
+	return kb_dkms_run_script(ctx, r,
+				  step == KB_STEP_PRE_INSTALL ? KB_DKMS_PRE_INSTALL :
+								KB_DKMS_POST_INSTALL,
+				  kernel);
+}
+
 /*
  * The tree a conf expects, below the build's staging directory, whose
  * dkms/ and source-tree/ are the $dkms_tree and $source_tree it was
@@ -432,6 +442,7 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 		if (kb_dkms_value(&rd, script_names[i], 0))
 			b->scripts[i] = strdup(kb_dkms_value(&rd, script_names[i], 0));
 	v->excluded = kb_dkms_exclusion(&rd, k);
+	v->run_step = run_step;
 	ret = layout(base, v);
 	if (ret < 0)
 		goto out;
