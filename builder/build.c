@@ -9,8 +9,6 @@
 
 #include "base/atomic.h"
 #include "build.h"
-#include "dkms/dkms-eval.h"
-#include "dkms/dkms.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "sources/tree.h"
@@ -75,42 +73,29 @@ static int apply_patches(struct kb_ctx *ctx, struct kb_task *t, const char *src_
 	return 0;
 }
 
-/*
- * Where the build's tree is while it builds, inside builds/N/V/K.new: src/,
- * or for a dkms.conf $dkms_tree/N/V/build, a real directory as under DKMS
- * (confs run find on it, which does not descend a symlink). Once the
- * build ends it moves to src/, where every kept build has its tree.
- */
+/* Where the build's tree is while it builds, inside builds/N/V/K.new: src/, or its layout's. */
 static int tree_rel(const struct kb_task *t, char *buf, size_t size)
 {
-	const struct kb_recipe *r = t->recipe;
+	const char *tree = t->recipe->layout.tree;
 	char suffix[PATH_MAX];
 
-	if (!r->dkms_build)
-		return kb_task_staging_rel(t, KB_STAGING_NEW, "/src", buf, size);
-	if (kb_pathf(suffix, sizeof(suffix), "/dkms/%s/%s/build", r->name, r->version) < 0)
+	if (kb_pathf(suffix, sizeof(suffix), "/%s", tree ? tree : "src") < 0)
 		return -ENAMETOOLONG;
 	return kb_task_staging_rel(t, KB_STAGING_NEW, suffix, buf, size);
 }
 
-/*
- * The rest of what a dkms.conf expects to find: $dkms_tree/N/V/source and
- * $source_tree/N-V, the pristine source.
- */
-static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
+/* The rest of the recipe's layout: its links to the pristine source. */
+static int lay_out(struct kb_ctx *ctx, struct kb_task *t, const char *snapshot)
 {
-	const struct kb_recipe *r = t->recipe;
+	const struct kb_strv *links = &t->recipe->layout.source_links;
 	char rel[PATH_MAX], suffix[PATH_MAX];
 	int ret;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < links->n; i++) {
 		_cleanup_free_ char *link = NULL;
 
-		if (i == 0)
-			snprintf(suffix, sizeof(suffix), "/dkms/%s/%s/source", r->name, r->version);
-		else
-			snprintf(suffix, sizeof(suffix), "/source-tree/%s-%s", r->name, r->version);
-		if (kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
+		if (kb_pathf(suffix, sizeof(suffix), "/%s", links->v[i]) < 0 ||
+		    kb_task_staging_rel(t, KB_STAGING_NEW, suffix, rel, sizeof(rel)) < 0)
 			return -ENAMETOOLONG;
 		*strrchr(rel, '/') = '\0';
 		ret = kb_mkdirs(&ctx->root, rel, 0755);
@@ -125,25 +110,51 @@ static int dkms_layout(struct kb_ctx *ctx, struct kb_task *t, const char *snapsh
 }
 
 /*
- * A dkms.conf build's tree goes to src/ when it ends, and
- * $dkms_tree/N/V/build becomes a link to it, for what runs after.
+ * A tree the layout put elsewhere goes to src/ when the build ends, and
+ * becomes a link to it there, for what runs after.
  */
-static int dkms_keep_tree(struct kb_ctx *ctx, struct kb_task *t)
+static int keep_tree(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char tree[PATH_MAX], src[PATH_MAX];
+	struct kb_buf target = KB_BUF_INIT;
 	_cleanup_free_ char *link = NULL;
 	int r;
 
+	if (!t->recipe->layout.tree)
+		return 0;
 	if (tree_rel(t, tree, sizeof(tree)) < 0 ||
 	    kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src)) < 0)
 		return -ENAMETOOLONG;
 	r = kb_durable_rename(&ctx->root, tree, src);
-	if (r < 0)
-		return r;
-	link = kb_root_path(&ctx->root, tree);
-	if (!link)
-		return -ENOMEM;
-	return symlink("../../../src", link) < 0 ? -errno : 0;
+	link = r >= 0 ? kb_root_path(&ctx->root, tree) : NULL;
+	if (r >= 0 && !link)
+		r = -ENOMEM;
+	/* "dkms/N/V/build" -> "../../../src" */
+	for (const char *c = t->recipe->layout.tree; r >= 0 && (c = strchr(c, '/')); c++)
+		kb_buf_adds(&target, "../");
+	kb_buf_adds(&target, "src");
+	if (r >= 0 && symlink(kb_buf_str(&target), link) < 0)
+		r = -errno;
+	kb_buf_release(&target);
+	return r;
+}
+
+/* The top directories of @r's layout, each once: what its sandbox shows besides src/. */
+static int layout_tops(const struct kb_recipe *r, struct kb_strv *tops)
+{
+	const struct kb_build_layout *l = &r->layout;
+	int ret = 0;
+
+	for (size_t i = 0; ret >= 0 && i < l->source_links.n + !!l->tree; i++) {
+		const char *p = i < l->source_links.n ? l->source_links.v[i] : l->tree;
+		_cleanup_free_ char *top = strndup(p, strcspn(p, "/"));
+
+		if (!top)
+			ret = -ENOMEM;
+		else if (!kb_strv_contains(tops, top))
+			ret = kb_strv_push(tops, top);
+	}
+	return ret;
 }
 
 /*
@@ -158,6 +169,7 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 		   const char *snapshot)
 {
 	struct kb_sandbox *sb = &t->sandbox;
+	struct kb_strv tops = KB_STRV_INIT;
 	char rel[PATH_MAX];
 	int r;
 
@@ -170,16 +182,15 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 				    ctx->settings.user ? ctx->settings.user : "kbuildd");
 	if (r >= 0)
 		r = kb_sandbox_rw(ctx, sb, src);
-	if (r >= 0 && t->recipe->dkms_build) {
-		const char *const parts[] = { "/dkms", "/source-tree" };
-
-		for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(parts); i++)
-			r = kb_pathf(rel, sizeof(rel), "%s%s", dir, parts[i]) < 0 ?
-				    -ENAMETOOLONG :
-				    kb_sandbox_ro(ctx, sb, rel);
-		if (r >= 0)
-			r = kb_strv_push(&sb->ro, snapshot);
-	}
+	if (r >= 0)
+		r = layout_tops(t->recipe, &tops);
+	for (size_t i = 0; r >= 0 && i < tops.n; i++)
+		r = kb_pathf(rel, sizeof(rel), "%s/%s", dir, tops.v[i]) < 0 ?
+			    -ENAMETOOLONG :
+			    kb_sandbox_ro(ctx, sb, rel);
+	if (r >= 0 && tops.n)
+		r = kb_strv_push(&sb->ro, snapshot);
+	kb_strv_clear(&tops);
 	for (size_t i = 0; r >= 0 && i < t->nr_deps; i++)
 		r = kb_task_build_rel(t->deps[i], "", rel, sizeof(rel)) < 0 ?
 			    -ENAMETOOLONG :
@@ -225,13 +236,11 @@ int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
 		 t->kernel->release);
 	kb_plan_final_id(ctx, t);
 	log_line(t, "# build id %s", t->build_id);
-	/* the layout first: it makes the directory a dkms.conf tree goes in */
-	if (t->recipe->dkms_build) {
-		r = dkms_layout(ctx, t, snapshot);
-		if (r < 0)
-			return kb_task_fail(t, "cannot lay out the DKMS tree in '%s': %s", dir,
-					    strerror(-r));
-	}
+	/* the layout first: it makes the directory a laid-out tree goes in */
+	r = lay_out(ctx, t, snapshot);
+	if (r < 0)
+		return kb_task_fail(t, "cannot lay out the build's tree in '%s': %s", dir,
+				    strerror(-r));
 	r = kb_copy_tree(snapshot, &ctx->root, src, NULL);
 	if (r < 0)
 		return kb_task_fail(t, "cannot copy the source into '%s': %s", src, strerror(-r));
@@ -293,28 +302,8 @@ static int push_substituted(struct kb_task *t, struct kb_strv *args, const char 
 }
 
 /*
- * A dkms.conf build, in the order DKMS runs it: PRE_BUILD, MAKE (through
- * the shell: confs use &&, env prefixes and quoting), strip, POST_BUILD.
- */
-static const char dkms_build_script[] =
-	"run_script() {\n"
-	"  if [ -x \"${2%% *}\" ]; then\n"
-	"    echo \"# kbuildd: running the $1 script: $2\"\n"
-	"    $2 || { rc=$?; echo \"# kbuildd: the $1 script failed (exit $rc)\"; exit $rc; }\n"
-	"  else\n"
-	"    echo \"# kbuildd: the $1 script '${2%% *}' is not executable; skipped\"\n"
-	"  fi\n"
-	"}\n"
-	"[ -z \"$KBUILDD_PRE_BUILD\" ] || run_script PRE_BUILD \"$PWD/$KBUILDD_PRE_BUILD\"\n"
-	"eval \"$KBUILDD_MAKE\" || exit\n"
-	"while IFS= read -r m; do\n"
-	"  [ -z \"$m\" ] || [ ! -f \"$m\" ] || strip -g \"$m\" || exit\n"
-	"done <<<\"$KBUILDD_STRIP\"\n"
-	"[ -z \"$KBUILDD_POST_BUILD\" ] || run_script POST_BUILD \"$PWD/$KBUILDD_POST_BUILD\"\n";
-
-/*
- * Would the build's debug info be thrown away? So it is for a dkms.conf
- * whose every module is stripped (STRIP), unless kbuild turns it into the
+ * Would the build's debug info be thrown away? So it is when its command
+ * strips every module (a dkms.conf's STRIP), unless kbuild turns it into the
  * modules' BTF, which stays (the headers carry a vmlinux to build it on).
  * Then no make of the build needs to generate it: MAKEFLAGS carries the
  * override to every make the conf's command starts, as a command-line
@@ -325,55 +314,13 @@ static bool debug_info_unused(const struct kb_task *t)
 	const struct kb_recipe *r = t->recipe;
 	_cleanup_free_ char *btf = NULL, *vmlinux = NULL;
 
-	if (!r->dkms_build || !r->nr_modules || r->dkms_build->strip.n != r->nr_modules)
+	if (!r->command.strips_debug)
 		return false;
 	btf = kb_kernel_config(t->kernel, "CONFIG_DEBUG_INFO_BTF_MODULES");
 	if (!btf || strcmp(btf, "y"))
 		return true;
 	return asprintf(&vmlinux, "%s/vmlinux", t->kernel->build_dir) >= 0 &&
 	       access(vmlinux, F_OK) < 0;
-}
-
-static int dkms_command(struct kb_ctx *ctx, struct kb_task *t, const char *build_dir)
-{
-	const struct kb_dkms_build *b = t->recipe->dkms_build;
-	_cleanup_free_ char *kconfig = NULL, *itree = kb_root_path(&ctx->root, "lib/modules");
-	struct kb_buf strip = KB_BUF_INIT;
-	struct kb_dkms_env env = {
-		.kernelver = t->kernel->release,
-		.arch = t->kernel->arch,
-		.kernel_source_dir = t->kernel->build_dir,
-		.dkms_tree = b->dkms_tree,
-		.source_tree = b->source_tree,
-		.install_tree = itree,
-		.module = t->recipe->name,
-		.module_version = t->recipe->version,
-		.jobs = kb_ctx_jobs(ctx),
-	};
-	int ret;
-
-	(void)build_dir;
-	if (asprintf(&kconfig, "%s/.config", t->kernel->build_dir) < 0)
-		return -ENOMEM;
-	env.kernel_config = kconfig;
-	for (size_t i = 0; i < b->strip.n; i++)
-		kb_buf_addf(&strip, "%s\n", b->strip.v[i]);
-	kb_strv_push(&t->child.args, "bash");
-	kb_strv_push(&t->child.args, "--norc");
-	kb_strv_push(&t->child.args, "--noprofile");
-	kb_strv_push(&t->child.args, "-c");
-	kb_strv_push(&t->child.args, dkms_build_script);
-	kb_strv_push(&t->child.args, "kbuildd-dkms-build");
-	ret = kb_dkms_env_push(&env, &t->child.env);
-	kb_strv_pushf(&t->child.env, "KBUILDD_MAKE=%s", b->make);
-	kb_strv_pushf(&t->child.env, "KBUILDD_STRIP=%s", kb_buf_str(&strip));
-	if (b->scripts[KB_DKMS_PRE_BUILD])
-		kb_strv_pushf(&t->child.env, "KBUILDD_PRE_BUILD=%s", b->scripts[KB_DKMS_PRE_BUILD]);
-	if (b->scripts[KB_DKMS_POST_BUILD])
-		kb_strv_pushf(&t->child.env, "KBUILDD_POST_BUILD=%s",
-			      b->scripts[KB_DKMS_POST_BUILD]);
-	kb_buf_release(&strip);
-	return ret;
 }
 
 int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
@@ -398,8 +345,10 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 			{ NULL, NULL },
 		};
 
-		if (r->dkms_build) {
-			ret = dkms_command(ctx, t, build_dir);
+		if (r->command.argv.n) {
+			ret = kb_strv_push_all(&t->child.args, &r->command.argv);
+			if (ret >= 0)
+				ret = kb_strv_push_all(&t->child.env, &r->command.env);
 		} else if (r->make_cmd.n) {
 			for (size_t i = 0; ret >= 0 && i < r->make_cmd.n; i++)
 				ret = push_substituted(t, &t->child.args, r->make_cmd.v[i], vars);
@@ -407,7 +356,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 			for (size_t i = 0; ret >= 0 && default_make[i]; i++)
 				ret = push_substituted(t, &t->child.args, default_make[i], vars);
 		}
-		for (size_t i = 0; ret >= 0 && !r->dkms_build && i < r->make_args.n; i++)
+		for (size_t i = 0; ret >= 0 && !r->command.argv.n && i < r->make_args.n; i++)
 			ret = push_substituted(t, &t->child.args, r->make_args.v[i], vars);
 	}
 	for (size_t i = 0; ret >= 0 && i < t->nr_deps; i++) {
@@ -418,16 +367,16 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 		p = kb_root_path(&ctx->root, rel);
 		kb_buf_addf(&extra, "%s%s", extra.len ? " " : "", p);
 	}
-	/* a dkms.conf's make command is its own: the symbols go through the environment */
+	/* a whole command takes no more arguments: the symbols go through the environment */
 	if (ret >= 0 && extra.len)
-		ret = kb_strv_pushf(r->dkms_build ? &t->child.env : &t->child.args,
+		ret = kb_strv_pushf(r->command.argv.n ? &t->child.env : &t->child.args,
 				    "KBUILD_EXTRA_SYMBOLS=%s", kb_buf_str(&extra));
 	kb_buf_release(&extra);
 	if (ret < 0)
 		return ret;
 	/* A clean environment: the build sees nothing of the caller's. */
 	t->child.clean_env = true;
-	if (!r->dkms_build) { /* the DKMS environment already has these */
+	if (!r->command.argv.n) { /* a whole command's environment has these */
 		kb_strv_push(&t->child.env,
 			     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin");
 		kb_strv_push(&t->child.env, "LANG=C");
@@ -444,7 +393,7 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd)
 	t->child.new_pgrp = true;
 	kb_sandbox_attach(&t->child, &t->sandbox);
 	t->child.dir = strdup(build_dir);
-	cmdline = r->dkms_build ? strdup(r->dkms_build->make) : kb_child_cmdline(&t->child);
+	cmdline = r->command.shown ? strdup(r->command.shown) : kb_child_cmdline(&t->child);
 	log_line(t, "# %s", cmdline);
 	kb_verbose("%s: %s", t->kernel->release, cmdline);
 	return 0;
@@ -512,7 +461,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 			record_failure(ctx, t);
 		return;
 	}
-	if (t->recipe->dkms_build && (r = dkms_keep_tree(ctx, t)) < 0) {
+	if ((r = keep_tree(ctx, t)) < 0) {
 		kb_task_fail(t, "cannot move the build's tree to src/: %s", strerror(-r));
 		kb_build_abandon(ctx, t);
 		return;

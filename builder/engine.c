@@ -159,23 +159,31 @@ static bool wants_initramfs(struct kb_ctx *ctx, const struct kb_plan *plan,
 	return wanted;
 }
 
-/* Install what was built for @k, then depmod and the initramfs once. Returns failures. */
+int kb_engine_finish_kernel(struct kb_ctx *ctx, const struct kb_plan *plan,
+			    const struct kb_kernel *k, bool changed)
+{
+	int r, initramfs = 0;
+
+	/* a pending mark is an earlier run's depmod that never happened */
+	if ((!changed && !kb_depmod_pending(ctx, k)) || ctx->no_depmod)
+		return 0;
+	/* once per kernel, however many recipes changed */
+	r = kb_depmod(ctx, k);
+	if (r >= 0)
+		kb_depmod_check(ctx, k);
+	/* a failed depmod still lets the image take what was installed */
+	if (plan && wants_initramfs(ctx, plan, k))
+		initramfs = kb_initramfs_update(ctx, k);
+	return r < 0 ? r : initramfs;
+}
+
+/* Install what was built for @k, then finish it: depmod and the initramfs once. Returns failures. */
 static int install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel *k)
 {
 	bool changed = false;
 	int failed = kb_install_kernel(ctx, plan, k, &changed);
 
-	/* a pending mark is an earlier run's depmod that never happened */
-	if ((!changed && !kb_depmod_pending(ctx, k)) || ctx->no_depmod)
-		return failed;
-	/* once per kernel, however many recipes changed */
-	if (kb_depmod(ctx, k) < 0)
-		failed++;
-	else
-		kb_depmod_check(ctx, k);
-	if (wants_initramfs(ctx, plan, k) && kb_initramfs_update(ctx, k) < 0)
-		failed++;
-	return failed;
+	return failed + (kb_engine_finish_kernel(ctx, plan, k, changed) < 0);
 }
 
 /* Kernels installed while others still built (the jobs hook), and their failures. */

@@ -59,6 +59,19 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 
 /* The outcome of a task, as a result row says it. */
 enum kb_outcome kb_task_outcome_of(const struct kb_task *t);
+
+/*
+ * The end of a run for kernel @k, once however many recipes changed it
+ * (install, rebuild, remove): depmod when @changed or an earlier run's
+ * depmod is still pending (its mark, kb_depmod_mark(), written before the
+ * first file changed), not with --no-depmod; the shadowing check; then the
+ * initramfs when a module @plan installed for @k must be in it. @plan may
+ * be NULL when the run installed nothing. 0, or the first negative error
+ * (reported).
+ */
+int kb_engine_finish_kernel(struct kb_ctx *ctx, const struct kb_plan *plan,
+			    const struct kb_kernel *k, bool changed);
+
 /* Human words for a task's outcome ("installed", "up to date", ...). */
 const char *kb_task_outcome(const struct kb_task *t);
 

@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "compress.h"
 #include "depmod.h"
-#include "dkms/dkms.h"
 #include "dkms/framework.h"
 #include "dkms/sign-file.h"
 #include "install-version.h"
@@ -586,14 +585,13 @@ int kb_install_kernel(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kernel
 		 */
 		if (kb_task_dep_failed(t))
 			r = -KB_E_BUILD;
-		else if (t->recipe->dkms &&
-			 kb_dkms_run_script(ctx, t->recipe, KB_DKMS_PRE_INSTALL, k->release) < 0 &&
+		else if (kb_recipe_step(ctx, t->recipe, KB_STEP_PRE_INSTALL, k->release) < 0 &&
 			 !ctx->force)
 			kb_task_fail(t, "its PRE_INSTALL script failed; --force installs anyway");
 		else
 			r = install_task(ctx, t, &all);
-		if (t->state == KB_TASK_INSTALLED && t->recipe->dkms)
-			kb_dkms_run_script(ctx, t->recipe, KB_DKMS_POST_INSTALL, k->release);
+		if (t->state == KB_TASK_INSTALLED)
+			kb_recipe_step(ctx, t->recipe, KB_STEP_POST_INSTALL, k->release);
 		if (t->state == KB_TASK_FAILED || t->state == KB_TASK_SKIPPED) {
 			failed++;
 			kb_err(-KB_E_BUILD, "%s for %s: %s", kb_task_id(t, id, sizeof(id)),

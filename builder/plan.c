@@ -375,10 +375,7 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		}
 		t->recipe = r = t->view;
 	}
-	if (r->dkms_build && r->dkms_build->excluded)
-		why = strdup(r->dkms_build->excluded);
-	else
-		why = kb_plan_exclusion(r, t->kernel);
+	why = r->excluded ? strdup(r->excluded) : kb_plan_exclusion(r, t->kernel);
 	if (why) {
 		t->visit = 2;
 		return set_reason(t, KB_ACT_EXCLUDED, why);

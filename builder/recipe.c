@@ -57,6 +57,12 @@ void kb_recipe_release(struct kb_recipe *r)
 		kb_strv_clear(&r->modules[i].blacklist);
 	}
 	free(r->modules);
+	free(r->excluded);
+	free(r->layout.tree);
+	kb_strv_clear(&r->layout.source_links);
+	kb_strv_clear(&r->command.argv);
+	kb_strv_clear(&r->command.env);
+	free(r->command.shown);
 	kb_buf_release(&r->text);
 	free(r->state_dir);
 	free(r->source_hash);
@@ -119,6 +125,12 @@ static bool relative_path_ok(const char *p, bool strict)
 			s++;
 	}
 	return !strict || s[-1] != '/';
+}
+
+int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		   const char *kernel)
+{
+	return r->run_step ? r->run_step(ctx, r, step, kernel) : 0;
 }
 
 bool kb_dest_valid(const char *dest)

@@ -21,6 +21,43 @@ struct kb_module_spec {
 	unsigned line;
 };
 
+/*
+ * Where a build lays its tree out below its staging directory, when not
+ * just in src/ (a dkms.conf's $dkms_tree and $source_tree). Paths are
+ * relative to that directory; their first components and the source are
+ * what the build's sandbox keeps in view besides src/.
+ */
+struct kb_build_layout {
+	/*
+	 * The build's tree while it builds ("dkms/N/V/build"), a real
+	 * directory; NULL for src/. When the build ends the tree moves to
+	 * src/, where every kept build has it, and this becomes a link to it.
+	 */
+	char *tree;
+	struct kb_strv source_links; /* each made a link to the registered source */
+};
+
+/*
+ * A build command its reader made whole (a dkms.conf's: PRE_BUILD, MAKE,
+ * strip and POST_BUILD in one bash): its arguments as they are, without
+ * {placeholders} or make_args, and the environment it runs with, PATH and
+ * the locale included. Empty: make_cmd, else kbuild's default.
+ */
+struct kb_build_command {
+	struct kb_strv argv;
+	struct kb_strv env; /* NAME=value */
+	char *shown;	    /* what the log says it runs */
+	bool strips_debug;  /* it strips every module of its debug info */
+};
+
+struct kb_ctx;
+
+/* The steps around an install a recipe's reader may run (a dkms.conf's scripts). */
+enum kb_recipe_step {
+	KB_STEP_PRE_INSTALL, /* its failure refuses the install, unless --force */
+	KB_STEP_POST_INSTALL,
+};
+
 struct kb_recipe {
 	char *name;
 	char *version;
@@ -50,6 +87,20 @@ struct kb_recipe {
 	bool autoinstall;	 /* [build] autoinstall: rebuild --all builds it for every kernel */
 	struct kb_module_spec *modules;
 	size_t nr_modules;
+	/*
+	 * Why the recipe is ruled out on the kernel it was read for, as its
+	 * reader decided (a dkms.conf's BUILD_EXCLUSIVE_* or OBSOLETE_BY), or
+	 * NULL; the planner adds the rules above.
+	 */
+	char *excluded;
+	struct kb_build_layout layout;	 /* filled by the reader; all empty: src/ alone */
+	struct kb_build_command command; /* filled by the reader, per kernel */
+	/*
+	 * Run @step for @kernel, as the reader that filled the recipe knows how
+	 * (kb_recipe_step()); NULL when it has no steps.
+	 */
+	int (*run_step)(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+			const char *kernel);
 	struct kb_buf text; /* the file as read, hashed into build ids */
 
 	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
@@ -70,6 +121,10 @@ void kb_recipe_release(struct kb_recipe *r);
 int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len);
 /* Read and parse the host file @path; relative paths in it resolve from its directory. */
 int kb_recipe_load(struct kb_recipe *r, const char *path);
+
+/* @r's @step for @kernel: 0 when it has none or it held, -KB_E_BUILD when it failed. */
+int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		   const char *kernel);
 
 /* "name/version", into a static-free caller buffer of @size bytes. */
 const char *kb_recipe_id(const struct kb_recipe *r, char *buf, size_t size);

@@ -49,6 +49,14 @@ int kb_strv_pushf(struct kb_strv *sv, const char *fmt, ...)
 	return r;
 }
 
+int kb_strv_push_all(struct kb_strv *sv, const struct kb_strv *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		if (kb_strv_push(sv, from->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 int kb_strv_split(struct kb_strv *sv, const char *s)
 {
 	while (*s) {

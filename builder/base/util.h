@@ -39,6 +39,8 @@ struct kb_strv {
 
 int kb_strv_push(struct kb_strv *sv, const char *s);
 int kb_strv_pushf(struct kb_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append a copy of each string of @from. */
+int kb_strv_push_all(struct kb_strv *sv, const struct kb_strv *from);
 /* Append every whitespace-separated word of @s. */
 int kb_strv_split(struct kb_strv *sv, const char *s);
 bool kb_strv_contains(const struct kb_strv *sv, const char *s);

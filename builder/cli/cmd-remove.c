@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/atomic.h"
@@ -9,6 +10,7 @@
 #include "cli/cmd.h"
 #include "depmod.h"
 #include "dkms/dkms.h"
+#include "engine.h"
 #include "install.h"
 #include "kernel.h"
 #include "manifest.h"
@@ -57,8 +59,9 @@ static bool built_anywhere(struct kb_ctx *ctx, const struct kb_recipe *r)
 	return built;
 }
 
+/* Take @r away from @k; *@changed once its files went (depmod runs at the end, once). */
 static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r,
-			     const struct kb_kernel *k, enum kb_remove_how how)
+			     const struct kb_kernel *k, enum kb_remove_how how, bool *changed)
 {
 	struct kb_manifest m;
 	bool ours = false;
@@ -73,8 +76,10 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r,
 	}
 	ours = ret >= 0 && !strcmp(m.version, r->version);
 	ret = ours ? kb_depmod_mark(ctx, k) : 0;
-	if (ret >= 0 && ours)
+	if (ret >= 0 && ours) {
+		*changed = true;
 		ret = kb_uninstall(ctx, k->release, r->name);
+	}
 	if (ret < 0) {
 		kb_err_errno(ret, "cannot remove %s/%s from %s", r->name, r->version, k->release);
 		goto out;
@@ -86,13 +91,6 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r,
 		ret = drop_builds(ctx, r, k->release);
 	if (ours && ret >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
 		printf("%-24s %-28s removed\n", r->name, k->release);
-	if ((ours || kb_depmod_pending(ctx, k)) && !ctx->no_depmod) {
-		int d = kb_depmod(ctx, k);
-
-		if (d >= 0)
-			kb_depmod_check(ctx, k);
-		ret = ret < 0 ? ret : d;
-	}
 out:
 	kb_manifest_release(&m);
 	return ret < 0 ? ret : 0;
@@ -172,6 +170,7 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 {
 	struct kb_recipe_set set = { 0 };
 	struct kb_kernel_list kernels = { 0 };
+	bool *changed = NULL;
 	int ret = 0;
 
 	if (!argc && !ctx->kernels.n)
@@ -190,6 +189,8 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 		goto out;
 	if (ret >= 0)
 		ret = kb_kernels_discover(ctx, &kernels);
+	if (ret >= 0 && !(changed = calloc(kernels.n + 1, sizeof(*changed))))
+		ret = -ENOMEM;
 	for (int i = 0; ret >= 0 && i < argc; i++)
 		if (!strchr(argv[i], '/'))
 			ret = kb_err(-KB_E_INPUT,
@@ -206,7 +207,8 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 			continue;
 		}
 		for (size_t k = 0; k < kernels.n; k++)
-			keep_first(&failed, remove_for_kernel(ctx, r, &kernels.v[k], how));
+			keep_first(&failed,
+				   remove_for_kernel(ctx, r, &kernels.v[k], how, &changed[k]));
 		/* unregistered only when nothing of it is left installed */
 		if (failed >= 0 && !ctx->dry_run &&
 		    (ctx->all || (how == KB_REMOVE_LAST && !built_anywhere(ctx, r)))) {
@@ -216,7 +218,11 @@ int kb_remove_recipes(struct kb_ctx *ctx, int argc, char **argv, enum kb_remove_
 		}
 		keep_first(&ret, failed);
 	}
+	/* as an install's: once per kernel, after every recipe went from it */
+	for (size_t k = 0; changed && k < kernels.n; k++)
+		keep_first(&ret, kb_engine_finish_kernel(ctx, NULL, &kernels.v[k], changed[k]));
 out:
+	free(changed);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);
 	return ret;

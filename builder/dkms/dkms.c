@@ -22,6 +22,7 @@
 #include "base/child.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "dkms/dkms-build.h"
 #include "dkms/dkms-eval.h"
 #include "dkms/dkms-rules.h"
 #include "dkms/dkms.h"
@@ -40,7 +41,6 @@ void kb_dkms_build_free(struct kb_dkms_build *b)
 	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
 		free(b->scripts[i]);
 	kb_strv_clear(&b->strip);
-	free(b->excluded);
 	free(b->dkms_tree);
 	free(b->source_tree);
 	free(b);
@@ -288,19 +288,8 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	}
 	kb_dkms_conf_release(&rd->conf);
 	kb_dkms_conf_init(&rd->conf);
-	env = (struct kb_dkms_env){
-		.kernelver = k->release,
-		.arch = k->arch,
-		.kernel_source_dir = k->build_dir,
-		.kernel_config = kconfig,
-		.dkms_tree = b->dkms_tree,
-		.source_tree = b->source_tree,
-		.install_tree = itree,
-		.module = base->name,
-		.module_version = base->version,
-		.jobs = kb_ctx_jobs(ctx),
-		.kernel_trees = &k->trees,
-	};
+	env = kb_dkms_kernel_env(ctx, k, b, base, kconfig, itree);
+	env.kernel_trees = &k->trees;
 	{
 		_cleanup_free_ char *dir = strdup(conf);
 
@@ -331,14 +320,6 @@ out:
 	return ret;
 }
 
-static int copy_strv(struct kb_strv *dst, const struct kb_strv *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		if (kb_strv_push(dst, src->v[i]) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
 /* The registered recipe's own fields, shared by every kernel's view. */
 static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 {
@@ -355,9 +336,40 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	v->kernels = base->kernels;
 	v->autoinstall = base->autoinstall;
 	if (!v->name || !v->version || !v->file || !v->dkms || !v->state_dir || !v->source_hash ||
-	    copy_strv(&v->arch, &base->arch) < 0 ||
-	    copy_strv(&v->requires_config, &base->requires_config) < 0 ||
-	    copy_strv(&v->depends, &base->depends) < 0)
+	    kb_strv_push_all(&v->arch, &base->arch) < 0 ||
+	    kb_strv_push_all(&v->requires_config, &base->requires_config) < 0 ||
+	    kb_strv_push_all(&v->depends, &base->depends) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* PRE_INSTALL and POST_INSTALL, for the engine's install of a view. */
+static int run_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		    const char *kernel)
+{
+	return kb_dkms_run_script(ctx, r,
+				  step == KB_STEP_PRE_INSTALL ? KB_DKMS_PRE_INSTALL :
+								KB_DKMS_POST_INSTALL,
+				  kernel);
+}
+
+/*
+ * The tree a conf expects, below the build's staging directory, whose
+ * dkms/ and source-tree/ are the $dkms_tree and $source_tree it was
+ * evaluated with: it builds in $dkms_tree/N/V/build (confs run find on it,
+ * which does not descend a symlink), beside $dkms_tree/N/V/source and
+ * $source_tree/N-V, the pristine source.
+ */
+static int layout(const struct kb_recipe *base, struct kb_recipe *v)
+{
+	struct kb_build_layout *l = &v->layout;
+
+	if (asprintf(&l->tree, "dkms/%s/%s/build", base->name, base->version) < 0) {
+		l->tree = NULL;
+		return -ENOMEM;
+	}
+	if (kb_strv_pushf(&l->source_links, "dkms/%s/%s/source", base->name, base->version) < 0 ||
+	    kb_strv_pushf(&l->source_links, "source-tree/%s-%s", base->name, base->version) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -429,16 +441,19 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
 		if (kb_dkms_value(&rd, script_names[i], 0))
 			b->scripts[i] = strdup(kb_dkms_value(&rd, script_names[i], 0));
-	b->excluded = kb_dkms_exclusion(&rd, k);
+	v->excluded = kb_dkms_exclusion(&rd, k);
+	v->run_step = run_step;
+	ret = layout(base, v);
+	if (ret < 0)
+		goto out;
 	b->make = kb_dkms_make_command(&rd, k, b->dkms_tree);
 	/* the build id sees the recipe, the conf and what it evaluated to */
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
 	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd.text);
 	kb_buf_add(&v->text, rd.conf.dump.buf, rd.conf.dump.len);
-	if (!b->make) {
-		ret = -ENOMEM;
+	ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
+	if (ret < 0)
 		goto out;
-	}
 	*out = TAKE_PTR(v);
 out:
 	if (v) {

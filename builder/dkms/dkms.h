@@ -22,7 +22,6 @@ struct kb_dkms_build {
 	char *make; /* shell command, run by bash in the build dir */
 	char *scripts[KB_DKMS_NR_SCRIPTS];
 	struct kb_strv strip; /* built modules to strip -g, relative to the build dir */
-	char *excluded;	      /* why BUILD_EXCLUSIVE_* or OBSOLETE_BY rule this kernel out */
 	char *dkms_tree;      /* the $dkms_tree the conf saw (host path) */
 	char *source_tree;
 };

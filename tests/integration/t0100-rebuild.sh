@@ -169,6 +169,23 @@ test_expect_success 'a file kbuildd does not own is never overwritten without --
 	test "$(cat "$f")" != "admin file"
 '
 
+test_expect_success 'removing two recipes from a kernel runs depmod once for it' '
+	k=${KERNELS%% *} &&
+	real=$(PATH=$PATH:/usr/sbin:/sbin command -v depmod) &&
+	mkdir -p countbin &&
+	write_script countbin/depmod <<-EOF &&
+	echo "\$*" >>"$TRASH/depmod-calls"
+	exec "$real" "\$@"
+	EOF
+	PATH="$TRASH/countbin:$PATH" "$KBUILDD" --root "$ROOT" \
+		remove greeter/1.0.0 hello/1.0.0 -k "$k" >out &&
+	test_grep "^greeter  *$k  *removed$" out &&
+	test_grep "^hello  *$k  *removed$" out &&
+	test "$(grep -c " $k\$" depmod-calls)" = 1 &&
+	! grep -q "updates/kbuildd/hello.ko" "$ROOT/lib/modules/$k/modules.dep" &&
+	kb install greeter hello -k "$k" >/dev/null
+'
+
 test_expect_success 'dry-run changes nothing' '
 	tree_snapshot "$ROOT" >before &&
 	kb --dry-run remove hello/1.0.0 --all >out 2>&1 &&
