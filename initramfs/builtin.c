@@ -461,7 +461,7 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im.out));
 	archive_write_free(im.out);
 	if (r >= 0 && !req->dry_run)
-		r = kb_atomic_write(req->root, rel, out.buf, out.len, 0644);
+		r = kb_atomic_write_buf(req->root, rel, &out, 0644);
 	if (r < 0 && r != -KB_E_INPUT && r != -KB_E_BUILD)
 		r = kb_err_errno(r, "cannot write '/%s'; the previous initramfs is unchanged", rel);
 out:

@@ -319,7 +319,7 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 			 base->version);
 		ret = kb_mkdirs(&ctx->root, rel, 0755);
 		if (ret >= 0)
-			ret = kb_atomic_write(&ctx->root, cache, out.buf, out.len, 0644);
+			ret = kb_atomic_write_buf(&ctx->root, cache, &out, 0644);
 		if (ret < 0)
 			kb_err_errno(ret, "cannot keep the reading of the conf in '/%s'", cache);
 		kb_buf_release(&out);
