@@ -354,6 +354,11 @@ int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct k
 			kb_strv_push(&fetches[i].urls, r->mirrors.v[m]);
 		memcpy(fetches[i].sha256, r->sha256, sizeof(fetches[i].sha256));
 		fetches[i].what = r->file;
+		if (kb_strv_error(&fetches[i].urls) < 0) {
+			ret = kb_err_errno(kb_strv_error(&fetches[i].urls),
+					   "cannot list where '%s' downloads from", r->file);
+			goto out;
+		}
 	}
 	{
 		size_t nurl = 0;

@@ -331,12 +331,11 @@ out:
 	return ret;
 }
 
-static int copy_strv(struct kb_strv *dst, const struct kb_strv *src)
+/* Failures are kept in @dst, for kb_recipe_error(). */
+static void copy_strv(struct kb_strv *dst, const struct kb_strv *src)
 {
 	for (size_t i = 0; i < src->n; i++)
-		if (kb_strv_push(dst, src->v[i]) < 0)
-			return -ENOMEM;
-	return 0;
+		kb_strv_push(dst, src->v[i]);
 }
 
 /* The registered recipe's own fields, shared by every kernel's view. */
@@ -354,12 +353,12 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	v->has_kernels = base->has_kernels;
 	v->kernels = base->kernels;
 	v->autoinstall = base->autoinstall;
-	if (!v->name || !v->version || !v->file || !v->dkms || !v->state_dir || !v->source_hash ||
-	    copy_strv(&v->arch, &base->arch) < 0 ||
-	    copy_strv(&v->requires_config, &base->requires_config) < 0 ||
-	    copy_strv(&v->depends, &base->depends) < 0)
+	copy_strv(&v->arch, &base->arch);
+	copy_strv(&v->requires_config, &base->requires_config);
+	copy_strv(&v->depends, &base->depends);
+	if (!v->name || !v->version || !v->file || !v->dkms || !v->state_dir || !v->source_hash)
 		return -ENOMEM;
-	return 0;
+	return kb_recipe_error(v);
 }
 
 int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
@@ -435,10 +434,14 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
 	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd.text);
 	kb_buf_add(&v->text, rd.conf.dump.buf, rd.conf.dump.len);
-	if (!b->make) {
+	/* a text cut short would give a build id that does not cover the build */
+	ret = kb_recipe_error(v);
+	if (ret >= 0)
+		ret = kb_strv_error(&b->strip);
+	if (ret >= 0 && !b->make)
 		ret = -ENOMEM;
+	if (ret < 0)
 		goto out;
-	}
 	*out = TAKE_PTR(v);
 out:
 	if (v) {
