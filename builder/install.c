@@ -447,8 +447,9 @@ static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage 
 		*slash = '\0';
 		r = make_dir(ctx, release, dir);
 		if (r >= 0)
-			r = kb_stage_write(stage, i, st[i].data.buf ? st[i].data.buf : "",
-					   st[i].data.len, 0644);
+			r = kb_buf_error(&st[i].data);
+		if (r >= 0)
+			r = kb_stage_write(stage, i, kb_buf_str(&st[i].data), st[i].data.len, 0644);
 		if (r == -ELOOP)
 			return kb_err(r,
 				      "cannot write '/%s': a symbolic link is in the way below "

@@ -189,7 +189,7 @@ static int find_trees(struct kb_kernel *k)
 
 	for (size_t i = 0; r >= 0 && i < k->trees.n; i++)
 		r = add_referenced(k, k->trees.v[i]);
-	return r;
+	return r < 0 ? r : kb_strv_error(&k->trees);
 }
 
 static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
@@ -285,6 +285,9 @@ int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list)
 
 	list->v = NULL;
 	list->n = 0;
+	/* a -k lost would widen the run: no -k means every kernel */
+	if (kb_strv_error(&ctx->kernels) < 0)
+		return kb_err_errno(kb_strv_error(&ctx->kernels), "cannot hold the kernels named");
 	fd = kb_root_openat(&ctx->root, "lib/modules", O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0 && fd != -ENOENT)
 		return kb_err_errno(fd, "cannot read '%s/lib/modules'", ctx->root.path);

@@ -243,7 +243,7 @@ int kb_manifest_write(const struct kb_ctx *ctx, const char *kernel, const struct
 	if (r >= 0)
 		r = kb_mkdirs(&ctx->root, dir, 0755);
 	if (r >= 0)
-		r = kb_atomic_write(&ctx->root, rel, b.buf, b.len, 0644);
+		r = kb_atomic_write_buf(&ctx->root, rel, &b, 0644);
 	kb_buf_release(&b);
 	return r;
 }

@@ -92,7 +92,7 @@ int kb_outputs_seal(struct kb_ctx *ctx, struct kb_task *t)
 		}
 		kb_buf_addf(&record, "%s %s\n", hex, m->path);
 	}
-	r = kb_atomic_write(&ctx->root, rel, kb_buf_str(&record), record.len, 0644);
+	r = kb_atomic_write_buf(&ctx->root, rel, &record, 0644);
 	if (r < 0) {
 		kb_task_fail(t, "cannot record the build's outputs in '/%s': %s", rel,
 			     strerror(-r));

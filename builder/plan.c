@@ -525,6 +525,9 @@ int kb_plan_make(struct kb_ctx *ctx, struct kb_recipe_set *set, struct kb_kernel
 	int ret;
 
 	plan->n = 0;
+	/* an id lost would leave a recipe out, or select every one */
+	if (ids && kb_strv_error(ids) < 0)
+		return kb_err_errno(kb_strv_error(ids), "cannot hold the recipes named");
 	plan->tasks = calloc(cap, sizeof(*plan->tasks));
 	if (!plan->tasks)
 		return -ENOMEM;

@@ -191,13 +191,18 @@ int rp_set_string(struct parse_state *ps, char **field, const char *key, const c
 
 int rp_set_list(struct parse_state *ps, struct kb_strv *list, const char *key, const char *value)
 {
+	int r;
+
 	if (list->n && !ps->continuation)
 		return rp_error(ps,
 				"'%s' is given twice; list every value on one line "
 				"or on indented lines below it",
 				key);
-	if (kb_strv_split(list, value) < 0)
+	r = kb_strv_split(list, value);
+	if (r == -E2BIG)
 		return rp_error(ps, "'%s' has a word longer than 4095 bytes", key);
+	if (r < 0)
+		return rp_error(ps, "out of memory");
 	if (list->n > KB_MAX_LIST_ITEMS)
 		return rp_error(ps, "'%s' lists more than %d values", key, KB_MAX_LIST_ITEMS);
 	return 1;
@@ -468,6 +473,23 @@ static void validate(struct parse_state *ps)
 		rp_error(ps, "'%s' depends on itself", r->name);
 }
 
+int kb_recipe_error(const struct kb_recipe *r)
+{
+	const struct kb_strv *lists[] = { &r->mirrors, &r->arch,    &r->requires_config,
+					  &r->depends, &r->patches, &r->make_args,
+					  &r->make_cmd };
+	int err = kb_buf_error(&r->text);
+
+	for (size_t i = 0; !err && i < ARRAY_SIZE(lists); i++)
+		err = kb_strv_error(lists[i]);
+	for (size_t i = 0; !err && i < r->nr_modules; i++) {
+		err = kb_strv_error(&r->modules[i].options);
+		if (!err)
+			err = kb_strv_error(&r->modules[i].blacklist);
+	}
+	return err;
+}
+
 int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len)
 {
 	struct parse_state ps = { .r = r, .file = file, .pos = text, .end = text + len };
@@ -496,7 +518,10 @@ int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, siz
 		if (!m->path && asprintf(&m->path, "%s.ko", m->name) < 0)
 			return -ENOMEM;
 	}
-	return ps.errors ? -KB_E_INPUT : 0;
+	if (ps.errors)
+		return -KB_E_INPUT;
+	rc = kb_recipe_error(r);
+	return rc < 0 ? kb_err_errno(rc, "%s: cannot hold the recipe", file) : 0;
 }
 
 int kb_recipe_load(struct kb_recipe *r, const char *path)

@@ -116,9 +116,16 @@ void kb_recipe_release(struct kb_recipe *r);
 
 /*
  * Parse recipe @text; @file names it in messages ("file:line: ...").
- * Every problem is reported; returns 0 or -KB_E_INPUT.
+ * Every problem is reported; returns 0 or -KB_E_INPUT, or (reported) the
+ * error kb_recipe_error() finds.
  */
 int kb_recipe_parse(struct kb_recipe *r, const char *file, const char *text, size_t len);
+/*
+ * 0, or the error kept by the first of @r's lists or its text that lost an
+ * append (kb_strv_error(), kb_buf_error()): whoever makes a recipe checks it
+ * once before handing the recipe on.
+ */
+int kb_recipe_error(const struct kb_recipe *r);
 /* Read and parse the host file @path; relative paths in it resolve from its directory. */
 int kb_recipe_load(struct kb_recipe *r, const char *path);
 

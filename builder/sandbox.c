@@ -38,7 +38,17 @@ static int push_root_path(struct kb_ctx *ctx, struct kb_strv *v, const char *rel
 {
 	_cleanup_free_ char *host = kb_root_path(&ctx->root, rel);
 
-	return host ? kb_strv_push(v, host) : -ENOMEM;
+	return host ? kb_strv_push(v, host) : kb_strv_fail(v, -ENOMEM);
+}
+
+/* The first push to @sb's mount lists that failed, or 0. */
+static int sandbox_error(const struct kb_sandbox *sb)
+{
+	int r = kb_strv_error(&sb->hide);
+
+	if (!r)
+		r = kb_strv_error(&sb->ro);
+	return r ? r : kb_strv_error(&sb->rw);
 }
 
 int kb_sandbox_ro(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
@@ -75,8 +85,6 @@ static void learn(struct kb_ctx *ctx)
 
 int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 {
-	int r = 0;
-
 	kb_sandbox_init(sb);
 	if (geteuid() != 0)
 		return 0;
@@ -88,14 +96,14 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 	sb->shared_fs = ctx->sandbox_shared_fs;
 	sb->uid = ctx->build_uid;
 	sb->gid = ctx->build_gid;
-	r |= push_root_path(ctx, &sb->hide, KB_STATE_DIR);
-	r |= push_root_path(ctx, &sb->hide, "var/cache/kbuildd");
-	r |= push_root_path(ctx, &sb->hide, "var/lib/dkms");
+	push_root_path(ctx, &sb->hide, KB_STATE_DIR);
+	push_root_path(ctx, &sb->hide, "var/cache/kbuildd");
+	push_root_path(ctx, &sb->hide, "var/lib/dkms");
 	if (ctx->settings.cache)
-		r |= push_root_path(ctx, &sb->hide, ctx->settings.cache);
+		push_root_path(ctx, &sb->hide, ctx->settings.cache);
 	if (ctx->root.path[0]) /* a root below /tmp stays in view */
-		r |= kb_strv_push(&sb->ro, ctx->root.path);
-	return r < 0 ? -ENOMEM : 0;
+		kb_strv_push(&sb->ro, ctx->root.path);
+	return sandbox_error(sb);
 }
 
 /* Everything below runs in the forked supervisor or the namespace's init. */
@@ -264,6 +272,9 @@ int kb_sandbox_start(struct kb_child *c)
 	int out[2] = { -1, -1 };
 	pid_t parent = getpid(), pid;
 
+	/* a path left out of the lists would be in the build's reach, or out of its view */
+	if (sandbox_error(c->sandbox) < 0)
+		return sandbox_error(c->sandbox);
 	if (c->out_fd >= 0 && pipe2(out, O_CLOEXEC) < 0)
 		return -errno;
 	kb_fault_point("spawn");

@@ -143,8 +143,7 @@ static int snapshot_patches(struct kb_ctx *ctx, const struct kb_recipe *r, const
 		*slash = '/';
 		if (ret >= 0)
 			/* only root reads it again: the build gets it on stdin (build.c) */
-			ret = kb_atomic_write(&ctx->root, dst, data.buf ? data.buf : "", data.len,
-					      0600);
+			ret = kb_atomic_write_buf(&ctx->root, dst, &data, 0600);
 		if (ret >= 0) {
 			char sum[KB_SHA256_HEX], chain[2 * KB_SHA256_HEX + PATH_MAX];
 			int n;
@@ -290,7 +289,7 @@ static int register_one(struct kb_ctx *ctx, struct kb_recipe *r, const char *fil
 	if (ret < 0)
 		goto fail;
 	kb_pathf(rel, sizeof(rel), "%s/recipe", staging);
-	ret = kb_atomic_write(&ctx->root, rel, r->text.buf, r->text.len, 0644);
+	ret = kb_atomic_write_buf(&ctx->root, rel, &r->text, 0644);
 	if (ret >= 0) {
 		char line[KB_SHA256_HEX + 1];
 
@@ -355,6 +354,11 @@ int kb_state_add_many(struct kb_ctx *ctx, char *const *paths, size_t n, struct k
 			kb_strv_push(&fetches[i].urls, r->mirrors.v[m]);
 		memcpy(fetches[i].sha256, r->sha256, sizeof(fetches[i].sha256));
 		fetches[i].what = r->file;
+		if (kb_strv_error(&fetches[i].urls) < 0) {
+			ret = kb_err_errno(kb_strv_error(&fetches[i].urls),
+					   "cannot list where '%s' downloads from", r->file);
+			goto out;
+		}
 	}
 	{
 		size_t nurl = 0;

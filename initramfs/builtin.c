@@ -393,6 +393,19 @@ static void carried_modules(const char *data, size_t len, struct kb_strv *names)
 	archive_read_free(in);
 }
 
+/* The error a module's dependency lists kept (kb_strv_error()), or 0: they must be whole. */
+static int modules_error(const struct kb_initramfs_modules *mods)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < mods->n; i++) {
+		r = kb_strv_error(&mods->v[i].needs);
+		if (!r)
+			r = kb_strv_error(&mods->v[i].need_names);
+	}
+	return r;
+}
+
 int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 {
 	static const struct kb_initramfs_modules none = { 0 };
@@ -409,6 +422,9 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 	int r;
 
 	kb_pathf(rel, sizeof(rel), "boot/initrd.img-%s", req->release);
+	r = modules_error(mods);
+	if (r < 0)
+		return kb_err_errno(r, "cannot list the modules for '/%s'", rel);
 	r = kb_root_read(req->root, rel, old.max, &old);
 	if (r == -ENOENT) {
 		kb_info("%s has no initramfs (/%s): nothing to update", req->release, rel);
@@ -461,7 +477,7 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im.out));
 	archive_write_free(im.out);
 	if (r >= 0 && !req->dry_run)
-		r = kb_atomic_write(req->root, rel, out.buf, out.len, 0644);
+		r = kb_atomic_write_buf(req->root, rel, &out, 0644);
 	if (r < 0 && r != -KB_E_INPUT && r != -KB_E_BUILD)
 		r = kb_err_errno(r, "cannot write '/%s'; the previous initramfs is unchanged", rel);
 out:

@@ -253,7 +253,7 @@ static int write_plan(const struct store *ks, const char *key_rel, const char *c
 	int r = kb_buf_addf(&b, "%s\n%s\n", key_rel, cert_rel);
 
 	if (r >= 0)
-		r = kb_atomic_write(ks->root, ks->plan, b.buf, b.len, 0600);
+		r = kb_atomic_write_buf(ks->root, ks->plan, &b, 0600);
 	kb_buf_release(&b);
 	return r;
 }

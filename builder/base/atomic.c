@@ -254,6 +254,14 @@ int kb_atomic_write(const struct kb_root *root, const char *rel, const void *dat
 	return r < 0 ? r : r2;
 }
 
+int kb_atomic_write_buf(const struct kb_root *root, const char *rel, const struct kb_buf *b,
+			mode_t mode)
+{
+	int r = kb_buf_error(b);
+
+	return r < 0 ? r : kb_atomic_write(root, rel, kb_buf_str(b), b->len, mode);
+}
+
 int kb_remove_leftover(const struct kb_root *root, const char *rel, unsigned *cleaned)
 {
 	struct stat st;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "base/path.h"
+#include "base/strbuf.h"
 
 /*
  * Every temp file kbuildd creates is named KB_TEMP_PREFIX, 12 random hex
@@ -26,6 +27,12 @@ bool kb_atomic_is_temp(const char *name);
  */
 int kb_atomic_write(const struct kb_root *root, const char *rel, const void *data, size_t len,
 		    mode_t mode);
+/*
+ * kb_atomic_write() of @b's contents; but when an append to @b failed,
+ * its kept error (kb_buf_error()) and nothing written: never a file cut short.
+ */
+int kb_atomic_write_buf(const struct kb_root *root, const char *rel, const struct kb_buf *b,
+			mode_t mode);
 
 /*
  * Several files that must change together. kb_stage_add() picks each temp

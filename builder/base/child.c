@@ -92,6 +92,11 @@ int kb_child_start(struct kb_child *c)
 {
 	pid_t pid, parent = getpid();
 
+	/* a lost argument or variable would run something else than was asked */
+	if (kb_strv_error(&c->args) < 0)
+		return kb_strv_error(&c->args);
+	if (kb_strv_error(&c->env) < 0)
+		return kb_strv_error(&c->env);
 	if (!c->args.n)
 		return -EINVAL;
 	if (c->start)

@@ -32,7 +32,10 @@ struct kb_child {
 void kb_child_init(struct kb_child *c);
 void kb_child_release(struct kb_child *c);
 
-/* fork+exec (through c->start when set); 0 or negative errno. */
+/*
+ * fork+exec (through c->start when set); 0 or negative errno: the error
+ * kept by c->args or c->env (kb_strv_error()) when a push to it failed.
+ */
 int kb_child_start(struct kb_child *c);
 /*
  * Wait for the child: returns its exit status (0..255), 128+N when killed
@@ -41,7 +44,7 @@ int kb_child_start(struct kb_child *c);
 int kb_child_wait(struct kb_child *c);
 /* Decode a waitpid() status the same way. */
 int kb_child_status(int wstatus);
-/* start + wait. */
+/* start + wait; a child that could not start is the negative errno. */
 int kb_child_run(struct kb_child *c);
 /* "make -C ... modules" for messages; caller frees. */
 char *kb_child_cmdline(const struct kb_child *c);

@@ -14,6 +14,7 @@ void kb_buf_init(struct kb_buf *b, size_t max)
 	b->len = 0;
 	b->alloc = 0;
 	b->max = max ? max : KB_MAX_STRING;
+	b->err = 0;
 }
 
 void kb_buf_release(struct kb_buf *b)
@@ -22,11 +23,13 @@ void kb_buf_release(struct kb_buf *b)
 	b->buf = NULL;
 	b->len = 0;
 	b->alloc = 0;
+	b->err = 0;
 }
 
 void kb_buf_reset(struct kb_buf *b)
 {
 	b->len = 0;
+	b->err = 0;
 	if (b->buf)
 		b->buf[0] = '\0';
 }
@@ -38,12 +41,30 @@ const char *kb_buf_str(const struct kb_buf *b)
 
 char *kb_buf_detach(struct kb_buf *b)
 {
-	char *s = b->buf ? b->buf : strdup("");
+	char *s;
 
+	if (b->err) {
+		kb_buf_release(b);
+		return NULL;
+	}
+	s = b->buf ? b->buf : strdup("");
 	b->buf = NULL;
 	b->len = 0;
 	b->alloc = 0;
 	return s;
+}
+
+int kb_buf_error(const struct kb_buf *b)
+{
+	return b->err;
+}
+
+/* Keep the first failure; every append after it returns it. */
+static int failed(struct kb_buf *b, int err)
+{
+	if (!b->err)
+		b->err = err;
+	return b->err;
 }
 
 static int grow(struct kb_buf *b, size_t extra)
@@ -51,8 +72,10 @@ static int grow(struct kb_buf *b, size_t extra)
 	size_t want, alloc;
 	char *p;
 
+	if (b->err)
+		return b->err;
 	if (extra > b->max || b->len > b->max - extra)
-		return -E2BIG;
+		return failed(b, -E2BIG);
 	want = b->len + extra + 1;
 	if (want <= b->alloc)
 		return 0;
@@ -61,7 +84,7 @@ static int grow(struct kb_buf *b, size_t extra)
 		alloc = alloc > SIZE_MAX / 2 ? want : alloc * 2;
 	p = realloc(b->buf, alloc);
 	if (!p)
-		return -ENOMEM;
+		return failed(b, -ENOMEM);
 	b->buf = p;
 	b->alloc = alloc;
 	return 0;
@@ -95,11 +118,13 @@ int kb_buf_vaddf(struct kb_buf *b, const char *fmt, va_list ap)
 	va_list cp;
 	int n, r;
 
+	if (b->err)
+		return b->err;
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		return -EINVAL;
+		return failed(b, -EINVAL);
 	r = grow(b, (size_t)n);
 	if (r < 0)
 		return r;
@@ -117,25 +142,4 @@ int kb_buf_addf(struct kb_buf *b, const char *fmt, ...)
 	r = kb_buf_vaddf(b, fmt, ap);
 	va_end(ap);
 	return r;
-}
-
-int kb_buf_add_json(struct kb_buf *b, const char *s)
-{
-	int r = kb_buf_addch(b, '"');
-
-	for (; r >= 0 && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			r = kb_buf_addf(b, "\\%c", c);
-		else if (c == '\n')
-			r = kb_buf_adds(b, "\\n");
-		else if (c == '\t')
-			r = kb_buf_adds(b, "\\t");
-		else if (c < 0x20)
-			r = kb_buf_addf(b, "\\u%04x", c);
-		else
-			r = kb_buf_addch(b, (char)c);
-	}
-	return r < 0 ? r : kb_buf_addch(b, '"');
 }

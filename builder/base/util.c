@@ -13,22 +13,32 @@
 #include "base/log.h"
 #include "base/util.h"
 
+/* Keep the first failure; every push after it returns it. */
+static int strv_failed(struct kb_strv *sv, int err)
+{
+	if (!sv->err)
+		sv->err = err;
+	return sv->err;
+}
+
 int kb_strv_push(struct kb_strv *sv, const char *s)
 {
 	char *copy;
 
+	if (sv->err)
+		return sv->err;
 	if (sv->n + 2 > sv->alloc) {
 		size_t alloc = sv->alloc ? sv->alloc * 2 : 8;
 		char **v = realloc(sv->v, alloc * sizeof(*v));
 
 		if (!v)
-			return -ENOMEM;
+			return strv_failed(sv, -ENOMEM);
 		sv->v = v;
 		sv->alloc = alloc;
 	}
 	copy = strdup(s);
 	if (!copy)
-		return -ENOMEM;
+		return strv_failed(sv, -ENOMEM);
 	sv->v[sv->n++] = copy;
 	sv->v[sv->n] = NULL;
 	return 0;
@@ -40,11 +50,12 @@ int kb_strv_pushf(struct kb_strv *sv, const char *fmt, ...)
 	va_list ap;
 	int r;
 
+	if (sv->err)
+		return sv->err;
 	va_start(ap, fmt);
 	r = kb_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	if (r >= 0)
-		r = kb_strv_push(sv, kb_buf_str(&b));
+	r = r < 0 ? strv_failed(sv, r) : kb_strv_push(sv, kb_buf_str(&b));
 	kb_buf_release(&b);
 	return r;
 }
@@ -59,6 +70,8 @@ int kb_strv_push_all(struct kb_strv *sv, const struct kb_strv *from)
 
 int kb_strv_split(struct kb_strv *sv, const char *s)
 {
+	if (sv->err)
+		return sv->err;
 	while (*s) {
 		const char *end;
 		char word[4096];
@@ -73,7 +86,7 @@ int kb_strv_split(struct kb_strv *sv, const char *s)
 			;
 		len = (size_t)(end - s);
 		if (len >= sizeof(word))
-			return -E2BIG;
+			return strv_failed(sv, -E2BIG);
 		memcpy(word, s, len);
 		word[len] = '\0';
 		r = kb_strv_push(sv, word);
@@ -82,6 +95,16 @@ int kb_strv_split(struct kb_strv *sv, const char *s)
 		s = end;
 	}
 	return 0;
+}
+
+int kb_strv_error(const struct kb_strv *sv)
+{
+	return sv->err;
+}
+
+int kb_strv_fail(struct kb_strv *sv, int err)
+{
+	return strv_failed(sv, err);
 }
 
 bool kb_strv_contains(const struct kb_strv *sv, const char *s)
@@ -100,6 +123,7 @@ void kb_strv_clear(struct kb_strv *sv)
 	sv->v = NULL;
 	sv->n = 0;
 	sv->alloc = 0;
+	sv->err = 0;
 }
 
 char *const *kb_strv_argv(struct kb_strv *sv)

@@ -26,24 +26,37 @@ static inline void kb_freep(void *p)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A NULL-terminated vector of owned strings, usable as argv or envp. */
+/*
+ * A NULL-terminated vector of owned strings, usable as argv or envp. Its
+ * first failed push is kept in @err (git's strvec, curl's dynbuf): later
+ * pushes do nothing and return it, and whoever hands the vector on (a
+ * child's argv, a recipe's fields, a sandbox's mounts) checks
+ * kb_strv_error() once, so an ignored push cannot go unnoticed.
+ */
 struct kb_strv {
 	char **v; /* NULL until the first push */
 	size_t n;
 	size_t alloc;
+	int err; /* 0, or the first failed push's negative errno */
 };
-#define KB_STRV_INIT       \
-	{                  \
-		NULL, 0, 0 \
+#define KB_STRV_INIT          \
+	{                     \
+		NULL, 0, 0, 0 \
 	}
 
+/* Pushes return 0, or -ENOMEM / -E2BIG with @sv unchanged and the error kept. */
 int kb_strv_push(struct kb_strv *sv, const char *s);
 int kb_strv_pushf(struct kb_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append a copy of each string of @from. */
 int kb_strv_push_all(struct kb_strv *sv, const struct kb_strv *from);
-/* Append every whitespace-separated word of @s. */
+/* Append every whitespace-separated word of @s (-E2BIG, kept, for a word past 4 KiB). */
 int kb_strv_split(struct kb_strv *sv, const char *s);
+/* 0, or the error of the first push that failed since the last kb_strv_clear(). */
+int kb_strv_error(const struct kb_strv *sv);
+/* Keep @err (negative) as a failed push: an element that could not be made. Returns the kept error. */
+int kb_strv_fail(struct kb_strv *sv, int err);
 bool kb_strv_contains(const struct kb_strv *sv, const char *s);
+/* Free everything; @sv is empty, without error, and reusable afterwards. */
 void kb_strv_clear(struct kb_strv *sv);
 /* The vector as argv (never NULL: an empty vector gives a list holding NULL). */
 char *const *kb_strv_argv(struct kb_strv *sv);

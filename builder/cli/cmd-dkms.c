@@ -303,7 +303,7 @@ int kb_dkms_translate(int argc, char *const argv[], const struct kb_dkms_host *h
 		r = translate_action(&rq, host, call);
 	else if (r < 0)
 		r = 0; /* --help or --version */
-	if (!r && rq.nomem)
+	if (!r && (rq.nomem || kb_strv_error(&call->argv) || kb_strv_error(&rq.kernels)))
 		r = kb_dkms_fail(call, 1, "out of memory");
 	if (!r && rq.verbose && call->argv.n)
 		verbose_note(call);

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "cli/json.h"
 #include "doctor/doctor.h"
 #include "kernel.h"
 #include "manifest.h"
@@ -26,38 +27,31 @@ static void print_text(const struct kb_diagnosis *d, struct kb_buf *b)
 	}
 }
 
-static void print_json(const struct kb_diagnosis *d, struct kb_buf *b, bool first)
+static void print_json(const struct kb_diagnosis *d, struct kb_json *json)
 {
-	kb_buf_adds(b, first ? "\n {\"module\": " : ",\n {\"module\": ");
-	kb_buf_add_json(b, d->module);
-	kb_buf_adds(b, ", \"kernel\": ");
-	kb_buf_add_json(b, d->kernel->release);
-	kb_buf_adds(b, ", \"path\": ");
-	kb_buf_add_json(b, d->path);
-	kb_buf_addf(b, ", \"running\": %s, \"findings\": [", d->running ? "true" : "false");
+	static const char *const json_levels[] = { "ok", "info", "warning", "failure" };
+	struct json_object *o = kb_json_add_object(json, NULL), *findings;
+
+	kb_json_set_str(json, o, "module", d->module);
+	kb_json_set_str(json, o, "kernel", d->kernel->release);
+	kb_json_set_str(json, o, "path", d->path);
+	kb_json_set_bool(json, o, "running", d->running);
+	findings = kb_json_add_array(json, o, "findings");
 	for (size_t i = 0; i < d->n; i++) {
 		const struct kb_finding *f = &d->findings[i];
-		static const char *const json_levels[] = { "ok", "info", "warning", "failure" };
+		struct json_object *finding = kb_json_add_object(json, findings);
 
-		kb_buf_adds(b, i ? ", {\"check\": " : "{\"check\": ");
-		kb_buf_add_json(b, f->check);
-		kb_buf_adds(b, ", \"level\": ");
-		kb_buf_add_json(b, json_levels[f->level]);
-		kb_buf_adds(b, ", \"message\": ");
-		kb_buf_add_json(b, f->text ? f->text : "");
-		kb_buf_adds(b, ", \"fix\": ");
-		if (f->fix)
-			kb_buf_add_json(b, f->fix);
-		else
-			kb_buf_adds(b, "null");
-		kb_buf_adds(b, "}");
+		kb_json_set_str(json, finding, "check", f->check);
+		kb_json_set_str(json, finding, "level", json_levels[f->level]);
+		kb_json_set_str(json, finding, "message", f->text ? f->text : "");
+		kb_json_set_str(json, finding, "fix", f->fix);
 	}
-	kb_buf_adds(b, "]}");
 }
 
 struct doctor_run {
 	struct kb_ctx *ctx;
 	struct kb_buf out;
+	struct kb_json json;
 	unsigned checked, failed;
 };
 
@@ -69,7 +63,7 @@ static int check_file(struct doctor_run *run, const struct kb_kernel *k, const c
 	if (r < 0)
 		return r;
 	if (run->ctx->json)
-		print_json(&d, &run->out, run->checked == 0);
+		print_json(&d, &run->json);
 	else
 		print_text(&d, &run->out);
 	run->checked++;
@@ -148,7 +142,7 @@ static int run_checks(struct doctor_run *run, struct kb_kernel_list *kernels, in
 
 static int cmd_doctor(struct kb_ctx *ctx, int argc, char **argv)
 {
-	struct doctor_run run = { .ctx = ctx, .out = KB_BUF_INIT };
+	struct doctor_run run = { .ctx = ctx, .out = KB_BUF_INIT, .json = KB_JSON_INIT };
 	struct kb_kernel_list kernels = { 0 };
 	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
 	int r;
@@ -160,17 +154,22 @@ static int cmd_doctor(struct kb_ctx *ctx, int argc, char **argv)
 		r = kb_err(-KB_E_INPUT, "the running kernel is not known here: name one with -k");
 	if (r < 0)
 		goto out;
-	if (ctx->json)
-		kb_buf_adds(&run.out, "[");
 	r = run_checks(&run, &kernels, argc, argv);
-	if (ctx->json)
-		kb_buf_adds(&run.out, run.checked ? "\n]\n" : "]\n");
+	if (ctx->json) {
+		int w = kb_json_write(&run.json, &run.out);
+
+		if (w < 0) {
+			r = w;
+			goto out;
+		}
+	}
 	fputs(kb_buf_str(&run.out), stdout);
 	if (r >= 0 && !run.checked)
 		r = kb_err(-KB_E_INPUT, "nothing to check: no such installed module or file");
 	if (r >= 0 && run.failed)
 		r = -KB_E_BUILD;
 out:
+	kb_json_release(&run.json);
 	kb_buf_release(&run.out);
 	kb_kernel_list_release(&kernels);
 	return r;

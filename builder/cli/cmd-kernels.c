@@ -3,12 +3,14 @@
 
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "cli/json.h"
 #include "kernel.h"
 
 static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 {
 	struct kb_kernel_list list;
 	struct kb_buf b = KB_BUF_INIT;
+	struct kb_json json = KB_JSON_INIT;
 	int r;
 
 	(void)argv;
@@ -17,13 +19,12 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 	r = kb_kernels_discover(ctx, &list);
 	if (r < 0)
 		goto out;
-	if (ctx->json)
-		kb_buf_adds(&b, "[");
-	else
+	if (!ctx->json)
 		kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", "KERNEL", "ARCH", "COMPRESS",
 			    "SIGNING", "STATUS");
 	for (size_t i = 0; i < list.n; i++) {
 		const struct kb_kernel *k = &list.v[i];
+		struct json_object *o;
 
 		if (!ctx->json) {
 			kb_buf_addf(&b, "%-32s %-8s %-8s %-8s %s\n", k->release,
@@ -35,28 +36,23 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 				    k->usable ? "ok" : k->reason);
 			continue;
 		}
-		kb_buf_adds(&b, i ? ",\n {\"release\": " : "\n {\"release\": ");
-		kb_buf_add_json(&b, k->release);
-		kb_buf_addf(&b, ", \"usable\": %s, \"arch\": ", k->usable ? "true" : "false");
-		kb_buf_add_json(&b, k->arch ? k->arch : "");
-		kb_buf_adds(&b, ", \"compression\": ");
-		kb_buf_add_json(&b, kb_compress_name(k->compress));
-		kb_buf_addf(&b, ", \"module_sig\": %s, \"sig_hash\": ",
-			    k->module_sig ? "true" : "false");
-		kb_buf_add_json(&b, k->sig_hash ? k->sig_hash : "");
-		kb_buf_adds(&b, ", \"build\": ");
-		kb_buf_add_json(&b, k->build_dir);
-		kb_buf_adds(&b, ", \"reason\": ");
-		if (k->reason)
-			kb_buf_add_json(&b, k->reason);
-		else
-			kb_buf_adds(&b, "null");
-		kb_buf_adds(&b, "}");
+		o = kb_json_add_object(&json, NULL);
+		kb_json_set_str(&json, o, "release", k->release);
+		kb_json_set_bool(&json, o, "usable", k->usable);
+		kb_json_set_str(&json, o, "arch", k->arch ? k->arch : "");
+		kb_json_set_str(&json, o, "compression", kb_compress_name(k->compress));
+		kb_json_set_bool(&json, o, "module_sig", k->module_sig);
+		kb_json_set_str(&json, o, "sig_hash", k->sig_hash ? k->sig_hash : "");
+		kb_json_set_str(&json, o, "build", k->build_dir);
+		kb_json_set_str(&json, o, "reason", k->reason);
 	}
 	if (ctx->json)
-		kb_buf_adds(&b, list.n ? "\n]\n" : "]\n");
+		r = kb_json_write(&json, &b);
+	if (r < 0)
+		goto out;
 	fputs(kb_buf_str(&b), stdout);
 out:
+	kb_json_release(&json);
 	kb_buf_release(&b);
 	kb_kernel_list_release(&list);
 	return r;

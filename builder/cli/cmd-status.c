@@ -6,6 +6,7 @@
 
 #include "sign-choice.h"
 #include "cli/cmd.h"
+#include "cli/json.h"
 #include "compress.h"
 #include "doctor/doctor.h"
 #include "engine.h"
@@ -152,10 +153,10 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	struct kb_plan plan = { 0 };
 	struct kb_strv ids = KB_STRV_INIT;
 	struct kb_buf b = KB_BUF_INIT;
+	struct kb_json json = KB_JSON_INIT;
 	struct kb_signing signing = { 0 };
 	struct kb_plan_columns w;
 	_cleanup_free_ char *running = kb_doctor_running_release(ctx);
-	size_t shown = 0;
 	int r;
 
 	if (ctx->check) {
@@ -185,14 +186,13 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	if (r < 0)
 		goto out;
 	w = kb_plan_columns(&plan, true);
-	if (ctx->json)
-		kb_buf_adds(&b, "[");
-	else if (plan.n)
+	if (!ctx->json && plan.n)
 		kb_buf_addf(&b, "%-*s %-*s %s\n", w.id, "RECIPE", w.kernel, "KERNEL", "STATE");
 	for (size_t i = 0; i < plan.n; i++) {
 		const struct kb_task *t = &plan.tasks[i];
 		char id[160];
 		struct row row;
+		struct json_object *o;
 
 		if (!t->selected)
 			continue;
@@ -204,26 +204,24 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 				    row.detail);
 			continue;
 		}
-		kb_buf_adds(&b, shown++ ? ",\n {\"name\": " : "\n {\"name\": ");
-		kb_buf_add_json(&b, t->recipe->name);
-		kb_buf_adds(&b, ", \"version\": ");
-		kb_buf_add_json(&b, t->recipe->version);
-		kb_buf_adds(&b, ", \"kernel\": ");
-		kb_buf_add_json(&b, t->kernel->release);
-		kb_buf_adds(&b, ", \"state\": ");
-		kb_buf_add_json(&b, row.state);
-		kb_buf_adds(&b, ", \"detail\": ");
-		kb_buf_add_json(&b, row.detail);
-		kb_buf_adds(&b, "}");
+		o = kb_json_add_object(&json, NULL);
+		kb_json_set_str(&json, o, "name", t->recipe->name);
+		kb_json_set_str(&json, o, "version", t->recipe->version);
+		kb_json_set_str(&json, o, "kernel", t->kernel->release);
+		kb_json_set_str(&json, o, "state", row.state);
+		kb_json_set_str(&json, o, "detail", row.detail);
 	}
 	if (ctx->json)
-		kb_buf_adds(&b, shown ? "\n]\n" : "]\n");
+		r = kb_json_write(&json, &b);
 	else if (!plan.n)
 		kb_buf_adds(&b,
 			    set.n ? "no kernels with headers to show (see 'kbuildd kernels')\n" :
 				    "no recipes registered\n");
+	if (r < 0)
+		goto out;
 	fputs(kb_buf_str(&b), stdout);
 out:
+	kb_json_release(&json);
 	kb_buf_release(&b);
 	kb_strv_clear(&ids);
 	kb_plan_release(&plan);

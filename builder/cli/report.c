@@ -4,39 +4,33 @@
 
 #include "base/log.h"
 #include "base/strbuf.h"
+#include "cli/json.h"
 #include "cli/report.h"
 
-static void render_json(const struct kb_results *res)
+static int render_json(const struct kb_results *res)
 {
+	struct kb_json json = KB_JSON_INIT;
 	struct kb_buf b = KB_BUF_INIT;
+	int r;
 
-	kb_buf_adds(&b, "[");
 	for (size_t i = 0; i < res->n; i++) {
-		const struct kb_result *r = &res->v[i];
+		const struct kb_result *row = &res->v[i];
+		struct json_object *o = kb_json_add_object(&json, NULL);
 
-		kb_buf_adds(&b, i ? ",\n " : "\n ");
-		kb_buf_adds(&b, "{\"name\": ");
-		kb_buf_add_json(&b, r->name);
-		kb_buf_adds(&b, ", \"version\": ");
-		kb_buf_add_json(&b, r->version);
-		kb_buf_adds(&b, ", \"kernel\": ");
-		kb_buf_add_json(&b, r->kernel);
-		kb_buf_adds(&b, ", \"result\": ");
-		kb_buf_add_json(&b, kb_outcome_name(r->outcome));
-		kb_buf_adds(&b, ", \"reason\": ");
-		if (r->reason)
-			kb_buf_add_json(&b, r->reason);
-		else
-			kb_buf_adds(&b, "null");
-		kb_buf_adds(&b, ", \"build_id\": ");
-		kb_buf_add_json(&b, r->build_id);
-		kb_buf_adds(&b, ", \"log\": ");
-		kb_buf_add_json(&b, r->log);
-		kb_buf_adds(&b, "}");
+		kb_json_set_str(&json, o, "name", row->name);
+		kb_json_set_str(&json, o, "version", row->version);
+		kb_json_set_str(&json, o, "kernel", row->kernel);
+		kb_json_set_str(&json, o, "result", kb_outcome_name(row->outcome));
+		kb_json_set_str(&json, o, "reason", row->reason);
+		kb_json_set_str(&json, o, "build_id", row->build_id);
+		kb_json_set_str(&json, o, "log", row->log);
 	}
-	kb_buf_adds(&b, res->n ? "\n]\n" : "]\n");
-	fputs(kb_buf_str(&b), stdout);
+	r = kb_json_write(&json, &b);
+	if (r >= 0)
+		fputs(kb_buf_str(&b), stdout);
+	kb_json_release(&json);
 	kb_buf_release(&b);
+	return r;
 }
 
 /* Sized to the widest entry, as ps does, so a long version does not shift its row. */
@@ -143,9 +137,11 @@ int kb_cli_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode 
 		kb_dkms_exit(ctx, 21); /* a -k kernel is not there at all: no headers either */
 	if (res.v) {		       /* the run got as far as its outcome */
 		tell_missing(ctx, &res);
-		if (ctx->json)
-			render_json(&res);
-		else
+		if (ctx->json) {
+			int e = render_json(&res);
+
+			r = e < 0 && r >= 0 ? e : r;
+		} else
 			render_lines(&res);
 		ctx->dkms_status = kb_cli_dkms_status(&res);
 	}

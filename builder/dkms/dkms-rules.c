@@ -444,6 +444,9 @@ void kb_dkms_tell_ignored(const struct kb_dkms_reading *rd)
 
 int kb_dkms_print_errors(const struct kb_dkms_reading *rd)
 {
+	if (kb_strv_error(&rd->errors))
+		return kb_err_errno(kb_strv_error(&rd->errors), "%s: cannot record its problems",
+				    rd->file);
 	for (size_t i = 0; i < rd->errors.n; i++)
 		kb_err(-KB_E_INPUT, "%s", rd->errors.v[i]);
 	return rd->errors.n ? -KB_E_INPUT : 0;

@@ -308,7 +308,7 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 			 base->version);
 		ret = kb_mkdirs(&ctx->root, rel, 0755);
 		if (ret >= 0)
-			ret = kb_atomic_write(&ctx->root, cache, out.buf, out.len, 0644);
+			ret = kb_atomic_write_buf(&ctx->root, cache, &out, 0644);
 		if (ret < 0)
 			kb_err_errno(ret, "cannot keep the reading of the conf in '/%s'", cache);
 		kb_buf_release(&out);
@@ -371,7 +371,7 @@ static int layout(const struct kb_recipe *base, struct kb_recipe *v)
 	if (kb_strv_pushf(&l->source_links, "dkms/%s/%s/source", base->name, base->version) < 0 ||
 	    kb_strv_pushf(&l->source_links, "source-tree/%s-%s", base->name, base->version) < 0)
 		return -ENOMEM;
-	return 0;
+	return kb_recipe_error(v);
 }
 
 int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
@@ -422,6 +422,10 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 				"PACKAGE_NAME is '%s' for kernel %s, but the "
 				"driver was registered as '%s'",
 				name, k->release, base->name);
+	/* a problem that could not be recorded must not let the conf through */
+	ret = kb_strv_error(&rd.errors);
+	if (ret < 0)
+		goto out;
 	if (rd.errors.n) {
 		struct kb_buf msg = KB_BUF_INIT;
 
@@ -451,7 +455,12 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	kb_buf_add(&v->text, base->text.buf, base->text.len);
 	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd.text);
 	kb_buf_add(&v->text, rd.conf.dump.buf, rd.conf.dump.len);
-	ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
+	/* a text cut short would give a build id that does not cover the build */
+	ret = kb_recipe_error(v);
+	if (ret >= 0)
+		ret = kb_strv_error(&b->strip);
+	if (ret >= 0)
+		ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
 	if (ret < 0)
 		goto out;
 	*out = TAKE_PTR(v);

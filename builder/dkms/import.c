@@ -99,7 +99,7 @@ static int copy_file(struct kb_ctx *ctx, const char *from, const char *to)
 	if (r >= 0)
 		r = kb_mkdirs(&ctx->root, dir, 0755);
 	if (r >= 0)
-		r = kb_atomic_write(&ctx->root, to, data.buf, data.len, 0644);
+		r = kb_atomic_write_buf(&ctx->root, to, &data, 0644);
 	kb_buf_release(&data);
 	return r;
 }
