@@ -7,10 +7,16 @@
 
 /* The only process-wide setting: how chatty messages are. */
 static enum kb_log_level log_level = KB_LOG_NORMAL;
+static void (*log_before)(void);
 
 void kb_log_set_level(enum kb_log_level level)
 {
 	log_level = level;
+}
+
+void kb_log_set_before(void (*before)(void))
+{
+	log_before = before;
 }
 
 enum kb_log_level kb_log_get_level(void)
@@ -44,6 +50,8 @@ vlog(const char *prefix, const char *fmt, va_list ap, int err)
 	char msg[4096];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_before)
+		log_before();
 	if (err)
 		fprintf(stderr, "kbuildd: %s%s: %s\n", prefix, msg, kb_strerror(err));
 	else

@@ -23,6 +23,11 @@ enum kb_log_level {
 
 /* Set once by cli.c before any command runs. */
 void kb_log_set_level(enum kb_log_level level);
+/*
+ * Called before each message is written (NULL: nothing): what else is on
+ * the terminal (a live progress line) makes room for it.
+ */
+void kb_log_set_before(void (*before)(void));
 enum kb_log_level kb_log_get_level(void);
 
 /* Text for a negative errno or a negative enum kb_err. */

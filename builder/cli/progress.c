@@ -131,10 +131,8 @@ static void plain_ended(struct kb_ctx *ctx, const struct kb_plan *plan, const st
 
 static void live_ended(struct kb_ctx *ctx, const struct kb_plan *plan, const struct kb_task *t)
 {
-	if (t->state == KB_TASK_FAILED) {
-		clear_line();
-		show_failure(ctx, t);
-	}
+	if (t->state == KB_TASK_FAILED)
+		show_failure(ctx, t); /* the log clears the line first */
 	draw(ctx, plan);
 }
 
@@ -176,6 +174,9 @@ void kb_cli_events_setup(struct kb_ctx *ctx)
 	bool tty = isatty(STDERR_FILENO) && kb_log_get_level() == KB_LOG_NORMAL && !ctx->hook;
 
 	ctx->events = tty ? &live : &plain;
+	/* a message mid-run takes the live line's place; the next tick draws it again */
+	if (tty)
+		kb_log_set_before(clear_line);
 }
 
 void kb_cli_events_done(void)

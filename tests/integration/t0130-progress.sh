@@ -48,6 +48,15 @@ test_expect_success 'on a terminal, one live line instead of a line per build' '
 	test_grep "2 built" tty.out
 '
 
+test_expect_success 'on a terminal, a failed build'"'"'s error takes the live line'"'"'s place' '
+	kb add "$TOP/examples/broken" >/dev/null &&
+	test_expect_code 1 script -qec "\"$KBUILDD\" --root \"$ROOT\" build broken -k \"$K1\"" tty.out >/dev/null &&
+	# what is left of the line once the terminal applies \r and erase-to-end
+	sed "s/.*\r\x1b\[K//" tty.out >shown &&
+	test_grep "^kbuildd: error: broken/1.0.0 for $K1: build failed" shown &&
+	kb remove broken/1.0.0 --all >/dev/null
+'
+
 test_expect_success 'in a pipe, a line per build started, as before' '
 	kb build --force hello greeter -k "$K1" 2>&1 | cat >out &&
 	test_grep "^kbuildd: building hello/1.0.0 for $K1$" out &&
