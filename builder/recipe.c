@@ -380,7 +380,11 @@ static char *long_line(struct parse_state *ps, const char *start, size_t len, ch
 	str[1] = '\0';
 	if (p < end && (*p == ';' || *p == '#'))
 		return str;
-	if (len > KB_MAX_RECIPE_LINE || !eq || eq - start > num - 8 || memchr(start, '\0', len)) {
+	if (memchr(start, '\0', len)) {
+		rp_error(ps, "line contains a NUL byte");
+		return str;
+	}
+	if (len > KB_MAX_RECIPE_LINE || !eq || eq - start > num - 8) {
 		rp_error(ps, "line is longer than %d bytes; continue long lists on indented lines",
 			 len > KB_MAX_RECIPE_LINE ? KB_MAX_RECIPE_LINE : num - 2);
 		return str;
