@@ -27,6 +27,7 @@ struct kb_settings {
 
 struct kb_signing;
 struct kb_framework;
+struct kb_recipe_reader;
 struct kb_ctx;
 struct kb_task;
 struct kb_plan;
@@ -71,11 +72,13 @@ struct kb_ctx {
 	gid_t build_gid;
 	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
 	struct kb_framework *framework; /* /etc/dkms/framework.conf(.d), read once (framework.h) */
-	bool post_transaction;		/* dkms front end: run DKMS's post_transaction after */
-	bool dkms_codes;		/* exit with DKMS's codes (10, 11, 21, 77) */
-	int dkms_status;		/* that code, set by the engine */
-	int dkms_exit;			/* a DKMS code that wins over any other (kb_dkms_exit) */
-	bool dkms_distro_read;		/* dkms_distro holds the root's os-release ID */
+	/* the readers of recipes whose build another file defines, NULL-ended (recipe.h) */
+	const struct kb_recipe_reader *const *readers;
+	bool post_transaction; /* dkms front end: run DKMS's post_transaction after */
+	bool dkms_codes;       /* exit with DKMS's codes (10, 11, 21, 77) */
+	int dkms_status;       /* that code, set by the engine */
+	int dkms_exit;	       /* a DKMS code that wins over any other (kb_dkms_exit) */
+	bool dkms_distro_read; /* dkms_distro holds the root's os-release ID */
 	char dkms_distro[32];
 };
 

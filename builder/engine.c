@@ -112,7 +112,7 @@ static int fill_results(struct kb_ctx *ctx, const struct kb_plan *plan, struct k
 			.build_id = strdup(t->build_id),
 			.log = kb_root_path(&ctx->root, log),
 			.missing = dup_or_null(t->missing),
-			.dkms_exit = t->dkms_exit,
+			.failure = t->failure,
 			.selected = t->selected,
 		};
 		if (!r->name || !r->version || !r->kernel || !r->build_id || !r->log ||

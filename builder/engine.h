@@ -27,10 +27,10 @@ struct kb_result {
 	enum kb_outcome outcome;
 	char *reason; /* why it failed, was skipped or excluded; NULL if nothing to say */
 	char *build_id;
-	char *log;     /* the build's log, a host path */
-	char *missing; /* a dependency that is not registered, or NULL */
-	int dkms_exit; /* a DKMS status its dkms.conf gave (5: a patch), or 0 */
-	bool selected; /* asked for, not brought in as a dependency or dependent */
+	char *log;		 /* the build's log, a host path */
+	char *missing;		 /* a dependency that is not registered, or NULL */
+	enum kb_failure failure; /* the kind of a failure, beyond a build's */
+	bool selected;		 /* asked for, not brought in as a dependency or dependent */
 };
 
 /* The result table a run returns, one row per (recipe, kernel) in plan order. */

@@ -170,7 +170,7 @@ int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t, const struct
 	}
 	if (!f.path[0])
 		return 0;
-	t->dkms_exit = 6;
+	t->failure = KB_FAIL_NOT_NEWER;
 	return kb_task_fail(t,
 			    "module version %s for %s.ko is not newer than what is already "
 			    "found in kernel %s (%s, in '/%s'); --force installs it anyway",

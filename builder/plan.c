@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 
 #include "base/log.h"
-#include "dkms/dkms.h"
 #include "manifest.h"
 #include "plan.h"
 #include "sign-choice.h"
@@ -294,7 +293,7 @@ static int settle_missing(struct kb_ctx *ctx, struct kb_task *t, struct kb_strv 
 		return 0;
 	t->state = KB_TASK_PENDING;
 	t->action = KB_ACT_ERROR;
-	t->dkms_exit = 13;
+	t->failure = KB_FAIL_MISSING_DEP;
 	return 0;
 }
 
@@ -366,11 +365,17 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 		return set_reason(t, KB_ACT_NO_HEADERS, strdup(t->kernel->reason));
 	}
 	if (r->dkms && !t->view) {
-		ret = kb_dkms_view(ctx, r, t->kernel, &t->view, &why, &t->dkms_exit);
+		const struct kb_recipe_reader *rd = kb_recipe_reader(ctx, r);
+
+		ret = rd && rd->view ? rd->view(ctx, r, t->kernel, &t->view, &why, &t->failure) :
+				       -KB_E_INPUT;
 		if (ret == -ENOMEM)
 			return ret;
 		if (ret < 0) {
 			t->visit = 2;
+			if (!rd)
+				why = strdup(
+					"[build] dkms: this front end has no dkms.conf reader");
 			return set_reason(t, KB_ACT_ERROR, why ? why : strdup("bad dkms.conf"));
 		}
 		t->recipe = r = t->view;

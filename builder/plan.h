@@ -39,7 +39,7 @@ struct kb_task {
 	char build_id[KB_SHA256_HEX];
 	char outputs_id[KB_SHA256_HEX]; /* sha256 of its kept build's outputs; "" until built */
 	char *missing;			/* owned: dependencies not registered, space-separated */
-	int dkms_exit;			/* DKMS's exit status for its failure; 0: the usual one */
+	enum kb_failure failure;	/* what kind of failure it was, beyond a build's */
 	struct kb_task **deps;
 	size_t nr_deps;
 	bool install;	 /* install after building */

@@ -14,8 +14,8 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "ctx.h"
 #include "recipe.h"
-#include "dkms/dkms.h"
 #include "recipe-parse.h"
 
 static const char *const recipe_keys[] = { "name", "version", "description", NULL };
@@ -48,7 +48,8 @@ void kb_recipe_release(struct kb_recipe *r)
 	kb_strv_clear(&r->make_args);
 	kb_strv_clear(&r->make_cmd);
 	free(r->dkms);
-	kb_dkms_build_free(r->dkms_build);
+	if (r->reader && r->reader->release)
+		r->reader->release(r->reader_data);
 	for (size_t i = 0; i < r->nr_modules; i++) {
 		free(r->modules[i].name);
 		free(r->modules[i].path);
@@ -60,6 +61,7 @@ void kb_recipe_release(struct kb_recipe *r)
 	free(r->excluded);
 	free(r->layout.tree);
 	kb_strv_clear(&r->layout.source_links);
+	free(r->layout.patches);
 	kb_strv_clear(&r->command.argv);
 	kb_strv_clear(&r->command.env);
 	free(r->command.shown);
@@ -127,10 +129,22 @@ static bool relative_path_ok(const char *p, bool strict)
 	return !strict || s[-1] != '/';
 }
 
+const struct kb_recipe_reader *kb_recipe_reader(const struct kb_ctx *ctx, const struct kb_recipe *r)
+{
+	if (r->reader)
+		return r->reader;
+	for (size_t i = 0; r->dkms && ctx->readers && ctx->readers[i]; i++)
+		if (!strcmp(ctx->readers[i]->key, "dkms"))
+			return ctx->readers[i];
+	return NULL;
+}
+
 int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
 		   const char *kernel)
 {
-	return r->run_step ? r->run_step(ctx, r, step, kernel) : 0;
+	const struct kb_recipe_reader *rd = kb_recipe_reader(ctx, r);
+
+	return rd && rd->run_step ? rd->run_step(ctx, r, step, kernel) : 0;
 }
 
 bool kb_dest_valid(const char *dest)

@@ -8,7 +8,9 @@
 #include "base/util.h"
 #include "version.h"
 
-struct kb_dkms_build;
+struct kb_ctx;
+struct kb_kernel;
+struct kb_recipe;
 
 struct kb_module_spec {
 	char *name; /* module name, from [module NAME] */
@@ -35,6 +37,7 @@ struct kb_build_layout {
 	 */
 	char *tree;
 	struct kb_strv source_links; /* each made a link to the registered source */
+	char *patches; /* where its patches are, below the state dir; NULL: patches/ */
 };
 
 /*
@@ -50,12 +53,47 @@ struct kb_build_command {
 	bool strips_debug;  /* it strips every module of its debug info */
 };
 
-struct kb_ctx;
-
-/* The steps around an install a recipe's reader may run (a dkms.conf's scripts). */
+/* The steps around a recipe's life a reader may run (a dkms.conf's scripts). */
 enum kb_recipe_step {
-	KB_STEP_PRE_INSTALL, /* its failure refuses the install, unless --force */
-	KB_STEP_POST_INSTALL,
+	KB_STEP_POST_ADD,     /* after it is registered; a failure is only reported */
+	KB_STEP_PRE_INSTALL,  /* its failure refuses the install, unless --force */
+	KB_STEP_POST_INSTALL, /* a failure is reported, the install stands */
+	KB_STEP_POST_REMOVE,  /* after it went from a kernel, or was unregistered (kernel NULL) */
+};
+
+/*
+ * Why a task failed when it is more than a failed build: what a front end
+ * tells apart (the dkms front end's exit status, cli/report.c).
+ */
+enum kb_failure {
+	KB_FAIL_BUILD = 0,   /* the build or install failed, or anything else */
+	KB_FAIL_RECIPE,	     /* the recipe is bad for this kernel */
+	KB_FAIL_PATCH,	     /* one of its patches is bad */
+	KB_FAIL_MISSING_DEP, /* a dependency is not registered */
+	KB_FAIL_NOT_NEWER,   /* a module is not newer than the one it would replace */
+};
+
+/*
+ * What reads a recipe whose build another file defines ([build] dkms: a
+ * dkms.conf): the engine knows the reader only by these functions, and the
+ * front end hands the readers it has in ctx->readers.
+ */
+struct kb_recipe_reader {
+	const char *key;  /* the [build] key naming the file: "dkms" */
+	const char *file; /* the file's usual name in a source tree: "dkms.conf" */
+	/* `add` of @file (a host path): a recipe whose build is that file. 0 or -KB_E_INPUT. */
+	int (*load)(struct kb_ctx *ctx, const char *file, struct kb_recipe *r);
+	/*
+	 * The recipe registered @base becomes on kernel @k, in *@view (the
+	 * caller's, kb_recipe_free()). Bad input: -KB_E_INPUT, the messages in
+	 * *@why (the caller's to free) and the kind in *@kind.
+	 */
+	int (*view)(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
+		    struct kb_recipe **view, char **why, enum kb_failure *kind);
+	/* Run @step for @kernel: 0 when there is none or it held, -KB_E_BUILD when it failed. */
+	int (*run_step)(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+			const char *kernel);
+	void (*release)(void *data); /* frees a view's reader_data */
 };
 
 struct kb_recipe {
@@ -84,7 +122,10 @@ struct kb_recipe {
 	struct kb_strv make_args;
 	struct kb_strv make_cmd; /* empty: the default kbuild command */
 	char *dkms;		 /* [build] dkms: the source's dkms.conf defines the build */
-	bool autoinstall;	 /* [build] autoinstall: rebuild --all builds it for every kernel */
+	/* a per-kernel view's reader, and what it keeps; NULL otherwise */
+	const struct kb_recipe_reader *reader;
+	void *reader_data;
+	bool autoinstall; /* [build] autoinstall: rebuild --all builds it for every kernel */
 	struct kb_module_spec *modules;
 	size_t nr_modules;
 	/*
@@ -95,16 +136,7 @@ struct kb_recipe {
 	char *excluded;
 	struct kb_build_layout layout;	 /* filled by the reader; all empty: src/ alone */
 	struct kb_build_command command; /* filled by the reader, per kernel */
-	/*
-	 * Run @step for @kernel, as the reader that filled the recipe knows how
-	 * (kb_recipe_step()); NULL when it has no steps.
-	 */
-	int (*run_step)(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
-			const char *kernel);
-	struct kb_buf text; /* the file as read, hashed into build ids */
-
-	/* A dkms.conf recipe's view for one kernel (dkms.c); NULL otherwise. */
-	struct kb_dkms_build *dkms_build;
+	struct kb_buf text;		 /* the file as read, hashed into build ids */
 
 	/* Set by state.c for registered recipes. */
 	char *state_dir; /* var/lib/kbuildd/recipes/NAME/VERSION */
@@ -129,6 +161,13 @@ int kb_recipe_error(const struct kb_recipe *r);
 /* Read and parse the host file @path; relative paths in it resolve from its directory. */
 int kb_recipe_load(struct kb_recipe *r, const char *path);
 
+/*
+ * The reader of @r's build file: a view's own, else the one of @ctx's
+ * readers that knows its key; NULL for a recipe that defines its own build
+ * (or when this front end has no reader for it).
+ */
+const struct kb_recipe_reader *kb_recipe_reader(const struct kb_ctx *ctx,
+						const struct kb_recipe *r);
 /* @r's @step for @kernel: 0 when it has none or it held, -KB_E_BUILD when it failed. */
 int kb_recipe_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
 		   const char *kernel);

@@ -6,6 +6,7 @@
 #include "signing/keystore.h"
 
 #define KB_STATE_DIR "var/lib/kbuildd"
+#define KB_RECIPES_DIR KB_STATE_DIR "/recipes"
 /* kbuildd's own key pair, inside the root (the key store's, in the state directory). */
 #define KB_OWN_KEY KB_STATE_DIR "/" KB_OWN_KEY_IN_STATE
 #define KB_OWN_CERT KB_STATE_DIR "/" KB_OWN_CERT_IN_STATE

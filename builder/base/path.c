@@ -1,6 +1,7 @@
 /* The root prefix and tree operations inside it. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -93,6 +94,20 @@ char *kb_root_path(const struct kb_root *root, const char *rel)
 		return NULL;
 	}
 	return kb_buf_detach(&b);
+}
+
+char *kb_root_pathf(const struct kb_root *root, const char *fmt, ...)
+{
+	char rel[PATH_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return NULL;
+	return kb_root_path(root, rel);
 }
 
 bool kb_root_exists(const struct kb_root *root, const char *rel)

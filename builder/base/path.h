@@ -48,6 +48,9 @@ int kb_root_list(const struct kb_root *root, const char *rel, struct kb_strv *na
 
 /* Host path of @rel for a child process; caller frees. */
 char *kb_root_path(const struct kb_root *root, const char *rel);
+/* kb_root_path() of a printf-formatted @fmt; NULL when it does not fit PATH_MAX. */
+char *kb_root_pathf(const struct kb_root *root, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* mkdir -p @rel inside the root; 0 or negative errno. */
 int kb_mkdirs(const struct kb_root *root, const char *rel, mode_t mode);

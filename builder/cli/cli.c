@@ -11,6 +11,7 @@
 #include "cli/cmd.h"
 #include "cli/report.h"
 #include "cli/cmd-dkms.h"
+#include "dkms/dkms.h"
 #include "dkms/framework.h"
 #include "base/limits.h"
 #include "kernel.h"
@@ -26,6 +27,9 @@ static const struct kb_cmd *const commands[] = {
 	&kb_cmd_status,	 &kb_cmd_rebuild, &kb_cmd_log,	       &kb_cmd_sign,	&kb_cmd_verify,
 	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms,
 };
+
+/* The readers of recipes whose build another file defines. */
+static const struct kb_recipe_reader *const readers[] = { &kb_dkms_reader, NULL };
 
 enum {
 	OPT_ROOT = 256,
@@ -413,7 +417,12 @@ static void command_line(int argc, char **argv, struct kb_buf *b)
 
 int main(int argc, char **argv)
 {
-	struct kb_ctx ctx = { .lock_fd = -1, .wait_seconds = 600, .root = { -1, NULL } };
+	struct kb_ctx ctx = {
+		.lock_fd = -1,
+		.wait_seconds = 600,
+		.root = { -1, NULL },
+		.readers = readers,
+	};
 	struct kb_buf cmdline = KB_BUF_INIT_MAX(4096);
 	struct kb_dkms_call dkms = KB_DKMS_CALL_INIT;
 	int verbosity = KB_LOG_NORMAL, r;

@@ -182,7 +182,7 @@ static int cmd_dkms_status(struct kb_ctx *ctx, int argc, char **argv)
 		if (!shown)
 			kb_buf_addf(&b, "%s/%s: added\n", rc->name, rc->version);
 	}
-	fputs(kb_buf_str(&b), stdout);
+	r = kb_cli_print(&b, "the status");
 out:
 	kb_buf_release(&b);
 	kb_kernel_list_release(&kernels);

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "cli/report.h"
 #include "cli/json.h"
 #include "doctor/doctor.h"
 #include "kernel.h"
@@ -163,7 +164,11 @@ static int cmd_doctor(struct kb_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	fputs(kb_buf_str(&run.out), stdout);
+	{
+		int w = kb_cli_print(&run.out, "the findings");
+
+		r = r >= 0 ? w : r;
+	}
 	if (r >= 0 && !run.checked)
 		r = kb_err(-KB_E_INPUT, "nothing to check: no such installed module or file");
 	if (r >= 0 && run.failed)

@@ -3,6 +3,7 @@
 
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "cli/report.h"
 #include "cli/json.h"
 #include "kernel.h"
 
@@ -50,7 +51,7 @@ static int cmd_kernels(struct kb_ctx *ctx, int argc, char **argv)
 		r = kb_json_write(&json, &b);
 	if (r < 0)
 		goto out;
-	fputs(kb_buf_str(&b), stdout);
+	r = kb_cli_print(&b, "the kernels");
 out:
 	kb_json_release(&json);
 	kb_buf_release(&b);

@@ -9,7 +9,6 @@
 #include "base/log.h"
 #include "cli/cmd.h"
 #include "depmod.h"
-#include "dkms/dkms.h"
 #include "engine.h"
 #include "install.h"
 #include "kernel.h"
@@ -86,7 +85,7 @@ static int remove_for_kernel(struct kb_ctx *ctx, const struct kb_recipe *r,
 	}
 	/* DKMS runs it for each kernel it uninstalled from; its failure changes nothing */
 	if (ours && !ctx->dry_run)
-		kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, k->release);
+		kb_recipe_step(ctx, r, KB_STEP_POST_REMOVE, k->release);
 	if (!ctx->dry_run && how != KB_REMOVE_UNINSTALL)
 		ret = drop_builds(ctx, r, k->release);
 	if (ours && ret >= 0 && kb_log_get_level() >= KB_LOG_NORMAL)
@@ -103,7 +102,7 @@ static void keep_first(int *ret, int r)
 		*ret = r;
 }
 
-/* DKMS's POST_REMOVE of the recipe whose files @m listed, after they went from @kernel. */
+/* The POST_REMOVE step (DKMS's script) of the recipe whose files @m listed, after they went from @kernel. */
 static void post_remove(struct kb_ctx *ctx, const struct kb_recipe_set *set,
 			const struct kb_manifest *m, const char *kernel)
 {
@@ -115,7 +114,7 @@ static void post_remove(struct kb_ctx *ctx, const struct kb_recipe_set *set,
 		return;
 	r = kb_recipe_set_find(set, id);
 	if (r)
-		kb_dkms_run_script(ctx, r, KB_DKMS_POST_REMOVE, kernel);
+		kb_recipe_step(ctx, r, KB_STEP_POST_REMOVE, kernel);
 }
 
 /*

@@ -6,6 +6,7 @@
 
 #include "sign-choice.h"
 #include "cli/cmd.h"
+#include "cli/report.h"
 #include "cli/json.h"
 #include "compress.h"
 #include "doctor/doctor.h"
@@ -219,7 +220,7 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 				    "no recipes registered\n");
 	if (r < 0)
 		goto out;
-	fputs(kb_buf_str(&b), stdout);
+	r = kb_cli_print(&b, "the status");
 out:
 	kb_json_release(&json);
 	kb_buf_release(&b);

@@ -1,4 +1,5 @@
 /* Rendering the engine's result table: lines and a summary, JSON, DKMS's words and status. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ static int render_json(const struct kb_results *res)
 	}
 	r = kb_json_write(&json, &b);
 	if (r >= 0)
-		fputs(kb_buf_str(&b), stdout);
+		r = kb_cli_print(&b, "the results");
 	kb_json_release(&json);
 	kb_buf_release(&b);
 	return r;
@@ -98,6 +99,35 @@ static void tell_missing(const struct kb_ctx *ctx, const struct kb_results *res)
 	}
 }
 
+/* DKMS's exit status for a failure of this kind. */
+static int dkms_code(enum kb_failure kind)
+{
+	switch (kind) {
+	case KB_FAIL_RECIPE:
+		return 8; /* "Bad conf file" */
+	case KB_FAIL_PATCH:
+		return 5;
+	case KB_FAIL_MISSING_DEP:
+		return 13;
+	case KB_FAIL_NOT_NEWER:
+		return 6;
+	case KB_FAIL_BUILD:
+		break;
+	}
+	return 10;
+}
+
+int kb_cli_print(const struct kb_buf *b, const char *what)
+{
+	int r = kb_buf_error(b);
+
+	if (r < 0)
+		return kb_err_errno(r, "cannot show %s", what);
+	if (b->len && fwrite(b->buf, 1, b->len, stdout) != b->len)
+		return kb_err_errno(-EIO, "cannot write %s", what);
+	return 0;
+}
+
 int kb_cli_dkms_status(const struct kb_results *res)
 {
 	bool attempted = false, excluded = false, no_headers = false;
@@ -109,7 +139,7 @@ int kb_cli_dkms_status(const struct kb_results *res)
 		if (!r->selected)
 			continue;
 		if (kb_result_failed(r) && !failed)
-			failed = r->dkms_exit ? r->dkms_exit : 10;
+			failed = dkms_code(r->failure);
 		else if (r->outcome == KB_OUT_EXCLUDED)
 			excluded = true;
 		else if (r->outcome == KB_OUT_NO_HEADERS)

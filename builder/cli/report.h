@@ -9,6 +9,13 @@
  * registered named in DKMS's words for its front end; DKMS's exit status
  * in ctx->dkms_status. Returns kb_engine_run()'s status.
  */
+/*
+ * Write listing @b (a table, JSON) to stdout whole, or nothing when it lost
+ * an append (kb_buf_error()): a listing cut short is never shown as if
+ * complete. @what names it in the error. 0 or the reported error.
+ */
+int kb_cli_print(const struct kb_buf *b, const char *what);
+
 int kb_cli_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode);
 
 /*

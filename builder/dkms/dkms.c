@@ -29,10 +29,6 @@
 #include "sandbox.h"
 #include "state.h"
 
-static const char *const script_names[KB_DKMS_NR_SCRIPTS] = {
-	"PRE_BUILD", "POST_BUILD", "PRE_INSTALL", "POST_INSTALL", "POST_ADD", "POST_REMOVE",
-};
-
 void kb_dkms_build_free(struct kb_dkms_build *b)
 {
 	if (!b)
@@ -110,22 +106,6 @@ const char *kb_dkms_dest(struct kb_ctx *ctx, const char *written)
 	return written;
 }
 
-static char *root_host(struct kb_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static char *root_host(struct kb_ctx *ctx, const char *fmt, ...)
-{
-	char rel[PATH_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(rel))
-		return NULL;
-	return kb_root_path(&ctx->root, rel);
-}
-
 /* The recipe text `add` registers for a DKMS tree. */
 static int synthesize(const struct kb_dkms_reading *rd, const char *dir, const char *conf_name,
 		      struct kb_buf *out)
@@ -184,9 +164,9 @@ int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r)
 	}
 	uname(&u);
 	/* DKMS reads the conf at add time for the running kernel */
-	ksrc = root_host(ctx, "lib/modules/%s/build", u.release);
-	tree = root_host(ctx, "%s/dkms", KB_STATE_DIR);
-	itree = root_host(ctx, "lib/modules");
+	ksrc = kb_root_pathf(&ctx->root, "lib/modules/%s/build", u.release);
+	tree = kb_root_pathf(&ctx->root, "%s/dkms", KB_STATE_DIR);
+	itree = kb_root_pathf(&ctx->root, "lib/modules");
 	env = (struct kb_dkms_env){
 		.kernelver = u.release,
 		.arch = u.machine,
@@ -261,11 +241,12 @@ static int evaluate(struct kb_ctx *ctx, const struct kb_recipe *base, const stru
 	int ret;
 
 	/* the per-kernel build dir while it builds (build.c) */
-	b->dkms_tree = root_host(ctx, "%s/builds/%s/%s/" KB_STAGING_NEW "%s/dkms", KB_STATE_DIR,
-				 base->name, base->version, k->release);
-	b->source_tree = root_host(ctx, "%s/builds/%s/%s/" KB_STAGING_NEW "%s/source-tree",
-				   KB_STATE_DIR, base->name, base->version, k->release);
-	itree = root_host(ctx, "lib/modules");
+	b->dkms_tree = kb_root_pathf(&ctx->root, "%s/builds/%s/%s/" KB_STAGING_NEW "%s/dkms",
+				     KB_STATE_DIR, base->name, base->version, k->release);
+	b->source_tree = kb_root_pathf(&ctx->root,
+				       "%s/builds/%s/%s/" KB_STAGING_NEW "%s/source-tree",
+				       KB_STATE_DIR, base->name, base->version, k->release);
+	itree = kb_root_pathf(&ctx->root, "lib/modules");
 	if (!conf || !b->dkms_tree || !b->source_tree || !itree ||
 	    asprintf(&kconfig, "%s/.config", k->build_dir) < 0)
 		return -ENOMEM;
@@ -343,22 +324,13 @@ static int copy_base(const struct kb_recipe *base, struct kb_recipe *v)
 	return 0;
 }
 
-/* PRE_INSTALL and POST_INSTALL, for the engine's install of a view. */
-static int run_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
-		    const char *kernel)
-{
-	return kb_dkms_run_script(ctx, r,
-				  step == KB_STEP_PRE_INSTALL ? KB_DKMS_PRE_INSTALL :
-								KB_DKMS_POST_INSTALL,
-				  kernel);
-}
-
 /*
  * The tree a conf expects, below the build's staging directory, whose
  * dkms/ and source-tree/ are the $dkms_tree and $source_tree it was
  * evaluated with: it builds in $dkms_tree/N/V/build (confs run find on it,
  * which does not descend a symlink), beside $dkms_tree/N/V/source and
- * $source_tree/N-V, the pristine source.
+ * $source_tree/N-V, the pristine source. Its PATCH[] files are the
+ * source's patches/.
  */
 static int layout(const struct kb_recipe *base, struct kb_recipe *v)
 {
@@ -368,14 +340,99 @@ static int layout(const struct kb_recipe *base, struct kb_recipe *v)
 		l->tree = NULL;
 		return -ENOMEM;
 	}
-	if (kb_strv_pushf(&l->source_links, "dkms/%s/%s/source", base->name, base->version) < 0 ||
-	    kb_strv_pushf(&l->source_links, "source-tree/%s-%s", base->name, base->version) < 0)
+	l->patches = strdup("source/patches");
+	if (!l->patches)
 		return -ENOMEM;
+	kb_strv_pushf(&l->source_links, "dkms/%s/%s/source", base->name, base->version);
+	kb_strv_pushf(&l->source_links, "source-tree/%s-%s", base->name, base->version);
 	return kb_recipe_error(v);
 }
 
-int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
-		 struct kb_recipe **out, char **why, int *dkms_code)
+/* The registered conf @rel into @text; on failure the message in *@why. */
+static int read_conf(struct kb_ctx *ctx, const char *rel, const char *shown, struct kb_buf *text,
+		     char **why)
+{
+	int ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, text);
+
+	if (ret >= 0)
+		return 0;
+	if (asprintf(why, "cannot read '%s': %s", shown,
+		     ret == -KB_E_INPUT ? "not a regular file" : kb_strerror(ret)) < 0)
+		*why = NULL;
+	return -KB_E_INPUT;
+}
+
+/* Every problem DKMS's read_conf finds, in *@why (-KB_E_INPUT), or 0. */
+static int check_reading(struct kb_ctx *ctx, struct kb_dkms_reading *rd,
+			 const struct kb_recipe *base, const struct kb_kernel *k,
+			 struct kb_recipe *v, struct kb_dkms_build *b, char **why,
+			 enum kb_failure *kind)
+{
+	const char *name;
+	struct kb_buf msg = KB_BUF_INIT;
+	int ret;
+
+	kb_dkms_check_common(rd);
+	kb_dkms_check_modules(ctx, rd, v, b);
+	kb_dkms_select_patches(ctx, rd, base, k, &v->patches);
+	name = kb_dkms_value(rd, "PACKAGE_NAME", 0);
+	if (name && strcmp(name, base->name))
+		kb_dkms_problem(rd, "PACKAGE_NAME", 0,
+				"PACKAGE_NAME is '%s' for kernel %s, but the "
+				"driver was registered as '%s'",
+				name, k->release, base->name);
+	/* a problem that could not be recorded must not let the conf through */
+	ret = kb_strv_error(&rd->errors);
+	if (ret < 0 || !rd->errors.n)
+		return ret;
+	for (size_t i = 0; i < rd->errors.n; i++)
+		kb_buf_addf(&msg, "%s%s", i ? "; " : "", rd->errors.v[i]);
+	*why = kb_buf_detach(&msg);
+	*kind = rd->dkms_code == 5 ? KB_FAIL_PATCH : KB_FAIL_RECIPE;
+	return -KB_E_INPUT;
+}
+
+/* What a good reading adds to view @v: dependencies, scripts, exclusion, build. */
+static int fill_view(struct kb_ctx *ctx, struct kb_dkms_reading *rd, const struct kb_recipe *base,
+		     const struct kb_kernel *k, struct kb_recipe *v, struct kb_dkms_build *b)
+{
+	int ret;
+
+	for (unsigned long i = 0; i < kb_dkms_count(&rd->conf, "BUILD_DEPENDS"); i++) {
+		const char *d = kb_dkms_value(rd, "BUILD_DEPENDS", i);
+
+		if (d && !kb_strv_contains(&v->depends, d))
+			kb_strv_push(&v->depends, d);
+	}
+	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
+		if (kb_dkms_value(rd, kb_dkms_script_names[i], 0))
+			b->scripts[i] = strdup(kb_dkms_value(rd, kb_dkms_script_names[i], 0));
+	v->excluded = kb_dkms_exclusion(rd, k);
+	ret = layout(base, v);
+	if (ret < 0)
+		return ret;
+	b->make = kb_dkms_make_command(rd, k, b->dkms_tree);
+	/* the build id sees the recipe, the conf and what it evaluated to */
+	kb_buf_add(&v->text, base->text.buf, base->text.len);
+	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd->text);
+	kb_buf_add(&v->text, rd->conf.dump.buf, rd->conf.dump.len);
+	/* a text cut short would give a build id that does not cover the build */
+	ret = kb_recipe_error(v);
+	if (ret >= 0)
+		ret = kb_strv_error(&b->strip);
+	if (ret >= 0)
+		ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
+	return ret;
+}
+
+static void release_build(void *data)
+{
+	kb_dkms_build_free(data);
+}
+
+/* The reader's view: the conf evaluated for kernel @k (dkms.h). */
+static int view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
+		struct kb_recipe **out, char **why, enum kb_failure *kind)
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(KB_MAX_RECIPE_SIZE);
 	struct kb_recipe *v = calloc(1, sizeof(*v));
@@ -383,7 +440,6 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	char rel[PATH_MAX];
 	_cleanup_free_ char *shown = NULL;
 	struct kb_dkms_reading rd;
-	const char *name;
 	int ret;
 
 	*out = NULL;
@@ -395,75 +451,26 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
 	}
 	kb_recipe_init(v);
 	kb_buf_init(&v->text, KB_MAX_RECIPE_SIZE + (8 << 20)); /* + the evaluation */
-	v->dkms_build = b;
+	v->reader = &kb_dkms_reader;
+	v->reader_data = b;
 	kb_pathf(rel, sizeof(rel), "%s/source/%s", base->state_dir, base->dkms);
 	shown = kb_root_path(&ctx->root, rel);
 	kb_dkms_reading_init(&rd, shown ? shown : rel, "");
-	ret = kb_root_read(&ctx->root, rel, KB_MAX_RECIPE_SIZE, &text);
+	ret = read_conf(ctx, rel, rd.file, &text, why);
 	if (ret < 0) {
-		if (asprintf(why, "cannot read '%s': %s", rd.file,
-			     ret == -KB_E_INPUT ? "not a regular file" : kb_strerror(ret)) < 0)
-			*why = NULL;
-		ret = -KB_E_INPUT;
+		*kind = KB_FAIL_RECIPE;
 		goto out;
 	}
 	rd.text = kb_buf_str(&text);
 	ret = copy_base(base, v);
 	if (ret >= 0)
 		ret = evaluate(ctx, base, k, rel, &rd, b);
-	if (ret < 0)
-		goto out;
-	kb_dkms_check_common(&rd);
-	kb_dkms_check_modules(ctx, &rd, v, b);
-	kb_dkms_select_patches(ctx, &rd, base, k, &v->patches);
-	name = kb_dkms_value(&rd, "PACKAGE_NAME", 0);
-	if (name && strcmp(name, base->name))
-		kb_dkms_problem(&rd, "PACKAGE_NAME", 0,
-				"PACKAGE_NAME is '%s' for kernel %s, but the "
-				"driver was registered as '%s'",
-				name, k->release, base->name);
-	/* a problem that could not be recorded must not let the conf through */
-	ret = kb_strv_error(&rd.errors);
-	if (ret < 0)
-		goto out;
-	if (rd.errors.n) {
-		struct kb_buf msg = KB_BUF_INIT;
-
-		for (size_t i = 0; i < rd.errors.n; i++)
-			kb_buf_addf(&msg, "%s%s", i ? "; " : "", rd.errors.v[i]);
-		*why = kb_buf_detach(&msg);
-		*dkms_code = rd.dkms_code;
-		ret = -KB_E_INPUT;
-		goto out;
-	}
-	for (unsigned long i = 0; i < kb_dkms_count(&rd.conf, "BUILD_DEPENDS"); i++) {
-		const char *d = kb_dkms_value(&rd, "BUILD_DEPENDS", i);
-
-		if (d && !kb_strv_contains(&v->depends, d))
-			kb_strv_push(&v->depends, d);
-	}
-	for (int i = 0; i < KB_DKMS_NR_SCRIPTS; i++)
-		if (kb_dkms_value(&rd, script_names[i], 0))
-			b->scripts[i] = strdup(kb_dkms_value(&rd, script_names[i], 0));
-	v->excluded = kb_dkms_exclusion(&rd, k);
-	v->run_step = run_step;
-	ret = layout(base, v);
-	if (ret < 0)
-		goto out;
-	b->make = kb_dkms_make_command(&rd, k, b->dkms_tree);
-	/* the build id sees the recipe, the conf and what it evaluated to */
-	kb_buf_add(&v->text, base->text.buf, base->text.len);
-	kb_buf_addf(&v->text, "\n[dkms.conf]\n%s\n[evaluated]\n", rd.text);
-	kb_buf_add(&v->text, rd.conf.dump.buf, rd.conf.dump.len);
-	/* a text cut short would give a build id that does not cover the build */
-	ret = kb_recipe_error(v);
 	if (ret >= 0)
-		ret = kb_strv_error(&b->strip);
+		ret = check_reading(ctx, &rd, base, k, v, b, why, kind);
 	if (ret >= 0)
-		ret = b->make ? kb_dkms_build_command(ctx, k, b, v) : -ENOMEM;
-	if (ret < 0)
-		goto out;
-	*out = TAKE_PTR(v);
+		ret = fill_view(ctx, &rd, base, k, v, b);
+	if (ret >= 0)
+		*out = TAKE_PTR(v);
 out:
 	if (v) {
 		kb_recipe_release(v);
@@ -474,125 +481,11 @@ out:
 	return ret;
 }
 
-/* A script's command line when @r has none evaluated for a kernel (add, remove). */
-static char *script_of(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dkms_script which,
-		       const char *srcdir, const char *kernel)
-{
-	struct kb_strv files = KB_STRV_INIT;
-	_cleanup_free_ char *conf = NULL, *ksrc = NULL, *itree = NULL;
-	struct kb_dkms_conf c;
-	struct utsname u;
-	char *cmd = NULL;
-
-	if (r->dkms_build)
-		return r->dkms_build->scripts[which] ? strdup(r->dkms_build->scripts[which]) : NULL;
-	uname(&u);
-	kernel = kernel ? kernel : u.release;
-	ksrc = root_host(ctx, "lib/modules/%s/build", kernel);
-	itree = root_host(ctx, "lib/modules");
-	if (asprintf(&conf, "%s/%s", srcdir, r->dkms) < 0)
-		return NULL;
-	kb_dkms_conf_init(&c);
-	kb_strv_push(&files, conf);
-	{
-		struct kb_dkms_env env = {
-			.kernelver = kernel,
-			.arch = u.machine,
-			.kernel_source_dir = ksrc,
-			.install_tree = itree,
-			.module = r->name,
-			.module_version = r->version,
-		};
-		_cleanup_free_ char *dir = strdup(conf);
-
-		if (dir)
-			*strrchr(dir, '/') = '\0';
-		if (dir && kb_dkms_eval(ctx, &files, dir, &env, &c) == 0) {
-			const char *v = kb_dkms_get(&c, script_names[which], 0);
-
-			cmd = v && *v ? strdup(v) : NULL;
-		}
-	}
-	kb_dkms_conf_release(&c);
-	kb_strv_clear(&files);
-	return cmd;
-}
-
-int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dkms_script which,
-		       const char *kernel)
-{
-	_cleanup_free_ char *srcdir = NULL, *cmd = NULL, *run = NULL, *itree = NULL;
-	struct kb_dkms_env env = { 0 };
-	struct kb_sandbox sb;
-	struct kb_child c;
-	struct utsname u;
-	int status;
-
-	if (!r->dkms)
-		return 0;
-	srcdir = root_host(ctx, "%s/recipes/%s/%s/source", KB_STATE_DIR, r->name, r->version);
-	if (!srcdir)
-		return -ENOMEM;
-	cmd = script_of(ctx, r, which, srcdir, kernel);
-	if (!cmd)
-		return 0;
-	if (asprintf(&run, "%s/%s", srcdir, cmd) < 0)
-		return -ENOMEM;
-	{
-		/* as DKMS: the first word must be an executable file in the source */
-		_cleanup_free_ char *prog = strndup(run, strcspn(run, " \t"));
-
-		if (!prog || access(prog, X_OK) < 0) {
-			kb_warn("%s/%s: the %s script '%s' is not executable; skipped", r->name,
-				r->version, script_names[which], cmd);
-			return 0;
-		}
-	}
-	if (ctx->dry_run) {
-		kb_info("would run the %s script of %s/%s", script_names[which], r->name,
-			r->version);
-		return 0;
-	}
-	uname(&u);
-	itree = root_host(ctx, "lib/modules");
-	env.kernelver = kernel ? kernel : u.release;
-	env.arch = u.machine;
-	env.install_tree = itree;
-	env.module = r->name;
-	env.module_version = r->version;
-	/* driver code like the build: contained, the registered source read-only */
-	status = kb_sandbox_setup(ctx, &sb);
-	if (status >= 0)
-		status = kb_strv_push(&sb.ro, srcdir);
-	if (status < 0) {
-		kb_sandbox_release(&sb);
-		if (status == -ESRCH)
-			return kb_err(-KB_E_BUILD,
-				      "%s/%s: no unprivileged user to run the %s script "
-				      "as: create the user 'kbuildd' ([build] user in kbuildd.conf)",
-				      r->name, r->version, script_names[which]);
-		return kb_err_errno(status, "%s/%s: cannot prepare the sandbox of the %s script",
-				    r->name, r->version, script_names[which]);
-	}
-	kb_child_init(&c);
-	kb_sandbox_attach(&c, &sb);
-	kb_strv_push(&c.args, "bash");
-	kb_strv_push(&c.args, "--norc");
-	kb_strv_push(&c.args, "--noprofile");
-	kb_strv_push(&c.args, "-c");
-	kb_strv_push(&c.args, "exec $KBUILDD_RUN"); /* word-split, as DKMS runs it */
-	c.clean_env = true;
-	kb_dkms_env_push(&env, &c.env);
-	kb_strv_push(&c.env, "HOME=/");
-	kb_strv_pushf(&c.env, "KBUILDD_RUN=%s", run);
-	c.dir = strdup(srcdir);
-	kb_verbose("%s/%s: running the %s script: %s", r->name, r->version, script_names[which],
-		   cmd);
-	status = kb_child_run(&c);
-	kb_child_release(&c);
-	kb_sandbox_release(&sb);
-	if (status != 0)
-		return kb_err(-KB_E_BUILD, "%s/%s: the %s script '%s' failed (exit %d)", r->name,
-			      r->version, script_names[which], cmd, status);
-	return 0;
-}
+const struct kb_recipe_reader kb_dkms_reader = {
+	.key = "dkms",
+	.file = "dkms.conf",
+	.load = kb_dkms_load,
+	.view = view,
+	.run_step = kb_dkms_run_step,
+	.release = release_build,
+};

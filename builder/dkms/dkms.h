@@ -17,6 +17,9 @@ enum kb_dkms_script {
 	KB_DKMS_NR_SCRIPTS,
 };
 
+/* "PRE_BUILD", ...: each script's directive. */
+extern const char *const kb_dkms_script_names[KB_DKMS_NR_SCRIPTS];
+
 /* What one evaluation of a dkms.conf gives beyond the recipe fields. */
 struct kb_dkms_build {
 	char *make; /* shell command, run by bash in the build dir */
@@ -40,14 +43,13 @@ bool kb_dkms_is_tree(const char *dir);
 int kb_dkms_load(struct kb_ctx *ctx, const char *conf, struct kb_recipe *r);
 
 /*
- * The recipe registered dkms recipe @base becomes on kernel @k: modules,
- * make command, patches, scripts and exclusions from the conf evaluated for
- * that kernel (cached per inputs). On a bad conf returns -KB_E_INPUT with
- * the messages in *@why and DKMS's exit status for it in *@dkms_code (5 for
- * a patch, else 8).
+ * The reader of recipes with `[build] dkms`: `add` of a DKMS tree
+ * (kb_dkms_load()), and the recipe a registered one becomes on a kernel:
+ * modules, make command, patches, scripts and exclusions from the conf
+ * evaluated for that kernel (cached per inputs). A bad conf is
+ * KB_FAIL_PATCH for a patch, else KB_FAIL_RECIPE.
  */
-int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct kb_kernel *k,
-		 struct kb_recipe **view, char **why, int *dkms_code);
+extern const struct kb_recipe_reader kb_dkms_reader;
 
 /*
  * Run @r's POST_ADD, PRE_INSTALL, POST_INSTALL or POST_REMOVE script as
@@ -57,6 +59,9 @@ int kb_dkms_view(struct kb_ctx *ctx, const struct kb_recipe *base, const struct 
  */
 int kb_dkms_run_script(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_dkms_script which,
 		       const char *kernel);
+/* The reader's steps: the script of each. */
+int kb_dkms_run_step(struct kb_ctx *ctx, const struct kb_recipe *r, enum kb_recipe_step step,
+		     const char *kernel);
 
 /* "updates/dkms", "extra", "updates" or @written: DKMS's place on the root's distribution. */
 const char *kb_dkms_dest(struct kb_ctx *ctx, const char *written);
