@@ -147,6 +147,47 @@ static bool regex_size_ok(const char *re)
 	return true;
 }
 
+/* False (with the error reported) unless regcomp() takes @value without unrolling it too far. */
+static bool exclusive_kernel_ok(struct parse_state *ps, const char *value)
+{
+	regex_t re;
+	int rc;
+
+	if (!regex_size_ok(value)) {
+		rp_error(ps, "invalid exclusive_kernel regex '%s': too many repetitions", value);
+		return false;
+	}
+	rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+	if (rc) {
+		char msg[256];
+
+		regerror(rc, &re, msg, sizeof(msg));
+		rp_error(ps, "invalid exclusive_kernel regex '%s': %s", value, msg);
+		return false;
+	}
+	regfree(&re);
+	return true;
+}
+
+static bool config_name(const char *s)
+{
+	return kb_str_startswith(s, "CONFIG_");
+}
+
+/* Adds @value's items to @list; each new one @ok refuses is "invalid NOUN 'ITEM': expected ...". */
+static int set_checked_list(struct parse_state *ps, struct kb_strv *list, const char *key,
+			    const char *value, bool (*ok)(const char *), const char *noun,
+			    const char *expected)
+{
+	size_t before = list->n;
+
+	rp_set_list(ps, list, key, value);
+	for (size_t i = before; i < list->n; i++)
+		if (!ok(list->v[i]))
+			rp_error(ps, "invalid %s '%s': expected %s", noun, list->v[i], expected);
+	return 1;
+}
+
 int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 {
 	struct kb_recipe *r = ps->r;
@@ -160,58 +201,21 @@ int rp_handle_build(struct parse_state *ps, const char *key, const char *value)
 		return rp_set_string(ps, &r->kernels_text, key, value);
 	}
 	if (!strcmp(key, "exclusive_kernel")) {
-		regex_t re;
-		int rc;
-
-		if (!regex_size_ok(value))
-			return rp_error(ps,
-					"invalid exclusive_kernel regex '%s': too many "
-					"repetitions",
-					value);
-		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
-		if (rc) {
-			char msg[256];
-
-			regerror(rc, &re, msg, sizeof(msg));
-			return rp_error(ps, "invalid exclusive_kernel regex '%s': %s", value, msg);
-		}
-		regfree(&re);
+		if (!exclusive_kernel_ok(ps, value))
+			return 1;
 		return rp_set_string(ps, &r->exclusive_kernel, key, value);
 	}
 	if (!strcmp(key, "arch"))
 		return rp_set_list(ps, &r->arch, key, value);
-	if (!strcmp(key, "requires_config")) {
-		size_t before = r->requires_config.n;
-
-		rp_set_list(ps, &r->requires_config, key, value);
-		for (size_t i = before; i < r->requires_config.n; i++)
-			if (!kb_str_startswith(r->requires_config.v[i], "CONFIG_"))
-				rp_error(ps, "invalid requires_config '%s': expected CONFIG_NAME",
-					 r->requires_config.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "depends")) {
-		size_t before = r->depends.n;
-
-		rp_set_list(ps, &r->depends, key, value);
-		for (size_t i = before; i < r->depends.n; i++)
-			if (!kb_recipe_name_valid(r->depends.v[i]))
-				rp_error(ps, "invalid depends '%s': expected a recipe name",
-					 r->depends.v[i]);
-		return 1;
-	}
-	if (!strcmp(key, "patches")) {
-		size_t before = r->patches.n;
-
-		rp_set_list(ps, &r->patches, key, value);
-		for (size_t i = before; i < r->patches.n; i++)
-			if (!rp_relative_clean(r->patches.v[i]))
-				rp_error(ps,
-					 "invalid patch '%s': expected a path relative to the "
-					 "recipe, without '..'",
-					 r->patches.v[i]);
-		return 1;
-	}
+	if (!strcmp(key, "requires_config"))
+		return set_checked_list(ps, &r->requires_config, key, value, config_name,
+					"requires_config", "CONFIG_NAME");
+	if (!strcmp(key, "depends"))
+		return set_checked_list(ps, &r->depends, key, value, kb_recipe_name_valid,
+					"depends", "a recipe name");
+	if (!strcmp(key, "patches"))
+		return set_checked_list(ps, &r->patches, key, value, rp_relative_clean, "patch",
+					"a path relative to the recipe, without '..'");
 	if (!strcmp(key, "make_args") || !strcmp(key, "make")) {
 		struct kb_strv *list = !strcmp(key, "make") ? &r->make_cmd : &r->make_args;
 		size_t before = list->n;

@@ -406,6 +406,53 @@ static int modules_error(const struct kb_initramfs_modules *mods)
 	return r;
 }
 
+/* Is the main archive of an image gzip? Then the new one is too; else zstd. */
+static bool main_is_gzip(const char *data, size_t len)
+{
+	struct archive *probe = archive_read_new();
+	struct archive_entry *e;
+	bool gzip;
+
+	archive_read_support_filter_all(probe);
+	archive_read_support_format_cpio(probe);
+	gzip = archive_read_open_memory(probe, data, len) == ARCHIVE_OK &&
+	       archive_read_next_header(probe, &e) == ARCHIVE_OK &&
+	       archive_filter_code(probe, 0) == ARCHIVE_FILTER_GZIP;
+	archive_read_free(probe);
+	return gzip;
+}
+
+/*
+ * The new main archive, after the early segments in @out: the old one's
+ * entries less what is regenerated, then the chosen modules and the indexes.
+ */
+static int write_main(const struct kb_initramfs_request *req, struct image *im,
+		      const struct kb_buf *old, size_t early, struct kb_buf *out)
+{
+	bool was_gzip = early < old->len && main_is_gzip(old->buf + early, old->len - early);
+	int r = 0;
+
+	im->out = archive_write_new();
+	archive_write_set_format_cpio_newc(im->out);
+	if (was_gzip)
+		archive_write_add_filter_gzip(im->out);
+	else
+		archive_write_add_filter_zstd(im->out);
+	archive_write_set_bytes_in_last_block(im->out, 1);
+	if (archive_write_open2(im->out, out, NULL, write_cb, NULL, NULL) != ARCHIVE_OK)
+		r = kb_err(-EIO, "cannot start the initramfs: %s", archive_error_string(im->out));
+	if (r >= 0 && early < old->len)
+		r = copy_main(im, old->buf + early, old->len - early, &was_gzip);
+	if (r >= 0)
+		r = add_chosen(req, im);
+	if (r >= 0)
+		r = add_indexes(req, im);
+	if (archive_write_close(im->out) != ARCHIVE_OK && r >= 0)
+		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im->out));
+	archive_write_free(im->out);
+	return r;
+}
+
 int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 {
 	static const struct kb_initramfs_modules none = { 0 };
@@ -417,7 +464,6 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 			    .carried = KB_STRV_INIT };
 	struct kb_buf old = KB_BUF_INIT_MAX(MAX_IMAGE), out = KB_BUF_INIT_MAX(MAX_IMAGE);
 	char rel[PATH_MAX];
-	bool was_gzip = false;
 	size_t early;
 	int r;
 
@@ -445,37 +491,8 @@ int kb_initramfs_builtin(const struct kb_initramfs_request *req)
 		goto out;
 	early = kb_initramfs_early_length((const unsigned char *)old.buf, old.len);
 	r = kb_buf_add(&out, old.buf, early); /* microcode and other early segments, as they were */
-	im.out = archive_write_new();
-	archive_write_set_format_cpio_newc(im.out);
-	if (r >= 0 && early < old.len) {
-		/* peek at the filter first: keep gzip where the old image used it */
-		struct archive *probe = archive_read_new();
-		struct archive_entry *e;
-
-		archive_read_support_filter_all(probe);
-		archive_read_support_format_cpio(probe);
-		if (archive_read_open_memory(probe, old.buf + early, old.len - early) ==
-			    ARCHIVE_OK &&
-		    archive_read_next_header(probe, &e) == ARCHIVE_OK)
-			was_gzip = archive_filter_code(probe, 0) == ARCHIVE_FILTER_GZIP;
-		archive_read_free(probe);
-	}
-	if (was_gzip)
-		archive_write_add_filter_gzip(im.out);
-	else
-		archive_write_add_filter_zstd(im.out);
-	archive_write_set_bytes_in_last_block(im.out, 1);
-	if (r >= 0 && archive_write_open2(im.out, &out, NULL, write_cb, NULL, NULL) != ARCHIVE_OK)
-		r = kb_err(-EIO, "cannot start the initramfs: %s", archive_error_string(im.out));
-	if (r >= 0 && early < old.len)
-		r = copy_main(&im, old.buf + early, old.len - early, &was_gzip);
 	if (r >= 0)
-		r = add_chosen(req, &im);
-	if (r >= 0)
-		r = add_indexes(req, &im);
-	if (archive_write_close(im.out) != ARCHIVE_OK && r >= 0)
-		r = kb_err(-EIO, "cannot finish the initramfs: %s", archive_error_string(im.out));
-	archive_write_free(im.out);
+		r = write_main(req, &im, &old, early, &out);
 	if (r >= 0 && !req->dry_run)
 		r = kb_atomic_write_buf(req->root, rel, &out, 0644);
 	if (r < 0 && r != -KB_E_INPUT && r != -KB_E_BUILD)

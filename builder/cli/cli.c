@@ -236,95 +236,114 @@ static int __attribute__((format(printf, 1, 2))) option_error(const char *fmt, .
 	return 2;
 }
 
+/* The command bit an option stands for in option_specs (0: a global option). */
+static unsigned option_bit(int c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(option_specs); i++)
+		if (option_specs[i].opt.val == c)
+			return option_specs[i].bit;
+	return 0;
+}
+
+/* An option kept in ctx as given: a flag set, or its argument. False for any other. */
+static bool note_option(struct kb_ctx *ctx, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_ROOT:
+		ctx->root_arg = arg;
+		break;
+	case OPT_CONFIG:
+		ctx->config_file = arg;
+		break;
+	case OPT_HASH:
+		ctx->hash = arg;
+		break;
+	case OPT_CERT:
+		ctx->cert = arg;
+		break;
+	case OPT_JSON:
+		ctx->json = true;
+		break;
+	case OPT_DRY_RUN:
+		ctx->dry_run = true;
+		break;
+	case OPT_NO_DEPMOD:
+		ctx->no_depmod = true;
+		break;
+	case OPT_FORCE:
+		ctx->force = true;
+		break;
+	case OPT_ALL:
+		ctx->all = true;
+		break;
+	case OPT_NO_INITRAMFS:
+		ctx->no_initramfs = true;
+		break;
+	case OPT_INITRAMFS:
+		ctx->initramfs_now = true;
+		break;
+	case OPT_HOOK:
+		ctx->hook = true;
+		break;
+	case OPT_CHECK:
+		ctx->check = true;
+		break;
+	case OPT_OFFLINE:
+		ctx->offline = true;
+		break;
+	case OPT_DKMS_CODES:
+		ctx->dkms_codes = true;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* -k, -j and --wait, whose argument must be valid: 0, or 2 with the reason said. */
+static int checked_option(struct kb_ctx *ctx, int c, char *arg)
+{
+	switch (c) {
+	case 'k':
+		if (!kb_kernel_release_valid(arg))
+			return option_error("invalid kernel release '%s': expected one like "
+					    "6.1.0-13-amd64",
+					    arg);
+		kb_strv_push(&ctx->kernels, arg);
+		break;
+	case 'j':
+		if (kb_parse_uint(arg, KB_MAX_JOBS, &ctx->jobs) < 0 || !ctx->jobs)
+			return option_error("invalid -j '%s': expected a number from 1 to 1024",
+					    arg);
+		break;
+	case OPT_WAIT:
+		if (kb_parse_uint(arg, 86400, &ctx->wait_seconds) < 0)
+			return option_error("invalid --wait '%s': expected seconds", arg);
+		break;
+	}
+	return 0;
+}
+
 /* Options may come before or after the command; the command's mask is checked after. */
 static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *seen, int *verbosity,
 			 bool *help, bool *version)
 {
 	struct option longopts[ARRAY_SIZE(option_specs) + 1];
-	int c;
+	int c, r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(option_specs); i++)
 		longopts[i] = option_specs[i].opt;
 	memset(&longopts[ARRAY_SIZE(option_specs)], 0, sizeof(struct option));
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":k:j:qvh", longopts, NULL)) != -1) {
+		*seen |= option_bit(c);
 		switch (c) {
-		case OPT_ROOT:
-			ctx->root_arg = optarg;
-			break;
-		case OPT_CONFIG:
-			ctx->config_file = optarg;
-			break;
 		case 'k':
-			*seen |= KB_OPT_KERNEL;
-			if (!kb_kernel_release_valid(optarg))
-				return option_error("invalid kernel release '%s': expected one like "
-						    "6.1.0-13-amd64",
-						    optarg);
-			kb_strv_push(&ctx->kernels, optarg);
-			break;
 		case 'j':
-			*seen |= KB_OPT_JOBS;
-			if (kb_parse_uint(optarg, KB_MAX_JOBS, &ctx->jobs) < 0 || !ctx->jobs)
-				return option_error("invalid -j '%s': expected a number from 1 to 1024",
-						    optarg);
-			break;
-		case OPT_JSON:
-			*seen |= KB_OPT_JSON;
-			ctx->json = true;
-			break;
-		case OPT_DRY_RUN:
-			*seen |= KB_OPT_DRY_RUN;
-			ctx->dry_run = true;
-			break;
-		case OPT_NO_DEPMOD:
-			*seen |= KB_OPT_NO_DEPMOD;
-			ctx->no_depmod = true;
-			break;
-		case OPT_FORCE:
-			*seen |= KB_OPT_FORCE;
-			ctx->force = true;
-			break;
-		case OPT_ALL:
-			*seen |= KB_OPT_ALL;
-			ctx->all = true;
-			break;
 		case OPT_WAIT:
-			*seen |= KB_OPT_WAIT;
-			if (kb_parse_uint(optarg, 86400, &ctx->wait_seconds) < 0)
-				return option_error("invalid --wait '%s': expected seconds",
-						    optarg);
-			break;
-		case OPT_HASH:
-			*seen |= KB_OPT_HASH;
-			ctx->hash = optarg;
-			break;
-		case OPT_CERT:
-			*seen |= KB_OPT_CERT;
-			ctx->cert = optarg;
-			break;
-		case OPT_NO_INITRAMFS:
-			*seen |= KB_OPT_INITRAMFS;
-			ctx->no_initramfs = true;
-			break;
-		case OPT_INITRAMFS:
-			*seen |= KB_OPT_INITRAMFS;
-			ctx->initramfs_now = true;
-			break;
-		case OPT_HOOK:
-			*seen |= KB_OPT_HOOK;
-			ctx->hook = true;
-			break;
-		case OPT_CHECK:
-			*seen |= KB_OPT_CHECK;
-			ctx->check = true;
-			break;
-		case OPT_OFFLINE:
-			*seen |= KB_OPT_OFFLINE;
-			ctx->offline = true;
-			break;
-		case OPT_DKMS_CODES:
-			ctx->dkms_codes = true;
+			r = checked_option(ctx, c, optarg);
+			if (r)
+				return r;
 			break;
 		case 'q':
 			*verbosity = KB_LOG_QUIET;
@@ -341,7 +360,8 @@ static int parse_options(struct kb_ctx *ctx, int argc, char **argv, unsigned *se
 		case ':':
 			return option_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return option_error("unknown option '%s'", argv[optind - 1]);
+			if (!note_option(ctx, c, optarg))
+				return option_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	return 0;

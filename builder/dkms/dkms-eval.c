@@ -263,113 +263,142 @@ int kb_dkms_eval(struct kb_ctx *ctx, const struct kb_strv *files, const char *di
 	return kb_dkms_eval_names(ctx, files, dir, env, directives, out);
 }
 
+/* The conf is code: it runs contained, as the build user, whoever asked. */
+static int contain(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
+		   const struct kb_dkms_env *env, struct kb_sandbox *sb)
+{
+	int r = kb_sandbox_setup(ctx, sb);
+
+	if (r >= 0)
+		r = kb_strv_push(&sb->ro, dir);
+	/* a conf may read the kernel's tree ($kernel_source_dir/.config), wherever it is */
+	for (size_t i = 0; r >= 0 && env->kernel_trees && i < env->kernel_trees->n; i++)
+		r = kb_strv_push(&sb->ro, env->kernel_trees->v[i]);
+	if (r == -ESRCH)
+		return kb_err(-KB_E_INPUT,
+			      "%s: no unprivileged user to read it as: "
+			      "create the user 'kbuildd' ([build] user in kbuildd.conf)",
+			      files->v[0]);
+	if (r < 0)
+		return kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
+	return 0;
+}
+
+/* The memfds bash writes the records and its stderr to. */
+static int open_captures(int *dump_fd, int *noise_fd)
+{
+	int moved;
+
+	*dump_fd = memfd_create("kbuildd-dkms-records", MFD_CLOEXEC);
+	*noise_fd = memfd_create("kbuildd-dkms-stderr", MFD_CLOEXEC);
+	if (*dump_fd < 0 || *noise_fd < 0)
+		return -errno;
+	/* out of the way of 0-3: the script moves it onto fd 3 itself */
+	moved = fcntl(*dump_fd, F_DUPFD_CLOEXEC, 10);
+	if (moved < 0)
+		return -errno;
+	close(*dump_fd);
+	*dump_fd = moved;
+	return 0;
+}
+
+/* `bash -c eval_script FILES...` under timeout, in a clean environment that names @names. */
+static int bash_child(struct kb_child *c, const struct kb_strv *files, const char *dir,
+		      const struct kb_dkms_env *env, const char *const *names, int dump_fd,
+		      int noise_fd)
+{
+	struct kb_buf known = KB_BUF_INIT;
+	int r;
+
+	for (size_t i = 0; names[i]; i++)
+		kb_buf_addf(&known, "%s%s", i ? " " : "", names[i]);
+	kb_strv_push(&c->args, "timeout");
+	kb_strv_push(&c->args, EVAL_TIMEOUT);
+	kb_strv_push(&c->args, "bash");
+	kb_strv_push(&c->args, "--norc");
+	kb_strv_push(&c->args, "--noprofile");
+	kb_strv_push(&c->args, "-c");
+	/* fd 3 is the records' pipe: dup the memfd onto it inside the script */
+	kb_strv_pushf(&c->args, "exec 3>&%d %d>&-\n%s", dump_fd, dump_fd, eval_script);
+	kb_strv_push(&c->args, "kbuildd-dkms");
+	/* relative to the conf's directory, which bash enters as root: its parents may be closed */
+	for (size_t i = 0; i < files->n; i++) {
+		size_t n = strlen(dir);
+
+		if (!strncmp(files->v[i], dir, n) && files->v[i][n] == '/')
+			kb_strv_pushf(&c->args, ".%s", files->v[i] + n);
+		else
+			kb_strv_push(&c->args, files->v[i]);
+	}
+	c->clean_env = true;
+	r = kb_dkms_env_push(env, &c->env);
+	kb_strv_push(&c->env, "HOME=/");
+	kb_strv_pushf(&c->env, "__KB_DIRECTIVES=%s", kb_buf_str(&known));
+	kb_buf_release(&known);
+	c->dir = strdup(dir);
+	c->out_fd = noise_fd;
+	c->keep_fds[0] = dump_fd;
+	return r < 0 || !c->dir ? -ENOMEM : 0;
+}
+
+/* What bash left in the memfds: its stderr for messages, the records parsed into @out. */
+static int read_records(struct kb_dkms_conf *out, const char *file, int status, int dump_fd,
+			int noise_fd)
+{
+	int r;
+
+	read_memfd(noise_fd, 64 << 10, &out->noise);
+	r = read_memfd(dump_fd, MAX_DUMP, &out->dump);
+	if (r == -EFBIG)
+		return kb_err(-KB_E_INPUT, "%s: sets more than %d MiB of variables", file,
+			      MAX_DUMP >> 20);
+	if (r < 0)
+		return kb_err_errno(r, "cannot read what '%s' set", file);
+	r = kb_dkms_conf_parse(out, out->dump.buf ? out->dump.buf : "", out->dump.len);
+	if (r == -EPIPE)
+		return kb_err(-KB_E_INPUT, "%s: bash stopped while reading it (exit %d%s)%s%s",
+			      file, status, status == 124 ? ", timed out" : "",
+			      out->noise.len ? ": " : "", kb_buf_str(&out->noise));
+	if (r == -ERANGE)
+		return kb_err(-KB_E_INPUT,
+			      "%s: a directive is an associative array; DKMS directives "
+			      "are plain or indexed arrays",
+			      file);
+	if (r < 0)
+		return kb_err_errno(r, "cannot read what '%s' set", file);
+	return r;
+}
+
 int kb_dkms_eval_names(struct kb_ctx *ctx, const struct kb_strv *files, const char *dir,
 		       const struct kb_dkms_env *env, const char *const *names,
 		       struct kb_dkms_conf *out)
 {
 	struct kb_child c;
 	struct kb_sandbox sb;
-	struct kb_buf known = KB_BUF_INIT;
 	int dump_fd = -1, noise_fd = -1, status, r;
 
-	/* the conf is code: it runs contained, as the build user, whoever asked */
-	r = kb_sandbox_setup(ctx, &sb);
-	if (r >= 0)
-		r = kb_strv_push(&sb.ro, dir);
-	/* a conf may read the kernel's tree ($kernel_source_dir/.config), wherever it is */
-	for (size_t i = 0; r >= 0 && env->kernel_trees && i < env->kernel_trees->n; i++)
-		r = kb_strv_push(&sb.ro, env->kernel_trees->v[i]);
-	if (r < 0) {
-		kb_sandbox_release(&sb);
-		return r == -ESRCH ?
-			       kb_err(-KB_E_INPUT,
-				      "%s: no unprivileged user to read it as: "
-				      "create the user 'kbuildd' ([build] user in kbuildd.conf)",
-				      files->v[0]) :
-			       kb_err_errno(r, "cannot prepare the reading of '%s'", files->v[0]);
-	}
-
-	dump_fd = memfd_create("kbuildd-dkms-records", MFD_CLOEXEC);
-	noise_fd = memfd_create("kbuildd-dkms-stderr", MFD_CLOEXEC);
-	if (dump_fd < 0 || noise_fd < 0) {
-		r = -errno;
-		goto out_fds;
-	}
-	/* out of the way of 0-3: the script moves it onto fd 3 itself */
-	{
-		int moved = fcntl(dump_fd, F_DUPFD_CLOEXEC, 10);
-
-		if (moved < 0) {
-			r = -errno;
-			goto out_fds;
-		}
-		close(dump_fd);
-		dump_fd = moved;
-	}
-	for (size_t i = 0; names[i]; i++)
-		kb_buf_addf(&known, "%s%s", i ? " " : "", names[i]);
+	r = contain(ctx, files, dir, env, &sb);
+	if (r < 0)
+		goto out;
+	r = open_captures(&dump_fd, &noise_fd);
+	if (r < 0)
+		goto out;
 	kb_child_init(&c);
-	kb_strv_push(&c.args, "timeout");
-	kb_strv_push(&c.args, EVAL_TIMEOUT);
-	kb_strv_push(&c.args, "bash");
-	kb_strv_push(&c.args, "--norc");
-	kb_strv_push(&c.args, "--noprofile");
-	kb_strv_push(&c.args, "-c");
-	/* fd 3 is the records' pipe: dup the memfd onto it inside the script */
-	kb_strv_pushf(&c.args, "exec 3>&%d %d>&-\n%s", dump_fd, dump_fd, eval_script);
-	kb_strv_push(&c.args, "kbuildd-dkms");
-	/* relative to the conf's directory, which bash enters as root: its parents may be closed */
-	for (size_t i = 0; i < files->n; i++) {
-		size_t n = strlen(dir);
-
-		if (!strncmp(files->v[i], dir, n) && files->v[i][n] == '/')
-			kb_strv_pushf(&c.args, ".%s", files->v[i] + n);
-		else
-			kb_strv_push(&c.args, files->v[i]);
-	}
-	c.clean_env = true;
-	r = kb_dkms_env_push(env, &c.env);
-	kb_strv_push(&c.env, "HOME=/");
-	kb_strv_pushf(&c.env, "__KB_DIRECTIVES=%s", kb_buf_str(&known));
-	kb_buf_release(&known);
-	c.dir = strdup(dir);
-	c.out_fd = noise_fd;
-	c.keep_fds[0] = dump_fd;
+	r = bash_child(&c, files, dir, env, names, dump_fd, noise_fd);
 	kb_sandbox_attach(&c, &sb);
-	status = r < 0 || !c.dir ? -ENOMEM : kb_child_run(&c);
+	status = r < 0 ? r : kb_child_run(&c);
 	kb_child_release(&c);
 	if (status < 0) {
 		r = kb_err_errno(status, "cannot run bash to read '%s'", files->v[0]);
-		goto out_fds;
+		goto out;
 	}
-	read_memfd(noise_fd, 64 << 10, &out->noise);
-	r = read_memfd(dump_fd, MAX_DUMP, &out->dump);
-	if (r == -EFBIG)
-		r = kb_err(-KB_E_INPUT, "%s: sets more than %d MiB of variables", files->v[0],
-			   MAX_DUMP >> 20);
-	else if (r < 0)
-		r = kb_err_errno(r, "cannot read what '%s' set", files->v[0]);
-	if (r < 0)
-		goto out_fds;
-	r = kb_dkms_conf_parse(out, out->dump.buf ? out->dump.buf : "", out->dump.len);
-	if (r == -EPIPE) {
-		r = kb_err(-KB_E_INPUT, "%s: bash stopped while reading it (exit %d%s)%s%s",
-			   files->v[0], status, status == 124 ? ", timed out" : "",
-			   out->noise.len ? ": " : "", kb_buf_str(&out->noise));
-	} else if (r == -ERANGE) {
-		r = kb_err(-KB_E_INPUT,
-			   "%s: a directive is an associative array; DKMS directives "
-			   "are plain or indexed arrays",
-			   files->v[0]);
-	} else if (r < 0) {
-		r = kb_err_errno(r, "cannot read what '%s' set", files->v[0]);
-	}
-out_fds:
-	kb_sandbox_release(&sb);
-	if (dump_fd >= 0)
-		close(dump_fd);
+	r = read_records(out, files->v[0], status, dump_fd, noise_fd);
+out:
 	if (noise_fd >= 0)
 		close(noise_fd);
+	if (dump_fd >= 0)
+		close(dump_fd);
+	kb_sandbox_release(&sb);
 	return r;
 }
 
