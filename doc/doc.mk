@@ -13,9 +13,10 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 DOC_PKGS := scdoc mandoc man-db
+MAN1_PAGES := kbuildd-package.1
 MAN8_PAGES := kbuildd.8 kbuildd-dkms.8
 MAN5_PAGES := kbuildd.recipe.5 kbuildd.conf.5
-MAN_PAGES := $(addprefix $(BUILD)/man/,$(MAN8_PAGES) $(MAN5_PAGES))
+MAN_PAGES := $(addprefix $(BUILD)/man/,$(MAN1_PAGES) $(MAN8_PAGES) $(MAN5_PAGES))
 
 # scdoc puts a .P right before and after every .SH and .SS, which mandoc
 # reports as "skipping paragraph macro"; they change nothing in the output.
@@ -58,17 +59,25 @@ check-man: doc-deps man
 	done; \
 	exit $$status
 
+# With DKMS_COMPAT=1 (see the GNUmakefile), `man dkms` shows the front end's
+# page and `dkms` completes as kbuildd's front end.
 install-man: man
-	install -d -m 0755 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 $(addprefix $(BUILD)/man/,$(MAN1_PAGES)) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(addprefix $(BUILD)/man/,$(MAN8_PAGES)) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(addprefix $(BUILD)/man/,$(MAN5_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	if [ "$(DKMS_COMPAT)" = 1 ]; then ln -sfn kbuildd-dkms.8 $(DESTDIR)$(MANDIR)/man8/dkms.8; fi
 
 uninstall-man:
-	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8_PAGES)) \
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1_PAGES)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(MAN8_PAGES)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5_PAGES))
+	if [ -L $(DESTDIR)$(MANDIR)/man8/dkms.8 ]; then rm -f $(DESTDIR)$(MANDIR)/man8/dkms.8; fi
 
 install-completion:
 	install -D -m 0644 doc/kbuildd.bash-completion $(DESTDIR)$(BASHCOMPDIR)/kbuildd
+	if [ "$(DKMS_COMPAT)" = 1 ]; then ln -sfn kbuildd $(DESTDIR)$(BASHCOMPDIR)/dkms; fi
 
 uninstall-completion:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/kbuildd
+	if [ -L $(DESTDIR)$(BASHCOMPDIR)/dkms ]; then rm -f $(DESTDIR)$(BASHCOMPDIR)/dkms; fi
