@@ -103,6 +103,19 @@ test_expect_success 'kbuildd-package: configure registers and installs, remove t
 	test_expect_code 2 "$DEST/usr/bin/kbuildd-package" configure "$TRASH/nonexistent.recipe" 2>err
 '
 
+test_expect_success 'kbuildd.conf: installed with every default, never over nor removed once edited' '
+	other=$TRASH/dest-conf &&
+	make -s -C "$TOP" install-files DESTDIR="$other" PREFIX=/usr BIN="$KBUILDD" &&
+	test_cmp "$TOP/hooks/kbuildd.conf" "$other/etc/kbuildd/kbuildd.conf" &&
+	"$KBUILDD" --root "$other" --config "$other/etc/kbuildd/kbuildd.conf" status &&
+	echo "[build]" >"$other/etc/kbuildd/kbuildd.conf" &&
+	make -s -C "$TOP" install-files DESTDIR="$other" PREFIX=/usr BIN="$KBUILDD" &&
+	test "$(cat "$other/etc/kbuildd/kbuildd.conf")" = "[build]" &&
+	make -s -C "$TOP" uninstall DESTDIR="$other" PREFIX=/usr >out &&
+	test_grep "kept /etc/kbuildd/kbuildd.conf" out &&
+	test_path_is_file "$other/etc/kbuildd/kbuildd.conf"
+'
+
 test_expect_success 'make uninstall removes exactly what make install put there' '
 	make -s -C "$TOP" uninstall DESTDIR="$DEST" PREFIX=/usr &&
 	test -z "$(find "$DEST" -type f)"
