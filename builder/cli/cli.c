@@ -129,7 +129,7 @@ static const struct option_spec {
 	  0,
 	  KB_OPT_HOOK,
 	  NULL,
-	  "as a kernel package hook: quiet; failures do not fail the hook ([hooks] strict)" },
+	  "as a package's hook: quiet; failures do not fail it ([hooks] strict)" },
 	{ { "no-initramfs", no_argument, NULL, OPT_NO_INITRAMFS },
 	  0,
 	  KB_OPT_INITRAMFS,
@@ -499,7 +499,7 @@ int main(int argc, char **argv)
 	if (ctx.hook && r != 0 && !ctx.settings.hooks_strict) {
 		fprintf(stderr,
 			"kbuildd: not every module could be made ready (exit status %d); "
-			"see 'kbuildd status'. The kernel's installation goes on.\n",
+			"see 'kbuildd status'. The installation goes on.\n",
 			r);
 		r = 0;
 	}

@@ -8,7 +8,8 @@
 COMPLETION=$TOP/doc/kbuildd.bash-completion
 command -v bash >/dev/null && test_set_prereq BASH
 
-# kb_complete WORD...: the completions bash offers for the command line WORD...,
+# kb_complete WORD...: the completions bash offers for the command line WORD...
+# (of kbuildd, or of dkms when WORD is dkms),
 # whose last word is the one being completed, one per line, sorted.  Runs in
 # an empty directory, so that no file name is offered by accident.
 kb_complete () {
@@ -21,7 +22,10 @@ kb_complete () {
 		COMP_LINE="$*"
 		COMP_POINT=${#COMP_LINE}
 		COMPREPLY=()
-		_kbuildd kbuildd "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" || exit 1
+		case $1 in
+		dkms) _kbuildd_dkms dkms "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" ;;
+		*) _kbuildd kbuildd "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" ;;
+		esac || exit 1
 		[ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}"
 	' completion-test "$COMPLETION" "$@") | LC_ALL=C sort
 }
@@ -186,6 +190,38 @@ test_expect_success BASH 'the user'"'"'s shell options neither change the result
 		shopt -q failglob && shopt -q dotglob && shopt -q nullglob
 	" t "$COMPLETION" "$ROOT") >out &&
 	LC_ALL=C sort out >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success BASH 'dkms <TAB> (kbuildd as dkms) offers the front end'"'"'s actions' '
+	printf "%s\n" add autoinstall build generate_mok install kernel_postinst kernel_preinst \
+		kernel_prerm remove status unbuild uninstall | LC_ALL=C sort >expect &&
+	kb_complete dkms "" >actual &&
+	test_cmp expect actual &&
+	kb_complete kbuildd --root "$ROOT" dkms "" >actual &&
+	test_cmp expect actual &&
+	for a in $(cat expect); do
+		"$KBUILDD" dkms "$a" --help >/dev/null 2>&1 ||
+		"$KBUILDD" dkms --help | grep -q "^  $a " || { echo "not an action: $a"; exit 1; }
+	done
+'
+
+test_expect_success BASH 'dkms -m offers modules, -v their versions, -k kernels, below --root' '
+	echo hello >expect &&
+	kb_complete kbuildd --root "$ROOT" dkms status -m h >actual &&
+	test_cmp expect actual &&
+	kb_complete dkms --root "$ROOT" remove -m h >actual &&
+	test_cmp expect actual &&
+	echo 1.0.0 >expect &&
+	kb_complete dkms --root "$ROOT" remove -m hello -v "" >actual &&
+	test_cmp expect actual &&
+	kb_complete kbuildd --root "$ROOT" dkms remove -m hello -v "" >actual &&
+	test_cmp expect actual &&
+	printf "%s\n" $KERNELS | LC_ALL=C sort >expect &&
+	kb_complete dkms --root "$ROOT" install -k "" >actual &&
+	test_cmp expect actual &&
+	kb_complete dkms --root "$ROOT" status --al >actual &&
+	echo --all >expect &&
 	test_cmp expect actual
 '
 
