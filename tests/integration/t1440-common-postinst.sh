@@ -43,6 +43,17 @@ test_expect_success 'make install-files puts common.postinst in /usr/lib/dkms' '
 	test_grep -v "@SBINDIR@" "$POSTINST"
 '
 
+test_expect_success 'make install-files never replaces a common.postinst that is DKMS'"'"'s' '
+	other=$TRASH/other && mkdir -p "$other/usr/lib/dkms" &&
+	echo "# DKMS" >"$other/usr/lib/dkms/common.postinst" &&
+	test_must_fail make -s -C "$TOP" install-files DESTDIR="$other" PREFIX=/usr \
+		BIN="$KBUILDD" DKMS_COMPAT=1 2>err &&
+	test_grep "common.postinst is DKMS" err &&
+	test "$(cat "$other/usr/lib/dkms/common.postinst")" = "# DKMS" &&
+	make -s -C "$TOP" uninstall DESTDIR="$other" PREFIX=/usr 2>/dev/null;
+	test "$(cat "$other/usr/lib/dkms/common.postinst")" = "# DKMS"
+'
+
 test_expect_success 'no NAME or VERSION: DKMS says what it needs, status 1' '
 	test_expect_code 1 env KBUILDD="$KBUILDD" "$POSTINST" >out &&
 	test_grep "Need NAME, and VERSION defined" out &&
