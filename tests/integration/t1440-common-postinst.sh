@@ -43,6 +43,17 @@ test_expect_success 'make install-files puts common.postinst in /usr/lib/dkms' '
 	test_grep -v "@SBINDIR@" "$POSTINST"
 '
 
+test_expect_success 'make install-files never replaces a common.postinst that is DKMS'"'"'s' '
+	other=$TRASH/other && mkdir -p "$other/usr/lib/dkms" &&
+	echo "# DKMS" >"$other/usr/lib/dkms/common.postinst" &&
+	test_must_fail make -s -C "$TOP" install-files DESTDIR="$other" PREFIX=/usr \
+		BIN="$KBUILDD" DKMS_COMPAT=1 2>err &&
+	test_grep "common.postinst is DKMS" err &&
+	test "$(cat "$other/usr/lib/dkms/common.postinst")" = "# DKMS" &&
+	make -s -C "$TOP" uninstall DESTDIR="$other" PREFIX=/usr 2>/dev/null;
+	test "$(cat "$other/usr/lib/dkms/common.postinst")" = "# DKMS"
+'
+
 test_expect_success 'no NAME or VERSION: DKMS says what it needs, status 1' '
 	test_expect_code 1 env KBUILDD="$KBUILDD" "$POSTINST" >out &&
 	test_grep "Need NAME, and VERSION defined" out &&
@@ -83,6 +94,39 @@ test_expect_success 'installed again (a reinstall): the old files go first, then
 	test_grep "^Loading new kbt-pi-1.0 DKMS files...$" out &&
 	ls "$ROOT"/lib/modules/*/updates/dkms/kbt_pi.ko* >after &&
 	test_cmp before after
+'
+
+test_expect_success 'two arguments, and three: the same outcome' '
+	driver kbt-pi2a 1.0 && driver kbt-pi3a 1.0 &&
+	KBUILDD="$KBUILDD" "$POSTINST" kbt-pi2a 1.0 >out 2>&1 || { cat out; exit 1; }
+	KBUILDD="$KBUILDD" "$POSTINST" kbt-pi3a 1.0 /usr/share/kbt-pi3a-dkms >>out 2>&1 ||
+	{ cat out; exit 1; }
+	for k in $KERNELS; do
+		installed kbt_pi2a "$k" && installed kbt_pi3a "$k" || exit 1
+	done &&
+	"$KBUILDD" --root "$ROOT" remove kbt-pi2a/1.0 kbt-pi3a/1.0 --all >/dev/null
+'
+
+test_expect_success '"Building for" lists every kernel as DKMS does: "A, B and C"' '
+	list= && last= &&
+	for k in $(ls -v "$ROOT/lib/modules"); do
+		[ -z "$last" ] || list="${list:+$list, }$last"
+		last=$k
+	done &&
+	list="$list and $last" &&
+	KBUILDD="$KBUILDD" "$POSTINST" kbt-pi 1.0 >out 2>&1 || { cat out; exit 1; }
+	test_grep -x "Building for $list" out
+'
+
+test_expect_success 'a kernel BUILD_EXCLUSIVE rules out is said to be skipped' '
+	driver kbt-piex 1.0 &&
+	echo "BUILD_EXCLUSIVE_KERNEL_MIN=99" >>"$ROOT/usr/src/kbt-piex-1.0/dkms.conf" &&
+	KBUILDD="$KBUILDD" "$POSTINST" kbt-piex 1.0 >out 2>&1 || { cat out; exit 1; }
+	cat out &&
+	for k in $KERNELS; do
+		test_grep "^Module build for kernel $k: Skipped.$" out || exit 1
+	done &&
+	"$KBUILDD" --root "$ROOT" remove kbt-piex/1.0 --all >/dev/null
 '
 
 test_expect_success 'a driver that does not build: named, and the package installs (status 0)' '
