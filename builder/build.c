@@ -158,6 +158,45 @@ static int layout_tops(const struct kb_recipe *r, struct kb_strv *tops)
 }
 
 /*
+ * The paths DKMS lets a conf write by absolute path, made the build's own:
+ * /usr/src/NAME-VERSION a private copy of the source (usrsrc/ of the
+ * staging directory, gone with it), /var/lib/dkms/N/V/build the build's
+ * tree and .../source the pristine source.
+ */
+static int place_dkms(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
+		      const char *snapshot)
+{
+	const struct kb_build_layout *l = &t->recipe->layout;
+	struct kb_sandbox *sb = &t->sandbox;
+	char at[PATH_MAX], rel[PATH_MAX];
+	int r = 0;
+
+	if (!sb->isolate || sb->shared_fs || !l->tree || strncmp(l->tree, "dkms/", 5))
+		return 0;
+	for (size_t i = 0; r >= 0 && i < l->source_links.n; i++) {
+		const char *link = l->source_links.v[i];
+
+		if (!strncmp(link, "source-tree/", 12)) {
+			if (kb_pathf(at, sizeof(at), "/usr/src/%s", link + 12) < 0 ||
+			    kb_pathf(rel, sizeof(rel), "%s/usrsrc/%s", dir, link + 12) < 0)
+				return -ENAMETOOLONG;
+			r = kb_copy_tree(snapshot, &ctx->root, rel, NULL);
+			if (r >= 0 && sb->uid)
+				r = kb_chown_tree(&ctx->root, rel, sb->uid, sb->gid);
+			if (r >= 0)
+				r = kb_sandbox_place(ctx, sb, at, rel, true);
+		} else if (!strncmp(link, "dkms/", 5)) {
+			if (kb_pathf(at, sizeof(at), "/var/lib/%s", link) < 0)
+				return -ENAMETOOLONG;
+			r = kb_sandbox_place(ctx, sb, at, snapshot + strlen(ctx->root.path), false);
+		}
+	}
+	if (r >= 0 && kb_pathf(at, sizeof(at), "/var/lib/%s", l->tree) < 0)
+		return -ENAMETOOLONG;
+	return r >= 0 ? kb_sandbox_place(ctx, sb, at, src, true) : r;
+}
+
+/*
  * The build's sandbox: it writes src/ alone, and sees of kbuildd's state
  * only its DKMS layout, the registered source and its dependencies' builds;
  * the kernel's trees stay in view wherever they are (below /tmp, or a home
@@ -199,6 +238,8 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 		r = kb_strv_push(&sb->ro, t->kernel->trees.v[i]);
 	if (r >= 0 && sb->isolate && sb->uid)
 		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
+	if (r >= 0)
+		r = place_dkms(ctx, t, dir, src, snapshot);
 	/* without a mount of its own, the build reaches src/ through K.new: its group may */
 	if (r >= 0 && sb->isolate && sb->shared_fs)
 		r = kb_root_chmod_owner(&ctx->root, dir, 0, sb->gid, 0710);

@@ -359,6 +359,18 @@ static int put_back(const struct entry *e)
 	return r;
 }
 
+/* Cover @dir with a tmpfs, writable until the caller closes it, and put @e back in it. */
+static int refill(const char *dir, const struct entry *e, size_t nr)
+{
+	int r = 0;
+
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return -errno;
+	for (size_t i = 0; r >= 0 && i < nr; i++)
+		r = put_back(&e[i]);
+	return r;
+}
+
 /* Cover the closed @dir with what the build user may reach of it (above). */
 static int open_way(const char *dir, const struct keep *keep, size_t n)
 {
@@ -374,10 +386,8 @@ static int open_way(const char *dir, const struct keep *keep, size_t n)
 		return -ENOMEM;
 	/* "/" is never closed on a working system; a writable tree would need a writable cover */
 	r = !strcmp(dir, "/") || (kept && kept->rw) ? -EACCES : collect(dir, kept, keep, n, e, &nr);
-	if (r >= 0 && mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		r = -errno;
-	for (size_t i = 0; r >= 0 && i < nr; i++)
-		r = put_back(&e[i]);
+	if (r >= 0)
+		r = refill(dir, e, nr);
 	if (r >= 0)
 		r = set_attr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
 	entries_release(e, nr);
@@ -421,7 +431,115 @@ static int open_ways(const struct kb_sandbox *sb, const struct keep *keep, size_
 	}
 }
 
-static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int err_fd)
+/*
+ * Places: a host tree shown at another path (a dkms.conf's own
+ * /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION). A mount point
+ * the host lacks is made in a tmpfs over its parent that holds what was
+ * there put back; nothing is created on the host.
+ */
+static int remove_put_back(const char *path)
+{
+	struct stat st;
+
+	while (umount2(path, MNT_DETACH) == 0)
+		;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return (S_ISDIR(st.st_mode) ? rmdir(path) : unlink(path)) < 0 ? -errno : 0;
+}
+
+/* Cover @dir with a tmpfs holding the entries of @from[0..n), the later ones winning. */
+static int cover_merged(const char *dir, const char *const *from, size_t n)
+{
+	struct entry *e = calloc(KB_MAX_REACH_ENTRIES, sizeof(*e));
+	size_t nr = 0, start;
+	int r = e ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		start = nr;
+		r = collect(from[i], true, NULL, 0, e, &nr);
+		for (size_t j = start; r >= 0 && j < nr; j++) {
+			char *at;
+
+			if (asprintf(&at, "%s%s", dir, e[j].path + strlen(from[i])) < 0)
+				r = -ENOMEM;
+			else
+				free(e[j].path), e[j].path = at;
+		}
+	}
+	if (r >= 0 && mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		r = -errno;
+	for (size_t i = 0; r >= 0 && i < nr; i++)
+		if ((r = remove_put_back(e[i].path)) >= 0)
+			r = put_back(&e[i]);
+	if (e)
+		entries_release(e, nr);
+	return r;
+}
+
+/* Make the mount point @at, covering the nearest existing directory when it is read-only. */
+static int make_place(const char *at, struct kb_strv *covered)
+{
+	char dir[PATH_MAX];
+	const char *from[1] = { dir };
+	int r = mkdir_p(at);
+
+	if (r != -EROFS && r != -EACCES)
+		return r;
+	if (kb_pathf(dir, sizeof(dir), "%s", at) < 0)
+		return -ENAMETOOLONG;
+	while (access(dir, F_OK) < 0 && strrchr(dir, '/') != dir)
+		*strrchr(dir, '/') = '\0';
+	r = cover_merged(dir, from, 1);
+	if (r >= 0)
+		r = kb_strv_push(covered, dir);
+	return r >= 0 ? mkdir_p(at) : r;
+}
+
+/* Attach each place's @trees (cloned before the state was hidden), then close what was covered. */
+static int make_places(const struct kb_sandbox *sb, int *trees, int err_fd)
+{
+	struct kb_strv covered = KB_STRV_INIT;
+	const char *path = "/";
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i + 1 < sb->merge.n; i += 2) {
+		const char *from[2] = { sb->merge.v[i], sb->merge.v[i + 1] };
+		struct stat st;
+
+		path = from[0];
+		if (stat(from[1], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue; /* nothing of the root's to show */
+		r = cover_merged(from[0], from, 2);
+		if (r >= 0)
+			r = kb_strv_push(&covered, from[0]);
+	}
+	for (size_t i = 0; r >= 0 && i + 2 < sb->place.n; i += 3) {
+		bool rw = !strcmp(sb->place.v[i + 2], "rw");
+
+		path = sb->place.v[i];
+		r = make_place(path, &covered);
+		if (r >= 0)
+			r = set_attr(trees[i / 3], "", AT_EMPTY_PATH | AT_RECURSIVE,
+				     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					     (rw ? 0 : MOUNT_ATTR_RDONLY),
+				     rw ? MOUNT_ATTR_RDONLY : 0);
+		if (r >= 0 &&
+		    move_mount(trees[i / 3], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			r = -errno;
+	}
+	for (size_t i = 0; r >= 0 && i < covered.n; i++)
+		r = set_attr(AT_FDCWD, covered.v[i], 0, MOUNT_ATTR_RDONLY, 0);
+	if (r >= 0)
+		r = kb_strv_error(&covered);
+	kb_strv_clear(&covered);
+	if (r < 0)
+		kb_say(err_fd, "kbuildd: sandbox: cannot place '%s': %s\n", path, strerror(-r));
+	return r;
+}
+
+static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int *places,
+		       int err_fd)
 {
 	const char *step = "make the mounts private";
 	int r = 0;
@@ -435,6 +553,13 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 		keep[i].tree = open_tree(AT_FDCWD, keep[i].path,
 					 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 		if (keep[i].tree < 0)
+			goto fail;
+	}
+	step = "copy the trees it sees elsewhere";
+	for (size_t i = 0; i < sb->place.n / 3; i++) {
+		places[i] = open_tree(AT_FDCWD, sb->place.v[3 * i + 1],
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (places[i] < 0)
 			goto fail;
 	}
 	step = "make the file system read-only";
@@ -456,7 +581,7 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	for (size_t i = 0; i < sb->hide.n; i++)
 		if ((r = cover(sb->hide.v[i], "mode=0755,size=1m", MS_NOEXEC)) < 0)
 			goto fail_r;
-	if ((r = expose(keep, n, true, err_fd)) < 0)
+	if ((r = expose(keep, n, true, err_fd)) < 0 || (r = make_places(sb, places, err_fd)) < 0)
 		return r;
 	/* the skeletons that hold the kept trees become read-only too */
 	for (size_t i = 0; i < sb->hide.n; i++)
@@ -473,8 +598,9 @@ int kb_sandbox_mounts(const struct kb_sandbox *sb, int err_fd)
 {
 	size_t n = sb->ro.n + sb->rw.n;
 	struct keep keep[KB_MAX_SANDBOX_PATHS];
+	int places[KB_MAX_SANDBOX_PATHS];
 
-	if (n > ARRAY_SIZE(keep)) {
+	if (n > ARRAY_SIZE(keep) || sb->place.n / 3 > ARRAY_SIZE(places)) {
 		kb_say(err_fd, "kbuildd: sandbox: more than %zu paths to keep\n", ARRAY_SIZE(keep));
 		return -E2BIG;
 	}
@@ -484,5 +610,5 @@ int kb_sandbox_mounts(const struct kb_sandbox *sb, int err_fd)
 			.tree = -1,
 			.rw = i >= sb->ro.n,
 		};
-	return make_mounts(sb, keep, n, err_fd);
+	return make_mounts(sb, keep, n, places, err_fd);
 }

@@ -28,10 +28,12 @@ struct kb_sandbox {
 	bool shared_fs; /* in a chroot that is no mount: no mounts of its own */
 	uid_t uid;	/* the build user, with no supplementary groups */
 	gid_t gid;
-	struct kb_strv hide; /* host dirs replaced by an empty read-only tmpfs */
-	struct kb_strv ro;   /* host paths kept in view and in reach, read-only */
-	struct kb_strv rw;   /* host dirs it may write (nosuid, nodev) */
-	size_t log_max;	     /* output bytes kept; the rest is dropped with a note */
+	struct kb_strv hide;  /* host dirs replaced by an empty read-only tmpfs */
+	struct kb_strv ro;    /* host paths kept in view and in reach, read-only */
+	struct kb_strv rw;    /* host dirs it may write (nosuid, nodev) */
+	struct kb_strv merge; /* pairs: a dir, and a host dir whose entries are put over it */
+	struct kb_strv place; /* triples: a path in the view, the host tree there, "ro"/"rw" */
+	size_t log_max;	      /* output bytes kept; the rest is dropped with a note */
 };
 
 void kb_sandbox_init(struct kb_sandbox *sb);
@@ -48,6 +50,15 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb);
 /* Keep @rel (inside the root) visible read-only / writable. */
 int kb_sandbox_ro(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel);
 int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel);
+/*
+ * Show the tree @rel (inside the root) at @at in the view (a path DKMS
+ * lets a conf use by absolute path), writable with @rw. Where the mount
+ * point is missing, it is made in a tmpfs over its parent that keeps the
+ * parent's entries; nothing is created on the host. Only in a sandbox
+ * with mounts of its own: otherwise nothing is done.
+ */
+int kb_sandbox_place(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *at, const char *rel,
+		     bool rw);
 
 struct kb_child;
 
