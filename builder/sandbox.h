@@ -4,8 +4,11 @@
  * mount, network and IPC namespaces, as the unprivileged build user: the
  * whole file system is read-only and nosuid, kbuildd's state is an empty
  * directory apart from what that piece of code needs, /tmp, /var/tmp,
- * /dev/shm and /run are private and empty, what it reads stays in its
- * reach however closed the way to it is on the host, and everything it
+ * /dev/shm and /run are private and empty, a dkms.conf build's own
+ * /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION are private to it
+ * (under a root, /usr/src shows the root's entries over the host's), what
+ * it reads stays in its reach however closed the way to it is on the host,
+ * and everything it
  * starts dies with it, or with kbuildd. Without root it runs with
  * kbuildd's identity, in a process group of its own, and nothing more is
  * contained.
