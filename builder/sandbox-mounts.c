@@ -44,7 +44,7 @@ void kb_say(int fd, const char *fmt, ...)
 		return;
 }
 
-static int mkdir_p(const char *path)
+int kb_mount_mkdir_p(const char *path)
 {
 	char buf[4096];
 	size_t len = strlen(path);
@@ -63,8 +63,8 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int set_attr(int dfd, const char *path, unsigned flags, unsigned long set,
-		    unsigned long clear)
+int kb_mount_setattr(int dfd, const char *path, unsigned flags, unsigned long set,
+		     unsigned long clear)
 {
 	struct mount_attr attr = { .attr_set = set, .attr_clr = clear };
 
@@ -103,12 +103,12 @@ static int expose(struct keep *keep, size_t n, bool last, int err_fd)
 				k = &keep[i];
 		if (!k)
 			return 0;
-		r = mkdir_p(k->path);
+		r = kb_mount_mkdir_p(k->path);
 		if (r >= 0)
-			r = set_attr(k->tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-				     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					     (k->rw ? 0 : MOUNT_ATTR_RDONLY),
-				     k->rw ? MOUNT_ATTR_RDONLY : 0);
+			r = kb_mount_setattr(k->tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+					     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						     (k->rw ? 0 : MOUNT_ATTR_RDONLY),
+					     k->rw ? MOUNT_ATTR_RDONLY : 0);
 		if (r >= 0 &&
 		    move_mount(k->tree, "", AT_FDCWD, k->path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			r = -errno;
@@ -185,12 +185,6 @@ static int chroot_mounts(int err_fd)
  * trees inside it. The rest of what it holds stays out of sight, and the
  * files put back keep their own modes.
  */
-struct entry {
-	char *path;
-	char *link; /* a symlink's target, made again in the tmpfs */
-	int tree;   /* else a copy of the mounts at @path */
-	bool dir;
-};
 
 /* Is the directory @path closed to the build user (to enter, or with @read to list)? */
 static bool closed(const char *path, bool read)
@@ -259,7 +253,7 @@ static int find_closed(const struct kb_sandbox *sb, const struct keep *keep, siz
 	return r;
 }
 
-static void entries_release(struct entry *e, size_t n)
+void kb_entries_release(struct entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(e[i].path);
@@ -308,8 +302,8 @@ static bool brought(const struct keep *keep, size_t n, size_t i, const char *dir
 }
 
 /* What goes back into @dir: a kept tree's entries, else the outermost kept trees inside. */
-static int collect(const char *dir, bool kept, const struct keep *keep, size_t n, struct entry *e,
-		   size_t *nr)
+int kb_entries_collect(const char *dir, bool kept, const struct keep *keep, size_t n,
+		       struct entry *e, size_t *nr)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -334,7 +328,7 @@ static int collect(const char *dir, bool kept, const struct keep *keep, size_t n
 }
 
 /* Put @e back in the tmpfs that now covers its old place. */
-static int put_back(const struct entry *e)
+int kb_put_back(const struct entry *e)
 {
 	char parent[PATH_MAX];
 	int r = kb_pathf(parent, sizeof(parent), "%s", e->path) < 0 ? -ENAMETOOLONG : 0;
@@ -342,7 +336,7 @@ static int put_back(const struct entry *e)
 
 	if (r >= 0) {
 		*strrchr(parent, '/') = '\0';
-		r = mkdir_p(parent);
+		r = kb_mount_mkdir_p(parent);
 	}
 	if (r < 0)
 		return r;
@@ -367,7 +361,7 @@ static int refill(const char *dir, const struct entry *e, size_t nr)
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		return -errno;
 	for (size_t i = 0; r >= 0 && i < nr; i++)
-		r = put_back(&e[i]);
+		r = kb_put_back(&e[i]);
 	return r;
 }
 
@@ -385,12 +379,14 @@ static int open_way(const char *dir, const struct keep *keep, size_t n)
 	if (!e)
 		return -ENOMEM;
 	/* "/" is never closed on a working system; a writable tree would need a writable cover */
-	r = !strcmp(dir, "/") || (kept && kept->rw) ? -EACCES : collect(dir, kept, keep, n, e, &nr);
+	r = !strcmp(dir, "/") || (kept && kept->rw) ?
+		    -EACCES :
+		    kb_entries_collect(dir, kept, keep, n, e, &nr);
 	if (r >= 0)
 		r = refill(dir, e, nr);
 	if (r >= 0)
-		r = set_attr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
-	entries_release(e, nr);
+		r = kb_mount_setattr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
+	kb_entries_release(e, nr);
 	return r;
 }
 
@@ -431,113 +427,6 @@ static int open_ways(const struct kb_sandbox *sb, const struct keep *keep, size_
 	}
 }
 
-/*
- * Places: a host tree shown at another path (a dkms.conf's own
- * /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION). A mount point
- * the host lacks is made in a tmpfs over its parent that holds what was
- * there put back; nothing is created on the host.
- */
-static int remove_put_back(const char *path)
-{
-	struct stat st;
-
-	while (umount2(path, MNT_DETACH) == 0)
-		;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return (S_ISDIR(st.st_mode) ? rmdir(path) : unlink(path)) < 0 ? -errno : 0;
-}
-
-/* Cover @dir with a tmpfs holding the entries of @from[0..n), the later ones winning. */
-static int cover_merged(const char *dir, const char *const *from, size_t n)
-{
-	struct entry *e = calloc(KB_MAX_REACH_ENTRIES, sizeof(*e));
-	size_t nr = 0, start;
-	int r = e ? 0 : -ENOMEM;
-
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		start = nr;
-		r = collect(from[i], true, NULL, 0, e, &nr);
-		for (size_t j = start; r >= 0 && j < nr; j++) {
-			char *at;
-
-			if (asprintf(&at, "%s%s", dir, e[j].path + strlen(from[i])) < 0)
-				r = -ENOMEM;
-			else
-				free(e[j].path), e[j].path = at;
-		}
-	}
-	if (r >= 0 && mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		r = -errno;
-	for (size_t i = 0; r >= 0 && i < nr; i++)
-		if ((r = remove_put_back(e[i].path)) >= 0)
-			r = put_back(&e[i]);
-	if (e)
-		entries_release(e, nr);
-	return r;
-}
-
-/* Make the mount point @at, covering the nearest existing directory when it is read-only. */
-static int make_place(const char *at, struct kb_strv *covered)
-{
-	char dir[PATH_MAX];
-	const char *from[1] = { dir };
-	int r = mkdir_p(at);
-
-	if (r != -EROFS && r != -EACCES)
-		return r;
-	if (kb_pathf(dir, sizeof(dir), "%s", at) < 0)
-		return -ENAMETOOLONG;
-	while (access(dir, F_OK) < 0 && strrchr(dir, '/') != dir)
-		*strrchr(dir, '/') = '\0';
-	r = cover_merged(dir, from, 1);
-	if (r >= 0)
-		r = kb_strv_push(covered, dir);
-	return r >= 0 ? mkdir_p(at) : r;
-}
-
-/* Attach each place's @trees (cloned before the state was hidden), then close what was covered. */
-static int make_places(const struct kb_sandbox *sb, int *trees, int err_fd)
-{
-	struct kb_strv covered = KB_STRV_INIT;
-	const char *path = "/";
-	int r = 0;
-
-	for (size_t i = 0; r >= 0 && i + 1 < sb->merge.n; i += 2) {
-		const char *from[2] = { sb->merge.v[i], sb->merge.v[i + 1] };
-		struct stat st;
-
-		path = from[0];
-		if (stat(from[1], &st) < 0 || !S_ISDIR(st.st_mode))
-			continue; /* nothing of the root's to show */
-		r = cover_merged(from[0], from, 2);
-		if (r >= 0)
-			r = kb_strv_push(&covered, from[0]);
-	}
-	for (size_t i = 0; r >= 0 && i + 2 < sb->place.n; i += 3) {
-		bool rw = !strcmp(sb->place.v[i + 2], "rw");
-
-		path = sb->place.v[i];
-		r = make_place(path, &covered);
-		if (r >= 0)
-			r = set_attr(trees[i / 3], "", AT_EMPTY_PATH | AT_RECURSIVE,
-				     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					     (rw ? 0 : MOUNT_ATTR_RDONLY),
-				     rw ? MOUNT_ATTR_RDONLY : 0);
-		if (r >= 0 &&
-		    move_mount(trees[i / 3], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			r = -errno;
-	}
-	for (size_t i = 0; r >= 0 && i < covered.n; i++)
-		r = set_attr(AT_FDCWD, covered.v[i], 0, MOUNT_ATTR_RDONLY, 0);
-	if (r >= 0)
-		r = kb_strv_error(&covered);
-	kb_strv_clear(&covered);
-	if (r < 0)
-		kb_say(err_fd, "kbuildd: sandbox: cannot place '%s': %s\n", path, strerror(-r));
-	return r;
-}
-
 static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int *places,
 		       int err_fd)
 {
@@ -563,8 +452,8 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 			goto fail;
 	}
 	step = "make the file system read-only";
-	if ((r = set_attr(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) <
-	    0)
+	if ((r = kb_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE,
+				  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) < 0)
 		goto fail_r;
 	step = "mount /proc";
 	if ((r = mount_proc()) < 0)
@@ -581,11 +470,12 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	for (size_t i = 0; i < sb->hide.n; i++)
 		if ((r = cover(sb->hide.v[i], "mode=0755,size=1m", MS_NOEXEC)) < 0)
 			goto fail_r;
-	if ((r = expose(keep, n, true, err_fd)) < 0 || (r = make_places(sb, places, err_fd)) < 0)
+	if ((r = expose(keep, n, true, err_fd)) < 0 ||
+	    (r = kb_sandbox_places(sb, places, err_fd)) < 0)
 		return r;
 	/* the skeletons that hold the kept trees become read-only too */
 	for (size_t i = 0; i < sb->hide.n; i++)
-		set_attr(AT_FDCWD, sb->hide.v[i], 0, MOUNT_ATTR_RDONLY, 0);
+		kb_mount_setattr(AT_FDCWD, sb->hide.v[i], 0, MOUNT_ATTR_RDONLY, 0);
 	return open_ways(sb, keep, n, err_fd);
 fail:
 	r = -errno;
