@@ -59,11 +59,28 @@ test_expect_success ISOLATED 'a MAKE writing elsewhere in /usr/src still fails r
 	kb remove kbt-other/1.0 --all
 '
 
+# as west-chamber finds xtables-addons: the conf, read per kernel, looks
+# for another package's tree in /usr/src, which the root installed
+find_peer () {
+	sed -i '1a PEER=`find /usr/src -maxdepth 1 -type d -name "kbt-peer-*" -print | sort | tail -1`' "$1"
+}
+
+test_expect_success ISOLATED 'a conf finds another package in the root'"'"'s /usr/src' '
+	kb remove kbt-places/1.0 --all &&
+	mkdir -p "$ROOT/usr/src/kbt-peer-2.0" &&
+	echo "#define KBT_PEER 1" >"$ROOT/usr/src/kbt-peer-2.0/peer.h" &&
+	places_driver kbt-finder "test -f \${PEER}/peer.h && " &&
+	find_peer "$ROOT/usr/src/kbt-finder-1.0/dkms.conf" &&
+	kb add "$ROOT/usr/src/kbt-finder-1.0" &&
+	kb rebuild -k "$K1" >out 2>&1 &&
+	test_grep "kbt-finder/1.0 *$K1 *installed" out &&
+	kb remove kbt-finder/1.0 --all
+'
+
 test_expect_success ISOLATED 'each kernel builds in its own copy, at once' '
 	if [ "$K1" = "$K2" ]; then
 		echo "one kernel only"
 	else
-		kb remove kbt-places/1.0 --all &&
 		places_driver kbt-two "touch \${PSRC}/mine-\$kernelver; test \\\$(ls \${PSRC}/mine-* | wc -l) = 1 && " &&
 		kb add "$ROOT/usr/src/kbt-two-1.0" &&
 		kb rebuild -k "$K1" -k "$K2" -j 4 >out 2>&1 &&
