@@ -8,10 +8,9 @@
  * /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION are private to it
  * (under a root, /usr/src shows the root's entries over the host's), what
  * it reads stays in its reach however closed the way to it is on the host,
- * and everything it
- * starts dies with it, or with kbuildd. Without root it runs with
- * kbuildd's identity, in a process group of its own, and nothing more is
- * contained.
+ * and everything it starts dies with it, or with kbuildd. Without root it
+ * runs with kbuildd's identity, in a process group of its own, and nothing
+ * more is contained.
  */
 #pragma once
 
@@ -45,7 +44,9 @@ void kb_sandbox_release(struct kb_sandbox *sb);
 /*
  * The sandbox of @ctx's driver code: the build user when kbuildd is root
  * (kbuildd.conf [build] user, else kbuildd, else nobody), the state and
- * the source cache hidden, the root prefix in view. Callers add the
+ * the source cache and /var/lib/dkms hidden, the root prefix in view
+ * (with mounts of its own, /usr/src shows the root's usr/src entries over
+ * the host's, the root's winning). Callers add the
  * paths the code needs with kb_sandbox_ro()/kb_sandbox_rw().
  * 0 or negative errno (-ESRCH: root, but no unprivileged user to build as).
  */
