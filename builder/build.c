@@ -169,6 +169,7 @@ static int place_dkms(struct kb_ctx *ctx, struct kb_task *t, const char *dir, co
 	const struct kb_build_layout *l = &t->recipe->layout;
 	struct kb_sandbox *sb = &t->sandbox;
 	char at[PATH_MAX], rel[PATH_MAX];
+	const char *from = src;
 	int r = 0;
 
 	if (!sb->isolate || sb->shared_fs || !l->tree || strncmp(l->tree, "dkms/", 5))
@@ -179,7 +180,8 @@ static int place_dkms(struct kb_ctx *ctx, struct kb_task *t, const char *dir, co
 		if (!strncmp(link, "source-tree/", 12)) {
 			if (kb_pathf(at, sizeof(at), "/usr/src/%s", link + 12) < 0 ||
 			    kb_pathf(rel, sizeof(rel), "%s/usrsrc/%s", dir, link + 12) < 0)
-				return -ENAMETOOLONG;
+				return kb_task_fail(t, "/usr/src/%s: path too long", link + 12);
+			from = rel;
 			r = kb_copy_tree(snapshot, &ctx->root, rel, NULL);
 			if (r >= 0 && sb->uid)
 				r = kb_chown_tree(&ctx->root, rel, sb->uid, sb->gid);
@@ -187,13 +189,21 @@ static int place_dkms(struct kb_ctx *ctx, struct kb_task *t, const char *dir, co
 				r = kb_sandbox_place(ctx, sb, at, rel, true);
 		} else if (!strncmp(link, "dkms/", 5)) {
 			if (kb_pathf(at, sizeof(at), "/var/lib/%s", link) < 0)
-				return -ENAMETOOLONG;
-			r = kb_sandbox_place(ctx, sb, at, snapshot + strlen(ctx->root.path), false);
+				return kb_task_fail(t, "/var/lib/%s: path too long", link);
+			from = snapshot + strlen(ctx->root.path);
+			r = kb_sandbox_place(ctx, sb, at, from, false);
 		}
 	}
-	if (r >= 0 && kb_pathf(at, sizeof(at), "/var/lib/%s", l->tree) < 0)
-		return -ENAMETOOLONG;
-	return r >= 0 ? kb_sandbox_place(ctx, sb, at, src, true) : r;
+	if (r >= 0) {
+		from = src;
+		if (kb_pathf(at, sizeof(at), "/var/lib/%s", l->tree) < 0)
+			return kb_task_fail(t, "/var/lib/%s: path too long", l->tree);
+		r = kb_sandbox_place(ctx, sb, at, src, true);
+	}
+	if (r < 0)
+		return kb_task_fail(t, "cannot give the build its own '%s' (from '%s%s'): %s", at,
+				    from[0] == '/' ? "" : "/", from, strerror(-r));
+	return 0;
 }
 
 /*
@@ -238,15 +248,13 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 		r = kb_strv_push(&sb->ro, t->kernel->trees.v[i]);
 	if (r >= 0 && sb->isolate && sb->uid)
 		r = kb_chown_tree(&ctx->root, src, sb->uid, sb->gid);
-	if (r >= 0)
-		r = place_dkms(ctx, t, dir, src, snapshot);
 	/* without a mount of its own, the build reaches src/ through K.new: its group may */
 	if (r >= 0 && sb->isolate && sb->shared_fs)
 		r = kb_root_chmod_owner(&ctx->root, dir, 0, sb->gid, 0710);
 	if (r < 0)
 		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir,
 				    strerror(-r));
-	return 0;
+	return place_dkms(ctx, t, dir, src, snapshot);
 }
 
 int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)
