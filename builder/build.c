@@ -158,6 +158,55 @@ static int layout_tops(const struct kb_recipe *r, struct kb_strv *tops)
 }
 
 /*
+ * The paths DKMS lets a conf write by absolute path, made the build's own:
+ * /usr/src/NAME-VERSION a private copy of the source (usrsrc/ of the
+ * staging directory, gone with it), /var/lib/dkms/N/V/build the build's
+ * tree and .../source the pristine source.
+ */
+static int place_dkms(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
+		      const char *snapshot)
+{
+	const struct kb_build_layout *l = &t->recipe->layout;
+	struct kb_sandbox *sb = &t->sandbox;
+	char at[PATH_MAX], rel[PATH_MAX];
+	const char *from = src;
+	int r = 0;
+
+	if (!sb->isolate || sb->shared_fs || !l->tree || strncmp(l->tree, "dkms/", 5))
+		return 0;
+	for (size_t i = 0; r >= 0 && i < l->source_links.n; i++) {
+		const char *link = l->source_links.v[i];
+
+		if (!strncmp(link, "source-tree/", 12)) {
+			if (kb_pathf(at, sizeof(at), "/usr/src/%s", link + 12) < 0 ||
+			    kb_pathf(rel, sizeof(rel), "%s/usrsrc/%s", dir, link + 12) < 0)
+				return kb_task_fail(t, "/usr/src/%s: path too long", link + 12);
+			from = rel;
+			r = kb_copy_tree(snapshot, &ctx->root, rel, NULL);
+			if (r >= 0 && sb->uid)
+				r = kb_chown_tree(&ctx->root, rel, sb->uid, sb->gid);
+			if (r >= 0)
+				r = kb_sandbox_place(ctx, sb, at, rel, true);
+		} else if (!strncmp(link, "dkms/", 5)) {
+			if (kb_pathf(at, sizeof(at), "/var/lib/%s", link) < 0)
+				return kb_task_fail(t, "/var/lib/%s: path too long", link);
+			from = snapshot + strlen(ctx->root.path);
+			r = kb_sandbox_place(ctx, sb, at, from, false);
+		}
+	}
+	if (r >= 0) {
+		from = src;
+		if (kb_pathf(at, sizeof(at), "/var/lib/%s", l->tree) < 0)
+			return kb_task_fail(t, "/var/lib/%s: path too long", l->tree);
+		r = kb_sandbox_place(ctx, sb, at, src, true);
+	}
+	if (r < 0)
+		return kb_task_fail(t, "cannot give the build its own '%s' (from '%s%s'): %s", at,
+				    from[0] == '/' ? "" : "/", from, strerror(-r));
+	return 0;
+}
+
+/*
  * The build's sandbox: it writes src/ alone, and sees of kbuildd's state
  * only its DKMS layout, the registered source and its dependencies' builds;
  * the kernel's trees stay in view wherever they are (below /tmp, or a home
@@ -205,7 +254,7 @@ static int contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const
 	if (r < 0)
 		return kb_task_fail(t, "cannot prepare the sandbox of '/%s': %s", dir,
 				    strerror(-r));
-	return 0;
+	return place_dkms(ctx, t, dir, src, snapshot);
 }
 
 int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t)

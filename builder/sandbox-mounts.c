@@ -44,7 +44,7 @@ void kb_say(int fd, const char *fmt, ...)
 		return;
 }
 
-static int mkdir_p(const char *path)
+int kb_mount_mkdir_p(const char *path)
 {
 	char buf[4096];
 	size_t len = strlen(path);
@@ -63,8 +63,8 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int set_attr(int dfd, const char *path, unsigned flags, unsigned long set,
-		    unsigned long clear)
+int kb_mount_setattr(int dfd, const char *path, unsigned flags, unsigned long set,
+		     unsigned long clear)
 {
 	struct mount_attr attr = { .attr_set = set, .attr_clr = clear };
 
@@ -103,12 +103,12 @@ static int expose(struct keep *keep, size_t n, bool last, int err_fd)
 				k = &keep[i];
 		if (!k)
 			return 0;
-		r = mkdir_p(k->path);
+		r = kb_mount_mkdir_p(k->path);
 		if (r >= 0)
-			r = set_attr(k->tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
-				     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					     (k->rw ? 0 : MOUNT_ATTR_RDONLY),
-				     k->rw ? MOUNT_ATTR_RDONLY : 0);
+			r = kb_mount_setattr(k->tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+					     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						     (k->rw ? 0 : MOUNT_ATTR_RDONLY),
+					     k->rw ? MOUNT_ATTR_RDONLY : 0);
 		if (r >= 0 &&
 		    move_mount(k->tree, "", AT_FDCWD, k->path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			r = -errno;
@@ -185,12 +185,6 @@ static int chroot_mounts(int err_fd)
  * trees inside it. The rest of what it holds stays out of sight, and the
  * files put back keep their own modes.
  */
-struct entry {
-	char *path;
-	char *link; /* a symlink's target, made again in the tmpfs */
-	int tree;   /* else a copy of the mounts at @path */
-	bool dir;
-};
 
 /* Is the directory @path closed to the build user (to enter, or with @read to list)? */
 static bool closed(const char *path, bool read)
@@ -259,7 +253,7 @@ static int find_closed(const struct kb_sandbox *sb, const struct keep *keep, siz
 	return r;
 }
 
-static void entries_release(struct entry *e, size_t n)
+void kb_entries_release(struct entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(e[i].path);
@@ -308,8 +302,8 @@ static bool brought(const struct keep *keep, size_t n, size_t i, const char *dir
 }
 
 /* What goes back into @dir: a kept tree's entries, else the outermost kept trees inside. */
-static int collect(const char *dir, bool kept, const struct keep *keep, size_t n, struct entry *e,
-		   size_t *nr)
+int kb_entries_collect(const char *dir, bool kept, const struct keep *keep, size_t n,
+		       struct entry *e, size_t *nr)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -334,7 +328,7 @@ static int collect(const char *dir, bool kept, const struct keep *keep, size_t n
 }
 
 /* Put @e back in the tmpfs that now covers its old place. */
-static int put_back(const struct entry *e)
+int kb_put_back(const struct entry *e)
 {
 	char parent[PATH_MAX];
 	int r = kb_pathf(parent, sizeof(parent), "%s", e->path) < 0 ? -ENAMETOOLONG : 0;
@@ -342,7 +336,7 @@ static int put_back(const struct entry *e)
 
 	if (r >= 0) {
 		*strrchr(parent, '/') = '\0';
-		r = mkdir_p(parent);
+		r = kb_mount_mkdir_p(parent);
 	}
 	if (r < 0)
 		return r;
@@ -356,6 +350,18 @@ static int put_back(const struct entry *e)
 	}
 	if (r >= 0 && move_mount(e->tree, "", AT_FDCWD, e->path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		r = -errno;
+	return r;
+}
+
+/* Cover @dir with a tmpfs, writable until the caller closes it, and put @e back in it. */
+static int refill(const char *dir, const struct entry *e, size_t nr)
+{
+	int r = 0;
+
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+		return -errno;
+	for (size_t i = 0; r >= 0 && i < nr; i++)
+		r = kb_put_back(&e[i]);
 	return r;
 }
 
@@ -373,14 +379,14 @@ static int open_way(const char *dir, const struct keep *keep, size_t n)
 	if (!e)
 		return -ENOMEM;
 	/* "/" is never closed on a working system; a writable tree would need a writable cover */
-	r = !strcmp(dir, "/") || (kept && kept->rw) ? -EACCES : collect(dir, kept, keep, n, e, &nr);
-	if (r >= 0 && mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		r = -errno;
-	for (size_t i = 0; r >= 0 && i < nr; i++)
-		r = put_back(&e[i]);
+	r = !strcmp(dir, "/") || (kept && kept->rw) ?
+		    -EACCES :
+		    kb_entries_collect(dir, kept, keep, n, e, &nr);
 	if (r >= 0)
-		r = set_attr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
-	entries_release(e, nr);
+		r = refill(dir, e, nr);
+	if (r >= 0)
+		r = kb_mount_setattr(AT_FDCWD, dir, 0, MOUNT_ATTR_RDONLY, 0);
+	kb_entries_release(e, nr);
 	return r;
 }
 
@@ -421,7 +427,8 @@ static int open_ways(const struct kb_sandbox *sb, const struct keep *keep, size_
 	}
 }
 
-static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int err_fd)
+static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n, int *places,
+		       int err_fd)
 {
 	const char *step = "make the mounts private";
 	int r = 0;
@@ -437,9 +444,16 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 		if (keep[i].tree < 0)
 			goto fail;
 	}
+	step = "copy the trees it sees elsewhere";
+	for (size_t i = 0; i < sb->place.n / 3; i++) {
+		places[i] = open_tree(AT_FDCWD, sb->place.v[3 * i + 1],
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (places[i] < 0)
+			goto fail;
+	}
 	step = "make the file system read-only";
-	if ((r = set_attr(AT_FDCWD, "/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) <
-	    0)
+	if ((r = kb_mount_setattr(AT_FDCWD, "/", AT_RECURSIVE,
+				  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0)) < 0)
 		goto fail_r;
 	step = "mount /proc";
 	if ((r = mount_proc()) < 0)
@@ -456,11 +470,12 @@ static int make_mounts(const struct kb_sandbox *sb, struct keep *keep, size_t n,
 	for (size_t i = 0; i < sb->hide.n; i++)
 		if ((r = cover(sb->hide.v[i], "mode=0755,size=1m", MS_NOEXEC)) < 0)
 			goto fail_r;
-	if ((r = expose(keep, n, true, err_fd)) < 0)
+	if ((r = expose(keep, n, true, err_fd)) < 0 ||
+	    (r = kb_sandbox_places(sb, places, err_fd)) < 0)
 		return r;
 	/* the skeletons that hold the kept trees become read-only too */
 	for (size_t i = 0; i < sb->hide.n; i++)
-		set_attr(AT_FDCWD, sb->hide.v[i], 0, MOUNT_ATTR_RDONLY, 0);
+		kb_mount_setattr(AT_FDCWD, sb->hide.v[i], 0, MOUNT_ATTR_RDONLY, 0);
 	return open_ways(sb, keep, n, err_fd);
 fail:
 	r = -errno;
@@ -473,8 +488,9 @@ int kb_sandbox_mounts(const struct kb_sandbox *sb, int err_fd)
 {
 	size_t n = sb->ro.n + sb->rw.n;
 	struct keep keep[KB_MAX_SANDBOX_PATHS];
+	int places[KB_MAX_SANDBOX_PATHS];
 
-	if (n > ARRAY_SIZE(keep)) {
+	if (n > ARRAY_SIZE(keep) || sb->place.n / 3 > ARRAY_SIZE(places)) {
 		kb_say(err_fd, "kbuildd: sandbox: more than %zu paths to keep\n", ARRAY_SIZE(keep));
 		return -E2BIG;
 	}
@@ -484,5 +500,5 @@ int kb_sandbox_mounts(const struct kb_sandbox *sb, int err_fd)
 			.tree = -1,
 			.rw = i >= sb->ro.n,
 		};
-	return make_mounts(sb, keep, n, err_fd);
+	return make_mounts(sb, keep, n, places, err_fd);
 }

@@ -32,6 +32,8 @@ void kb_sandbox_release(struct kb_sandbox *sb)
 	kb_strv_clear(&sb->hide);
 	kb_strv_clear(&sb->ro);
 	kb_strv_clear(&sb->rw);
+	kb_strv_clear(&sb->merge);
+	kb_strv_clear(&sb->place);
 }
 
 static int push_root_path(struct kb_ctx *ctx, struct kb_strv *v, const char *rel)
@@ -48,7 +50,11 @@ static int sandbox_error(const struct kb_sandbox *sb)
 
 	if (!r)
 		r = kb_strv_error(&sb->ro);
-	return r ? r : kb_strv_error(&sb->rw);
+	if (!r)
+		r = kb_strv_error(&sb->rw);
+	if (!r)
+		r = kb_strv_error(&sb->merge);
+	return r ? r : kb_strv_error(&sb->place);
 }
 
 int kb_sandbox_ro(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
@@ -59,6 +65,17 @@ int kb_sandbox_ro(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
 int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel)
 {
 	return push_root_path(ctx, &sb->rw, rel);
+}
+
+int kb_sandbox_place(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *at, const char *rel,
+		     bool rw)
+{
+	if (!sb->isolate || sb->shared_fs)
+		return 0;
+	kb_strv_push(&sb->place, at);
+	push_root_path(ctx, &sb->place, rel);
+	kb_strv_push(&sb->place, rw ? "rw" : "ro");
+	return sandbox_error(sb);
 }
 
 /* The build user and the kind of sandbox this machine allows, once per run. */
@@ -103,6 +120,12 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 		push_root_path(ctx, &sb->hide, ctx->settings.cache);
 	if (ctx->root.path[0]) /* a root below /tmp stays in view */
 		kb_strv_push(&sb->ro, ctx->root.path);
+	/* the root's driver sources over the host's, as DKMS confs find them; no host dkms tree */
+	if (ctx->root.path[0] && !sb->shared_fs) {
+		kb_strv_push(&sb->merge, "/usr/src");
+		push_root_path(ctx, &sb->merge, "usr/src");
+		kb_strv_push(&sb->hide, "/var/lib/dkms");
+	}
 	return sandbox_error(sb);
 }
 

@@ -4,11 +4,13 @@
  * mount, network and IPC namespaces, as the unprivileged build user: the
  * whole file system is read-only and nosuid, kbuildd's state is an empty
  * directory apart from what that piece of code needs, /tmp, /var/tmp,
- * /dev/shm and /run are private and empty, what it reads stays in its
- * reach however closed the way to it is on the host, and everything it
- * starts dies with it, or with kbuildd. Without root it runs with
- * kbuildd's identity, in a process group of its own, and nothing more is
- * contained.
+ * /dev/shm and /run are private and empty, a dkms.conf build's own
+ * /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION are private to it
+ * (under a root, /usr/src shows the root's entries over the host's), what
+ * it reads stays in its reach however closed the way to it is on the host,
+ * and everything it starts dies with it, or with kbuildd. Without root it
+ * runs with kbuildd's identity, in a process group of its own, and nothing
+ * more is contained.
  */
 #pragma once
 
@@ -28,10 +30,12 @@ struct kb_sandbox {
 	bool shared_fs; /* in a chroot that is no mount: no mounts of its own */
 	uid_t uid;	/* the build user, with no supplementary groups */
 	gid_t gid;
-	struct kb_strv hide; /* host dirs replaced by an empty read-only tmpfs */
-	struct kb_strv ro;   /* host paths kept in view and in reach, read-only */
-	struct kb_strv rw;   /* host dirs it may write (nosuid, nodev) */
-	size_t log_max;	     /* output bytes kept; the rest is dropped with a note */
+	struct kb_strv hide;  /* host dirs replaced by an empty read-only tmpfs */
+	struct kb_strv ro;    /* host paths kept in view and in reach, read-only */
+	struct kb_strv rw;    /* host dirs it may write (nosuid, nodev) */
+	struct kb_strv merge; /* pairs: a dir, and a host dir whose entries are put over it */
+	struct kb_strv place; /* triples: a path in the view, the host tree there, "ro"/"rw" */
+	size_t log_max;	      /* output bytes kept; the rest is dropped with a note */
 };
 
 void kb_sandbox_init(struct kb_sandbox *sb);
@@ -40,7 +44,9 @@ void kb_sandbox_release(struct kb_sandbox *sb);
 /*
  * The sandbox of @ctx's driver code: the build user when kbuildd is root
  * (kbuildd.conf [build] user, else kbuildd, else nobody), the state and
- * the source cache hidden, the root prefix in view. Callers add the
+ * the source cache and /var/lib/dkms hidden, the root prefix in view
+ * (with mounts of its own, /usr/src shows the root's usr/src entries over
+ * the host's, the root's winning). Callers add the
  * paths the code needs with kb_sandbox_ro()/kb_sandbox_rw().
  * 0 or negative errno (-ESRCH: root, but no unprivileged user to build as).
  */
@@ -48,6 +54,15 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb);
 /* Keep @rel (inside the root) visible read-only / writable. */
 int kb_sandbox_ro(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel);
 int kb_sandbox_rw(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *rel);
+/*
+ * Show the tree @rel (inside the root) at @at in the view (a path DKMS
+ * lets a conf use by absolute path), writable with @rw. Where the mount
+ * point is missing, it is made in a tmpfs over its parent that keeps the
+ * parent's entries; nothing is created on the host. Only in a sandbox
+ * with mounts of its own: otherwise nothing is done.
+ */
+int kb_sandbox_place(struct kb_ctx *ctx, struct kb_sandbox *sb, const char *at, const char *rel,
+		     bool rw);
 
 struct kb_child;
 
