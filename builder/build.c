@@ -515,6 +515,13 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		kb_build_abandon(ctx, t);
 		return;
 	}
+	/* the private /usr/src/NAME-VERSION copy (place_dkms) ends with the build */
+	kb_task_staging_rel(t, KB_STAGING_NEW, "/usrsrc", src, sizeof(src));
+	if ((r = kb_rm_rf(&ctx->root, src)) < 0) {
+		kb_task_fail(t, "cannot remove '/%s': %s", src, strerror(-r));
+		kb_build_abandon(ctx, t);
+		return;
+	}
 	kb_task_staging_rel(t, KB_STAGING_NEW, "/src", src, sizeof(src));
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const struct kb_module_spec *m = &t->recipe->modules[i];

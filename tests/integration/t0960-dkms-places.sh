@@ -40,7 +40,10 @@ test_expect_success ISOLATED 'a MAKE writing its /usr/src/N-V and /var/lib/dkms/
 	kb add "$ROOT/usr/src/kbt-places-1.0" &&
 	kb rebuild -k "$K1" >out 2>&1 &&
 	test_grep "kbt-places/1.0 *$K1 *installed" out &&
-	ls "$ROOT/lib/modules/$K1/updates/dkms/kbt_places.ko"*
+	ls "$ROOT/lib/modules/$K1/updates/dkms/kbt_places.ko"* &&
+	# the private copy ended with the build: the kept build holds src/ only
+	test_path_is_dir "$ROOT/var/lib/kbuildd/builds/kbt-places/1.0/$K1/src" &&
+	test_path_is_missing "$ROOT/var/lib/kbuildd/builds/kbt-places/1.0/$K1/usrsrc"
 '
 
 test_expect_success ISOLATED 'neither the root'"'"'s /usr/src nor the host'"'"'s changed' '
