@@ -9,6 +9,14 @@
  * t->log_fd. On failure the reason is in t->reason.
  */
 int kb_build_prepare(struct kb_ctx *ctx, struct kb_task *t);
+/*
+ * The sandbox of @t's build in K.new @dir (build-sandbox.c): it writes its
+ * tree @src alone, sees of kbuildd's state only its layout, the source
+ * @snapshot and its dependencies' builds, and a dkms.conf build gets its
+ * own /usr/src/NAME-VERSION and /var/lib/dkms tree. 0, or t->reason set.
+ */
+int kb_build_contain(struct kb_ctx *ctx, struct kb_task *t, const char *dir, const char *src,
+		     const char *snapshot);
 /* Fill t->child with the make command and clean environment, using jobserver fds @rfd,@wfd. */
 int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd);
 /*
