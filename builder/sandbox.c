@@ -120,7 +120,10 @@ int kb_sandbox_setup(struct kb_ctx *ctx, struct kb_sandbox *sb)
 		push_root_path(ctx, &sb->hide, ctx->settings.cache);
 	if (ctx->root.path[0]) /* a root below /tmp stays in view */
 		kb_strv_push(&sb->ro, ctx->root.path);
-	/* the root's driver sources over the host's, as DKMS confs find them; no host dkms tree */
+	/*
+	 * Under a root: the root's driver sources over the host's, as DKMS
+	 * confs find them, and the host's DKMS tree hidden like the root's.
+	 */
 	if (ctx->root.path[0] && !sb->shared_fs) {
 		kb_strv_push(&sb->merge, "/usr/src");
 		push_root_path(ctx, &sb->merge, "usr/src");
