@@ -343,7 +343,7 @@ static void record_failure(struct kb_ctx *ctx, struct kb_task *t)
 		kb_err_errno(r, "cannot record the failure in '/%s'", rel);
 }
 
-static int keep_build(struct kb_ctx *ctx, struct kb_task *t)
+int kb_build_keep(struct kb_ctx *ctx, struct kb_task *t)
 {
 	char dir[PATH_MAX], newdir[PATH_MAX], old[PATH_MAX], idfile[PATH_MAX], line[80];
 	int r;
@@ -424,7 +424,7 @@ void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status)
 		record_failure(ctx, t);
 		return;
 	}
-	r = keep_build(ctx, t);
+	r = kb_build_keep(ctx, t);
 	if (r < 0) {
 		kb_task_fail(t, "cannot keep the build: %s", strerror(-r));
 		kb_build_abandon(ctx, t);

@@ -25,6 +25,12 @@ int kb_build_command(struct kb_ctx *ctx, struct kb_task *t, int rfd, int wfd);
  * K.new and keep the log. Sets t->state.
  */
 void kb_build_finish(struct kb_ctx *ctx, struct kb_task *t, int status);
+/*
+ * Make the sealed K.new (kb_outputs_seal()) the kept build of @t, with
+ * t->build_id recorded: the kept one it replaces goes in the same step.
+ * 0 or negative errno.
+ */
+int kb_build_keep(struct kb_ctx *ctx, struct kb_task *t);
 /* Remove a half-made build dir after an interruption. */
 void kb_build_abandon(struct kb_ctx *ctx, struct kb_task *t);
 /*

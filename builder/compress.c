@@ -37,12 +37,18 @@ static int xz_options(const struct kb_compress_opts *o, lzma_options_lzma *opt)
 	return 0;
 }
 
+/*
+ * The stream encoder, as xz(1) runs it: lzma_stream_buffer_encode() would
+ * record the sizes in the block header, four bytes xz never writes, and
+ * the module would not be byte for byte what kbuild installs.
+ */
 static int compress_xz(const struct kb_compress_opts *o, const void *data, size_t len,
 		       struct kb_buf *out)
 {
+	lzma_stream strm = LZMA_STREAM_INIT;
 	lzma_options_lzma opt;
 	lzma_filter filters[2];
-	size_t bound = lzma_stream_buffer_bound(len), pos = 0;
+	size_t bound = lzma_stream_buffer_bound(len);
 	uint8_t *buf;
 	lzma_ret ret;
 	int r;
@@ -55,9 +61,18 @@ static int compress_xz(const struct kb_compress_opts *o, const void *data, size_
 	buf = malloc(bound);
 	if (!buf)
 		return -ENOMEM;
-	ret = lzma_stream_buffer_encode(filters, (lzma_check)o->xz_check, NULL, data, len, buf,
-					&pos, bound);
-	r = ret == LZMA_OK ? kb_buf_add(out, buf, pos) : ret == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
+	ret = lzma_stream_encoder(&strm, filters, (lzma_check)o->xz_check);
+	if (ret == LZMA_OK) {
+		strm.next_in = data;
+		strm.avail_in = len;
+		strm.next_out = buf;
+		strm.avail_out = bound;
+		ret = lzma_code(&strm, LZMA_FINISH);
+	}
+	r = ret == LZMA_STREAM_END ? kb_buf_add(out, buf, bound - strm.avail_out) :
+	    ret == LZMA_MEM_ERROR  ? -ENOMEM :
+				     -EIO;
+	lzma_end(&strm);
 	free(buf);
 	return r;
 }

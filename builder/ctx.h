@@ -60,6 +60,8 @@ struct kb_ctx {
 	unsigned long wait_seconds; /* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	bool no_initramfs, initramfs_now;
+	/* import-dkms: DKMS's files and version choices give way (no rebuild is forced) */
+	bool take_over;
 	const char *hash; /* --hash for sign */
 	const char *cert; /* --cert for verify */
 	int lock_fd;

@@ -14,6 +14,7 @@ struct kb_prepared {
 	char *path; /* lib/modules/K/dest/name.ko[.xz] */
 	struct kb_buf data;
 	char sha256[KB_SHA256_HEX];
+	bool in_place; /* the target already holds exactly these bytes: left as it is */
 };
 
 void kb_prepared_release(struct kb_prepared *s, size_t n);

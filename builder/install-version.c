@@ -153,7 +153,7 @@ int kb_install_check_version(struct kb_ctx *ctx, struct kb_task *t, const struct
 	char rel[PATH_MAX];
 	const char *own;
 
-	if (ctx->force)
+	if (ctx->force || ctx->take_over)
 		return 0;
 	read_modver(image, &new);
 	if (!new.version[0])

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/atomic.h"
@@ -102,7 +103,7 @@ static int check_ownership(struct kb_ctx *ctx, struct kb_task *t, const struct k
 					    "refusing to overwrite '/%s': it may belong to recipe %s, "
 					    "whose manifest is damaged: %s",
 					    st[i].path, damaged->name, damaged->damage);
-		if (!ctx->force &&
+		if (!ctx->force && !ctx->take_over &&
 		    !owned_by_recipe_elsewhere(ctx, t->recipe->name, st[i].path, NULL))
 			return kb_task_fail(t,
 					    "refusing to overwrite '/%s', which kbuildd did not "
@@ -189,22 +190,58 @@ static int make_dir(struct kb_ctx *ctx, const char *release, char *dir)
 }
 
 /*
+ * Does module @path (below lib/modules/K, reached through no symlink) hold
+ * exactly @sha256 already, as a file of its own? Then it is left in place
+ * (DKMS's copy at the switch-over, a re-install of the same build): its
+ * inode, and what has it open or mapped, are not disturbed.
+ */
+static bool already_in_place(struct kb_ctx *ctx, const char *release, const char *path,
+			     const char *sha256)
+{
+	char top[PATH_MAX], hex[KB_SHA256_HEX];
+	struct stat st;
+	bool same;
+	int dfd, fd;
+
+	if (kb_pathf(top, sizeof(top), "lib/modules/%s", release) < 0 ||
+	    !kb_str_startswith(path, top) || path[strlen(top)] != '/')
+		return false;
+	dfd = kb_root_openat(&ctx->root, top, O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return false;
+	fd = kb_openat_beneath(dfd, path + strlen(top) + 1,
+			       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+	close(dfd);
+	if (fd < 0)
+		return false;
+	same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	       kb_sha256_fd(fd, hex) == 0 && !strcmp(hex, sha256);
+	close(fd);
+	return same;
+}
+
+/*
  * Stage every file (write + fsync a temp file beside it) before any lands:
  * running out of space or a read-only target fails here, with nothing
- * changed. @stage keeps the temp names for commit_files().
+ * changed. @stage keeps the temp names for commit_files(), in order, of
+ * the files not already in place.
  */
 static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage *stage,
 		       struct kb_prepared *st, size_t n)
 {
+	size_t j = 0;
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = kb_stage_add(stage, st[i].path);
+		if (!st[i].in_place)
+			r = kb_stage_add(stage, st[i].path);
 	if (r < 0)
 		return kb_err_errno(r, "cannot stage the files of an install; nothing was changed");
 	for (size_t i = 0; i < n; i++) {
 		char dir[PATH_MAX], *slash;
 
+		if (st[i].in_place)
+			continue;
 		snprintf(dir, sizeof(dir), "%s", st[i].path);
 		slash = strrchr(dir, '/');
 		*slash = '\0';
@@ -212,7 +249,8 @@ static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage 
 		if (r >= 0)
 			r = kb_buf_error(&st[i].data);
 		if (r >= 0)
-			r = kb_stage_write(stage, i, kb_buf_str(&st[i].data), st[i].data.len, 0644);
+			r = kb_stage_write(stage, j++, kb_buf_str(&st[i].data), st[i].data.len,
+					   0644);
 		if (r == -ELOOP)
 			return kb_err(r,
 				      "cannot write '/%s': a symbolic link is in the way below "
@@ -227,8 +265,10 @@ static int stage_files(struct kb_ctx *ctx, const char *release, struct kb_stage 
 
 static int commit_files(struct kb_stage *stage, struct kb_prepared *st, size_t n)
 {
+	size_t j = 0;
+
 	for (size_t i = 0; i < n; i++) {
-		int r = kb_stage_commit(stage, i);
+		int r = st[i].in_place ? 0 : kb_stage_commit(stage, j++);
 
 		if (r < 0)
 			return kb_err_errno(r, "cannot move '/%s' into place", st[i].path);
@@ -257,6 +297,9 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 		r = check_ownership(ctx, t, all, st, n);
 	if (r < 0)
 		goto out;
+	for (size_t i = 0; i < t->recipe->nr_modules; i++)
+		st[i].in_place = already_in_place(ctx, t->kernel->release, st[i].path,
+						  st[i].sha256);
 	next.name = t->recipe->name;
 	next.version = t->recipe->version;
 	memcpy(next.build_id, t->build_id, KB_SHA256_HEX);

@@ -22,7 +22,22 @@
 struct row {
 	const char *state;
 	char detail[512];
+	char origin[PATH_MAX]; /* where an installed build came from: "" for built here */
 };
+
+/* The origin line a build taken instead of compiled keeps (adopt.c), into row->origin. */
+static void read_origin(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
+{
+	struct kb_buf text = KB_BUF_INIT_MAX(PATH_MAX);
+	char rel[PATH_MAX];
+
+	row->origin[0] = '\0';
+	if (kb_task_build_rel(t, "/origin", rel, sizeof(rel)) == 0 &&
+	    kb_root_read(&ctx->root, rel, PATH_MAX, &text) == 0)
+		snprintf(row->origin, sizeof(row->origin), "%.*s",
+			 (int)strcspn(kb_buf_str(&text), "\n"), kb_buf_str(&text));
+	kb_buf_release(&text);
+}
 
 /* ", signed by CN (key SERIAL)" or ", unsigned" for an installed file. */
 static void describe_signature(struct kb_ctx *ctx, const char *rel, char *out, size_t size)
@@ -82,6 +97,7 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	bool built, installed = false, current = false, damaged;
 
 	row->detail[0] = '\0';
+	row->origin[0] = '\0';
 	if (t->action == KB_ACT_EXCLUDED || t->action == KB_ACT_NO_HEADERS ||
 	    t->action == KB_ACT_ERROR) {
 		row->state = t->action == KB_ACT_EXCLUDED   ? "excluded" :
@@ -125,6 +141,8 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		row->state = "damaged manifest (see status --check)";
 	else if (current)
 		row->state = "installed";
+	if (current)
+		read_origin(ctx, t, row);
 	else if (installed)
 		row->state = "installed (outdated: rebuild pending)";
 	else if (built && !strncmp(kb_buf_str(&id), t->build_id, 64))
@@ -200,9 +218,12 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		describe(ctx, t, running, &row);
 		kb_task_id(t, id, sizeof(id));
 		if (!ctx->json) {
-			kb_buf_addf(&b, "%-*s %-*s %s%s%s\n", w.id, id, w.kernel,
-				    t->kernel->release, row.state, row.detail[0] ? ": " : "",
-				    row.detail);
+			kb_buf_addf(&b, "%-*s %-*s %s%s%s%s%s", w.id, id, w.kernel,
+				    t->kernel->release, row.state,
+				    row.origin[0] ? " (taken from " : "", row.origin,
+				    row.origin[0] ? ")" : "", row.detail[0] ? ": " : "");
+			kb_buf_adds(&b, row.detail);
+			kb_buf_adds(&b, "\n");
 			continue;
 		}
 		o = kb_json_add_object(&json, NULL);
@@ -211,6 +232,9 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		kb_json_set_str(&json, o, "kernel", t->kernel->release);
 		kb_json_set_str(&json, o, "state", row.state);
 		kb_json_set_str(&json, o, "detail", row.detail);
+		if (!strcmp(row.state, "installed"))
+			kb_json_set_str(&json, o, "origin",
+					row.origin[0] ? row.origin : "built here");
 	}
 	if (ctx->json)
 		r = kb_json_write(&json, &b);

@@ -4,22 +4,30 @@
  * DKMS's tree (DKMS.md §6): NAME/VERSION/source -> /usr/src/NAME-VERSION
  * marks a registered driver, and NAME/kernel-K-ARCH -> VERSION/K/ARCH the
  * version installed for kernel K. Each source is registered from its
- * dkms.conf, and each installed version is built and installed for its
- * kernel over the files DKMS put there. DKMS's own tree is left as it was.
+ * dkms.conf. For each installed version, DKMS's build (its module/ copy,
+ * when that is the file installed) becomes kbuildd's kept build for that
+ * kernel, nothing compiled, and is installed over the files DKMS put
+ * there: left in place when kbuildd's signing gives the same bytes. Where
+ * DKMS's copy is not what is installed, the driver is compiled again.
+ * DKMS's own tree is left as it was.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "base/atomic.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "compress.h"
 #include "dkms/import.h"
 #include "engine.h"
+#include "signing/modsig.h"
 #include "state.h"
 
 /* Where a symlink in the root points, as a path inside the root; NULL if not a link. */
@@ -158,7 +166,174 @@ static void restore_originals(struct kb_ctx *ctx, const char *tree, const char *
 	kb_strv_clear(&kernels);
 }
 
-/* Install NAME/VERSION for each kernel DKMS had it installed on (kernel-K-ARCH links). */
+/* Where DKMS had a driver installed: its kernel-K-ARCH link's VERSION/K/ARCH. */
+struct dkms_install {
+	const struct kb_import_ops *ops;
+	const char *tree, *name;
+	char version[NAME_MAX + 1], kernel[NAME_MAX + 1], arch[NAME_MAX + 1];
+};
+
+/* @entry (kernel-K-ARCH) of @name in DKMS's tree, read into @in; false when it is no such link. */
+static bool read_install(struct kb_ctx *ctx, const char *entry, struct dkms_install *in)
+{
+	_cleanup_free_ char *target = NULL;
+	char rel[PATH_MAX];
+
+	if (!kb_str_startswith(entry, "kernel-"))
+		return false;
+	kb_pathf(rel, sizeof(rel), "%s/%s/%s", in->tree, in->name, entry);
+	target = link_in_root(ctx, rel);
+	return target &&
+	       sscanf(target, "%255[^/]/%255[^/]/%255[^/]", in->version, in->kernel, in->arch) ==
+		       3 &&
+	       strcmp(in->version, ".") && strcmp(in->version, "..");
+}
+
+/* Read root file @rel through no symlink into @out (at most a module's size). */
+static int read_plain(struct kb_ctx *ctx, const char *rel, struct kb_buf *out)
+{
+	int fd = kb_root_openat(&ctx->root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return fd;
+	r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r == 0)
+		r = kb_read_fd(fd, KB_MAX_MODULE_SIZE, out);
+	close(fd);
+	return r;
+}
+
+static const char *const suffixes[] = { "", ".xz", ".zst", ".gz" };
+
+/*
+ * Module @m as DKMS built it for the install @in, from its module/ copy,
+ * when that is what is installed: into @image, signature and compression
+ * undone (what make produced, after DKMS's strip). 1, 0 with *@why, or
+ * a negative error.
+ */
+static int dkms_module(struct kb_ctx *ctx, const struct dkms_install *in,
+		       const struct kb_module_spec *m, struct kb_buf *image, char **why)
+{
+	struct kb_buf copy = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	struct kb_buf there = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	char built[PATH_MAX], installed[PATH_MAX];
+	struct kb_modsig sig;
+	const char *bad = NULL;
+	bool found;
+	int r = -ENOENT;
+
+	for (size_t i = 0; r == -ENOENT && i < ARRAY_SIZE(suffixes); i++) {
+		kb_pathf(built, sizeof(built), "%s/%s/%s/%s/%s/module/%s.ko%s", in->tree, in->name,
+			 in->version, in->kernel, in->arch, m->name, suffixes[i]);
+		kb_pathf(installed, sizeof(installed), "lib/modules/%s/%s/%s.ko%s", in->kernel,
+			 m->dest ? m->dest : kb_ctx_dest(ctx), m->name, suffixes[i]);
+		kb_buf_reset(&copy);
+		r = read_plain(ctx, built, &copy);
+	}
+	found = r >= 0;
+	r = 0;
+	if (!found && asprintf(why, "DKMS's tree has no copy of module %s", m->name) < 0)
+		r = -ENOMEM;
+	if (*why || r < 0)
+		goto out;
+	if ((read_plain(ctx, installed, &there) < 0 || there.len != copy.len ||
+	     memcmp(there.buf, copy.buf, copy.len)) &&
+	    asprintf(why, "'/%s' is not the copy of module %s DKMS built ('/%s')", installed,
+		     m->name, built) < 0)
+		r = -ENOMEM;
+	if (*why || r < 0)
+		goto out;
+	r = kb_decompress(&copy, image);
+	if (r >= 0)
+		r = kb_modsig_parse(image->buf, image->len, &sig, &bad);
+	if (r >= 0 && !kb_modsig_is_elf(image->buf, sig.content_len))
+		bad = "it is not a kernel module";
+	if (r < 0 || bad) {
+		r = asprintf(why, "DKMS's '/%s' cannot be read: %s", built,
+			     bad ? bad : "it does not decompress") < 0 ?
+			    -ENOMEM :
+			    0;
+		goto out;
+	}
+	image->len = sig.content_len;
+	r = 1;
+out:
+	kb_buf_release(&copy);
+	kb_buf_release(&there);
+	return r;
+}
+
+/* kb_adopt_ops.provide: DKMS's build of @t, when its copy is what is installed. */
+static int dkms_provide(struct kb_ctx *ctx, struct kb_task *t, const char *src,
+			struct kb_buf *origin, char **why, void *data)
+{
+	struct dkms_install in = *(const struct dkms_install *)data;
+
+	/* a dependency it pulls in: what DKMS built of that for the same kernel */
+	in.name = t->recipe->name;
+	snprintf(in.version, sizeof(in.version), "%s", t->recipe->version);
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		const struct kb_module_spec *m = &t->recipe->modules[i];
+		struct kb_buf image = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+		int r = dkms_module(ctx, &in, m, &image, why);
+
+		if (r == 1 && (r = kb_adopt_put(ctx, src, m->path, &image)) < 0)
+			kb_err_errno(r, "cannot take DKMS's build of module %s", m->name);
+		else if (r == 0 && !*why)
+			r = 1; /* put */
+		kb_buf_release(&image);
+		if (r <= 0)
+			return r;
+	}
+	kb_buf_addf(origin, "DKMS's build in /%s/%s/%s/%s/%s/module", in.tree, in.name, in.version,
+		    in.kernel, in.arch);
+	return 1;
+}
+
+static void adopt_report(const struct kb_task *t, const char *why, void *data)
+{
+	const struct dkms_install *in = data;
+
+	in->ops->taken(t->recipe->name, t->recipe->version, t->kernel->release, why);
+}
+
+/*
+ * NAME/VERSION for the kernel DKMS installed it on, as @in says: DKMS's
+ * build taken over where its copy is the one installed (nothing compiled),
+ * compiled again where not; then installed over DKMS's files.
+ */
+static int take_over(struct kb_ctx *ctx, struct dkms_install *in)
+{
+	const struct kb_adopt_ops adopt = { dkms_provide, adopt_report, in };
+	struct kb_strv ids = KB_STRV_INIT, saved = ctx->kernels;
+	int r;
+
+	if (ctx->dry_run) {
+		/* nothing was registered to plan with */
+		kb_info("would take over %s/%s for %s", in->name, in->version, in->kernel);
+		return 0;
+	}
+	ctx->kernels = (struct kb_strv)KB_STRV_INIT;
+	r = kb_strv_pushf(&ids, "%s/%s", in->name, in->version);
+	if (r >= 0)
+		r = kb_strv_push(&ctx->kernels, in->kernel);
+	if (r >= 0)
+		r = kb_engine_adopt(ctx, &ids, &adopt);
+	if (r >= 0) {
+		/* the files in the way are DKMS's copies of this very driver */
+		ctx->take_over = true;
+		r = in->ops->install(ctx, &ids);
+		ctx->take_over = false;
+	}
+	kb_strv_clear(&ctx->kernels);
+	ctx->kernels = saved;
+	kb_strv_clear(&ids);
+	return r;
+}
+
+/* Take over NAME for each kernel DKMS had it installed on (its kernel-K-ARCH links). */
 static int install_as_dkms_did(struct kb_ctx *ctx, const struct kb_import_ops *ops,
 			       const char *tree, const char *name)
 {
@@ -169,35 +344,15 @@ static int install_as_dkms_did(struct kb_ctx *ctx, const struct kb_import_ops *o
 	kb_pathf(rel, sizeof(rel), "%s/%s", tree, name);
 	kb_root_list(&ctx->root, rel, &entries);
 	for (size_t i = 0; i < entries.n; i++) {
-		_cleanup_free_ char *target = NULL;
-		struct kb_strv ids = KB_STRV_INIT, saved = ctx->kernels;
-		char kernel[PATH_MAX], *slash;
-		bool force = ctx->force;
+		struct dkms_install in = { .ops = ops, .tree = tree, .name = name };
 		int r;
 
-		if (!kb_str_startswith(entries.v[i], "kernel-"))
+		if (!read_install(ctx, entries.v[i], &in))
 			continue;
-		kb_pathf(rel, sizeof(rel), "%s/%s/%s", tree, name, entries.v[i]);
-		target = link_in_root(ctx, rel); /* VERSION/K/ARCH */
-		if (!target || !(slash = strchr(target, '/')))
-			continue;
-		snprintf(kernel, sizeof(kernel), "%s", slash + 1);
-		*slash = '\0';
-		if (strchr(kernel, '/'))
-			*strchr(kernel, '/') = '\0';
-		kb_pathf(rel, sizeof(rel), "lib/modules/%s", kernel);
+		kb_pathf(rel, sizeof(rel), "lib/modules/%s", in.kernel);
 		if (!kb_root_exists(&ctx->root, rel))
 			continue; /* the kernel has gone since */
-		kb_strv_pushf(&ids, "%s/%s", name, target);
-		ctx->kernels = (struct kb_strv)KB_STRV_INIT;
-		kb_strv_push(&ctx->kernels, kernel);
-		/* the files in the way are DKMS's copies of this very driver */
-		ctx->force = true;
-		r = ops->install(ctx, &ids);
-		ctx->force = force;
-		kb_strv_clear(&ctx->kernels);
-		ctx->kernels = saved;
-		kb_strv_clear(&ids);
+		r = take_over(ctx, &in);
 		if (r < 0 && ret >= 0)
 			ret = r;
 	}
