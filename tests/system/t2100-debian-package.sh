@@ -71,7 +71,7 @@ test_expect_success DEB 'setup: debootstrap base (cached), the chroot, the 6.1 k
 	chroot_enter &&
 	cp "$DEB" "$CH/tmp/" &&
 	# downloaded first, so that the timed installs compare builds, not downloads
-	in_chroot apt-get install -y --download-only dkms $DRIVERS >apt-dl.log 2>&1 ||
+	in_chroot apt-get install -y --download-only dkms openssl $DRIVERS >apt-dl.log 2>&1 ||
 	{ tail -20 apt-dl.log; exit 1; }
 	install_kernel linux-image-amd64 linux-headers-amd64 &&
 	cp new-K "$TRASH/K1"
@@ -80,8 +80,9 @@ K1=$(cat "$TRASH/K1" 2>/dev/null)
 export K1
 [ -n "$K1" ] && test_set_prereq K1
 
-test_expect_success K1 'Debian dkms builds and installs v4l2loopback-dkms and acpi-call-dkms' '
-	in_chroot apt-get install -y dkms >apt.log 2>&1 || { tail -20 apt.log; exit 1; }
+test_expect_success K1 'Debian dkms builds, signs and installs v4l2loopback-dkms and acpi-call-dkms' '
+	# with openssl, DKMS makes its mok.key and signs, as on a Secure Boot machine
+	in_chroot apt-get install -y dkms openssl >apt.log 2>&1 || { tail -20 apt.log; exit 1; }
 	timed dkms in_chroot apt-get install -y v4l2loopback-dkms >apt.log 2>&1 ||
 	{ tail -30 apt.log; exit 1; }
 	in_chroot apt-get install -y acpi-call-dkms >>apt.log 2>&1 || { tail -30 apt.log; exit 1; }
@@ -90,11 +91,13 @@ test_expect_success K1 'Debian dkms builds and installs v4l2loopback-dkms and ac
 	test_grep "^acpi-call/.*, $K1, .*: installed" dkms-status &&
 	{ module "$K1" v4l2loopback && module "$K1" acpi_call; } >"$TRASH/mods" &&
 	identity $(cat "$TRASH/mods") >"$TRASH/mods-by-dkms" &&
+	modinfo -F signer "$CH/$(module "$K1" acpi_call)" >signer &&
+	test_grep "DKMS module signing key" signer &&
 	dkms_snapshot "$TRASH/dkms-tree"
 '
 
 test_expect_success K1 'apt-get install ./kbuildd.deb replaces dkms and takes both over, compiling nothing' '
-	# no compiler can run: the switch-over must take DKMS's builds as they are
+	# no compiler can run: the switch-over must take the builds DKMS made as they are
 	cc=$(readlink -f "$CH/usr/bin/gcc") &&
 	case $cc in "$CH"/*) ;; *) echo "gcc leads out of the chroot: $cc"; exit 1 ;; esac &&
 	chmod 0 "$cc" &&
@@ -202,7 +205,7 @@ test_expect_success K1,K612 'dpkg --purge kbuildd removes what kbuildd installed
 	in_chroot dpkg --purge kbuildd >purge.log 2>&1 || { cat purge.log; exit 1; }
 	cat purge.log &&
 	test "$(state kbuildd)" = "not-installed" &&
-	# 6.1's is DKMS's own copy, taken over: it stays for DKMS; 6.12's kbuildd built
+	# 6.1 has the copy DKMS built, taken over: it stays for DKMS; 6.12 has the one kbuildd built
 	identity "$(module "$K1" acpi_call)" >k1 && grep -q acpi_call "$TRASH/mods-by-dkms" &&
 	grep acpi_call "$TRASH/mods-by-dkms" | cut -d" " -f1,3,4 >expect &&
 	cut -d" " -f1,3,4 k1 >got && test_cmp expect got &&
