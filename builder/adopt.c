@@ -78,8 +78,10 @@ static int keep(struct kb_ctx *ctx, struct kb_task *t, const char *dir, struct k
 	r = kb_build_keep(ctx, t);
 	if (r < 0)
 		return kb_task_fail(t, "cannot keep the build: %s", strerror(-r));
-	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0)
-		kb_durable_unlink(&ctx->root, rel);
+	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
+	    (r = kb_durable_unlink(&ctx->root, rel)) < 0)
+		return kb_task_fail(t, "cannot remove the failure record '/%s': %s", rel,
+				    strerror(-r));
 	write_log(ctx, t, origin);
 	return 0;
 }

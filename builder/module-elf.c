@@ -331,33 +331,6 @@ int kb_elf_modinfo(const void *data, size_t len, const char *key, unsigned nth, 
 	return -ENOENT;
 }
 
-int kb_elf_versions(const void *data, size_t len,
-		    int (*each)(const char *symbol, uint64_t crc, void *arg), void *arg)
-{
-	struct image im = { .p = data, .len = len };
-	struct section s;
-	size_t crc;
-	char why[8];
-	int r = 0;
-
-	if (check_ident(&im, why, sizeof(why)) < 0 || check_header(&im, why, sizeof(why)) < 0)
-		return -KB_E_INPUT;
-	if (!find_section(&im, "__versions", &s) || s.type == SHT_NOBITS)
-		return 0;
-	crc = im.is64 ? sizeof(uint64_t) : sizeof(uint32_t);
-	if (s.size % VERSION_ENTRY)
-		return -KB_E_INPUT;
-	for (uint64_t at = s.offset; r >= 0 && at < s.offset + s.size; at += VERSION_ENTRY) {
-		char name[VERSION_ENTRY];
-
-		if (!memchr(im.p + at + crc, '\0', VERSION_ENTRY - crc))
-			return -KB_E_INPUT;
-		snprintf(name, sizeof(name), "%s", (const char *)im.p + at + crc);
-		r = each(name, get(&im, at, crc), arg);
-	}
-	return r;
-}
-
 int kb_elf_read_fd(int fd, bool decompress, struct kb_buf *image, char *why, size_t size)
 {
 	struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);

@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "base/strbuf.h"
 
@@ -31,15 +30,6 @@ int kb_elf_check(const void *data, size_t len, char *why, size_t size);
  */
 int kb_elf_modinfo(const void *data, size_t len, const char *key, unsigned nth, char *out,
 		   size_t size);
-
-/*
- * Call @each for every entry of __versions (the symbols the module imports,
- * with the CRC it was built against) of an image kb_elf_check() accepted,
- * in order, until one returns negative. 0 (also with no __versions), the
- * negative return, or -KB_E_INPUT for a malformed table.
- */
-int kb_elf_versions(const void *data, size_t len,
-		    int (*each)(const char *symbol, uint64_t crc, void *arg), void *arg);
 
 /*
  * Read the module open as @fd (opened by the caller with O_NONBLOCK, and

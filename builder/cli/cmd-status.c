@@ -141,8 +141,6 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		row->state = "damaged manifest (see status --check)";
 	else if (current)
 		row->state = "installed";
-	if (current)
-		read_origin(ctx, t, row);
 	else if (installed)
 		row->state = "installed (outdated: rebuild pending)";
 	else if (built && !strncmp(kb_buf_str(&id), t->build_id, 64))
@@ -152,6 +150,8 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		row->state = built ? "outdated (last build failed)" : "failed";
 	else
 		row->state = built ? "outdated" : "not built";
+	if (current && !damaged)
+		read_origin(ctx, t, row);
 	if (!strcmp(row->state, "failed") || kb_str_startswith(row->state, "outdated ("))
 		snprintf(row->detail, sizeof(row->detail), "see 'kbuildd log %s/%s -k %s'",
 			 t->recipe->name, t->recipe->version, t->kernel->release);

@@ -183,10 +183,11 @@ static bool read_install(struct kb_ctx *ctx, const char *entry, struct dkms_inst
 		return false;
 	kb_pathf(rel, sizeof(rel), "%s/%s/%s", in->tree, in->name, entry);
 	target = link_in_root(ctx, rel);
+	/* The link is DKMS's tree's, so each part is checked before it names a path. */
 	return target &&
 	       sscanf(target, "%255[^/]/%255[^/]/%255[^/]", in->version, in->kernel, in->arch) ==
 		       3 &&
-	       strcmp(in->version, ".") && strcmp(in->version, "..");
+	       in->version[0] != '.' && in->arch[0] != '.' && kb_kernel_release_valid(in->kernel);
 }
 
 /* Read root file @rel through no symlink into @out (at most a module's size). */

@@ -104,6 +104,11 @@ test_expect_success 'status --check names the damaged manifest' '
 	test_grep "hello.manifest:1: damaged manifest: empty" out
 '
 
+test_expect_success 'status shows the damaged manifest as damaged' '
+	kb status hello >out &&
+	test_grep "^hello/1.0.0 *$K *damaged manifest (see status --check)" out
+'
+
 test_expect_success 'a NUL byte in a manifest is damage, named by its line' '
 	{ head -n 3 hello.manifest.good && printf "\000" && tail -n +4 hello.manifest.good; } \
 		>"$STATE/installed/$K/hello.manifest" &&
