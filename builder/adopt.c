@@ -61,7 +61,7 @@ static void write_log(struct kb_ctx *ctx, struct kb_task *t, const struct kb_buf
 }
 
 /* Seal what the provider put in K.new and keep it: the build @t would have made. */
-static int keep(struct kb_ctx *ctx, struct kb_task *t, const char *dir, struct kb_buf *origin)
+int kb_adopt_keep(struct kb_ctx *ctx, struct kb_task *t, const char *dir, struct kb_buf *origin)
 {
 	char rel[PATH_MAX];
 	int r;
@@ -121,7 +121,7 @@ static int adopt_task(struct kb_ctx *ctx, struct kb_task *t, const struct kb_ado
 		return kb_err_errno(r, "cannot make '/%s'", src);
 	r = ops->provide(ctx, t, src, &origin, &why, ops->data);
 	if (r > 0)
-		r = keep(ctx, t, dir, &origin) < 0 ? 0 : 1;
+		r = kb_adopt_keep(ctx, t, dir, &origin) < 0 ? 0 : 1;
 	if (r <= 0)
 		kb_build_abandon(ctx, t);
 	if (r == 0 && !why && t->reason)

@@ -34,5 +34,12 @@ struct kb_adopt_ops {
  */
 int kb_engine_adopt(struct kb_ctx *ctx, const struct kb_strv *ids, const struct kb_adopt_ops *ops);
 
+/*
+ * Seal what was put in @t's staging directory @dir (K.new) and keep it as
+ * @t's build, with @origin (one line) saying where it came from, and a log
+ * saying nothing was compiled. 0, or -KB_E_BUILD with @t failed.
+ */
+int kb_adopt_keep(struct kb_ctx *ctx, struct kb_task *t, const char *dir, struct kb_buf *origin);
+
 /* Write module @path (relative, no symlink followed) of the build being taken, below @src. */
 int kb_adopt_put(struct kb_ctx *ctx, const char *src, const char *path, const struct kb_buf *data);

@@ -9,6 +9,7 @@
 
 #include "base/atomic.h"
 #include "build.h"
+#include "reuse.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "sources/tree.h"
@@ -354,6 +355,13 @@ int kb_build_keep(struct kb_ctx *ctx, struct kb_task *t)
 	kb_task_staging_rel(t, KB_STAGING_NEW, "/build-id", idfile, sizeof(idfile));
 	snprintf(line, sizeof(line), "%s\n", t->build_id);
 	r = kb_atomic_write(&ctx->root, idfile, line, strlen(line), 0644);
+	if (r < 0)
+		return r;
+	/* what another kernel's reuse of it must match (reuse.h) */
+	kb_reuse_recipe_id(t->recipe, t->kernel->release, line);
+	line[KB_SHA256_HEX - 1] = '\n';
+	kb_task_staging_rel(t, KB_STAGING_NEW, "/recipe-id", idfile, sizeof(idfile));
+	r = kb_atomic_write(&ctx->root, idfile, line, KB_SHA256_HEX, 0644);
 	if (r < 0)
 		return r;
 	r = kb_rm_rf(&ctx->root, old);

@@ -7,6 +7,13 @@
 #include "base/path.h"
 #include "base/util.h"
 
+/* [build] reuse: when another kernel's build is installed instead of compiling (doc/design.md) */
+enum kb_reuse_rule {
+	KB_REUSE_EXACT, /* the same build environment but for the release strings */
+	KB_REUSE_KABI,	/* the same CRC for every imported symbol and vermagic flags */
+	KB_REUSE_NO,
+};
+
 /* /etc/kbuildd/kbuildd.conf (doc/design.md); NULL strings mean the default. */
 struct kb_settings {
 	unsigned long jobs;    /* 0 = auto */
@@ -22,6 +29,7 @@ struct kb_settings {
 	char *ca_file;		     /* TLS CA bundle instead of the system's */
 	unsigned long fetch_timeout; /* seconds without progress before a download fails */
 	bool hooks_strict;	     /* [hooks] strict: a failed build fails the kernel's hook */
+	enum kb_reuse_rule reuse;    /* [build] reuse: which kernels' builds stand in (reuse.h) */
 	bool offline;
 };
 
@@ -60,6 +68,7 @@ struct kb_ctx {
 	unsigned long wait_seconds; /* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	bool no_initramfs, initramfs_now;
+	bool no_reuse; /* --no-reuse: compile every build this run makes */
 	/* import-dkms: DKMS's files and version choices give way (no rebuild is forced) */
 	bool take_over;
 	const char *hash; /* --hash for sign */

@@ -10,6 +10,7 @@
 #include "dkms/framework.h"
 #include "dkms/sign-file.h"
 #include "install-prepare.h"
+#include "reuse.h"
 #include "install-version.h"
 #include "module-elf.h"
 #include "outputs.h"
@@ -33,12 +34,12 @@ static enum kb_compress target_compression(const struct kb_ctx *ctx, const struc
 /*
  * Check the bytes the build produced (outputs.c) as every module is
  * checked (module-elf.c): a sane ELF shape before anything parses it, and
- * a vermagic naming the kernel it is installed for, read from the very
- * bytes that are then signed.
+ * a vermagic naming @release, read from the very bytes that are then
+ * signed: the kernel it is installed for, or the one whose build it reuses.
  */
-static int check_module(struct kb_task *t, const struct kb_module_spec *m, const struct kb_buf *raw)
+static int check_module(struct kb_task *t, const struct kb_module_spec *m, const struct kb_buf *raw,
+			const char *release)
 {
-	const char *release = t->kernel->release;
 	char why[320], vermagic[256] = "";
 
 	if (kb_elf_check(raw->buf, raw->len, why, sizeof(why)) < 0)
@@ -122,7 +123,12 @@ int kb_prepare_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_ma
 		       struct kb_prepared *out)
 {
 	enum kb_compress how = target_compression(ctx, t->kernel);
+	struct kb_reuse_record rec;
+	int reused = kb_reuse_record_read(ctx, t, &rec);
 
+	if (reused == -KB_E_INPUT)
+		return kb_task_fail(t,
+				    "its build's reuse record is damaged; rebuild it with --force");
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		const struct kb_module_spec *m = &t->recipe->modules[i];
 		struct kb_buf raw = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
@@ -132,7 +138,7 @@ int kb_prepare_modules(struct kb_ctx *ctx, struct kb_task *t, const struct kb_ma
 		/* exactly the bytes the build produced, as recorded when it ended */
 		r = kb_outputs_read(ctx, t, m, &raw);
 		if (r >= 0)
-			r = check_module(t, m, &raw);
+			r = check_module(t, m, &raw, reused == 0 ? rec.from : t->kernel->release);
 		if (r >= 0)
 			r = kb_install_check_version(ctx, t, m, &raw, all);
 		if (r < 0) {

@@ -15,6 +15,7 @@
 #include "depmod.h"
 #include "install-prepare.h"
 #include "install.h"
+#include "reuse.h"
 
 /*
  * Files outside /lib/modules/K (the load-time configuration) are shared by
@@ -303,6 +304,12 @@ static int install_task(struct kb_ctx *ctx, struct kb_task *t, struct kb_manifes
 	next.name = t->recipe->name;
 	next.version = t->recipe->version;
 	memcpy(next.build_id, t->build_id, KB_SHA256_HEX);
+	{
+		struct kb_reuse_record rec;
+
+		if (kb_reuse_record_read(ctx, t, &rec) == 0)
+			snprintf(next.reused_from, sizeof(next.reused_from), "%s", rec.from);
+	}
 	both = next;
 	for (size_t i = 0; i < n; i++) {
 		kb_manifest_add_file(&next, st[i].path, st[i].sha256);

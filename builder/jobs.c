@@ -19,6 +19,7 @@
 #include "base/strbuf.h"
 #include "build.h"
 #include "jobs.h"
+#include "reuse.h"
 #include "state.h"
 
 /*
@@ -119,6 +120,13 @@ static bool deps_done(const struct kb_task *t, bool *failed)
 	return true;
 }
 
+/* Does @t wait for the build of another kernel that may stand in for its own (reuse.h)? */
+static bool waits_for_leader(const struct kb_task *t)
+{
+	return t->leader &&
+	       (t->leader->state == KB_TASK_PENDING || t->leader->state == KB_TASK_RUNNING);
+}
+
 /* Settle tasks that need no make: up to date, or blocked by a failed dependency. */
 static void settle(struct kb_plan *plan, size_t *ready)
 {
@@ -139,7 +147,7 @@ static void settle(struct kb_plan *plan, size_t *ready)
 				if (t->action == KB_ACT_UPTODATE) {
 					t->state = KB_TASK_BUILT;
 					changed = true;
-				} else {
+				} else if (!waits_for_leader(t)) {
 					(*ready)++;
 				}
 			} else if (failed) {
@@ -255,7 +263,7 @@ static struct kb_task *next_ready(struct kb_ctx *ctx, struct kb_plan *plan)
 		bool failed;
 
 		if (t->state == KB_TASK_PENDING && t->action == KB_ACT_BUILD &&
-		    deps_done(t, &failed) &&
+		    deps_done(t, &failed) && !waits_for_leader(t) &&
 		    (!best || expected_seconds(ctx, t) > expected_seconds(ctx, best)))
 			best = t;
 	}
@@ -282,13 +290,23 @@ static void tell_ended(struct kb_ctx *ctx, const struct kb_plan *plan, const str
 		ctx->events->build_ended(ctx, plan, t);
 }
 
-static void start_task(struct kb_ctx *ctx, const struct kb_plan *plan, struct jobserver *js,
+static void start_task(struct kb_ctx *ctx, struct kb_plan *plan, struct jobserver *js,
 		       struct kb_task *t, unsigned *running)
 {
 	int r;
 
 	t->state = KB_TASK_RUNNING;
 	clock_gettime(CLOCK_MONOTONIC, &t->started);
+	/* another kernel's build that stands in for this one: nothing to compile */
+	r = kb_reuse_try(ctx, plan, t);
+	if (r != 0) {
+		if (r < 0 && t->state != KB_TASK_FAILED)
+			kb_task_fail(t, "cannot reuse another kernel's build: %s", kb_strerror(r));
+		t->seconds = elapsed(&t->started);
+		tell_ended(ctx, plan, t);
+		give_token(js);
+		return;
+	}
 	r = kb_build_prepare(ctx, t);
 	if (r >= 0)
 		r = kb_build_command(ctx, t, js->rfd, js->wfd);
@@ -540,6 +558,7 @@ int kb_jobs_run_hooked(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb
 	sigaction(SIGTERM, &sa, &old_term);
 	kb_verbose("jobserver: %u slots", js.slots);
 
+	kb_reuse_pair(ctx, plan);
 	handed = calloc(plan->n + 1, sizeof(*handed));
 	r = handed ? run_loop(ctx, plan, &js, sig_pipe[0], hook, handed) : -ENOMEM;
 	free(handed);

@@ -42,7 +42,7 @@ char *kb_kernel_config(const struct kb_kernel *k, const char *name)
 	return NULL;
 }
 
-static bool config_set(const struct kb_kernel *k, const char *name)
+bool kb_kernel_config_set(const struct kb_kernel *k, const char *name)
 {
 	_cleanup_free_ char *v = kb_kernel_config(k, name);
 
@@ -76,7 +76,7 @@ static const char *config_arch(const struct kb_kernel *k)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-		if (config_set(k, map[i].config))
+		if (kb_kernel_config_set(k, map[i].config))
 			return map[i].arch;
 	return "unknown";
 }
@@ -235,14 +235,14 @@ static int probe(const struct kb_ctx *ctx, struct kb_kernel *k)
 	}
 	k->usable = true;
 	k->arch = strdup(config_arch(k));
-	k->module_sig = config_set(k, "CONFIG_MODULE_SIG");
+	k->module_sig = kb_kernel_config_set(k, "CONFIG_MODULE_SIG");
 	k->sig_hash = unquote(kb_kernel_config(k, "CONFIG_MODULE_SIG_HASH"));
 	k->cc_version = unquote(kb_kernel_config(k, "CONFIG_CC_VERSION_TEXT"));
-	if (config_set(k, "CONFIG_MODULE_COMPRESS_XZ"))
+	if (kb_kernel_config_set(k, "CONFIG_MODULE_COMPRESS_XZ"))
 		k->compress = KB_COMPRESS_XZ;
-	else if (config_set(k, "CONFIG_MODULE_COMPRESS_ZSTD"))
+	else if (kb_kernel_config_set(k, "CONFIG_MODULE_COMPRESS_ZSTD"))
 		k->compress = KB_COMPRESS_ZSTD;
-	else if (config_set(k, "CONFIG_MODULE_COMPRESS_GZIP"))
+	else if (kb_kernel_config_set(k, "CONFIG_MODULE_COMPRESS_GZIP"))
 		k->compress = KB_COMPRESS_GZIP;
 	r = k->arch ? find_trees(k) : -ENOMEM;
 out:
@@ -316,6 +316,13 @@ int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list)
 	if (list->n)
 		qsort(list->v, list->n, sizeof(*list->v), kernel_cmp);
 	return r;
+}
+
+int kb_kernel_load(const struct kb_ctx *ctx, const char *release, struct kb_kernel_list *list)
+{
+	if (!kb_kernel_release_valid(release))
+		return -EINVAL;
+	return add_kernel(ctx, list, release);
 }
 
 struct kb_kernel *kb_kernel_find(struct kb_kernel_list *list, const char *release)

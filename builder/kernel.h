@@ -41,6 +41,11 @@ struct kb_kernel_list {
  */
 int kb_kernels_discover(const struct kb_ctx *ctx, struct kb_kernel_list *list);
 void kb_kernel_list_release(struct kb_kernel_list *list);
+/*
+ * Add kernel @release to @list as discovery would (usable or not, with a
+ * reason): a kernel a run did not ask for but reads from (reuse.c).
+ */
+int kb_kernel_load(const struct kb_ctx *ctx, const char *release, struct kb_kernel_list *list);
 struct kb_kernel *kb_kernel_find(struct kb_kernel_list *list, const char *release);
 /*
  * Can @s be a kernel release: one directory name of lib/modules, not
@@ -48,6 +53,8 @@ struct kb_kernel *kb_kernel_find(struct kb_kernel_list *list, const char *releas
  */
 bool kb_kernel_release_valid(const char *s);
 
+/* Is CONFIG_X (@name) "y" in the kernel's .config? */
+bool kb_kernel_config_set(const struct kb_kernel *k, const char *name);
 /* Value of CONFIG_X in the kernel's .config ("y", "m", "\"sha256\"" ...) or NULL; caller frees. */
 char *kb_kernel_config(const struct kb_kernel *k, const char *name);
 const char *kb_compress_name(enum kb_compress c);

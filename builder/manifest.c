@@ -10,6 +10,7 @@
 
 #include "base/atomic.h"
 #include "base/limits.h"
+#include "kernel.h"
 #include "base/log.h"
 #include "manifest.h"
 
@@ -59,6 +60,12 @@ static int parse_line(struct kb_manifest *m, char *line)
 		memcpy(m->build_id, sp, KB_SHA256_HEX);
 		return 0;
 	}
+	if (!strcmp(line, "reused-from")) {
+		if (!kb_kernel_release_valid(sp) || m->reused_from[0])
+			return -EINVAL;
+		snprintf(m->reused_from, sizeof(m->reused_from), "%s", sp);
+		return 0;
+	}
 	if (!strcmp(line, "file")) {
 		char *path = strchr(sp, ' ');
 
@@ -70,7 +77,9 @@ static int parse_line(struct kb_manifest *m, char *line)
 	return -EINVAL;
 }
 
-#define EXPECT_LINE "expected 'file SHA256 PATH', 'recipe NAME VERSION' or 'build-id SHA256'"
+#define EXPECT_LINE                                                                              \
+	"expected 'file SHA256 PATH', 'recipe NAME VERSION', 'build-id SHA256' or 'reused-from " \
+	"KERNEL'"
 
 /*
  * One line, NUL bytes and all. A damaged line still gives up what it can
@@ -238,6 +247,8 @@ int kb_manifest_write(const struct kb_ctx *ctx, const char *kernel, const struct
 		return -ENAMETOOLONG;
 	r = kb_buf_addf(&b, "%s\nrecipe %s %s\nbuild-id %s\n", MANIFEST_MAGIC, m->name, m->version,
 			m->build_id);
+	if (r >= 0 && m->reused_from[0])
+		r = kb_buf_addf(&b, "reused-from %s\n", m->reused_from);
 	for (size_t i = 0; r >= 0 && i < m->n; i++)
 		r = kb_buf_addf(&b, "file %s %s\n", m->files[i].sha256, m->files[i].path);
 	if (r >= 0)

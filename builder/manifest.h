@@ -1,6 +1,7 @@
 /* Manifests: which files kbuildd installed for a (recipe, kernel), with their sha256. */
 #pragma once
 
+#include "base/limits.h"
 #include "base/util.h"
 #include "ctx.h"
 
@@ -12,6 +13,7 @@ struct kb_manifest_file {
 struct kb_manifest {
 	char *name, *version;
 	char build_id[KB_SHA256_HEX];
+	char reused_from[KB_MAX_RELEASE + 1]; /* the kernel whose build it is, or "" (reuse.h) */
 	struct kb_manifest_file *files;
 	size_t n;
 	/*

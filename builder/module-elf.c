@@ -366,3 +366,29 @@ out:
 	kb_buf_release(&raw);
 	return r;
 }
+
+int kb_elf_versions(const void *data, size_t len,
+		    int (*each)(const char *symbol, uint32_t crc, void *user), void *user)
+{
+	struct image im = { .p = data, .len = len };
+	size_t crc = 0;
+	struct section s;
+	char why[8];
+	int r = 0;
+
+	if (check_ident(&im, why, sizeof(why)) < 0 || check_header(&im, why, sizeof(why)) < 0)
+		return -KB_E_INPUT;
+	if (!find_section(&im, "__versions", &s) || s.type == SHT_NOBITS)
+		return 0;
+	crc = im.is64 ? sizeof(uint64_t) : sizeof(uint32_t);
+	if (s.size % VERSION_ENTRY)
+		return -KB_E_INPUT;
+	for (uint64_t at = s.offset; !r && at < s.offset + s.size; at += VERSION_ENTRY) {
+		const char *name = (const char *)im.p + at + crc;
+
+		if (!memchr(name, '\0', VERSION_ENTRY - crc))
+			return -KB_E_INPUT;
+		r = each(name, (uint32_t)get(&im, at, crc), user);
+	}
+	return r;
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/strbuf.h"
 
@@ -39,3 +40,12 @@ int kb_elf_modinfo(const void *data, size_t len, const char *key, unsigned nth, 
  * -KB_E_INPUT or a negative errno with @why (of @size bytes) saying why.
  */
 int kb_elf_read_fd(int fd, bool decompress, struct kb_buf *image, char *why, size_t size);
+
+/*
+ * Call @each with every symbol the module imports and the CRC it was built
+ * against (its __versions section, none without CONFIG_MODVERSIONS), in
+ * order, until @each returns non-zero. 0, what @each returned, or
+ * -KB_E_INPUT when the image or its __versions is malformed.
+ */
+int kb_elf_versions(const void *data, size_t len,
+		    int (*each)(const char *symbol, uint32_t crc, void *user), void *user);

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "manifest.h"
 #include "plan.h"
+#include "reuse.h"
 #include "sign-choice.h"
 
 const char *kb_task_id(const struct kb_task *t, char *buf, size_t size)
@@ -389,6 +390,8 @@ static int resolve(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_recipe_se
 	if (ret >= 0 && t->visit != 2) {
 		task_build_id(ctx, t);
 		check_kept(ctx, t);
+		if (t->action == KB_ACT_UPTODATE && !kb_reuse_kept_holds(ctx, t))
+			t->action = KB_ACT_BUILD;
 		if (missing.n)
 			ret = settle_missing(ctx, t, &missing);
 	}
@@ -589,6 +592,8 @@ void kb_plan_release(struct kb_plan *plan)
 	}
 	free(plan->tasks);
 	free(plan->order);
+	kb_reuse_cache_free(plan->reuse);
+	plan->reuse = NULL;
 	plan->tasks = NULL;
 	plan->order = NULL;
 	plan->n = 0;

@@ -42,10 +42,11 @@ struct kb_task {
 	enum kb_failure failure;	/* what kind of failure it was, beyond a build's */
 	struct kb_task **deps;
 	size_t nr_deps;
-	bool install;	 /* install after building */
-	bool selected;	 /* asked for, not just pulled in as a dependency */
-	double expected; /* seconds the build should take (jobs.c; 0: not known yet) */
-	int visit;	 /* cycle detection while planning */
+	struct kb_task *leader; /* another kernel's build that may stand in: waited for (reuse.h) */
+	bool install;		/* install after building */
+	bool selected;		/* asked for, not just pulled in as a dependency */
+	double expected;	/* seconds the build should take (jobs.c; 0: not known yet) */
+	int visit;		/* cycle detection while planning */
 
 	/* Set while building (jobs.c). */
 	struct kb_child child;
@@ -55,10 +56,13 @@ struct kb_task {
 	double seconds;
 };
 
+struct kb_reuse_cache;
+
 struct kb_plan {
 	struct kb_task *tasks;
 	size_t n;
 	size_t *order; /* indexes of tasks, each after its dependencies: install order */
+	struct kb_reuse_cache *reuse; /* what reuse checks remember during the run */
 };
 
 enum kb_plan_mode { KB_PLAN_BUILD, KB_PLAN_INSTALL };

@@ -86,6 +86,11 @@ static int settings_handler(void *user, const char *section, const char *key, co
 				    0;
 		} else if (!strcmp(key, "user")) {
 			r = set_str(&s->user, value);
+		} else if (!strcmp(key, "reuse")) {
+			r = !strcmp(value, "exact") ? (s->reuse = KB_REUSE_EXACT, 0) :
+			    !strcmp(value, "kabi")  ? (s->reuse = KB_REUSE_KABI, 0) :
+			    !strcmp(value, "no")    ? (s->reuse = KB_REUSE_NO, 0) :
+						      -EINVAL;
 		}
 	} else if (!strcmp(section, "signing")) {
 		if (!strcmp(key, "key"))

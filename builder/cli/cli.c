@@ -48,6 +48,7 @@ enum {
 	OPT_HOOK,
 	OPT_NO_INITRAMFS,
 	OPT_INITRAMFS,
+	OPT_NO_REUSE,
 	OPT_DKMS_CODES
 };
 
@@ -140,6 +141,11 @@ static const struct option_spec {
 	  KB_OPT_INITRAMFS,
 	  NULL,
 	  "regenerate where needed even with --hook (headers came after the image)" },
+	{ { "no-reuse", no_argument, NULL, OPT_NO_REUSE },
+	  0,
+	  KB_OPT_REUSE,
+	  NULL,
+	  "compile even where another kernel's build is reusable ([build] reuse = no)" },
 	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES },
 	  0,
 	  0,
@@ -281,6 +287,9 @@ static bool note_option(struct kb_ctx *ctx, int c, const char *arg)
 		break;
 	case OPT_INITRAMFS:
 		ctx->initramfs_now = true;
+		break;
+	case OPT_NO_REUSE:
+		ctx->no_reuse = true;
 		break;
 	case OPT_HOOK:
 		ctx->hook = true;

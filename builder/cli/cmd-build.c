@@ -22,7 +22,7 @@ const struct kb_cmd kb_cmd_build = {
 		"recipes it depends on, for every installed kernel or those named with -k.\n"
 		"Builds whose inputs did not change since the last build are skipped; --force\n"
 		"rebuilds them. A failed build keeps its log: see 'kbuildd log'.",
-	.options = KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_JSON | KB_OPT_DRY_RUN | KB_OPT_FORCE |
-		   KB_OPT_ALL | KB_OPT_WAIT,
+	.options = KB_OPT_REUSE | KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_JSON | KB_OPT_DRY_RUN |
+		   KB_OPT_FORCE | KB_OPT_ALL | KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

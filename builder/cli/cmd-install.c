@@ -25,8 +25,8 @@ const struct kb_cmd kb_cmd_install = {
 		"not own are never overwritten without --force. With --hook (a driver\n"
 		"package's common.postinst), a driver that does not build is reported and\n"
 		"the package's installation goes on, unless [hooks] strict.",
-	.options = KB_OPT_HOOK | KB_OPT_INITRAMFS | KB_OPT_OFFLINE | KB_OPT_KERNEL | KB_OPT_JOBS |
-		   KB_OPT_JSON | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_FORCE | KB_OPT_ALL |
-		   KB_OPT_WAIT,
+	.options = KB_OPT_REUSE | KB_OPT_HOOK | KB_OPT_INITRAMFS | KB_OPT_OFFLINE | KB_OPT_KERNEL |
+		   KB_OPT_JOBS | KB_OPT_JSON | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_FORCE |
+		   KB_OPT_ALL | KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

@@ -35,7 +35,8 @@ const struct kb_cmd kb_cmd_rebuild = {
 		"every kernel (--all) or the named ones: what the kernel package hooks run after\n"
 		"an upgrade. Up-to-date builds and installs are skipped, so it is fast and safe\n"
 		"to run again.",
-	.options = KB_OPT_INITRAMFS | KB_OPT_HOOK | KB_OPT_KERNEL | KB_OPT_JOBS | KB_OPT_JSON |
-		   KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_FORCE | KB_OPT_ALL | KB_OPT_WAIT,
+	.options = KB_OPT_REUSE | KB_OPT_INITRAMFS | KB_OPT_HOOK | KB_OPT_KERNEL | KB_OPT_JOBS |
+		   KB_OPT_JSON | KB_OPT_DRY_RUN | KB_OPT_NO_DEPMOD | KB_OPT_FORCE | KB_OPT_ALL |
+		   KB_OPT_WAIT,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

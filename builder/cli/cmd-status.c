@@ -17,25 +17,42 @@
 #include "manifest.h"
 #include "recover.h"
 #include "plan.h"
+#include "reuse.h"
 #include "keys.h"
 
 struct row {
 	const char *state;
 	char detail[512];
 	char origin[PATH_MAX]; /* where an installed build came from: "" for built here */
+	bool taken;	       /* origin is a taken build's line (adopt.c) */
+	bool reused;	       /* origin says which kernel's build it reuses */
+	struct kb_reuse_record reuse;
 };
 
-/* The origin line a build taken instead of compiled keeps (adopt.c), into row->origin. */
+/*
+ * Where an installed build came from, into row->origin: another kernel's
+ * build it reuses (reuse.c), or the origin line a build taken instead of
+ * compiled keeps (adopt.c).
+ */
 static void read_origin(struct kb_ctx *ctx, const struct kb_task *t, struct row *row)
 {
 	struct kb_buf text = KB_BUF_INIT_MAX(PATH_MAX);
 	char rel[PATH_MAX];
+	int r = kb_reuse_record_read(ctx, t, &row->reuse);
 
 	row->origin[0] = '\0';
-	if (kb_task_build_rel(t, "/origin", rel, sizeof(rel)) == 0 &&
-	    kb_root_read(&ctx->root, rel, PATH_MAX, &text) == 0)
-		snprintf(row->origin, sizeof(row->origin), "%.*s",
-			 (int)strcspn(kb_buf_str(&text), "\n"), kb_buf_str(&text));
+	row->reused = r == 0;
+	row->taken = false;
+	if (r == 0)
+		snprintf(row->origin, sizeof(row->origin),
+			 "built for %s, reused: %lu symbol%s checked", row->reuse.from,
+			 row->reuse.symbols, row->reuse.symbols == 1 ? "" : "s");
+	else if (r == -KB_E_INPUT)
+		snprintf(row->origin, sizeof(row->origin), "reused, its record damaged");
+	else if (kb_task_build_rel(t, "/origin", rel, sizeof(rel)) == 0 &&
+		 kb_root_read(&ctx->root, rel, PATH_MAX, &text) == 0)
+		row->taken = snprintf(row->origin, sizeof(row->origin), "%.*s",
+				      (int)strcspn(kb_buf_str(&text), "\n"), kb_buf_str(&text)) > 0;
 	kb_buf_release(&text);
 }
 
@@ -98,6 +115,7 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 
 	row->detail[0] = '\0';
 	row->origin[0] = '\0';
+	row->taken = row->reused = false;
 	if (t->action == KB_ACT_EXCLUDED || t->action == KB_ACT_NO_HEADERS ||
 	    t->action == KB_ACT_ERROR) {
 		row->state = t->action == KB_ACT_EXCLUDED   ? "excluded" :
@@ -220,8 +238,11 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		if (!ctx->json) {
 			kb_buf_addf(&b, "%-*s %-*s %s%s%s%s%s", w.id, id, w.kernel,
 				    t->kernel->release, row.state,
-				    row.origin[0] ? " (taken from " : "", row.origin,
-				    row.origin[0] ? ")" : "", row.detail[0] ? ": " : "");
+				    row.taken	  ? " (taken from " :
+				    row.origin[0] ? " (" :
+						    "",
+				    row.origin, row.origin[0] ? ")" : "",
+				    row.detail[0] ? ": " : "");
 			kb_buf_adds(&b, row.detail);
 			kb_buf_adds(&b, "\n");
 			continue;
@@ -235,6 +256,11 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		if (!strcmp(row.state, "installed"))
 			kb_json_set_str(&json, o, "origin",
 					row.origin[0] ? row.origin : "built here");
+		if (!strcmp(row.state, "installed") && row.reused) {
+			kb_json_set_str(&json, o, "reused_from", row.reuse.from);
+			kb_json_set_str(&json, o, "reuse_rule", kb_reuse_rule_name(row.reuse.rule));
+			kb_json_set_uint(&json, o, "reused_symbols", row.reuse.symbols);
+		}
 	}
 	if (ctx->json)
 		r = kb_json_write(&json, &b);

@@ -19,6 +19,7 @@ enum kb_opt_bit {
 	KB_OPT_CHECK = 1 << 11,
 	KB_OPT_HOOK = 1 << 12,
 	KB_OPT_INITRAMFS = 1 << 13,
+	KB_OPT_REUSE = 1 << 14,
 };
 
 /* What the dispatcher sets up before the command runs. */

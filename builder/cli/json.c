@@ -163,6 +163,16 @@ void kb_json_set_bool(struct kb_json *j, struct json_object *obj, const char *ke
 	set(j, obj, key, v, v);
 }
 
+void kb_json_set_uint(struct kb_json *j, struct json_object *obj, const char *key, unsigned long n)
+{
+	struct json_object *v;
+
+	if (!usable(j, obj))
+		return;
+	v = json_object_new_uint64(n);
+	set(j, obj, key, v, v);
+}
+
 /* A scalar as json-c writes it (NULL: "null"). */
 static int write_scalar(struct json_object *v, struct kb_buf *b)
 {

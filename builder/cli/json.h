@@ -34,6 +34,7 @@ struct json_object *kb_json_add_array(struct kb_json *j, struct json_object *obj
 /* Set @key of @obj to the string @s (kb_json_string()), or to null when @s is NULL. */
 void kb_json_set_str(struct kb_json *j, struct json_object *obj, const char *key, const char *s);
 void kb_json_set_bool(struct kb_json *j, struct json_object *obj, const char *key, bool v);
+void kb_json_set_uint(struct kb_json *j, struct json_object *obj, const char *key, unsigned long n);
 
 /*
  * Append the document to @b: "[]" when empty, else each element of the top

@@ -16,9 +16,10 @@
 #include "base/log.h"
 #include "depmod.h"
 #include "doctor/doctor.h"
-#include "doctor/symvers.h"
+#include "symvers.h"
 #include "manifest.h"
 #include "module-elf.h"
+#include "reuse-rule.h"
 
 void kb_diagnosis_add(struct kb_diagnosis *d, enum kb_level level, const char *check,
 		      const char *fix, const char *fmt, ...)
@@ -104,26 +105,6 @@ static int kmod_from_image(struct kmod_ctx *kctx, const struct kb_buf *image, in
 	return r;
 }
 
-static void check_vermagic(struct kb_diagnosis *d)
-{
-	const char *rel = d->kernel->release;
-	size_t len = strlen(rel);
-	char vermagic[256], fix[256];
-	bool found = kb_elf_modinfo(d->image.buf, d->image.len, "vermagic", 0, vermagic,
-				    sizeof(vermagic)) == 0;
-
-	if (found && !strncmp(vermagic, rel, len) && vermagic[len] == ' ') {
-		kb_diagnosis_add(d, KB_LEVEL_OK, "vermagic", NULL, "vermagic matches %s", rel);
-		return;
-	}
-	snprintf(fix, sizeof(fix), "rebuild it for this kernel: kbuildd build %s -k %s", d->module,
-		 rel);
-	kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
-			 "built for another kernel: vermagic is '%s', kernel is '%s'; loading fails "
-			 "with \"Invalid module format\"",
-			 found ? vermagic : "(none)", rel);
-}
-
 /* Which registered recipe's last build for @k exports @symbol (from its Module.symvers)? */
 static bool recipe_exporting(struct kb_ctx *ctx, const struct kb_kernel *k, const char *symbol,
 			     char *recipe, size_t size, uint64_t *crc)
@@ -166,6 +147,134 @@ static bool recipe_exporting(struct kb_ctx *ctx, const struct kb_kernel *k, cons
 	if (names)
 		closedir(names);
 	return found;
+}
+
+/* The kernel whose build this installed file reuses (its manifest's reused-from), or false. */
+static bool reused_from(struct kb_ctx *ctx, const struct kb_diagnosis *d, char *from, size_t size)
+{
+	struct kb_manifest_set set;
+	const struct kb_manifest *m = NULL;
+	size_t root = strlen(ctx->root.path);
+	const char *rel = d->path;
+
+	if (!strncmp(rel, ctx->root.path, root) && rel[root] == '/')
+		rel += root + 1;
+	else if (strcmp(ctx->root.path, "/"))
+		return false;
+	else
+		rel++;
+	if (kb_manifest_read_all(ctx, d->kernel->release, &set) < 0)
+		return false;
+	m = kb_manifest_owner(&set, rel);
+	if (m && m->reused_from[0])
+		snprintf(from, size, "%s", m->reused_from);
+	kb_manifest_set_release(&set);
+	return from[0];
+}
+
+/* What a reused module's CRC check finds: the symbols checked, the first that fails. */
+struct reuse_check {
+	struct kb_ctx *ctx;
+	const struct kb_diagnosis *d;
+	const struct kb_symvers *kernel;
+	unsigned checked;
+	char why[512];
+};
+
+static int reuse_symbol(const char *sym, uint32_t crc, void *data)
+{
+	struct reuse_check *c = data;
+	const struct kb_symvers_entry *e = kb_symvers_find(c->kernel, sym);
+	char provider[256];
+	uint64_t pcrc = 0;
+
+	c->checked++;
+	if (e && e->crc == crc)
+		return 0;
+	if (e)
+		snprintf(c->why, sizeof(c->why),
+			 "symbol %s: the module wants CRC 0x%08x, %s exports 0x%08llx", sym, crc,
+			 e->module, (unsigned long long)e->crc);
+	else if (!recipe_exporting(c->ctx, c->d->kernel, sym, provider, sizeof(provider), &pcrc))
+		snprintf(c->why, sizeof(c->why),
+			 "symbol %s is exported neither by the kernel nor by a recipe", sym);
+	else if (pcrc != crc)
+		snprintf(c->why, sizeof(c->why),
+			 "symbol %s: the module wants CRC 0x%08x, recipe %s exports 0x%08llx", sym,
+			 crc, provider, (unsigned long long)pcrc);
+	else
+		return 0;
+	return 1;
+}
+
+/*
+ * A module reused from kernel @from's build keeps @from's vermagic: with
+ * CONFIG_MODVERSIONS the kernel then compares the flags after the release
+ * and each imported symbol's CRC (kernel/module/version.c), and so does this.
+ */
+static void check_reused_vermagic(struct kb_ctx *ctx, struct kb_diagnosis *d, const char *from,
+				  const char *vermagic)
+{
+	struct reuse_check c = { ctx, d, NULL, 0, "" };
+	struct kb_symvers kernel;
+	char flags[256], want[512], path[PATH_MAX], fix[256];
+
+	snprintf(fix, sizeof(fix),
+		 "rebuild it for this kernel: kbuildd install %s -k %s --force --no-reuse",
+		 d->module, d->kernel->release);
+	if (kb_reuse_vermagic_flags(d->kernel, flags, sizeof(flags), c.why, sizeof(c.why)) < 0 ||
+	    (snprintf(want, sizeof(want), "%s %s", from, flags), strcmp(vermagic, want))) {
+		kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
+				 "built for %s and reused, but vermagic '%s' is not '%s'%s%s; loading fails "
+				 "with \"Invalid module format\"",
+				 from, vermagic, want, c.why[0] ? ": " : "", c.why);
+		return;
+	}
+	kb_pathf(path, sizeof(path), "%s/Module.symvers", d->kernel->build_dir);
+	if (!kb_kernel_config_set(d->kernel, "CONFIG_MODVERSIONS") ||
+	    kb_symvers_load(&kernel, path) < 0) {
+		kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
+				 "built for %s and reused, but %s checks no CRC (no CONFIG_MODVERSIONS "
+				 "or no Module.symvers): loading fails with \"Invalid module format\"",
+				 from, d->kernel->release);
+		return;
+	}
+	c.kernel = &kernel;
+	if (kb_elf_versions(d->image.buf, d->image.len, reuse_symbol, &c) != 0)
+		kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
+				 "built for %s and reused, but the reuse no longer holds: %s; loading "
+				 "fails",
+				 from, c.why[0] ? c.why : "its __versions section is malformed");
+	else
+		kb_diagnosis_add(d, KB_LEVEL_OK, "vermagic", NULL,
+				 "vermagic names %s, whose build was reused: the flags match and %u "
+				 "imported symbols carry the CRCs %s exports",
+				 from, c.checked, d->kernel->release);
+	kb_symvers_release(&kernel);
+}
+
+static void check_vermagic(struct kb_ctx *ctx, struct kb_diagnosis *d)
+{
+	const char *rel = d->kernel->release;
+	size_t len = strlen(rel);
+	char vermagic[256], fix[256], from[KB_MAX_RELEASE + 1] = "";
+	bool found = kb_elf_modinfo(d->image.buf, d->image.len, "vermagic", 0, vermagic,
+				    sizeof(vermagic)) == 0;
+
+	if (found && reused_from(ctx, d, from, sizeof(from))) {
+		check_reused_vermagic(ctx, d, from, vermagic);
+		return;
+	}
+	if (found && !strncmp(vermagic, rel, len) && vermagic[len] == ' ') {
+		kb_diagnosis_add(d, KB_LEVEL_OK, "vermagic", NULL, "vermagic matches %s", rel);
+		return;
+	}
+	snprintf(fix, sizeof(fix), "rebuild it for this kernel: kbuildd build %s -k %s", d->module,
+		 rel);
+	kb_diagnosis_add(d, KB_LEVEL_FAIL, "vermagic", fix,
+			 "built for another kernel: vermagic is '%s', kernel is '%s'; loading fails "
+			 "with \"Invalid module format\"",
+			 found ? vermagic : "(none)", rel);
 }
 
 /* Installed module exporting @symbol, from depmod's modules.symbols ("alias symbol:S mod"). */
@@ -471,7 +580,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 			*p = '_';
 	d->module = strdup(name);
 	d->running = running && !strcmp(running, k->release);
-	check_vermagic(d);
+	check_vermagic(ctx, d);
 	check_symbols(ctx, d);
 	kb_doctor_check_signature(ctx, d);
 	check_blacklist(ctx, d);

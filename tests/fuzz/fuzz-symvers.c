@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "doctor/symvers.h"
+#include "symvers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

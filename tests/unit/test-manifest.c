@@ -50,6 +50,29 @@ static void parse_reads_every_line_of_a_good_manifest(void **state)
 	kb_manifest_release(&m);
 }
 
+/* A reused build says which kernel's build it is (reuse.h); one such line, a valid release. */
+static void parse_reads_where_a_reused_build_came_from(void **state)
+{
+	static const char text[] = "kbuildd-manifest 1\nrecipe hello 1.0.0\nbuild-id " SHA
+				   "\nreused-from 6.1.0-57-amd64\n";
+	static const char twice[] = "kbuildd-manifest 1\nrecipe hello 1.0.0\n"
+				    "reused-from 6.1.0-57-amd64\nreused-from 6.1.0-56-amd64\n";
+	static const char bad[] = "kbuildd-manifest 1\nrecipe hello 1.0.0\nreused-from ../x\n";
+	struct kb_manifest m;
+
+	(void)state;
+	assert_int_equal(parse(text, strlen(text), &m), 0);
+	assert_string_equal(m.reused_from, "6.1.0-57-amd64");
+	kb_manifest_release(&m);
+	assert_int_equal(parse(GOOD, strlen(GOOD), &m), 0);
+	assert_string_equal(m.reused_from, "");
+	kb_manifest_release(&m);
+	assert_int_equal(parse(twice, strlen(twice), &m), -KB_E_INPUT);
+	kb_manifest_release(&m);
+	assert_int_equal(parse(bad, strlen(bad), &m), -KB_E_INPUT);
+	kb_manifest_release(&m);
+}
+
 static void parse_calls_an_empty_manifest_damaged(void **state)
 {
 	(void)state;
@@ -73,7 +96,8 @@ static void parse_says_what_a_line_should_have_been(void **state)
 	(void)state;
 	assert_damaged(text, strlen(text),
 		       "t.manifest:3: damaged manifest: expected 'file SHA256 "
-		       "PATH', 'recipe NAME VERSION' or 'build-id SHA256'");
+		       "PATH', 'recipe NAME VERSION', 'build-id SHA256' or "
+		       "'reused-from KERNEL'");
 	assert_damaged("manifest\n", 9,
 		       "t.manifest:1: damaged manifest: expected 'kbuildd-manifest 1'");
 	assert_damaged("kbuildd-manifest 1\n", 19,
@@ -87,7 +111,8 @@ static void parse_counts_blank_lines(void **state)
 	(void)state;
 	assert_damaged(text, strlen(text),
 		       "t.manifest:4: damaged manifest: expected 'file SHA256 "
-		       "PATH', 'recipe NAME VERSION' or 'build-id SHA256'");
+		       "PATH', 'recipe NAME VERSION', 'build-id SHA256' or "
+		       "'reused-from KERNEL'");
 }
 
 /* What a damaged manifest still names stays owned: the files around the damage. */
@@ -142,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_reads_every_line_of_a_good_manifest),
+		cmocka_unit_test(parse_reads_where_a_reused_build_came_from),
 		cmocka_unit_test(parse_calls_an_empty_manifest_damaged),
 		cmocka_unit_test(parse_names_the_line_of_a_nul_byte),
 		cmocka_unit_test(parse_says_what_a_line_should_have_been),

@@ -6,7 +6,7 @@
 
 #include "base/limits.h"
 #include "base/util.h"
-#include "doctor/symvers.h"
+#include "symvers.h"
 
 static int entry_cmp(const void *a, const void *b)
 {
