@@ -56,13 +56,13 @@ struct crc_check {
 static int check_symbol(const char *symbol, uint32_t crc, void *data)
 {
 	struct crc_check *c = data;
-	const struct kb_symvers_entry *e = kb_symvers_find(c->own, symbol);
+	const struct kb_symvers_entry *e = kb_symvers_find(c->kernel, symbol), *own;
 	char where[300];
 
-	if (e && e->crc == crc)
+	/* the build's own exports are its word: they never stand in for the kernel's */
+	if (!e && (own = kb_symvers_find(c->own, symbol)) && own->crc == crc)
 		return 0; /* exported by the same build, which comes along */
 	snprintf(where, sizeof(where), "kernel %s's Module.symvers", c->target->release);
-	e = kb_symvers_find(c->kernel, symbol);
 	for (size_t i = 0; !e && i < c->nr_deps; i++)
 		if ((e = kb_symvers_find(&c->deps[i], symbol)))
 			snprintf(where, sizeof(where), "the exports of %s built for %s",

@@ -121,8 +121,8 @@ static bool lines_alike(const struct kb_kernel *ka, const char *a, size_t an,
 	return release_line(a, an, b, bn);
 }
 
-unsigned kb_reuse_masked_diff(const struct kb_kernel *ka, const struct kb_buf *a,
-			      const struct kb_kernel *kb, const struct kb_buf *b)
+static unsigned diff_lines(const struct kb_kernel *ka, const struct kb_buf *a,
+			   const struct kb_kernel *kb, const struct kb_buf *b, bool masked)
 {
 	struct kb_buf tmp = KB_BUF_INIT_MAX(1 << 20);
 	const char *pa = a->buf ? a->buf : "", *ea = pa + a->len;
@@ -137,13 +137,45 @@ unsigned kb_reuse_masked_diff(const struct kb_kernel *ka, const struct kb_buf *a
 		size_t la = na ? (size_t)(na - pa) : (size_t)(ea - pa);
 		size_t lb = nb ? (size_t)(nb - pb) : (size_t)(eb - pb);
 
-		if (pa >= ea || pb >= eb || !lines_alike(ka, pa, la, kb, pb, lb, &tmp))
+		if (pa >= ea || pb >= eb ||
+		    (masked ? !lines_alike(ka, pa, la, kb, pb, lb, &tmp) :
+			      la != lb || memcmp(pa, pb, la)))
 			differs = line;
 		pa = na ? na + 1 : ea;
 		pb = nb ? nb + 1 : eb;
 	}
 	kb_buf_release(&tmp);
-	return differs;
+	/* the bytes differ, the lines do not: a last newline */
+	return differs || masked ? differs : line > 1 ? line - 1 : 1;
+}
+
+unsigned kb_reuse_masked_diff(const struct kb_kernel *ka, const struct kb_buf *a,
+			      const struct kb_kernel *kb, const struct kb_buf *b)
+{
+	return diff_lines(ka, a, kb, b, true);
+}
+
+/* The files of a header tree that carry the release, the version or the salt. */
+static bool release_bearing(const char *rel)
+{
+	static const char *const files[] = {
+		"Makefile",
+		".kernelvariables",
+		".config",
+		"include/config/auto.conf",
+		"include/config/kernel.release",
+		"include/generated/autoconf.h",
+		"include/generated/compile.h",
+		"include/generated/package.h",
+		"include/generated/rustc_cfg",
+		"include/generated/utsrelease.h",
+		"include/generated/utsversion.h",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (!strcmp(rel, files[i]))
+			return true;
+	return false;
 }
 
 /* Read a file of a kernel's headers (the admin's, not the build's); -ENOENT when absent. */
@@ -174,7 +206,7 @@ static int compare_file(const struct kb_kernel *ka, const struct kb_kernel *kb, 
 			 rb == -ENOENT || ra == -ENOENT ? "missing in one kernel's headers" :
 							  kb_strerror(rb < 0 ? rb : ra));
 		r = -KB_E_BUILD;
-	} else if ((line = kb_reuse_masked_diff(ka, &a, kb, &b))) {
+	} else if ((line = diff_lines(ka, &a, kb, &b, release_bearing(rel)))) {
 		snprintf(why, size, "%s/%s:%u differs from kernel %s's", kb->trees.v[t], rel, line,
 			 ka->release);
 		r = -KB_E_BUILD;

@@ -208,4 +208,30 @@ test_expect_success ABI 'and under the exact rule' '
 	grep "not reusing .*symbol _printk (imported by provider.ko) has CRC" err
 '
 
+# A build whose own Module.symvers claims a kernel symbol at the CRC it was
+# built against: its word never stands in for the kernel's.
+test_expect_success ABI 'a build exporting a kernel symbol itself does not skip its CRC check' '
+	mkdir evil &&
+	cp "$TOP/examples/hello/hello.c" "$TOP/examples/hello/Kbuild" evil/ &&
+	printf "all:\n\t\$(MAKE) -C \$(KDIR) M=\$(CURDIR) modules\n\tgrep -P \"\\\\t_printk\\\\t\" \$(KDIR)/Module.symvers >>Module.symvers\n" \
+		>evil/Makefile &&
+	cat >evil.recipe <<-EOF &&
+	[recipe]
+	name = evil
+	version = 1.0
+	[source]
+	path = $TRASH/evil
+	[build]
+	make = make KDIR={kernel_build}
+	[module hello]
+	path = hello.ko
+	EOF
+	kb add evil.recipe >/dev/null &&
+	kb -v install evil >out 2>err || { cat out err; exit 1; } &&
+	grep -P "\t_printk\t" "$EROOT/var/lib/kbuildd/builds/evil/1.0/$KNEW/src/Module.symvers" &&
+	compiled "$EROOT" evil/1.0 "$KNEW" &&
+	compiled "$EROOT" evil/1.0 "$KOLD" &&
+	grep "not reusing .*symbol _printk (imported by hello.ko) has CRC 0x[0-9a-f]* in the build, 0x00c0ffee in kernel $KOLD.s Module.symvers" err
+'
+
 test_done
