@@ -31,6 +31,7 @@ struct kb_settings {
 	bool hooks_strict;	     /* [hooks] strict: a failed build fails the kernel's hook */
 	enum kb_reuse_rule reuse;    /* [build] reuse: which kernels' builds stand in (reuse.h) */
 	bool offline;
+	char *maintainer; /* [export] maintainer: "Name <mail>" of the packages export writes */
 };
 
 struct kb_signing;
@@ -68,7 +69,9 @@ struct kb_ctx {
 	unsigned long wait_seconds; /* --wait for the lock */
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	bool no_initramfs, initramfs_now;
-	bool no_reuse; /* --no-reuse: compile every build this run makes */
+	bool no_reuse;	    /* --no-reuse: compile every build this run makes */
+	bool export_deb;    /* export --deb */
+	const char *output; /* export --output DIR */
 	/* import-dkms: DKMS's files and version choices give way (no rebuild is forced) */
 	bool take_over;
 	const char *hash; /* --hash for sign */

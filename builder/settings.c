@@ -92,6 +92,12 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			    !strcmp(value, "no")    ? (s->reuse = KB_REUSE_NO, 0) :
 						      -EINVAL;
 		}
+	} else if (!strcmp(section, "export")) {
+		if (!strcmp(key, "maintainer"))
+			r = strchr(value, '<') && strchr(value, '@') &&
+					    value[strlen(value) - 1] == '>' ?
+				    set_str(&s->maintainer, value) :
+				    -EINVAL;
 	} else if (!strcmp(section, "signing")) {
 		if (!strcmp(key, "key"))
 			r = set_str(&s->sign_key, value);
@@ -192,6 +198,7 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->sign_hash);
 	free(s->cache);
 	free(s->ca_file);
+	free(s->maintainer);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -25,7 +25,7 @@
 static const struct kb_cmd *const commands[] = {
 	&kb_cmd_kernels, &kb_cmd_add,	  &kb_cmd_build,       &kb_cmd_install, &kb_cmd_remove,
 	&kb_cmd_status,	 &kb_cmd_rebuild, &kb_cmd_log,	       &kb_cmd_sign,	&kb_cmd_verify,
-	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms,
+	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms, &kb_cmd_export,
 };
 
 /* The readers of recipes whose build another file defines. */
@@ -49,6 +49,8 @@ enum {
 	OPT_NO_INITRAMFS,
 	OPT_INITRAMFS,
 	OPT_NO_REUSE,
+	OPT_DEB,
+	OPT_OUTPUT,
 	OPT_DKMS_CODES
 };
 
@@ -146,6 +148,16 @@ static const struct option_spec {
 	  KB_OPT_REUSE,
 	  NULL,
 	  "compile even where another kernel's build is reusable ([build] reuse = no)" },
+	{ { "deb", no_argument, NULL, OPT_DEB },
+	  0,
+	  KB_OPT_EXPORT,
+	  NULL,
+	  "a Debian binary package per recipe and kernel" },
+	{ { "output", required_argument, NULL, OPT_OUTPUT },
+	  0,
+	  KB_OPT_EXPORT,
+	  "DIR",
+	  "write packages into DIR (default: the current directory)" },
 	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES },
 	  0,
 	  0,
@@ -290,6 +302,12 @@ static bool note_option(struct kb_ctx *ctx, int c, const char *arg)
 		break;
 	case OPT_NO_REUSE:
 		ctx->no_reuse = true;
+		break;
+	case OPT_DEB:
+		ctx->export_deb = true;
+		break;
+	case OPT_OUTPUT:
+		ctx->output = arg;
 		break;
 	case OPT_HOOK:
 		ctx->hook = true;

@@ -30,6 +30,10 @@ static const struct kb_dkms_action actions[] = {
 	  "kbuildd builds from source only; add the driver's source tree instead" },
 	{ "match", KB_DKMS_UNSUPPORTED, NULL,
 	  "use 'kbuildd rebuild -k KERNEL': it builds every registered driver" },
+	{ "mkbmdeb", KB_DKMS_MKBMDEB, "MODULE/VERSION",
+	  "a binary module package per kernel, here (kbuildd export --deb)" },
+	{ "mkdeb", KB_DKMS_MKBMDEB, "MODULE/VERSION",
+	  "the same: kbuildd ships modules as binary packages" },
 	{ "generate_mok", KB_DKMS_GENERATE_MOK, "",
 	  "DKMS's signing key /var/lib/dkms/mok.key and mok.pub, made if missing" },
 };

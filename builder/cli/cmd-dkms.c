@@ -255,6 +255,26 @@ static int translate_kernel(struct kb_dkms_request *rq, const struct kb_dkms_hos
 	return 0;
 }
 
+/* dkms mkbmdeb (and mkdeb): kbuildd export --deb, for -k or the running kernel. */
+static int translate_mkbmdeb(struct kb_dkms_request *rq, const struct kb_dkms_host *host,
+			     struct kb_dkms_call *call)
+{
+	_cleanup_free_ char *id = NULL;
+	int r;
+
+	if (!given(rq->module) || !given(rq->version))
+		return missing_module(call, rq->action->name);
+	if (!rq->kernels.n && (r = running_kernel(call, host, rq)))
+		return r;
+	if (!(id = module_id(rq)))
+		return kb_dkms_fail(call, 1, "out of memory");
+	begin(rq, host, call, &kb_cmd_export);
+	push(rq, call, "--deb");
+	push(rq, call, id);
+	finish(rq, call, &kb_cmd_export, &rq->kernels);
+	return 0;
+}
+
 static int translate_action(struct kb_dkms_request *rq, const struct kb_dkms_host *host,
 			    struct kb_dkms_call *call)
 {
@@ -278,6 +298,8 @@ static int translate_action(struct kb_dkms_request *rq, const struct kb_dkms_hos
 	case KB_DKMS_GENERATE_MOK:
 		begin(rq, host, call, &kb_cmd_dkms_generate_mok);
 		return 0;
+	case KB_DKMS_MKBMDEB:
+		return translate_mkbmdeb(rq, host, call);
 	default:
 		return kb_dkms_fail(call, KB_DKMS_E_USAGE,
 				    "dkms %s is not supported by kbuildd: %s", rq->action->name,

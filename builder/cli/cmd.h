@@ -20,6 +20,7 @@ enum kb_opt_bit {
 	KB_OPT_HOOK = 1 << 12,
 	KB_OPT_INITRAMFS = 1 << 13,
 	KB_OPT_REUSE = 1 << 14,
+	KB_OPT_EXPORT = 1 << 15,
 };
 
 /* What the dispatcher sets up before the command runs. */
@@ -45,7 +46,7 @@ struct kb_cmd {
 
 extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install, kb_cmd_remove,
 	kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify, kb_cmd_keys,
-	kb_cmd_doctor, kb_cmd_import_dkms;
+	kb_cmd_doctor, kb_cmd_import_dkms, kb_cmd_export;
 
 /* What removing NAME/VERSION from some kernels (-k) takes away; --all always unregisters. */
 enum kb_remove_how {

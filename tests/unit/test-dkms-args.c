@@ -178,6 +178,16 @@ static void options_a_command_does_not_take_are_dropped(void **state)
 	assert_refused("build foo/1.2 -j many", 2, "invalid -j 'many'");
 }
 
+/* DKMS 2's mkbmdeb and mkdeb made binary module packages: kbuildd export --deb makes them. */
+static void mkbmdeb_and_mkdeb_export_a_binary_package(void **state)
+{
+	(void)state;
+	assert_translation("mkbmdeb foo/1.2", KB " export --deb foo/1.2 -k " RUNNING);
+	assert_translation("mkbmdeb -m foo -v 1.2 -k " OTHER, KB " export --deb foo/1.2 -k " OTHER);
+	assert_translation("mkdeb foo/1.2", KB " export --deb foo/1.2 -k " RUNNING);
+	assert_refused("mkbmdeb", 1, "Arguments <module> and <module-version> are not specified");
+}
+
 static void uninstall_unbuild_and_remove_default_to_the_running_kernel(void **state)
 {
 	(void)state;
@@ -367,8 +377,8 @@ static void unknown_and_unsupported_actions_are_refused(void **state)
 	assert_refused("frobnicate foo/1.2", 2,
 		       "Unknown action specified: \"frobnicate\"\n"
 		       "kbuildd's dkms does add, build, install, uninstall, unbuild, remove, "
-		       "status, autoinstall, kernel_postinst, kernel_preinst, kernel_prerm or "
-		       "generate_mok.");
+		       "status, autoinstall, kernel_postinst, kernel_preinst, kernel_prerm, "
+		       "mkbmdeb, mkdeb or generate_mok.");
 	assert_refused("", 2, "No action specified: give one of add, build,");
 	assert_refused("--root /srv/image frobnicate", 2,
 		       "Unknown action specified: \"frobnicate\"");
@@ -430,6 +440,7 @@ int main(void)
 		cmocka_unit_test(build_and_install_pass_each_kernel_without_its_arch),
 		cmocka_unit_test(build_and_install_register_a_tree_first_as_dkms_does),
 		cmocka_unit_test(options_a_command_does_not_take_are_dropped),
+		cmocka_unit_test(mkbmdeb_and_mkdeb_export_a_binary_package),
 		cmocka_unit_test(uninstall_unbuild_and_remove_default_to_the_running_kernel),
 		cmocka_unit_test(remove_all_unregisters_and_uninstall_all_covers_every_kernel),
 		cmocka_unit_test(status_takes_a_module_a_version_and_kernels),
