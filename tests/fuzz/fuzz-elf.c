@@ -3,7 +3,8 @@
  * input is checked as a module; an accepted one must have its .modinfo
  * read within bounds, and is then handed to libkmod the way doctor hands
  * it (a memfd) and read as doctor and depmod read modules: whatever the
- * checker accepts must not trip an assertion in libkmod or read past it.
+ * checker accepts must not trip an assertion in libkmod or read past it,
+ * and its __versions must read whole, as reuse reads it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -63,6 +64,14 @@ static void read_with_libkmod(const uint8_t *data, size_t size)
 	kmod_module_unref(mod);
 }
 
+/* What reuse reads of an accepted image: every __versions entry, a name ending inside it. */
+static int each_version(const char *symbol, uint32_t crc, void *user)
+{
+	(void)crc;
+	*(size_t *)user += strlen(symbol);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = { "vermagic", "srcversion", "firmware", "depends" };
@@ -77,6 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned nth = 0; nth < 4; nth++)
 			if (kb_elf_modinfo(data, size, keys[k], nth, value, sizeof(value)) < 0)
 				break;
+	size_t names = 0;
+
+	/* an image the checker accepted has a __versions reuse can read whole */
+	if (kb_elf_versions(data, size, each_version, &names) < 0)
+		__builtin_trap();
 	read_with_libkmod(data, size);
 	return 0;
 }
