@@ -354,19 +354,21 @@ static bool candidate(struct kb_ctx *ctx, const struct kb_task *t, const struct 
 	char rel[PATH_MAX], want[KB_SHA256_HEX];
 	bool ok = false;
 
-	kb_reuse_recipe_id(t->recipe, t->kernel->release, want);
 	if (kb_task_build_rel(src, "/outputs", rel, sizeof(rel)) < 0 ||
 	    !kb_root_exists(&ctx->root, rel))
 		; /* a log, a failure record, or no build at all */
 	else if (kb_task_build_rel(src, "/reused", rel, sizeof(rel)) < 0 ||
 		 kb_root_exists(&ctx->root, rel))
 		snprintf(why, size, "it is itself a reuse");
-	else if (kb_task_build_rel(src, "/recipe-id", rel, sizeof(rel)) < 0 ||
-		 kb_root_read(&ctx->root, rel, 128, &id) < 0 ||
-		 strncmp(kb_buf_str(&id), want, KB_SHA256_HEX - 1))
-		snprintf(why, size, "it was built from another recipe or source");
-	else
-		ok = true;
+	else {
+		/* hashing a dkms.conf view's text is the dearest check: last */
+		kb_reuse_recipe_id(t->recipe, t->kernel->release, want);
+		ok = kb_task_build_rel(src, "/recipe-id", rel, sizeof(rel)) == 0 &&
+		     kb_root_read(&ctx->root, rel, 128, &id) == 0 &&
+		     !strncmp(kb_buf_str(&id), want, KB_SHA256_HEX - 1);
+		if (!ok)
+			snprintf(why, size, "it was built from another recipe or source");
+	}
 	kb_buf_release(&id);
 	return ok;
 }
