@@ -45,6 +45,19 @@ int kb_adopt_put(struct kb_ctx *ctx, const char *src, const char *path, const st
 	return r;
 }
 
+int kb_adopt_begin(struct kb_ctx *ctx, struct kb_task *t, char *dir, char *src, size_t size)
+{
+	int r;
+
+	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, size) < 0 ||
+	    kb_pathf(src, size, "%s/src", dir) < 0)
+		return -ENAMETOOLONG;
+	r = kb_rm_rf(&ctx->root, dir);
+	if (r >= 0)
+		r = kb_mkdirs(&ctx->root, src, 0755);
+	return r < 0 ? kb_err_errno(r, "cannot make '/%s'", src) : 0;
+}
+
 /* The log a taken build keeps in place of make's: where it came from. */
 static void write_log(struct kb_ctx *ctx, struct kb_task *t, const struct kb_buf *origin)
 {
@@ -111,14 +124,9 @@ static int adopt_task(struct kb_ctx *ctx, struct kb_task *t, const struct kb_ado
 		return 0;
 	}
 	kb_plan_final_id(ctx, t);
-	if (kb_task_staging_rel(t, KB_STAGING_NEW, NULL, dir, sizeof(dir)) < 0 ||
-	    kb_pathf(src, sizeof(src), "%s/src", dir) < 0)
-		return -ENAMETOOLONG;
-	r = kb_rm_rf(&ctx->root, dir);
-	if (r >= 0)
-		r = kb_mkdirs(&ctx->root, src, 0755);
+	r = kb_adopt_begin(ctx, t, dir, src, sizeof(dir));
 	if (r < 0)
-		return kb_err_errno(r, "cannot make '/%s'", src);
+		return r;
 	r = ops->provide(ctx, t, src, &origin, &why, ops->data);
 	if (r > 0)
 		r = kb_adopt_keep(ctx, t, dir, &origin) < 0 ? 0 : 1;

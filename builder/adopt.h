@@ -41,5 +41,11 @@ int kb_engine_adopt(struct kb_ctx *ctx, const struct kb_strv *ids, const struct 
  */
 int kb_adopt_keep(struct kb_ctx *ctx, struct kb_task *t, const char *dir, struct kb_buf *origin);
 
+/*
+ * An empty staging build for @t: its directory (K.new) into @dir and its
+ * src/ into @src, both @size bytes. 0, or a negative errno (said).
+ */
+int kb_adopt_begin(struct kb_ctx *ctx, struct kb_task *t, char *dir, char *src, size_t size);
+
 /* Write module @path (relative, no symlink followed) of the build being taken, below @src. */
 int kb_adopt_put(struct kb_ctx *ctx, const char *src, const char *path, const struct kb_buf *data);

@@ -32,9 +32,19 @@ struct kb_settings {
 	enum kb_reuse_rule reuse;    /* [build] reuse: which kernels' builds stand in (reuse.h) */
 	bool offline;
 	char *maintainer; /* [export] maintainer: "Name <mail>" of the packages export writes */
+	struct kb_store_settings {     /* [cache]: the fleet's build cache (cache/cache.h) */
+		char *url;	       /* oci://HOST[:PORT]/REPO, https://HOST/PATH/; NULL: none */
+		bool push;	       /* publish what this machine builds */
+		bool insecure;	       /* http:// allowed */
+		char *trust;	       /* PEM certificates whose artifacts are taken */
+		char *auth;	       /* 0600 file: a token or user:password */
+		char *ca_file;	       /* PEM CAs for the store's TLS */
+		unsigned long timeout; /* seconds a run waits for the store, at most */
+	} store;
 };
 
 struct kb_signing;
+struct kb_cache;
 struct kb_framework;
 struct kb_recipe_reader;
 struct kb_ctx;
@@ -84,7 +94,8 @@ struct kb_ctx {
 	bool build_user_found;	/* else root has no unprivileged user to build as */
 	uid_t build_uid;
 	gid_t build_gid;
-	struct kb_signing *signing;	/* per kernel: the key, set up by the engine (signing.h) */
+	struct kb_cache *cache;	    /* the fleet's build cache, opened by the engine (cache.h) */
+	struct kb_signing *signing; /* per kernel: the key, set up by the engine (signing.h) */
 	struct kb_framework *framework; /* /etc/dkms/framework.conf(.d), read once (framework.h) */
 	/* the readers of recipes whose build another file defines, NULL-ended (recipe.h) */
 	const struct kb_recipe_reader *const *readers;

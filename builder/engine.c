@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "depmod.h"
 #include "engine.h"
 #include "initramfs-job.h"
@@ -232,6 +233,8 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	if (r >= 0)
 		r = kb_signing_setup(ctx, &kernels, &signing, !ctx->dry_run);
 	if (r >= 0)
+		r = kb_cache_open(ctx);
+	if (r >= 0)
 		r = kb_plan_make(ctx, &set, &kernels, ids, mode, &plan);
 	if (r < 0)
 		goto out;
@@ -264,8 +267,10 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 		if (r < 0)
 			goto out;
 	}
-	if (mode == KB_PLAN_INSTALL)
+	if (mode == KB_PLAN_INSTALL) {
 		failed += install_all(ctx, &plan, &kernels, early.done ? &early : NULL);
+		kb_cache_push_installed(ctx, &plan);
+	}
 	r = fill_results(ctx, &plan, res);
 	if (r < 0)
 		goto out;
@@ -275,6 +280,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	r = failed ? -KB_E_BUILD : 0;
 out:
 	free(early.done);
+	kb_cache_close(ctx);
 	kb_plan_release(&plan);
 	kb_kernel_list_release(&kernels);
 	kb_recipe_set_release(&set);

@@ -45,6 +45,8 @@ struct kb_task {
 	struct kb_task *leader; /* another kernel's build that may stand in: waited for (reuse.h) */
 	bool install;		/* install after building */
 	bool selected;		/* asked for, not just pulled in as a dependency */
+	bool cache_asked;	/* looked up in the build cache this run (cache.h) */
+	bool from_cache;	/* its build was taken from the build cache this run */
 	double expected;	/* seconds the build should take (jobs.c; 0: not known yet) */
 	int visit;		/* cycle detection while planning */
 

@@ -63,6 +63,28 @@ static int one_of(const char *value, const char *const *allowed)
 	return -EINVAL;
 }
 
+static int store_setting(struct kb_store_settings *s, const char *key, const char *value)
+{
+	if (!strcmp(key, "url"))
+		return kb_str_startswith(value, "oci://") || kb_str_startswith(value, "https://") ||
+				       kb_str_startswith(value, "http://") ?
+			       set_str(&s->url, value) :
+			       -EINVAL;
+	if (!strcmp(key, "push"))
+		return kb_parse_bool(value, &s->push);
+	if (!strcmp(key, "insecure"))
+		return kb_parse_bool(value, &s->insecure);
+	if (!strcmp(key, "trust"))
+		return set_str(&s->trust, value);
+	if (!strcmp(key, "auth"))
+		return set_str(&s->auth, value);
+	if (!strcmp(key, "ca_file"))
+		return set_str(&s->ca_file, value);
+	if (!strcmp(key, "timeout"))
+		return kb_parse_uint(value, 3600, &s->timeout) < 0 || !s->timeout ? -EINVAL : 0;
+	return -ENOENT;
+}
+
 static int settings_handler(void *user, const char *section, const char *key, const char *value)
 {
 	static const char *const compress[] = { "auto", "none", "xz", "zstd", NULL };
@@ -92,6 +114,8 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			    !strcmp(value, "no")    ? (s->reuse = KB_REUSE_NO, 0) :
 						      -EINVAL;
 		}
+	} else if (!strcmp(section, "cache")) {
+		r = store_setting(&s->store, key, value);
 	} else if (!strcmp(section, "export")) {
 		if (!strcmp(key, "maintainer"))
 			r = strchr(value, '<') && strchr(value, '@') &&
@@ -157,6 +181,7 @@ int kb_settings_load(struct kb_ctx *ctx)
 	int r;
 
 	ctx->settings.timeout = 3600;
+	ctx->settings.store.timeout = 10;
 	if (ctx->config_file) {
 		sp.file = ctx->config_file;
 		r = kb_read_file(AT_FDCWD, ctx->config_file, KB_MAX_CONFIG_SIZE, &text);
@@ -181,6 +206,12 @@ int kb_settings_load(struct kb_ctx *ctx)
 			   sp.file, r);
 	else if (sp.errors)
 		r = -KB_E_INPUT;
+	else if (ctx->settings.store.url && kb_str_startswith(ctx->settings.store.url, "http://") &&
+		 !ctx->settings.store.insecure)
+		r = kb_err(-KB_E_INPUT,
+			   "%s: [cache] url '%s' is plain HTTP: anyone on the path could answer "
+			   "for it; use https:// or oci://, or set insecure = yes",
+			   sp.file, ctx->settings.store.url);
 out:
 	kb_buf_release(&text);
 	return r < 0 ? r : 0;
@@ -199,6 +230,10 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->cache);
 	free(s->ca_file);
 	free(s->maintainer);
+	free(s->store.url);
+	free(s->store.trust);
+	free(s->store.auth);
+	free(s->store.ca_file);
 	memset(s, 0, sizeof(*s));
 }
 

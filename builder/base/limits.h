@@ -30,3 +30,7 @@
 #define KB_MAX_ARCHIVE_ENTRIES 100000
 /* entries looked at in one /lib/modules/KERNEL for a same-named module: Debian's have ~7000 */
 #define KB_MAX_MODULE_TREE 200000
+#define KB_MAX_ARTIFACT_MANIFEST \
+	(256 * 1024)			/* a build cache artifact's manifest, or its OCI one */
+#define KB_MAX_ARTIFACT_FILES 512	/* files in one artifact */
+#define KB_MAX_STORE_ANSWER (64 * 1024) /* an error page, a token */

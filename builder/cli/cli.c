@@ -25,7 +25,7 @@
 static const struct kb_cmd *const commands[] = {
 	&kb_cmd_kernels, &kb_cmd_add,	  &kb_cmd_build,       &kb_cmd_install, &kb_cmd_remove,
 	&kb_cmd_status,	 &kb_cmd_rebuild, &kb_cmd_log,	       &kb_cmd_sign,	&kb_cmd_verify,
-	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms, &kb_cmd_export,
+	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms, &kb_cmd_export,	&kb_cmd_publish,
 };
 
 /* The readers of recipes whose build another file defines. */

@@ -13,41 +13,6 @@
 #include "manifest.h"
 #include "state.h"
 
-/* Is @r (this version) installed for @k? */
-static bool installed(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k)
-{
-	struct kb_manifest m;
-	bool yes = kb_manifest_read(ctx, k->release, r->name, &m) == 0 &&
-		   !strcmp(m.version, r->version);
-
-	kb_manifest_release(&m);
-	return yes;
-}
-
-/* The recipes named (NAME/VERSION, or NAME when one version is registered), or all. */
-static int select_recipes(struct kb_ctx *ctx, const struct kb_recipe_set *set, int argc,
-			  char **argv, const struct kb_recipe **out, size_t *n)
-{
-	int ret = 0;
-
-	*n = 0;
-	if (ctx->all) {
-		for (size_t i = 0; i < set->n; i++)
-			out[(*n)++] = set->v[i];
-		return 0;
-	}
-	for (int i = 0; i < argc; i++) {
-		const struct kb_recipe *r = kb_recipe_set_find(set, argv[i]);
-
-		if (!r)
-			ret = kb_err(-KB_E_INPUT, "'%s' is not registered; see 'kbuildd status'",
-				     argv[i]);
-		else
-			out[(*n)++] = r;
-	}
-	return ret;
-}
-
 static int export_one(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k,
 		      const char *outdir)
 {
@@ -86,13 +51,13 @@ static int cmd_export(struct kb_ctx *ctx, int argc, char **argv)
 	if (ret >= 0 && !recipes)
 		ret = -ENOMEM;
 	if (ret >= 0)
-		ret = select_recipes(ctx, &set, argc, argv, recipes, &n);
+		ret = kb_cli_select_recipes(ctx, &set, argc, argv, recipes, &n);
 	for (size_t i = 0; ret >= 0 && i < n; i++)
 		for (size_t j = 0; ret >= 0 && j < kernels.n; j++) {
 			const struct kb_kernel *k = &kernels.v[j];
 
 			/* --all and every kernel: what is installed where; named: it must be */
-			if (!installed(ctx, recipes[i], k) && (ctx->all || !ctx->kernels.n))
+			if (!kb_cli_installed(ctx, recipes[i], k) && (ctx->all || !ctx->kernels.n))
 				continue;
 			ret = export_one(ctx, recipes[i], k, outdir);
 			done += ret >= 0;

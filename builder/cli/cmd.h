@@ -46,7 +46,20 @@ struct kb_cmd {
 
 extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install, kb_cmd_remove,
 	kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify, kb_cmd_keys,
-	kb_cmd_doctor, kb_cmd_import_dkms, kb_cmd_export;
+	kb_cmd_doctor, kb_cmd_import_dkms, kb_cmd_export, kb_cmd_publish;
+
+struct kb_recipe;
+struct kb_recipe_set;
+struct kb_kernel;
+/* Is @r, this version, installed for @k (its manifest says so)? */
+bool kb_cli_installed(struct kb_ctx *ctx, const struct kb_recipe *r, const struct kb_kernel *k);
+/*
+ * The recipes named (NAME/VERSION, or NAME when one version is registered)
+ * into @out (room for set->n + argc), or with --all every one. A name not
+ * registered is said; -KB_E_INPUT then, after all were looked at.
+ */
+int kb_cli_select_recipes(struct kb_ctx *ctx, const struct kb_recipe_set *set, int argc,
+			  char **argv, const struct kb_recipe **out, size_t *n);
 
 /* What removing NAME/VERSION from some kernels (-k) takes away; --all always unregisters. */
 enum kb_remove_how {

@@ -1,0 +1,133 @@
+/* Pushing to the fleet's build cache what this machine installed, as its manifest lists it. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "cache/artifact.h"
+#include "cache/cache.h"
+#include "cache/store.h"
+#include "manifest.h"
+#include "sign-choice.h"
+#include "signing/cms.h"
+
+/* The files of @m, each still what the install wrote, and the build's Module.symvers. */
+static int collect(struct kb_ctx *ctx, const struct kb_task *t, const struct kb_manifest *m,
+		   struct kb_artifact *a, char *why, size_t size)
+{
+	struct kb_buf data = KB_BUF_INIT_MAX(KB_MAX_MODULE_SIZE);
+	char hex[KB_SHA256_HEX], rel[PATH_MAX];
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < m->n; i++) {
+		kb_buf_reset(&data);
+		r = kb_root_read(&ctx->root, m->files[i].path, KB_MAX_MODULE_SIZE, &data);
+		if (r < 0) {
+			snprintf(why, size, "'/%s' cannot be read: %s", m->files[i].path,
+				 kb_strerror(r));
+			break;
+		}
+		kb_sha256_hex(data.buf ? data.buf : "", data.len, hex);
+		if (strcmp(hex, m->files[i].sha256)) {
+			snprintf(why, size, "'/%s' changed since it was installed",
+				 m->files[i].path);
+			r = -KB_E_BUILD;
+			break;
+		}
+		r = kb_artifact_add(a, m->files[i].path, true, &data);
+	}
+	if (r >= 0 && kb_task_build_rel(t, "/src/Module.symvers", rel, sizeof(rel)) == 0) {
+		kb_buf_reset(&data);
+		data.max = KB_MAX_SYMVERS_SIZE;
+		if (kb_root_read(&ctx->root, rel, KB_MAX_SYMVERS_SIZE, &data) == 0)
+			r = kb_artifact_add(a, "Module.symvers", false, &data);
+	}
+	kb_buf_release(&data);
+	return r;
+}
+
+/* The key that signs @t's modules signs the artifact: what a fleet trusts for both. */
+static const struct kb_signer *artifact_signer(const struct kb_ctx *ctx, const struct kb_task *t)
+{
+	const struct kb_kernel_signing *ks = kb_signing_for(ctx, t->kernel);
+
+	if (ks && ks->signer)
+		return ks->signer;
+	/* a kernel that does not sign modules: any key this run set up */
+	for (size_t i = 0; ctx->signing && i < ctx->signing->n; i++)
+		if (ctx->signing->v[i].signer)
+			return ctx->signing->v[i].signer;
+	return NULL;
+}
+
+int kb_cache_push(struct kb_ctx *ctx, const struct kb_task *t)
+{
+	struct kb_manifest m = { 0 };
+	struct kb_artifact a;
+	const struct kb_signer *s = artifact_signer(ctx, t);
+	char why[768] = "", id[160];
+	int r;
+
+	kb_artifact_init(&a);
+	r = kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m);
+	if (r == -ENOENT || (r >= 0 && strcmp(m.version, t->recipe->version)))
+		goto out_absent;
+	if (r < 0) {
+		snprintf(why, sizeof(why), "its manifest is damaged: %s",
+			 m.damage ? m.damage : "unreadable");
+		goto out;
+	}
+	a.recipe = strdup(m.name);
+	a.version = strdup(m.version);
+	a.kernel = strdup(t->kernel->release);
+	snprintf(a.build_id, sizeof(a.build_id), "%s", m.build_id);
+	if (!a.recipe || !a.version || !a.kernel) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!s) {
+		snprintf(why, sizeof(why), "no signing key signs its manifest");
+		r = -KB_E_BUILD;
+		goto out;
+	}
+	r = collect(ctx, t, &m, &a, why, sizeof(why));
+	if (r >= 0)
+		r = kb_artifact_format(&a);
+	if (r >= 0)
+		r = kb_cms_sign(s, a.text.buf, a.text.len, &a.sig);
+	if (r >= 0)
+		r = kb_cache_store_push(ctx, &a, why, sizeof(why));
+	if (r >= 0)
+		kb_info("%s for %s: pushed to the cache %s (build id %.12s)",
+			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
+			a.build_id);
+out:
+	if (r < 0 && r != -ENOMEM) {
+		kb_warn("%s for %s: not pushed to the cache %s: %s", kb_task_id(t, id, sizeof(id)),
+			t->kernel->release, kb_cache_url(ctx), why[0] ? why : kb_strerror(r));
+		r = -KB_E_BUILD;
+	}
+	kb_manifest_release(&m);
+	kb_artifact_release(&a);
+	return r;
+out_absent:
+	kb_manifest_release(&m);
+	kb_artifact_release(&a);
+	return -ENOENT;
+}
+
+void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan)
+{
+	if (!ctx->cache || !ctx->settings.store.push || ctx->dry_run)
+		return;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct kb_task *t = &plan->tasks[i];
+
+		/* a failed push warns: what was installed stays installed */
+		if (t->state == KB_TASK_INSTALLED && !t->from_cache && t->recipe->nr_modules)
+			kb_cache_push(ctx, t);
+	}
+}
