@@ -63,8 +63,12 @@ static int one_of(const char *value, const char *const *allowed)
 	return -EINVAL;
 }
 
-static int store_setting(struct kb_store_settings *s, const char *key, const char *value)
+/* [cache]: the fleet's build cache */
+static int store_setting(struct kb_store_settings *s, const char *section, const char *key,
+			 const char *value)
 {
+	if (strcmp(section, "cache"))
+		return -ENOENT;
 	if (!strcmp(key, "url"))
 		return kb_str_startswith(value, "oci://") || kb_str_startswith(value, "https://") ||
 				       kb_str_startswith(value, "http://") ?
@@ -115,7 +119,7 @@ static int settings_handler(void *user, const char *section, const char *key, co
 						      -EINVAL;
 		}
 	} else if (!strcmp(section, "cache")) {
-		r = store_setting(&s->store, key, value);
+		r = store_setting(&s->store, section, key, value);
 	} else if (!strcmp(section, "export")) {
 		if (!strcmp(key, "maintainer"))
 			r = strchr(value, '<') && strchr(value, '@') &&

@@ -79,8 +79,7 @@ int kb_cms_verify(const void *data, size_t len, const void *der, size_t der_len,
 	/* no chain: module signing certificates are their own roots; only @trust may sign */
 	if (CMS_verify(cms, trust, NULL, in, NULL,
 		       CMS_BINARY | CMS_DETACHED | CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
-		snprintf(why, why_size, "it is not signed by a trusted certificate (%s)",
-			 kb_ssl_error(ssl, sizeof(ssl)));
+		snprintf(why, why_size, "%s", kb_ssl_error(ssl, sizeof(ssl)));
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);

@@ -150,6 +150,7 @@ int kb_http_run(const struct kb_http *h, struct kb_http_req **q, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		q[i]->status = 0;
+		q[i]->too_big = false;
 		q[i]->error[0] = '\0';
 		kb_buf_reset(&q[i]->answer);
 		easy[i] = easy_for(h, q[i], &headers[i]);
@@ -171,10 +172,11 @@ int kb_http_run(const struct kb_http *h, struct kb_http_req **q, size_t n)
 				curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
 						  &req->status);
 			else if (msg->data.result == CURLE_WRITE_ERROR &&
-				 kb_buf_error(&req->answer))
+				 kb_buf_error(&req->answer)) {
+				req->too_big = true;
 				snprintf(req->error, sizeof(req->error),
 					 "the answer is larger than %zu bytes", req->answer.max);
-			else if (!req->error[0])
+			} else if (!req->error[0])
 				snprintf(req->error, sizeof(req->error), "%s",
 					 curl_easy_strerror(msg->data.result));
 		}

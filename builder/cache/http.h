@@ -32,6 +32,7 @@ struct kb_http_req {
 	struct kb_buf answer; /* its ceiling set by the caller; over it fails the request */
 	long status;	      /* HTTP status; 0: no answer (@error says why) */
 	char error[256];      /* a transport failure */
+	bool too_big;	      /* the answer passed the ceiling: garbage, not a failed store */
 	char *location;	      /* Location:, owned */
 	char *challenge;      /* WWW-Authenticate:, owned */
 	void *data;	      /* the caller's */

@@ -31,7 +31,7 @@ static bool store_failed(struct kb_store *s, const struct kb_http_req *q)
 {
 	char fail[300];
 
-	if (q->status && q->status < 500 && q->status != 401 && q->status != 403)
+	if (q->too_big || (q->status && q->status < 500 && q->status != 401 && q->status != 403))
 		return false;
 	kb_store_down(s, "%s: %s", q->url, kb_store_failure(q, fail, sizeof(fail)));
 	return true;

@@ -196,7 +196,7 @@ static bool registry_failed(struct kb_store *s, const struct kb_http_req *q)
 {
 	char fail[300];
 
-	if (q->status && q->status < 500 && q->status != 401 && q->status != 403)
+	if (q->too_big || (q->status && q->status < 500 && q->status != 401 && q->status != 403))
 		return false;
 	kb_store_down(s, "%s: %s%s", q->url, kb_store_failure(q, fail, sizeof(fail)),
 		      q->status == 401 || q->status == 403 ? " (the credentials were refused)" :

@@ -178,6 +178,14 @@ int kb_store_get(struct kb_store *s, struct kb_artifact **a, size_t n, char *why
 	for (size_t i = 0; r > 0 && i < nq; i++) {
 		struct kb_artifact_file *file = q[i]->data;
 
+		if (q[i]->too_big) {
+			snprintf(why, size,
+				 "file '%s' is not what the manifest names (larger than its %zu "
+				 "bytes)",
+				 file->path, file->size);
+			r = 0;
+			break;
+		}
 		if (q[i]->status != 200) {
 			if (!q[i]->status || q[i]->status >= 500)
 				kb_store_down(s, "%s", kb_store_failure(q[i], fail, sizeof(fail)));
