@@ -236,8 +236,10 @@ int kb_artifact_parse(struct kb_artifact *a, char *why, size_t size)
 		}
 		p = nl + 1;
 	}
-	if (r >= 0 && lineno < 6)
+	if (r >= 0 && lineno < 6) {
 		r = bad(msg, sizeof(msg), "it names no file");
+		lineno++; /* where the first file was expected */
+	}
 	if (r == -KB_E_INPUT)
 		snprintf(why, size, "line %u: %s", lineno, msg);
 	return r;

@@ -24,10 +24,11 @@ WEB=https://127.0.0.1:$NGX_PORT/kbuildd/
 NGX_DATA=$TRASH/nginx/data/kbuildd
 
 # the builder, and the fleet's roots (B deeper, at another path)
-A=$TRASH/A B=$TRASH/fleet/deeper/B C=$TRASH/C D=$TRASH/D E=$TRASH/E F=$TRASH/F H=$TRASH/H
+A=$TRASH/A B=$TRASH/fleet/deeper/B C=$TRASH/C D=$TRASH/D E=$TRASH/E F=$TRASH/F G=$TRASH/G H=$TRASH/H
 kb_root "$A" >/dev/null || { echo "Bail out! cannot make a root"; exit 1; }
 K=${KERNELS%% *}
 K2=${KERNELS##* }
+export SERVE KEYS RECIPES OCI WEB NGX_DATA A B C D E F G H K K2
 
 # kr ROOT ARGS...: kbuildd in ROOT
 kr () {
@@ -36,6 +37,7 @@ kr () {
 	"$KBUILDD" --root "$_kr_root" "$@"
 }
 
+# shellcheck disable=SC2086 # RECIPES: one word per recipe
 # fleet_root DIR URL [LINE...]: a root with the builder's signing key, the
 # store's CA, the registry's credentials (0600) and a [cache] for URL (then
 # each LINE); A makes the key
@@ -57,7 +59,6 @@ fleet_root () {
 		printf 'auth = /etc/kbuildd/store-auth\ntimeout = 5\n'
 		if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
 	} >"$_fr_dir/etc/kbuildd/kbuildd.conf" &&
-	# shellcheck disable=SC2086
 	kr "$_fr_dir" add $RECIPES >/dev/null
 }
 
@@ -237,6 +238,27 @@ test_expect_success 'after every refusal D still takes the intact artifact' '
 	"$KBUILDD" --root "$D" install hello -k "$K" 2>err &&
 	test_grep "taken from the cache" err &&
 	cmp "$A/lib/modules/$K/updates/kbuildd/hello.ko" "$D/lib/modules/$K/updates/kbuildd/hello.ko"
+'
+
+test_expect_success 'a registry that hands out Bearer tokens: A pushes, G takes, each with its token' '
+	start_registry "$TRASH/token-registry" fleet "s3cret pass" token &&
+	url=oci://127.0.0.1:$REG_PORT/fleet/modules &&
+	sed "s|^url = .*|url = $url|" "$A/etc/kbuildd/kbuildd.conf" >"$TRASH/a-token.conf" &&
+	kr "$A" --config "$TRASH/a-token.conf" publish hello -k "$K" 2>err &&
+	test_grep "pushed to the cache $url" err &&
+	fleet_root "$G" "$url" &&
+	kr "$G" install hello -k "$K" 2>err &&
+	test_grep "hello/1.0.0 for $K: taken from the cache $url, nothing compiled" err &&
+	cmp "$A/lib/modules/$K/updates/kbuildd/hello.ko" "$G/lib/modules/$K/updates/kbuildd/hello.ko" &&
+	cat "$TRASH/token-registry/token.log" &&
+	test_grep "^token repository:fleet/modules:pull,push$" "$TRASH/token-registry/token.log" &&
+	test_grep "^token repository:fleet/modules:pull$" "$TRASH/token-registry/token.log" &&
+	kr "$G" remove hello/1.0.0 -k "$K" >/dev/null &&
+	(umask 077 && echo "fleet:wrong" >"$G/etc/kbuildd/store-auth") &&
+	kr "$G" install hello -k "$K" 2>err &&
+	test_grep "the build cache $url cannot be used in this run: the registry.s token service .*HTTP 401" err &&
+	test "$(compiled "$G")" = 1 &&
+	stop_store "$REG_PID"
 '
 
 test_expect_success 'a push killed between the blobs and the manifest leaves nothing a fetch takes' '

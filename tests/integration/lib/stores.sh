@@ -11,7 +11,10 @@
 #
 #   store_tool PACKAGE PATH      print the unpacked PATH of PACKAGE's candidate
 #   store_ca DIR                 DIR/ca.crt and a server pair for 127.0.0.1
-#   start_registry DIR USER PW   the registry, htpasswd auth: REG_PORT, REG_PID
+#   start_registry DIR USER PW [token]
+#                                the registry, htpasswd auth, or with "token"
+#                                a token service (lib/token-server.py) that
+#                                takes USER:PW: REG_PORT, REG_PID
 #   start_nginx DIR              nginx, PUT/GET/HEAD below DIR/data: NGX_PORT, NGX_PID
 #   stop_store PID               kill one and wait until it is gone
 
@@ -81,12 +84,39 @@ store_wait_ () {
 	done
 }
 
+# registry_auth_ DIR USER PW MODE: the auth: part of the registry's config
+registry_auth_ () {
+	if [ "$4" != token ]; then
+		# htpasswd wants bcrypt, which glibc's crypt makes
+		perl -e 'print "$ARGV[0]:", crypt($ARGV[1], q{$2b$05$kbuilddteststoresaltuu}), "\n"' \
+			"$2" "$3" >"$1/htpasswd" || return 1
+		printf 'auth:\n  htpasswd:\n    realm: kbuildd-test\n    path: %s\n' "$1/htpasswd"
+		return
+	fi
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/token.key" -out "$1/token.crt" \
+		-days 2 -subj "/CN=kbuildd test token issuer" 2>/dev/null || return 1
+	rm -f "$1/token.port"
+	python3 "$TEST_DIRECTORY/lib/token-server.py" "$1/token.port" \
+		--cert "$STORE_CA/server.crt" --key "$STORE_CA/server.key" \
+		--sign-cert "$1/token.crt" --sign-key "$1/token.key" --user "$2" --password "$3" \
+		--issuer kbuildd-test-issuer --log "$1/token.log" --parent $$ \
+		</dev/null >>"$1/token.err" 2>&1 &
+	echo $! >>"$STORE_PIDS"
+	_ra_i=0
+	while ! [ -s "$1/token.port" ]; do
+		[ "$_ra_i" -lt 100 ] || { cat "$1/token.err" >&2; return 1; }
+		sleep 0.1
+		_ra_i=$((_ra_i + 1))
+	done
+	printf 'auth:\n  token:\n    realm: https://127.0.0.1:%s/token\n' "$(cat "$1/token.port")"
+	printf '    service: kbuildd-test-registry\n    issuer: kbuildd-test-issuer\n'
+	printf '    rootcertbundle: %s\n' "$1/token.crt"
+}
+
 start_registry () {
 	_rg_bin=$(store_tool docker-registry usr/bin/docker-registry) || return 1
 	mkdir -p "$1/data" &&
-	# htpasswd wants bcrypt, which glibc's crypt makes
-	perl -e 'print "$ARGV[0]:", crypt($ARGV[1], q{$2b$05$kbuilddteststoresaltuu}), "\n"' \
-		"$2" "$3" >"$1/htpasswd" || return 1
+	_rg_auth=$(registry_auth_ "$1" "$2" "$3" "${4-}") || return 1
 	for _rg_try in 1 2 3; do
 		REG_PORT=$(free_port)
 		cat >"$1/config.yml" <<-EOF
@@ -98,10 +128,7 @@ start_registry () {
 		    rootdirectory: $1/data
 		  delete:
 		    enabled: true
-		auth:
-		  htpasswd:
-		    realm: kbuildd-test
-		    path: $1/htpasswd
+		$_rg_auth
 		http:
 		  addr: 127.0.0.1:$REG_PORT
 		  secret: kbuildd-test
