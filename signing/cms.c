@@ -69,6 +69,7 @@ int kb_cms_verify(const void *data, size_t len, const void *der, size_t der_len,
 	cms = d2i_CMS_ContentInfo(NULL, &p, (long)der_len);
 	if (!cms || p != (const unsigned char *)der + der_len) {
 		snprintf(why, why_size, "the signature is not a CMS structure");
+		r = -EBADMSG;
 		goto out;
 	}
 	in = BIO_new_mem_buf(data, (int)len);

@@ -20,7 +20,8 @@ int kb_cms_sign(const struct kb_signer *s, const void *data, size_t len, struct 
  * Does @der, a detached CMS SignedData, sign @data with the key of one of
  * @trust's certificates? Only those certificates are tried: one the
  * signature carries is ignored. 1 with the signer's subject in @who, 0
- * with the reason in @why, or a negative errno.
+ * with the reason in @why, -EBADMSG (@why too) when @der is no CMS
+ * structure at all, or another negative errno.
  */
 int kb_cms_verify(const void *data, size_t len, const void *der, size_t der_len,
 		  STACK_OF(X509) * trust, char *who, size_t who_size, char *why, size_t why_size);

@@ -121,13 +121,22 @@ out_absent:
 
 void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan)
 {
+	unsigned skipped = 0;
+
 	if (!ctx->cache || !ctx->settings.store.push || ctx->dry_run)
 		return;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct kb_task *t = &plan->tasks[i];
 
-		/* a failed push warns: what was installed stays installed */
-		if (t->state == KB_TASK_INSTALLED && !t->from_cache && t->recipe->nr_modules)
-			kb_cache_push(ctx, t);
+		if (t->state != KB_TASK_INSTALLED || t->from_cache || !t->recipe->nr_modules)
+			continue;
+		/* a store that failed in this run is not asked again: one warning for all */
+		if (kb_cache_down(ctx))
+			skipped++;
+		else
+			kb_cache_push(ctx, t); /* a failed push warns: what was installed stays */
 	}
+	if (skipped)
+		kb_warn("%u build%s not pushed to the cache %s: %s", skipped,
+			skipped == 1 ? "" : "s", kb_cache_url(ctx), kb_cache_down(ctx));
 }

@@ -135,9 +135,12 @@ static bool manifest_holds(struct kb_cache *c, const struct kb_task *t, struct k
 	int r = kb_cms_verify(a->text.buf, a->text.len, a->sig.buf, a->sig.len, c->trust, who,
 			      sizeof(who), msg, sizeof(msg));
 
+	/* no signature at all: a store that answers garbage, said once */
+	if (r == -EBADMSG)
+		kb_store_down(&c->store, "it answers with what is no kbuildd artifact (%s)", msg);
 	if (r <= 0)
 		return snprintf(why, size, "its manifest is not signed by a certificate in %s: %s",
-				c->trust_name, r < 0 ? strerror(-r) : msg),
+				c->trust_name, msg),
 		       false;
 	if (kb_artifact_parse(a, msg, sizeof(msg)) < 0)
 		return snprintf(why, size, "its manifest (signed by %s) is damaged: %s", who, msg),
@@ -326,6 +329,11 @@ int kb_cache_fetch(struct kb_ctx *ctx, struct kb_plan *plan)
 	while (!c->store.down && (r = fetch_round(ctx, c, plan)) > 0)
 		taken += r;
 	return r < -1 ? r : taken;
+}
+
+const char *kb_cache_down(const struct kb_ctx *ctx)
+{
+	return ctx->cache && ctx->cache->store.down ? ctx->cache->store.down_why : NULL;
 }
 
 const char *kb_cache_url(const struct kb_ctx *ctx)

@@ -38,6 +38,8 @@ void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan);
  */
 int kb_cache_push(struct kb_ctx *ctx, const struct kb_task *t);
 
+/* Why the store failed in this run, or NULL while it works (or without a cache). */
+const char *kb_cache_down(const struct kb_ctx *ctx);
 /* The store's URL as configured, for messages ("" without a cache). */
 const char *kb_cache_url(const struct kb_ctx *ctx);
 

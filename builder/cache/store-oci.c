@@ -162,14 +162,17 @@ static const char *layer_digest(struct json_object *top, const char *type)
 }
 
 /* Read the image manifest of @l: the digests of its kbuildd manifest and signature layers. */
-static void read_image(struct kb_store_lookup *l, const struct kb_http_req *q, char *text,
-		       char *sig, size_t size)
+static void read_image(struct kb_store *s, struct kb_store_lookup *l, const struct kb_http_req *q,
+		       char *text, char *sig, size_t size)
 {
 	struct json_object *top = json_tokener_parse(kb_buf_str(&q->answer)), *v;
 	const char *t, *g;
 
 	text[0] = sig[0] = '\0';
 	if (!top || !json_object_is_type(top, json_type_object)) {
+		/* not a registry's answer at all: said once for the store */
+		kb_store_down(s, "it answers tag %.12s with what is no image manifest",
+			      l->build_id);
 		snprintf(l->why, sizeof(l->why), "its image manifest is not JSON");
 	} else if (!json_object_object_get_ex(top, "artifactType", &v) ||
 		   !json_object_is_type(v, json_type_string) ||
@@ -273,7 +276,7 @@ int kb_store_oci_lookup(struct kb_store *s, struct kb_store_lookup *l, size_t n)
 				 "its image manifest cannot be fetched: %s",
 				 kb_store_failure(q[i], fail, sizeof(fail)));
 		else
-			read_image(&l[i], q[i], digests[i][0], digests[i][1],
+			read_image(s, &l[i], q[i], digests[i][0], digests[i][1],
 				   sizeof(digests[i][0]));
 	}
 	if (r >= 0 && !s->down)

@@ -24,11 +24,11 @@ WEB=https://127.0.0.1:$NGX_PORT/kbuildd/
 NGX_DATA=$TRASH/nginx/data/kbuildd
 
 # the builder, and the fleet's roots (B deeper, at another path)
-A=$TRASH/A B=$TRASH/fleet/deeper/B C=$TRASH/C D=$TRASH/D E=$TRASH/E F=$TRASH/F G=$TRASH/G H=$TRASH/H
+A=$TRASH/A B=$TRASH/fleet/deeper/B C=$TRASH/C D=$TRASH/D E=$TRASH/E F=$TRASH/F G=$TRASH/G H=$TRASH/H J=$TRASH/J
 kb_root "$A" >/dev/null || { echo "Bail out! cannot make a root"; exit 1; }
 K=${KERNELS%% *}
 K2=${KERNELS##* }
-export SERVE KEYS RECIPES OCI WEB NGX_DATA A B C D E F G H K K2
+export SERVE KEYS RECIPES OCI WEB NGX_DATA A B C D E F G H J K K2
 
 # kr ROOT ARGS...: kbuildd in ROOT
 kr () {
@@ -261,6 +261,25 @@ test_expect_success 'a registry that hands out Bearer tokens: A pushes, G takes,
 	stop_store "$REG_PID"
 '
 
+test_expect_success '[cache] trust: a file of certificates, each one trusted' '
+	kr "$D" remove hello/1.0.0 -k "$K" >/dev/null &&
+	dir=$(artifact hello "$K") && cp "$dir/manifest.sig" saved.sig &&
+	openssl cms -sign -binary -nocerts -nosmimecap -outform DER -signer other.crt \
+		-inkey other.key -in "$dir/manifest" -out "$dir/manifest.sig" &&
+	cat other.crt "$A/$KEYS/signing_key.x509" >"$D/etc/kbuildd/fleet.pem" &&
+	cp "$D/etc/kbuildd/kbuildd.conf" saved.conf &&
+	echo "trust = /etc/kbuildd/fleet.pem" >>"$D/etc/kbuildd/kbuildd.conf" &&
+	{ kr "$D" install hello -k "$K" 2>err; r=$?; } &&
+	cp saved.sig "$dir/manifest.sig" && cp saved.conf "$D/etc/kbuildd/kbuildd.conf" &&
+	test $r = 0 && cat err &&
+	test_grep "taken from the cache" err &&
+	kr "$D" remove hello/1.0.0 -k "$K" >/dev/null &&
+	echo "trust = /etc/kbuildd/missing.pem" >>"$D/etc/kbuildd/kbuildd.conf" &&
+	test_expect_code 2 kr "$D" install hello -k "$K" 2>err &&
+	cp saved.conf "$D/etc/kbuildd/kbuildd.conf" &&
+	test_grep "cannot read certificates from .*missing.pem" err
+'
+
 test_expect_success 'a push killed between the blobs and the manifest leaves nothing a fetch takes' '
 	sed "s|^url = .*|url = oci://127.0.0.1:$REG_PORT/fleet/count|" \
 		"$A/etc/kbuildd/kbuildd.conf" >"$TRASH/a-count.conf" &&
@@ -282,12 +301,14 @@ test_expect_success 'a push killed between the blobs and the manifest leaves not
 
 test_expect_success 'a registry that is stopped: one warning, everything compiled here' '
 	stop_store "$REG_PID" &&
-	fleet_root "$E" "$OCI" &&
+	fleet_root "$E" "$OCI" "push = yes" &&
 	kr "$E" install hello provider consumer -k "$K" >out 2>err &&
 	cat err &&
 	test "$(grep -c "the build cache $OCI cannot be used in this run: " err)" = 1 &&
-	test "$(grep -c "warning" err)" = 1 &&
-	test "$(compiled "$E")" = 3
+	test_grep "warning: 3 builds not pushed to the cache $OCI: .*Couldn.t connect" err &&
+	test "$(grep -c "warning" err)" = 2 &&
+	test "$(compiled "$E")" = 3 &&
+	kr "$E" status >st && test "$(grep -c " installed" st)" = 3 && ! grep "taken from" st
 '
 
 test_expect_success 'a store that hangs: one warning after the timeout, everything compiled here' '
@@ -301,6 +322,21 @@ test_expect_success 'a store that hangs: one warning after the timeout, everythi
 	cat err &&
 	test "$(grep -c "the build cache $url cannot be used in this run: .*imeout" err)" = 1 &&
 	test "$(compiled "$H")" = 3
+'
+
+test_expect_success 'a store that answers garbage: one warning, everything compiled here' '
+	for m in "$NGX_DATA"/*/manifest; do
+		id=$(basename "$(dirname "$m")") &&
+		mkdir -p "$TRASH/nginx/data/garbage/$id" &&
+		echo "<html>moved</html>" >"$TRASH/nginx/data/garbage/$id/manifest" &&
+		echo "<html>moved</html>" >"$TRASH/nginx/data/garbage/$id/manifest.sig" || exit 1
+	done &&
+	fleet_root "$J" "https://127.0.0.1:$NGX_PORT/garbage/" &&
+	kr "$J" install hello provider consumer -k "$K" >out 2>err &&
+	cat err &&
+	test "$(grep -c "warning" err)" = 1 &&
+	test_grep "cannot be used in this run: it answers with what is no kbuildd artifact" err &&
+	test "$(compiled "$J")" = 3
 '
 
 test_expect_success 'bad [cache] settings are refused with exit 2, naming the setting' '
