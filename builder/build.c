@@ -342,6 +342,8 @@ static void record_failure(struct kb_ctx *ctx, struct kb_task *t)
 	if (kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
 	    (r = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644)) < 0)
 		kb_err_errno(r, "cannot record the failure in '/%s'", rel);
+	else
+		t->failure_recorded = true; /* a fleet's cache may tell the others (cache.h) */
 }
 
 int kb_build_keep(struct kb_ctx *ctx, struct kb_task *t)

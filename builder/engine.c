@@ -267,10 +267,9 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 		if (r < 0)
 			goto out;
 	}
-	if (mode == KB_PLAN_INSTALL) {
+	if (mode == KB_PLAN_INSTALL)
 		failed += install_all(ctx, &plan, &kernels, early.done ? &early : NULL);
-		kb_cache_push_installed(ctx, &plan);
-	}
+	kb_cache_push_run(ctx, &plan);
 	r = fill_results(ctx, &plan, res);
 	if (r < 0)
 		goto out;

@@ -46,7 +46,8 @@ struct kb_task {
 	bool install;		/* install after building */
 	bool selected;		/* asked for, not just pulled in as a dependency */
 	bool cache_asked;	/* looked up in the build cache this run (cache.h) */
-	bool from_cache;	/* its build was taken from the build cache this run */
+	bool from_cache;	/* its build (or its failure) was taken from the build cache */
+	bool failure_recorded;	/* it failed in this run, and .failed says these inputs fail */
 	double expected;	/* seconds the build should take (jobs.c; 0: not known yet) */
 	int visit;		/* cycle detection while planning */
 

@@ -12,6 +12,8 @@
 
 #define FORMAT_LINE "kbuildd-artifact 1"
 
+static const char *const kind_names[] = { "installed", "build", "log" };
+
 void kb_artifact_init(struct kb_artifact *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -29,6 +31,7 @@ void kb_artifact_release(struct kb_artifact *a)
 	free(a->recipe);
 	free(a->version);
 	free(a->kernel);
+	free(a->failed);
 	kb_buf_release(&a->text);
 	kb_buf_release(&a->sig);
 	memset(a, 0, sizeof(*a));
@@ -54,13 +57,14 @@ static struct kb_artifact_file *add_file(struct kb_artifact *a, const char *path
 	return f;
 }
 
-int kb_artifact_add(struct kb_artifact *a, const char *path, bool installed, struct kb_buf *data)
+int kb_artifact_add(struct kb_artifact *a, const char *path, enum kb_artifact_kind kind,
+		    struct kb_buf *data)
 {
 	struct kb_artifact_file *f = add_file(a, path, strlen(path));
 
 	if (!f)
 		return a->n == KB_MAX_ARTIFACT_FILES ? -E2BIG : -ENOMEM;
-	f->installed = installed;
+	f->kind = kind;
 	f->size = data->len;
 	kb_sha256_hex(data->buf ? data->buf : "", data->len, f->sha256);
 	kb_buf_release(&f->data);
@@ -74,10 +78,11 @@ int kb_artifact_format(struct kb_artifact *a)
 	kb_buf_reset(&a->text);
 	kb_buf_addf(&a->text, "%s\nrecipe %s\nversion %s\nkernel %s\nbuild-id %s\n", FORMAT_LINE,
 		    a->recipe, a->version, a->kernel, a->build_id);
+	if (a->failed)
+		kb_buf_addf(&a->text, "failed %s\n", a->failed);
 	for (size_t i = 0; i < a->n; i++)
-		kb_buf_addf(&a->text, "%s %s %zu %s\n",
-			    a->files[i].installed ? "installed" : "build", a->files[i].sha256,
-			    a->files[i].size, a->files[i].path);
+		kb_buf_addf(&a->text, "%s %s %zu %s\n", kind_names[a->files[i].kind],
+			    a->files[i].sha256, a->files[i].size, a->files[i].path);
 	return kb_buf_error(&a->text);
 }
 
@@ -125,13 +130,28 @@ static bool path_sound(const char *p, size_t len)
 	return true;
 }
 
-static int file_line(struct kb_artifact *a, bool installed, const char *v, size_t len, char *why,
-		     size_t size)
+/* May an artifact of this outcome hold a file of @kind at @v (@len bytes)? */
+static bool path_allowed(const struct kb_artifact *a, enum kb_artifact_kind kind, const char *v,
+			 size_t len)
+{
+	char prefix[KB_MAX_RELEASE + 16];
+
+	if (!path_sound(v, len) || (kind == KB_ARTIFACT_LOG) != !!a->failed)
+		return false;
+	if (kind == KB_ARTIFACT_BUILD)
+		return len == 14 && !memcmp(v, "Module.symvers", 14);
+	if (kind == KB_ARTIFACT_LOG)
+		return len == 9 && !memcmp(v, "build.log", 9);
+	snprintf(prefix, sizeof(prefix), "lib/modules/%s/", a->kernel ? a->kernel : "");
+	return a->kernel && len > strlen(prefix) && !strncmp(v, prefix, strlen(prefix));
+}
+
+static int file_line(struct kb_artifact *a, enum kb_artifact_kind kind, const char *v, size_t len,
+		     char *why, size_t size)
 {
 	const char *sp = memchr(v, ' ', len), *sp2;
 	unsigned long long n = 0;
 	struct kb_artifact_file *f;
-	char prefix[KB_MAX_RELEASE + 16];
 
 	if (!sp || !is_hex64(v, (size_t)(sp - v)))
 		return bad(why, size, "expected 'SHA256 SIZE PATH'");
@@ -147,11 +167,7 @@ static int file_line(struct kb_artifact *a, bool installed, const char *v, size_
 		return bad(why, size, "a file larger than %d bytes", KB_MAX_MODULE_SIZE);
 	len -= (size_t)(sp2 + 1 - v);
 	v = sp2 + 1;
-	snprintf(prefix, sizeof(prefix), "lib/modules/%s/", a->kernel ? a->kernel : "");
-	if (!path_sound(v, len) ||
-	    (installed &&
-	     (!a->kernel || len <= strlen(prefix) || strncmp(v, prefix, strlen(prefix)))) ||
-	    (!installed && (len != 14 || memcmp(v, "Module.symvers", 14))))
+	if (!path_allowed(a, kind, v, len))
 		return bad(why, size, "'%.*s' is not a path this artifact may hold", (int)len, v);
 	for (size_t i = 0; i < a->n; i++)
 		if (strlen(a->files[i].path) == len && !memcmp(a->files[i].path, v, len))
@@ -161,7 +177,7 @@ static int file_line(struct kb_artifact *a, bool installed, const char *v, size_
 		return a->n == KB_MAX_ARTIFACT_FILES ?
 			       bad(why, size, "more than %d files", KB_MAX_ARTIFACT_FILES) :
 			       -ENOMEM;
-	f->installed = installed;
+	f->kind = kind;
 	f->size = (size_t)n;
 	memcpy(f->sha256, sp - (KB_SHA256_HEX - 1), KB_SHA256_HEX - 1);
 	return 0;
@@ -176,7 +192,7 @@ static int field_line(struct kb_artifact *a, unsigned lineno, const char *key, c
 
 	if (lineno - 2 >= 4 || strcmp(key, order[lineno - 2]))
 		return bad(why, size, "expected '%s'",
-			   lineno - 2 < 4 ? order[lineno - 2] : "installed or build");
+			   lineno - 2 < 4 ? order[lineno - 2] : "installed, build, log or failed");
 	if (lineno == 5) {
 		if (!is_hex64(v, len))
 			return bad(why, size, "invalid build id");
@@ -196,6 +212,26 @@ static int field_line(struct kb_artifact *a, unsigned lineno, const char *key, c
 	}
 	*(lineno == 2 ? &a->recipe : lineno == 3 ? &a->version : &a->kernel) = value;
 	return 0;
+}
+
+static int kind_of(const char *key)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (!strcmp(key, kind_names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* "failed REASON": printable, one line */
+static int failed_line(struct kb_artifact *a, const char *v, size_t len, char *why, size_t size)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] < ' ' || v[i] == 0x7f)
+			return bad(why, size, "the reason holds a control character");
+	if (!len || len > 1024)
+		return bad(why, size, "expected a reason of 1 to 1024 bytes");
+	a->failed = strndup(v, len);
+	return a->failed ? 0 : -ENOMEM;
 }
 
 int kb_artifact_parse(struct kb_artifact *a, char *why, size_t size)
@@ -227,16 +263,21 @@ int kb_artifact_parse(struct kb_artifact *a, char *why, size_t size)
 		} else {
 			memcpy(key, p, (size_t)(sp - p));
 			key[sp - p] = '\0';
-			if (lineno > 5 && (!strcmp(key, "installed") || !strcmp(key, "build")))
-				r = file_line(a, key[0] == 'i', sp + 1, len - (size_t)(sp + 1 - p),
-					      msg, sizeof(msg));
+			int kind = kind_of(key);
+
+			if (lineno > 5 && kind >= 0)
+				r = file_line(a, kind, sp + 1, len - (size_t)(sp + 1 - p), msg,
+					      sizeof(msg));
+			else if (lineno == 6 && !strcmp(key, "failed"))
+				r = failed_line(a, sp + 1, len - (size_t)(sp + 1 - p), msg,
+						sizeof(msg));
 			else
 				r = field_line(a, lineno, key, sp + 1, len - (size_t)(sp + 1 - p),
 					       msg, sizeof(msg));
 		}
 		p = nl + 1;
 	}
-	if (r >= 0 && lineno < 6) {
+	if (r >= 0 && a->n == 0) {
 		r = bad(msg, sizeof(msg), "it names no file");
 		lineno++; /* where the first file was expected */
 	}

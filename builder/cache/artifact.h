@@ -11,6 +11,10 @@
  *   build-id HEX
  *   installed SHA256 SIZE lib/modules/RELEASE/...
  *   build SHA256 SIZE Module.symvers
+ *
+ * A build that failed on the builder is an artifact too, so that a fleet
+ * does not compile it again: after build-id, "failed REASON", and its one
+ * file is "log SHA256 SIZE build.log".
  */
 #pragma once
 
@@ -21,17 +25,24 @@
 #include "base/strbuf.h"
 #include "base/util.h"
 
+enum kb_artifact_kind {
+	KB_ARTIFACT_INSTALLED, /* path relative to the root: lib/modules/RELEASE/... */
+	KB_ARTIFACT_BUILD,     /* Module.symvers of the build, for dependents to link against */
+	KB_ARTIFACT_LOG,       /* build.log of a build that failed */
+};
+
 struct kb_artifact_file {
-	char *path; /* installed: relative to the root; build: relative to the build's src/ */
+	char *path;
 	char sha256[KB_SHA256_HEX];
 	size_t size;
-	bool installed; /* else a file of the build, for dependents to link against */
+	enum kb_artifact_kind kind;
 	struct kb_buf data;
 };
 
 struct kb_artifact {
 	char *recipe, *version, *kernel;
 	char build_id[KB_SHA256_HEX];
+	char *failed; /* why the build failed on the builder, or NULL */
 	struct kb_artifact_file *files;
 	size_t n;
 	struct kb_buf text; /* the manifest, as signed */
@@ -42,7 +53,8 @@ void kb_artifact_init(struct kb_artifact *a);
 void kb_artifact_release(struct kb_artifact *a);
 
 /* Add a file whose bytes @data the artifact takes over (its sha256 and size computed). */
-int kb_artifact_add(struct kb_artifact *a, const char *path, bool installed, struct kb_buf *data);
+int kb_artifact_add(struct kb_artifact *a, const char *path, enum kb_artifact_kind kind,
+		    struct kb_buf *data);
 /* Write a->text from the fields and files. */
 int kb_artifact_format(struct kb_artifact *a);
 /*

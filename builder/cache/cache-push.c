@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/limits.h"
 #include "base/util.h"
 #include "cache/artifact.h"
 #include "cache/cache.h"
@@ -37,13 +38,13 @@ static int collect(struct kb_ctx *ctx, const struct kb_task *t, const struct kb_
 			r = -KB_E_BUILD;
 			break;
 		}
-		r = kb_artifact_add(a, m->files[i].path, true, &data);
+		r = kb_artifact_add(a, m->files[i].path, KB_ARTIFACT_INSTALLED, &data);
 	}
 	if (r >= 0 && kb_task_build_rel(t, "/src/Module.symvers", rel, sizeof(rel)) == 0) {
 		kb_buf_reset(&data);
 		data.max = KB_MAX_SYMVERS_SIZE;
 		if (kb_root_read(&ctx->root, rel, KB_MAX_SYMVERS_SIZE, &data) == 0)
-			r = kb_artifact_add(a, "Module.symvers", false, &data);
+			r = kb_artifact_add(a, "Module.symvers", KB_ARTIFACT_BUILD, &data);
 	}
 	kb_buf_release(&data);
 	return r;
@@ -119,7 +120,51 @@ out_absent:
 	return -ENOENT;
 }
 
-void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan)
+/* A build that failed here with these inputs: its reason and log, so the fleet does not retry it. */
+static int push_failure(struct kb_ctx *ctx, const struct kb_task *t)
+{
+	const struct kb_signer *s = artifact_signer(ctx, t);
+	struct kb_buf log = KB_BUF_INIT_MAX(KB_MAX_LOG + 4096);
+	struct kb_artifact a;
+	char rel[PATH_MAX], why[768] = "", id[160];
+	int r;
+
+	kb_artifact_init(&a);
+	a.recipe = strdup(t->recipe->name);
+	a.version = strdup(t->recipe->version);
+	a.kernel = strdup(t->kernel->release);
+	a.failed = strndup(t->reason ? t->reason : "the build failed", 1024);
+	snprintf(a.build_id, sizeof(a.build_id), "%s", t->build_id);
+	r = a.recipe && a.version && a.kernel && a.failed ? 0 : -ENOMEM;
+	if (r >= 0 && !s) {
+		snprintf(why, sizeof(why), "no signing key signs its manifest");
+		r = -KB_E_BUILD;
+	}
+	if (r >= 0 && kb_task_build_rel(t, ".log", rel, sizeof(rel)) == 0 &&
+	    (r = kb_root_read(&ctx->root, rel, KB_MAX_LOG + 4096, &log)) < 0)
+		snprintf(why, sizeof(why), "its log cannot be read: %s", kb_strerror(r));
+	if (r >= 0)
+		r = kb_artifact_add(&a, "build.log", KB_ARTIFACT_LOG, &log);
+	if (r >= 0)
+		r = kb_artifact_format(&a);
+	if (r >= 0)
+		r = kb_cms_sign(s, a.text.buf, a.text.len, &a.sig);
+	if (r >= 0)
+		r = kb_cache_store_push(ctx, &a, why, sizeof(why));
+	if (r >= 0)
+		kb_info("%s for %s: its failure pushed to the cache %s (build id %.12s)",
+			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
+			a.build_id);
+	else if (r != -ENOMEM)
+		kb_warn("%s for %s: its failure not pushed to the cache %s: %s",
+			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
+			why[0] ? why : kb_strerror(r));
+	kb_buf_release(&log);
+	kb_artifact_release(&a);
+	return r;
+}
+
+void kb_cache_push_run(struct kb_ctx *ctx, struct kb_plan *plan)
 {
 	unsigned skipped = 0;
 
@@ -127,16 +172,20 @@ void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan)
 		return;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct kb_task *t = &plan->tasks[i];
+		bool installed = t->state == KB_TASK_INSTALLED && t->recipe->nr_modules;
+		bool failed = t->state == KB_TASK_FAILED && t->failure_recorded;
 
-		if (t->state != KB_TASK_INSTALLED || t->from_cache || !t->recipe->nr_modules)
+		if (t->from_cache || (!installed && !failed))
 			continue;
 		/* a store that failed in this run is not asked again: one warning for all */
 		if (kb_cache_down(ctx))
 			skipped++;
-		else
+		else if (installed)
 			kb_cache_push(ctx, t); /* a failed push warns: what was installed stays */
+		else
+			push_failure(ctx, t);
 	}
 	if (skipped)
-		kb_warn("%u build%s not pushed to the cache %s: %s", skipped,
-			skipped == 1 ? "" : "s", kb_cache_url(ctx), kb_cache_down(ctx));
+		kb_warn("%u build%s not pushed to the cache %s: %s", skipped, skipped == 1 ? "" : "s",
+			kb_cache_url(ctx), kb_cache_down(ctx));
 }

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "adopt.h"
+#include "base/atomic.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "build.h"
@@ -151,11 +152,13 @@ static bool manifest_holds(struct kb_cache *c, const struct kb_task *t, struct k
 				"the artifact under tag %.12s is %s/%s for %s, build id %.12s",
 				t->build_id, a->recipe, a->version, a->kernel, a->build_id),
 		       false;
+	if (a->failed)
+		return true; /* its one file is the log */
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
 		bool found = false;
 
 		for (size_t f = 0; f < a->n && !found; f++)
-			found = a->files[f].installed &&
+			found = a->files[f].kind == KB_ARTIFACT_INSTALLED &&
 				module_of(t, a->files[f].path) == &t->recipe->modules[i];
 		if (!found)
 			return snprintf(why, size, "it holds no file of module %s",
@@ -163,7 +166,7 @@ static bool manifest_holds(struct kb_cache *c, const struct kb_task *t, struct k
 			       false;
 	}
 	for (size_t f = 0; f < a->n; f++)
-		if (a->files[f].installed && !module_of(t, a->files[f].path))
+		if (a->files[f].kind == KB_ARTIFACT_INSTALLED && !module_of(t, a->files[f].path))
 			return snprintf(why, size, "'%s' is no module of the recipe",
 					a->files[f].path),
 			       false;
@@ -216,7 +219,7 @@ static int take(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t, struc
 	for (size_t f = 0; r >= 0 && !refused && f < a->n; f++) {
 		const struct kb_artifact_file *file = &a->files[f];
 
-		if (!file->installed) {
+		if (file->kind == KB_ARTIFACT_BUILD) {
 			r = kb_adopt_put(ctx, src, file->path, &file->data);
 			continue;
 		}
@@ -249,6 +252,46 @@ static int take(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t, struc
 	return r;
 }
 
+/*
+ * The builder's build with these inputs failed: record it as this
+ * machine's own failure (its log, .failed), so it is not compiled again
+ * until the inputs change or --force asks. 1.
+ */
+static int take_failure(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t,
+			struct kb_artifact *a)
+{
+	struct kb_buf log = KB_BUF_INIT_MAX(KB_MAX_LOG + 4096);
+	char rel[PATH_MAX], id[160], line[80];
+	int r;
+
+	kb_buf_addf(&log,
+		    "# build id %s\n# kbuildd: nothing compiled: this build failed on the fleet's "
+		    "builder (%s); its log, from the cache %s:\n",
+		    t->build_id, a->failed, c->store.url);
+	kb_buf_add(&log, a->files[0].data.buf, a->files[0].data.len);
+	snprintf(line, sizeof(line), "%s\n", t->build_id);
+	r = kb_task_build_rel(t, ".log", rel, sizeof(rel));
+	if (r >= 0) { /* builds/NAME/VERSION/, which no build made yet here */
+		*strrchr(rel, '/') = '\0';
+		r = kb_mkdirs(&ctx->root, rel, 0755);
+		if (r < 0)
+			kb_err_errno(r, "cannot make '/%s'", rel);
+		r = r < 0 ? r : kb_task_build_rel(t, ".log", rel, sizeof(rel));
+	}
+	if (r >= 0 && (r = kb_atomic_write_buf(&ctx->root, rel, &log, 0644)) < 0)
+		kb_err_errno(r, "cannot write '/%s'", rel);
+	if (r >= 0 && kb_task_build_rel(t, ".failed", rel, sizeof(rel)) == 0 &&
+	    (r = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644)) < 0)
+		kb_err_errno(r, "cannot record the failure in '/%s'", rel);
+	kb_buf_release(&log);
+	t->from_cache = true;
+	kb_task_fail(t,
+		     "it failed on the fleet's builder: %s (the cache %s says so; see 'kbuildd "
+		     "log %s -k %s'; --force builds it here)",
+		     a->failed, c->store.url, kb_task_id(t, id, sizeof(id)), t->kernel->release);
+	return 1;
+}
+
 /* One found artifact: verify it whole, then keep it as @t's build. 1 taken, 0 refused. */
 static int take_one(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t,
 		    struct kb_artifact *a)
@@ -258,6 +301,8 @@ static int take_one(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t,
 			kb_store_get(&c->store, &a, 1, why, sizeof(why)) :
 			0;
 
+	if (r > 0 && a->failed)
+		return take_failure(ctx, c, t, a);
 	if (r > 0)
 		r = take(ctx, c, t, a, why, sizeof(why));
 	if (r > 0) {

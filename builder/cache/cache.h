@@ -28,8 +28,13 @@ void kb_cache_close(struct kb_ctx *ctx);
  */
 int kb_cache_fetch(struct kb_ctx *ctx, struct kb_plan *plan);
 
-/* With push = yes: push each build of @plan installed in this run and not taken from the cache. */
-void kb_cache_push_installed(struct kb_ctx *ctx, struct kb_plan *plan);
+/*
+ * With push = yes, after the run: push each build of @plan installed in
+ * this run and not taken from the cache, and each that failed here with
+ * its inputs recorded as failing (the fleet need not compile it either).
+ * A failed push warns; nothing installed changes.
+ */
+void kb_cache_push_run(struct kb_ctx *ctx, struct kb_plan *plan);
 
 /*
  * Push what is installed of @t's recipe for its kernel, as its manifest

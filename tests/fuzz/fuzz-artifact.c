@@ -36,8 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p[0] == '/' || strstr(p, "/../") || !strncmp(p, "../", 3) ||
 		    strlen(a.files[i].sha256) != 64 || a.files[i].size > KB_MAX_MODULE_SIZE)
 			__builtin_trap();
-		if (a.files[i].installed ? strncmp(p, prefix, strlen(prefix)) :
-					   strcmp(p, "Module.symvers"))
+		if (a.files[i].kind == KB_ARTIFACT_INSTALLED ? strncmp(p, prefix, strlen(prefix)) :
+		    a.files[i].kind == KB_ARTIFACT_BUILD     ? strcmp(p, "Module.symvers") :
+							       strcmp(p, "build.log"))
+			__builtin_trap();
+		/* a failed build holds its log and nothing else */
+		if ((a.files[i].kind == KB_ARTIFACT_LOG) != !!a.failed)
 			__builtin_trap();
 	}
 	if (strlen(a.build_id) != 64 || !a.recipe || !a.version)

@@ -143,6 +143,25 @@ assert len(rows) == 8 and all(r[\"origin\"] == \"cache $OCI\" for r in rows), ro
 	kr "$B" status --check
 '
 
+test_expect_success 'a build that fails on A is pushed as a failure; B does not compile it again' '
+	kr "$A" add "$TOP/examples/broken" >/dev/null &&
+	test_expect_code 1 kr "$A" build broken -k "$K" >out 2>err &&
+	test_grep "broken/.* for $K: its failure pushed to the cache $OCI" err &&
+	kr "$B" add "$TOP/examples/broken" >/dev/null &&
+	test_expect_code 1 kr "$B" build broken -k "$K" >out 2>err &&
+	cat out err &&
+	test_grep "it failed on the fleet.s builder: build failed (make exited with 2) (the cache $OCI says so" out &&
+	test "$(compiled "$B")" = 0 &&
+	kr "$B" log broken -k "$K" >log &&
+	test_grep "nothing compiled: this build failed on the fleet.s builder" log &&
+	test_grep "error" log &&
+	test_expect_code 1 kr "$B" build broken -k "$K" >out 2>err &&
+	test_grep "the last build with the same inputs failed" out &&
+	test_expect_code 1 kr "$B" build broken -k "$K" --force >out 2>err &&
+	test "$(compiled "$B")" = 1 &&
+	kr "$B" remove broken/1.0.0 --all >/dev/null && kr "$A" remove broken/1.0.0 --all >/dev/null
+'
+
 test_expect_success 'kbuildd publish pushes what A installed to the HTTP store' '
 	sed "s|^url = .*|url = $WEB|" "$A/etc/kbuildd/kbuildd.conf" >"$TRASH/a-web.conf" &&
 	"$KBUILDD" --root "$A" --config "$TRASH/a-web.conf" publish >out 2>err &&

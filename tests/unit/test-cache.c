@@ -50,11 +50,27 @@ static void a_manifest_parses_into_its_fields_and_files(void **state)
 	assert_string_equal(a.kernel, "6.1.0-57-amd64");
 	assert_string_equal(a.build_id, ID);
 	assert_int_equal(a.n, 2);
-	assert_true(a.files[0].installed);
+	assert_int_equal(a.files[0].kind, KB_ARTIFACT_INSTALLED);
 	assert_int_equal(a.files[0].size, 111376);
 	assert_string_equal(a.files[0].sha256, SHA_A);
-	assert_false(a.files[1].installed);
+	assert_int_equal(a.files[1].kind, KB_ARTIFACT_BUILD);
 	assert_string_equal(a.files[1].path, "Module.symvers");
+	kb_artifact_release(&a);
+}
+
+static void a_failure_names_its_reason_and_log(void **state)
+{
+	struct kb_artifact a;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse(HEAD "failed build failed (make exited with 2)\nlog " SHA_B
+				    " 0 build.log\n",
+			       &a, why, sizeof(why)),
+			 0);
+	assert_string_equal(a.failed, "build failed (make exited with 2)");
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.files[0].kind, KB_ARTIFACT_LOG);
 	kb_artifact_release(&a);
 }
 
@@ -72,7 +88,7 @@ static void what_the_builder_formats_parses_back(void **state)
 	snprintf(a.build_id, sizeof(a.build_id), "%s", ID);
 	kb_buf_adds(&data, "module bytes");
 	assert_int_equal(kb_artifact_add(&a, "lib/modules/6.12.117+deb12-amd64/updates/x.ko.xz",
-					 true, &data),
+					 KB_ARTIFACT_INSTALLED, &data),
 			 0);
 	assert_int_equal(data.len, 0); /* the artifact took the bytes */
 	assert_int_equal(kb_artifact_format(&a), 0);
@@ -114,7 +130,16 @@ static void a_damaged_manifest_names_its_line(void **state)
 		{ HEAD FILE_A FILE_A,
 		  "line 7: 'lib/modules/6.1.0-57-amd64/updates/kbuildd/hello.ko' twice" },
 		{ HEAD FILE_A "installed", "line 7: the last line does not end" },
-		{ HEAD FILE_A "script " SHA_A " 1 x\n", "line 7: expected 'installed or build'" },
+		{ HEAD FILE_A "script " SHA_A " 1 x\n",
+		  "line 7: expected 'installed, build, log or failed'" },
+		/* a failure holds its log only, and a build no log */
+		{ HEAD "failed make exited with 2\n" FILE_A,
+		  "line 7: 'lib/modules/6.1.0-57-amd64/updates/kbuildd/hello.ko' is not a path" },
+		{ HEAD FILE_A "log " SHA_B " 0 build.log\n", "line 7: 'build.log' is not a path" },
+		{ HEAD "failed make\texited\n", "line 6: the reason holds a control character" },
+		{ HEAD "failed make exited with 2\n", "line 7: it names no file" },
+		{ HEAD FILE_A "failed late\n",
+		  "line 7: expected 'installed, build, log or failed'" },
 	};
 	struct kb_artifact a;
 	char why[256];
@@ -241,6 +266,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_manifest_parses_into_its_fields_and_files),
+		cmocka_unit_test(a_failure_names_its_reason_and_log),
 		cmocka_unit_test(what_the_builder_formats_parses_back),
 		cmocka_unit_test(a_damaged_manifest_names_its_line),
 		cmocka_unit_test(a_signature_holds_only_for_the_text_and_a_trusted_certificate),
