@@ -186,6 +186,6 @@ void kb_cache_push_run(struct kb_ctx *ctx, struct kb_plan *plan)
 			push_failure(ctx, t);
 	}
 	if (skipped)
-		kb_warn("%u build%s not pushed to the cache %s: %s", skipped, skipped == 1 ? "" : "s",
-			kb_cache_url(ctx), kb_cache_down(ctx));
+		kb_warn("%u build%s not pushed to the cache %s: %s", skipped,
+			skipped == 1 ? "" : "s", kb_cache_url(ctx), kb_cache_down(ctx));
 }
