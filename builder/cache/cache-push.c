@@ -24,6 +24,13 @@ static int collect(struct kb_ctx *ctx, const struct kb_task *t, const struct kb_
 	int r = 0;
 
 	for (size_t i = 0; r >= 0 && i < m->n; i++) {
+		char name[NAME_MAX + 1], prefix[KB_MAX_RELEASE + 16];
+
+		/* the modules: the configuration files install writes from the recipe anywhere */
+		snprintf(prefix, sizeof(prefix), "lib/modules/%s/", t->kernel->release);
+		if (!kb_str_startswith(m->files[i].path, prefix) ||
+		    !kb_manifest_module_name(m->files[i].path, name, sizeof(name)))
+			continue;
 		kb_buf_reset(&data);
 		r = kb_root_read(&ctx->root, m->files[i].path, KB_MAX_MODULE_SIZE, &data);
 		if (r < 0) {

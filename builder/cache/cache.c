@@ -122,9 +122,16 @@ static const struct kb_module_spec *module_of(const struct kb_task *t, const cha
 
 	if (!kb_manifest_module_name(path, name, sizeof(name)))
 		return NULL;
-	for (size_t i = 0; i < t->recipe->nr_modules; i++)
-		if (!strcmp(t->recipe->modules[i].name, name))
+	/* module names as the kernel compares them: ddcci-backlight is ddcci_backlight */
+	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
+		char want[KB_MAX_NAME + 8];
+
+		snprintf(want, sizeof(want), "%s", t->recipe->modules[i].name);
+		for (char *p = want; *p; p++)
+			*p = *p == '-' ? '_' : *p;
+		if (!strcmp(want, name))
 			return &t->recipe->modules[i];
+	}
 	return NULL;
 }
 

@@ -162,6 +162,21 @@ test_expect_success 'a build that fails on A is pushed as a failure; B does not 
 	kr "$B" remove broken/1.0.0 --all >/dev/null && kr "$A" remove broken/1.0.0 --all >/dev/null
 '
 
+test_expect_success 'a module named with a dash, and a recipe that writes modules-load.d, come from the cache' '
+	cp -r "$TOP/examples/hello" dashy && mv dashy/hello.c dashy/hello-dash.c &&
+	echo "obj-m := hello-dash.o" >dashy/Kbuild &&
+	printf "[recipe]\nname = dashy\nversion = 1.0\n[source]\npath = .\n" >dashy/kbuildd.recipe &&
+	printf "[module hello-dash]\npath = hello-dash.ko\nautoload = yes\n" >>dashy/kbuildd.recipe &&
+	kr "$A" install ./dashy -k "$K" >out 2>err &&
+	test_grep "dashy/1.0 for $K: pushed to the cache" err &&
+	kr "$B" install ./dashy -k "$K" >out 2>err &&
+	cat err &&
+	test_grep "dashy/1.0 for $K: taken from the cache $OCI, nothing compiled" err &&
+	cmp "$A/lib/modules/$K/updates/kbuildd/hello-dash.ko" "$B/lib/modules/$K/updates/kbuildd/hello-dash.ko" &&
+	cmp "$A/etc/modules-load.d/kbuildd-dashy.conf" "$B/etc/modules-load.d/kbuildd-dashy.conf" &&
+	kr "$A" remove dashy/1.0 --all >/dev/null && kr "$B" remove dashy/1.0 --all >/dev/null
+'
+
 test_expect_success 'kbuildd publish pushes what A installed to the HTTP store' '
 	sed "s|^url = .*|url = $WEB|" "$A/etc/kbuildd/kbuildd.conf" >"$TRASH/a-web.conf" &&
 	"$KBUILDD" --root "$A" --config "$TRASH/a-web.conf" publish >out 2>err &&
@@ -330,11 +345,11 @@ test_expect_success 'a registry that is stopped: one warning, everything compile
 	kr "$E" status >st && test "$(grep -c " installed" st)" = 3 && ! grep "taken from" st
 '
 
-test_expect_success 'a store that hangs: one warning after the timeout, everything compiled here' '
+test_expect_success 'a registry that hangs: one warning after the timeout, everything compiled here' '
 	rm -f hang.port &&
 	python3 "$SERVE" hang "$TRASH" "$TRASH/hang.port" --parent $$ >hang.err 2>&1 &
 	i=0; while ! [ -s "$TRASH/hang.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
-	url=https://127.0.0.1:$(cat "$TRASH/hang.port")/kbuildd/ &&
+	url=oci://127.0.0.1:$(cat "$TRASH/hang.port")/fleet/modules &&
 	fleet_root "$H" "$url" &&
 	sed -i "s/^timeout = .*/timeout = 2/" "$H/etc/kbuildd/kbuildd.conf" &&
 	kr "$H" install hello provider consumer -k "$K" >out 2>err &&
