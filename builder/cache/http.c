@@ -136,9 +136,9 @@ static CURL *easy_for(const struct kb_http *h, struct kb_http_req *q, struct cur
 	return e;
 }
 
-int kb_http_run(const struct kb_http *h, struct kb_http_req **q, size_t n)
+int kb_http_run(struct kb_http *h, struct kb_http_req **q, size_t n)
 {
-	CURLM *multi = curl_multi_init();
+	CURLM *multi = h->multi ? h->multi : (h->multi = curl_multi_init());
 	CURL **easy = calloc(n + 1, sizeof(*easy));
 	struct curl_slist **headers = calloc(n + 1, sizeof(*headers));
 	int running = 0, left, r = 0;
@@ -193,8 +193,6 @@ out:
 	}
 	free(easy);
 	free(headers);
-	if (multi)
-		curl_multi_cleanup(multi);
 	return r;
 }
 
@@ -227,6 +225,8 @@ static void free_secret(char *s)
 
 void kb_http_release(struct kb_http *h)
 {
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
 	free(h->ca_file);
 	free(h->user);
 	free_secret(h->password);

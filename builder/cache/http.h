@@ -19,6 +19,7 @@ struct kb_http {
 	enum kb_http_auth auth;
 	char *user, *password; /* Basic */
 	char *token;	       /* Bearer */
+	void *multi;	       /* curl's, kept between runs: its connections are reused */
 };
 
 struct kb_http_req {
@@ -46,7 +47,7 @@ void kb_http_req_free(struct kb_http_req *q);
  * Make @n requests at once; each gets its status or error. 0, or a
  * negative errno when they could not be started.
  */
-int kb_http_run(const struct kb_http *h, struct kb_http_req **q, size_t n);
+int kb_http_run(struct kb_http *h, struct kb_http_req **q, size_t n);
 
 /* Basic credentials or a token from "user:password" or "token" (trailing newline ignored). */
 int kb_http_set_credentials(struct kb_http *h, const char *text, size_t len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "base/fault.h"
@@ -61,10 +62,13 @@ static int exchange_token(struct kb_store *s, const char *challenge, const char 
 		return -ENOMEM;
 	/* the token service gets the user's password, never an earlier token */
 	realm_http.auth = s->http.user ? KB_HTTP_AUTH_BASIC : KB_HTTP_AUTH_NONE;
+	realm_http.multi = NULL; /* its own connections, closed when done */
 	q = kb_http_req_new("GET", url, KB_MAX_STORE_ANSWER);
 	if (!q)
 		goto out;
 	r = kb_http_run(&realm_http, &q, 1);
+	if (realm_http.multi)
+		curl_multi_cleanup(realm_http.multi);
 	if (r < 0)
 		goto out;
 	if (q->status != 200) {
