@@ -274,6 +274,23 @@ test_expect_success 'after every refusal D still takes the intact artifact' '
 	cmp "$A/lib/modules/$K/updates/kbuildd/hello.ko" "$D/lib/modules/$K/updates/kbuildd/hello.ko"
 '
 
+test_expect_success 'the registry: another build'"'"'s image manifest under the tag is refused' '
+	reg=https://127.0.0.1:$REG_PORT/v2/fleet/modules &&
+	id=$(sed -n "s/^build-id //p" "$A/var/lib/kbuildd/installed/$K/hello.manifest") &&
+	id2=$(sed -n "s/^build-id //p" "$A/var/lib/kbuildd/installed/$K2/hello.manifest") &&
+	oci () { curl -sf --cacert "$STORE_CA/ca.crt" -u "fleet:s3cret pass" "$@"; } &&
+	accept="application/vnd.oci.image.manifest.v1+json" &&
+	oci -H "Accept: $accept" "$reg/manifests/$id" >mine.json &&
+	oci -H "Accept: $accept" "$reg/manifests/$id2" >other.json &&
+	oci -X PUT -H "Content-Type: $accept" --data-binary @other.json "$reg/manifests/$id" &&
+	fleet_root "$TRASH/D2" "$OCI" &&
+	{ kr "$TRASH/D2" install hello -k "$K" >out 2>err; r=$?; } &&
+	oci -X PUT -H "Content-Type: $accept" --data-binary @mine.json "$reg/manifests/$id" &&
+	test $r = 0 && cat err &&
+	test_grep "hello/1.0.0 for $K: the cache.s build is refused: the artifact under tag ${id%${id#????????????}} is hello/1.0.0 for $K2" err &&
+	test "$(compiled "$TRASH/D2")" = 1
+'
+
 test_expect_success 'a registry that hands out Bearer tokens: A pushes, G takes, each with its token' '
 	start_registry "$TRASH/token-registry" fleet "s3cret pass" token &&
 	url=oci://127.0.0.1:$REG_PORT/fleet/modules &&
