@@ -187,6 +187,8 @@ const struct kb_cmd kb_cmd_doctor = {
 	.summary = "explain why a module will not load, and how to fix it",
 	.help = "Check installed modules of recipe NAME (or every installed module, or the\n"
 		"given .ko files) against a kernel — the running one unless -k names others:\n"
+		"first, for the running kernel, whether this machine loads modules at all (no\n"
+		"module support, kernel.modules_disabled, gVisor, no CAP_SYS_MODULE); then\n"
 		"vermagic (\"Invalid module format\"), every imported symbol against the\n"
 		"kernel's Module.symvers and the other modules (\"Unknown symbol\", \"disagrees\n"
 		"about version of symbol\"), the signature and whether the kernel trusts its key\n"

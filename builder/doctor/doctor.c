@@ -580,6 +580,9 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 			*p = '_';
 	d->module = strdup(name);
 	d->running = running && !strcmp(running, k->release);
+	/* first: whether this machine loads any module at all */
+	if (d->running)
+		kb_doctor_check_machine(ctx, d);
 	check_vermagic(ctx, d);
 	check_symbols(ctx, d);
 	kb_doctor_check_signature(ctx, d);

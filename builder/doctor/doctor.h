@@ -8,7 +8,8 @@ enum kb_level { KB_LEVEL_OK, KB_LEVEL_INFO, KB_LEVEL_WARN, KB_LEVEL_FAIL };
 
 struct kb_finding {
 	enum kb_level level;
-	char check[24]; /* vermagic, symbols, signature, blacklist, shadowing, firmware, loaded */
+	char check[24]; /* modules, vermagic, symbols, signature, blacklist, shadowing, firmware,
+			   loaded */
 	char *text;	/* what was found, in the user's words */
 	char *fix;	/* what to do, or NULL */
 };
@@ -46,6 +47,13 @@ enum kb_loaded { KB_NOT_LOADED, KB_LOADED_SAME, KB_LOADED_OTHER };
  */
 enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const char *module, const char *path,
 				char *loaded_src, size_t size);
+
+/*
+ * Can the running kernel load modules here at all (machine.c)? No module
+ * support, kernel.modules_disabled, a gVisor sandbox, a container without
+ * CAP_SYS_MODULE: each a failure with what to do; lockdown is said.
+ */
+void kb_doctor_check_machine(struct kb_ctx *ctx, struct kb_diagnosis *d);
 
 /* The signature and trusted-key checks (trust.c). */
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d);

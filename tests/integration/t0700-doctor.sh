@@ -92,6 +92,7 @@ test_expect_success 'a shadowing module of higher depmod priority is reported' '
 running () {
 	mkdir -p "$ROOT/proc/sys/kernel" "$ROOT/sys/module/module/parameters" &&
 	echo "$K" >"$ROOT/proc/sys/kernel/osrelease" &&
+	: >"$ROOT/proc/modules" &&
 	echo "$1" >"$ROOT/sys/module/module/parameters/sig_enforce"
 }
 
