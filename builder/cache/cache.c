@@ -162,14 +162,14 @@ static bool manifest_holds(struct kb_cache *c, const struct kb_task *t, struct k
 	if (a->failed)
 		return true; /* its one file is the log */
 	for (size_t i = 0; i < t->recipe->nr_modules; i++) {
-		bool found = false;
+		unsigned found = 0;
 
-		for (size_t f = 0; f < a->n && !found; f++)
-			found = a->files[f].kind == KB_ARTIFACT_INSTALLED &&
-				module_of(t, a->files[f].path) == &t->recipe->modules[i];
-		if (!found)
-			return snprintf(why, size, "it holds no file of module %s",
-					t->recipe->modules[i].name),
+		for (size_t f = 0; f < a->n; f++)
+			found += a->files[f].kind == KB_ARTIFACT_INSTALLED &&
+				 module_of(t, a->files[f].path) == &t->recipe->modules[i];
+		if (found != 1)
+			return snprintf(why, size, "it holds %s file of module %s",
+					found ? "more than one" : "no", t->recipe->modules[i].name),
 			       false;
 	}
 	for (size_t f = 0; f < a->n; f++)

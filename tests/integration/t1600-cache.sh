@@ -260,6 +260,19 @@ test_expect_success 'a module whose own signature is bad is refused, even in a m
 	cp saved.manifest "$dir/manifest" && cp saved.sig "$dir/manifest.sig" && exit $r
 '
 
+test_expect_success 'a manifest A signed that names one module twice is refused' '
+	dir=$(artifact hello "$K") &&
+	cp "$dir/manifest" saved.manifest && cp "$dir/manifest.sig" saved.sig &&
+	sed -n "s|^\(installed [0-9a-f]* [0-9]* \)lib/modules/$K/updates/kbuildd/\(.*\)$|\1lib/modules/$K/extra/\2|p" \
+		saved.manifest >twice && test -s twice &&
+	cat saved.manifest twice >"$dir/manifest" &&
+	openssl cms -sign -binary -nocerts -nosmimecap -outform DER \
+		-signer "$A/$KEYS/signing_key.x509" -inkey "$A/$KEYS/signing_key.pem" \
+		-in "$dir/manifest" -out "$dir/manifest.sig" &&
+	{ refused "it holds more than one file of module hello"; r=$?; } &&
+	cp saved.manifest "$dir/manifest" && cp saved.sig "$dir/manifest.sig" && exit $r
+'
+
 test_expect_success 'a manifest for another build id under the tag is refused' '
 	dir=$(artifact hello "$K") && other=$(artifact hello "$K2") &&
 	cp "$dir/manifest" saved.manifest && cp "$dir/manifest.sig" saved.sig &&
