@@ -216,6 +216,37 @@ static int install_all(struct kb_ctx *ctx, struct kb_plan *plan, struct kb_kerne
 	return failed;
 }
 
+/* --dry-run: what would be built is said, nothing is. */
+static void show_dry_run(struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+		char id[160];
+
+		/* only what is already built can be shown installing */
+		if (t->action == KB_ACT_BUILD && t->state == KB_TASK_PENDING) {
+			kb_info("would build %s for %s", kb_task_id(t, id, sizeof(id)),
+				t->kernel->release);
+			free(t->reason);
+			t->reason = strdup("would be built (dry run)");
+		}
+		if (t->action == KB_ACT_UPTODATE)
+			t->state = KB_TASK_BUILT;
+	}
+}
+
+/* The builds, under the jobserver; installing, a kernel whose builds are done installs early. */
+static int run_builds(struct kb_ctx *ctx, struct kb_plan *plan, enum kb_plan_mode mode,
+		      struct early_installs *early)
+{
+	struct kb_jobs_hook hook = { install_early, early };
+
+	if (mode != KB_PLAN_INSTALL)
+		return kb_jobs_run(ctx, plan);
+	early->done = calloc(early->kernels->n + 1, sizeof(*early->done));
+	return early->done ? kb_jobs_run_hooked(ctx, plan, &hook) : -ENOMEM;
+}
+
 int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mode mode,
 		  struct kb_results *res)
 {
@@ -223,7 +254,7 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	struct kb_kernel_list kernels = { 0 };
 	struct kb_plan plan = { 0 };
 	struct kb_signing signing = { 0 };
-	struct early_installs early = { 0 };
+	struct early_installs early = { .kernels = &kernels };
 	int r, failed = 0;
 
 	r = kb_state_load(ctx, &set);
@@ -239,31 +270,12 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	if (r < 0)
 		goto out;
 	if (ctx->dry_run) {
-		for (size_t i = 0; i < plan.n; i++) {
-			struct kb_task *t = &plan.tasks[i];
-			char id[160];
-
-			/* only what is already built can be shown installing */
-			if (t->action == KB_ACT_BUILD && t->state == KB_TASK_PENDING) {
-				kb_info("would build %s for %s", kb_task_id(t, id, sizeof(id)),
-					t->kernel->release);
-				free(t->reason);
-				t->reason = strdup("would be built (dry run)");
-			}
-			if (t->action == KB_ACT_UPTODATE)
-				t->state = KB_TASK_BUILT;
-		}
-	} else if (mode == KB_PLAN_INSTALL) {
-		/* a kernel whose builds are done installs while the others still build */
-		struct kb_jobs_hook hook = { install_early, &early };
-
-		early.kernels = &kernels;
-		early.done = calloc(kernels.n + 1, sizeof(*early.done));
-		r = early.done ? kb_jobs_run_hooked(ctx, &plan, &hook) : -ENOMEM;
-		if (r < 0)
-			goto out;
+		show_dry_run(&plan);
 	} else {
-		r = kb_jobs_run(ctx, &plan);
+		/* what the fleet's cache has is compiled nowhere; a cache that failed is no stop */
+		if (kb_cache_fetch(ctx, &plan) < 0)
+			kb_warn("the build cache could not be asked; building here");
+		r = run_builds(ctx, &plan, mode, &early);
 		if (r < 0)
 			goto out;
 	}

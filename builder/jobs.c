@@ -16,7 +16,6 @@
 
 #include "base/atomic.h"
 #include "base/log.h"
-#include "cache/cache.h"
 #include "base/strbuf.h"
 #include "build.h"
 #include "jobs.h"
@@ -559,10 +558,6 @@ int kb_jobs_run_hooked(struct kb_ctx *ctx, struct kb_plan *plan, const struct kb
 	sigaction(SIGTERM, &sa, &old_term);
 	kb_verbose("jobserver: %u slots", js.slots);
 
-	/* what the fleet's cache has compiles nowhere: before anything starts */
-	r = kb_cache_fetch(ctx, plan);
-	if (r < 0)
-		kb_warn("the build cache could not be asked: %s", kb_strerror(r));
 	kb_reuse_pair(ctx, plan);
 	handed = calloc(plan->n + 1, sizeof(*handed));
 	r = handed ? run_loop(ctx, plan, &js, sig_pipe[0], hook, handed) : -ENOMEM;

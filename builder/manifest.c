@@ -307,7 +307,7 @@ int kb_manifest_add_present(const struct kb_ctx *ctx, const struct kb_manifest *
 }
 
 /* The kernel takes - and _ in module names as one. */
-static void dashes_to_underscores(char *name)
+void kb_module_name_normalize(char *name)
 {
 	for (; *name; name++)
 		if (*name == '-')
@@ -325,7 +325,7 @@ bool kb_manifest_module_name(const char *path, char *out, size_t size)
 	dot = strstr(out, ".ko");
 	if (dot)
 		*dot = '\0';
-	dashes_to_underscores(out);
+	kb_module_name_normalize(out);
 	return true;
 }
 
@@ -336,7 +336,7 @@ const struct kb_manifest *kb_manifest_module_owner(const struct kb_manifest_set 
 	char want[NAME_MAX + 1], name[NAME_MAX + 1];
 
 	snprintf(want, sizeof(want), "%s", module);
-	dashes_to_underscores(want);
+	kb_module_name_normalize(want);
 	for (size_t i = 0; i < set->n; i++) {
 		if (skip && !strcmp(set->v[i].name, skip))
 			continue;

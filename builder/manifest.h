@@ -72,6 +72,8 @@ void kb_manifest_release_files(struct kb_manifest *m);
  * module (kbuildd's configuration files).
  */
 bool kb_manifest_module_name(const char *path, char *out, size_t size);
+/* A module name as the kernel compares them, in place: '-' is '_'. */
+void kb_module_name_normalize(char *name);
 /*
  * Which manifest in @set, other than recipe @skip's, installs a module
  * named @module (- and _ alike); NULL if none, else *@path is its file.

@@ -71,101 +71,94 @@ static const struct kb_signer *artifact_signer(const struct kb_ctx *ctx, const s
 	return NULL;
 }
 
+/* Fill @a's fields for @t's build with @build_id; -ENOMEM. */
+static int artifact_for(struct kb_artifact *a, const struct kb_task *t, const char *build_id)
+{
+	a->recipe = strdup(t->recipe->name);
+	a->version = strdup(t->recipe->version);
+	a->kernel = strdup(t->kernel->release);
+	snprintf(a->build_id, sizeof(a->build_id), "%s", build_id);
+	return a->recipe && a->version && a->kernel ? 0 : -ENOMEM;
+}
+
+/*
+ * Sign @a's manifest with the key of @t's modules and push it; @what says
+ * what it is ("" for a build, "its failure " for one), @why already says
+ * why @r failed. A failure is said here; -KB_E_BUILD.
+ */
+static int sign_and_push(struct kb_ctx *ctx, const struct kb_task *t, struct kb_artifact *a,
+			 const char *what, int r, char *why, size_t size)
+{
+	const struct kb_signer *s = artifact_signer(ctx, t);
+	char id[160];
+
+	if (r >= 0 && !s) {
+		snprintf(why, size, "no signing key signs its manifest");
+		r = -KB_E_BUILD;
+	}
+	if (r >= 0)
+		r = kb_artifact_format(a);
+	if (r >= 0)
+		r = kb_cms_sign(s, a->text.buf, a->text.len, &a->sig);
+	if (r >= 0)
+		r = kb_cache_store_push(ctx, a, why, size);
+	if (r >= 0) {
+		kb_info("%s for %s: %spushed to the cache %s (build id %.12s)",
+			kb_task_id(t, id, sizeof(id)), t->kernel->release, what, kb_cache_url(ctx),
+			a->build_id);
+		return 0;
+	}
+	kb_warn("%s for %s: %snot pushed to the cache %s: %s", kb_task_id(t, id, sizeof(id)),
+		t->kernel->release, what, kb_cache_url(ctx), why[0] ? why : kb_strerror(r));
+	return -KB_E_BUILD;
+}
+
 int kb_cache_push(struct kb_ctx *ctx, const struct kb_task *t)
 {
 	struct kb_manifest m = { 0 };
 	struct kb_artifact a;
-	const struct kb_signer *s = artifact_signer(ctx, t);
-	char why[768] = "", id[160];
+	char why[768] = "";
 	int r;
 
 	kb_artifact_init(&a);
 	r = kb_manifest_read(ctx, t->kernel->release, t->recipe->name, &m);
-	if (r == -ENOENT || (r >= 0 && strcmp(m.version, t->recipe->version)))
-		goto out_absent;
-	if (r < 0) {
+	if (r == -ENOENT || (r >= 0 && strcmp(m.version, t->recipe->version))) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (r < 0)
 		snprintf(why, sizeof(why), "its manifest is damaged: %s",
 			 m.damage ? m.damage : "unreadable");
-		goto out;
-	}
-	a.recipe = strdup(m.name);
-	a.version = strdup(m.version);
-	a.kernel = strdup(t->kernel->release);
-	snprintf(a.build_id, sizeof(a.build_id), "%s", m.build_id);
-	if (!a.recipe || !a.version || !a.kernel) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (!s) {
-		snprintf(why, sizeof(why), "no signing key signs its manifest");
-		r = -KB_E_BUILD;
-		goto out;
-	}
-	r = collect(ctx, t, &m, &a, why, sizeof(why));
 	if (r >= 0)
-		r = kb_artifact_format(&a);
+		r = artifact_for(&a, t, m.build_id);
 	if (r >= 0)
-		r = kb_cms_sign(s, a.text.buf, a.text.len, &a.sig);
-	if (r >= 0)
-		r = kb_cache_store_push(ctx, &a, why, sizeof(why));
-	if (r >= 0)
-		kb_info("%s for %s: pushed to the cache %s (build id %.12s)",
-			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
-			a.build_id);
+		r = collect(ctx, t, &m, &a, why, sizeof(why));
+	r = sign_and_push(ctx, t, &a, "", r, why, sizeof(why));
 out:
-	if (r < 0 && r != -ENOMEM) {
-		kb_warn("%s for %s: not pushed to the cache %s: %s", kb_task_id(t, id, sizeof(id)),
-			t->kernel->release, kb_cache_url(ctx), why[0] ? why : kb_strerror(r));
-		r = -KB_E_BUILD;
-	}
 	kb_manifest_release(&m);
 	kb_artifact_release(&a);
 	return r;
-out_absent:
-	kb_manifest_release(&m);
-	kb_artifact_release(&a);
-	return -ENOENT;
 }
 
 /* A build that failed here with these inputs: its reason and log, so the fleet does not retry it. */
 static int push_failure(struct kb_ctx *ctx, const struct kb_task *t)
 {
-	const struct kb_signer *s = artifact_signer(ctx, t);
 	struct kb_buf log = KB_BUF_INIT_MAX(KB_MAX_LOG + 4096);
 	struct kb_artifact a;
-	char rel[PATH_MAX], why[768] = "", id[160];
+	char rel[PATH_MAX], why[768] = "";
 	int r;
 
 	kb_artifact_init(&a);
-	a.recipe = strdup(t->recipe->name);
-	a.version = strdup(t->recipe->version);
-	a.kernel = strdup(t->kernel->release);
+	r = artifact_for(&a, t, t->build_id);
 	a.failed = strndup(t->reason ? t->reason : "the build failed", 1024);
-	snprintf(a.build_id, sizeof(a.build_id), "%s", t->build_id);
-	r = a.recipe && a.version && a.kernel && a.failed ? 0 : -ENOMEM;
-	if (r >= 0 && !s) {
-		snprintf(why, sizeof(why), "no signing key signs its manifest");
-		r = -KB_E_BUILD;
-	}
+	if (r >= 0 && !a.failed)
+		r = -ENOMEM;
 	if (r >= 0 && kb_task_build_rel(t, ".log", rel, sizeof(rel)) == 0 &&
 	    (r = kb_root_read(&ctx->root, rel, KB_MAX_LOG + 4096, &log)) < 0)
 		snprintf(why, sizeof(why), "its log cannot be read: %s", kb_strerror(r));
 	if (r >= 0)
 		r = kb_artifact_add(&a, "build.log", KB_ARTIFACT_LOG, &log);
-	if (r >= 0)
-		r = kb_artifact_format(&a);
-	if (r >= 0)
-		r = kb_cms_sign(s, a.text.buf, a.text.len, &a.sig);
-	if (r >= 0)
-		r = kb_cache_store_push(ctx, &a, why, sizeof(why));
-	if (r >= 0)
-		kb_info("%s for %s: its failure pushed to the cache %s (build id %.12s)",
-			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
-			a.build_id);
-	else if (r != -ENOMEM)
-		kb_warn("%s for %s: its failure not pushed to the cache %s: %s",
-			kb_task_id(t, id, sizeof(id)), t->kernel->release, kb_cache_url(ctx),
-			why[0] ? why : kb_strerror(r));
+	r = sign_and_push(ctx, t, &a, "its failure ", r, why, sizeof(why));
 	kb_buf_release(&log);
 	kb_artifact_release(&a);
 	return r;

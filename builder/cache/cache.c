@@ -127,8 +127,7 @@ static const struct kb_module_spec *module_of(const struct kb_task *t, const cha
 		char want[KB_MAX_NAME + 8];
 
 		snprintf(want, sizeof(want), "%s", t->recipe->modules[i].name);
-		for (char *p = want; *p; p++)
-			*p = *p == '-' ? '_' : *p;
+		kb_module_name_normalize(want);
 		if (!strcmp(want, name))
 			return &t->recipe->modules[i];
 	}
@@ -324,8 +323,11 @@ static int take_one(struct kb_ctx *ctx, struct kb_cache *c, struct kb_task *t,
 	return r;
 }
 
-/* One round: every build whose dependencies are built, looked up at once. */
-static int fetch_round(struct kb_ctx *ctx, struct kb_cache *c, struct kb_plan *plan)
+/*
+ * One round: every build whose dependencies are built, looked up at once.
+ * How many were taken (*@asked: how many were looked up), or -errno.
+ */
+static int fetch_round(struct kb_ctx *ctx, struct kb_cache *c, struct kb_plan *plan, size_t *asked)
 {
 	struct kb_store_lookup *l = calloc(plan->n + 1, sizeof(*l));
 	struct kb_artifact *a = calloc(plan->n + 1, sizeof(*a));
@@ -367,20 +369,25 @@ static int fetch_round(struct kb_ctx *ctx, struct kb_cache *c, struct kb_plan *p
 	free(l);
 	free(a);
 	free(tasks);
-	return r < 0 ? r : n ? taken : -1;
+	*asked = n;
+	return r < 0 ? r : taken;
 }
 
 int kb_cache_fetch(struct kb_ctx *ctx, struct kb_plan *plan)
 {
 	struct kb_cache *c = ctx->cache;
-	int taken = 0, r = 0;
+	size_t asked = 1;
+	int taken = 0, r = 1;
 
 	/* --force compiles: what the user asked for is a build made here */
 	if (!c || ctx->force || ctx->dry_run)
 		return 0;
-	while (!c->store.down && (r = fetch_round(ctx, c, plan)) > 0)
-		taken += r;
-	return r < -1 ? r : taken;
+	/* a round that took nothing made no dependent ready for the next */
+	while (r > 0 && asked && !c->store.down) {
+		r = fetch_round(ctx, c, plan, &asked);
+		taken += r > 0 ? r : 0;
+	}
+	return r < 0 ? r : taken;
 }
 
 const char *kb_cache_down(const struct kb_ctx *ctx)

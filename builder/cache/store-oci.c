@@ -261,13 +261,15 @@ int kb_store_oci_lookup(struct kb_store *s, struct kb_store_lookup *l, size_t n)
 	char fail[300];
 	int r = q && digests ? kb_store_oci_auth(s, false) : -ENOMEM;
 
-	for (size_t i = 0; r > 0 && i < n; i++) {
-		q[i] = kb_oci_manifest_req(s, "GET", l[i].build_id);
-		r = q[i] ? 1 : -ENOMEM;
-	}
-	if (r > 0)
-		r = kb_http_run(&s->http, q, n);
-	for (size_t i = 0; r >= 0 && q && q[0] && i < n && !s->down; i++) {
+	if (r <= 0) /* down (said by the caller), or out of memory */
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!(q[i] = kb_oci_manifest_req(s, "GET", l[i].build_id))) {
+			r = -ENOMEM;
+			goto out;
+		}
+	r = kb_http_run(&s->http, q, n);
+	for (size_t i = 0; r >= 0 && i < n && !s->down; i++) {
 		l[i].found = false;
 		l[i].why[0] = '\0';
 		if (registry_failed(s, q[i]))
@@ -285,6 +287,7 @@ int kb_store_oci_lookup(struct kb_store *s, struct kb_store_lookup *l, size_t n)
 	}
 	if (r >= 0 && !s->down)
 		r = fetch_layers(s, l, n, digests);
+out:
 	for (size_t i = 0; q && i < n; i++)
 		kb_http_req_free(q[i]);
 	free(q);

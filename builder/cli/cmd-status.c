@@ -86,9 +86,7 @@ static void describe_loaded(struct kb_ctx *ctx, const struct kb_task *t,
 		if (!host || !base || !strstr(base, ".ko"))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(base + 1, "."), base + 1);
-		for (char *p = name; *p; p++)
-			if (*p == '-')
-				*p = '_';
+		kb_module_name_normalize(name);
 		state = kb_doctor_loaded(ctx, name, host, src, sizeof(src));
 		if (state == KB_LOADED_SAME)
 			snprintf(out, size, "; %s loaded", name);

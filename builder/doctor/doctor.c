@@ -575,9 +575,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 	d->path = strdup(path);
 	snprintf(name, sizeof(name), "%s", base ? base + 1 : path);
 	name[strcspn(name, ".")] = '\0';
-	for (char *p = name; *p; p++)
-		if (*p == '-')
-			*p = '_';
+	kb_module_name_normalize(name);
 	d->module = strdup(name);
 	d->running = running && !strcmp(running, k->release);
 	/* first: whether this machine loads any module at all */
