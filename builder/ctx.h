@@ -80,6 +80,8 @@ struct kb_ctx {
 	bool json, dry_run, no_depmod, force, all, offline, check, hook;
 	bool no_initramfs, initramfs_now;
 	bool no_reuse;	    /* --no-reuse: compile every build this run makes */
+	bool installed;	    /* audit --installed: the module files too */
+	bool audit_log;	    /* audit --log: the load trail */
 	bool export_deb;    /* export --deb */
 	const char *output; /* export --output DIR */
 	/* import-dkms: DKMS's files and version choices give way (no rebuild is forced) */

@@ -6,11 +6,13 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/limits.h"
 #include "base/log.h"
@@ -390,5 +392,20 @@ int kb_elf_versions(const void *data, size_t len,
 			return -KB_E_INPUT;
 		r = each(name, (uint32_t)get(&im, at, crc), user);
 	}
+	return r;
+}
+
+int kb_elf_read_path(const char *path, struct kb_buf *image, char *why, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int r;
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, size, "cannot be opened: %s", strerror(-r));
+		return r;
+	}
+	r = kb_elf_read_fd(fd, true, image, why, size);
+	close(fd);
 	return r;
 }

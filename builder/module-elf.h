@@ -40,6 +40,8 @@ int kb_elf_modinfo(const void *data, size_t len, const char *key, unsigned nth, 
  * -KB_E_INPUT or a negative errno with @why (of @size bytes) saying why.
  */
 int kb_elf_read_fd(int fd, bool decompress, struct kb_buf *image, char *why, size_t size);
+/* The same for the file at host @path, which is no symlink and no FIFO; decompressed. */
+int kb_elf_read_path(const char *path, struct kb_buf *image, char *why, size_t size);
 
 /*
  * Call @each with every symbol the module imports and the CRC it was built

@@ -26,6 +26,7 @@ static const struct kb_cmd *const commands[] = {
 	&kb_cmd_kernels, &kb_cmd_add,	  &kb_cmd_build,       &kb_cmd_install, &kb_cmd_remove,
 	&kb_cmd_status,	 &kb_cmd_rebuild, &kb_cmd_log,	       &kb_cmd_sign,	&kb_cmd_verify,
 	&kb_cmd_keys,	 &kb_cmd_doctor,  &kb_cmd_import_dkms, &kb_cmd_export,	&kb_cmd_publish,
+	&kb_cmd_audit,	 &kb_cmd_policy,
 };
 
 /* The readers of recipes whose build another file defines. */
@@ -51,7 +52,9 @@ enum {
 	OPT_NO_REUSE,
 	OPT_DEB,
 	OPT_OUTPUT,
-	OPT_DKMS_CODES
+	OPT_DKMS_CODES,
+	OPT_INSTALLED,
+	OPT_LOG
 };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
@@ -158,6 +161,16 @@ static const struct option_spec {
 	  KB_OPT_EXPORT,
 	  "DIR",
 	  "write packages into DIR (default: the current directory)" },
+	{ { "installed", no_argument, NULL, OPT_INSTALLED },
+	  0,
+	  KB_OPT_INSTALLED,
+	  NULL,
+	  "every module file of the kernels too, not only the loaded modules" },
+	{ { "log", no_argument, NULL, OPT_LOG },
+	  0,
+	  KB_OPT_LOG,
+	  NULL,
+	  "the load trail: auditd's records of module loads and unloads" },
 	{ { "dkms-exit-codes", no_argument, NULL, OPT_DKMS_CODES },
 	  0,
 	  0,
@@ -320,6 +333,12 @@ static bool note_option(struct kb_ctx *ctx, int c, const char *arg)
 		break;
 	case OPT_DKMS_CODES:
 		ctx->dkms_codes = true;
+		break;
+	case OPT_INSTALLED:
+		ctx->installed = true;
+		break;
+	case OPT_LOG:
+		ctx->audit_log = true;
 		break;
 	default:
 		return false;

@@ -21,6 +21,8 @@ enum kb_opt_bit {
 	KB_OPT_INITRAMFS = 1 << 13,
 	KB_OPT_REUSE = 1 << 14,
 	KB_OPT_EXPORT = 1 << 15,
+	KB_OPT_INSTALLED = 1 << 16,
+	KB_OPT_LOG = 1 << 17,
 };
 
 /* What the dispatcher sets up before the command runs. */
@@ -46,7 +48,11 @@ struct kb_cmd {
 
 extern const struct kb_cmd kb_cmd_kernels, kb_cmd_add, kb_cmd_build, kb_cmd_install, kb_cmd_remove,
 	kb_cmd_status, kb_cmd_rebuild, kb_cmd_log, kb_cmd_sign, kb_cmd_verify, kb_cmd_keys,
-	kb_cmd_doctor, kb_cmd_import_dkms, kb_cmd_export, kb_cmd_publish;
+	kb_cmd_doctor, kb_cmd_import_dkms, kb_cmd_export, kb_cmd_publish, kb_cmd_audit,
+	kb_cmd_policy;
+
+/* kbuildd audit's work (cmd-audit.c), which policy check is too. */
+int kb_cli_audit(struct kb_ctx *ctx);
 
 struct kb_recipe;
 struct kb_recipe_set;

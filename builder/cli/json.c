@@ -132,6 +132,40 @@ struct json_object *kb_json_add_object(struct kb_json *j, struct json_object *pa
 	return o;
 }
 
+struct json_object *kb_json_set_object(struct kb_json *j, struct json_object *obj, const char *key)
+{
+	struct json_object *o;
+
+	if (!usable(j, obj))
+		return NULL;
+	o = json_object_new_object();
+	set(j, obj, key, o, o);
+	return j->err ? NULL : o;
+}
+
+void kb_json_push_str(struct kb_json *j, struct json_object *array, const char *s)
+{
+	struct json_object *v;
+
+	if (!usable(j, array))
+		return;
+	v = kb_json_string(s);
+	if (!v || json_object_array_add(array, v) < 0) {
+		json_object_put(v);
+		fail(j, -ENOMEM);
+	}
+}
+
+void kb_json_set_int(struct kb_json *j, struct json_object *obj, const char *key, long n)
+{
+	struct json_object *v;
+
+	if (!usable(j, obj))
+		return;
+	v = json_object_new_int64(n);
+	set(j, obj, key, v, v);
+}
+
 struct json_object *kb_json_add_array(struct kb_json *j, struct json_object *obj, const char *key)
 {
 	struct json_object *a;
@@ -243,6 +277,19 @@ int kb_json_write(struct kb_json *j, struct kb_buf *b)
 	}
 	if (r >= 0)
 		r = kb_buf_adds(b, n ? "\n]\n" : "]\n");
+	return r < 0 ? kb_err_errno(r, "cannot write the output as JSON") : 0;
+}
+
+int kb_json_write_one(struct kb_json *j, struct kb_buf *b)
+{
+	int r = j->err;
+
+	if (r >= 0 && (!j->top || json_object_array_length(j->top) != 1))
+		r = -EINVAL;
+	if (r >= 0)
+		r = kb_json_write_value(json_object_array_get_idx(j->top, 0), b);
+	if (r >= 0)
+		r = kb_buf_addch(b, '\n');
 	return r < 0 ? kb_err_errno(r, "cannot write the output as JSON") : 0;
 }
 

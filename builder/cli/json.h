@@ -35,6 +35,11 @@ struct json_object *kb_json_add_array(struct kb_json *j, struct json_object *obj
 void kb_json_set_str(struct kb_json *j, struct json_object *obj, const char *key, const char *s);
 void kb_json_set_bool(struct kb_json *j, struct json_object *obj, const char *key, bool v);
 void kb_json_set_uint(struct kb_json *j, struct json_object *obj, const char *key, unsigned long n);
+void kb_json_set_int(struct kb_json *j, struct json_object *obj, const char *key, long n);
+/* A new empty object set as @key of @obj; NULL as above. */
+struct json_object *kb_json_set_object(struct kb_json *j, struct json_object *obj, const char *key);
+/* Append the string @s to the array @array. */
+void kb_json_push_str(struct kb_json *j, struct json_object *array, const char *s);
 
 /*
  * Append the document to @b: "[]" when empty, else each element of the top
@@ -42,6 +47,8 @@ void kb_json_set_uint(struct kb_json *j, struct json_object *obj, const char *ke
  * 0, or the document's error or @b's, reported.
  */
 int kb_json_write(struct kb_json *j, struct kb_buf *b);
+/* Append the one element of the top list as the whole document (an object, not a list). */
+int kb_json_write_one(struct kb_json *j, struct kb_buf *b);
 /* Free the document; @j is empty and reusable afterwards. */
 void kb_json_release(struct kb_json *j);
 

@@ -68,22 +68,6 @@ char *kb_doctor_running_release(const struct kb_ctx *ctx)
 	return kb_buf_detach(&b);
 }
 
-/* The module at host @path as every module is read: no symlink, no FIFO, decompressed, checked. */
-static int read_image(const char *path, struct kb_buf *image, char *why, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int r;
-
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, size, "cannot be opened: %s", strerror(-r));
-		return r;
-	}
-	r = kb_elf_read_fd(fd, true, image, why, size);
-	close(fd);
-	return r;
-}
-
 /*
  * libkmod reads a module by path: it is given a memfd holding the checked
  * bytes (*@fd, open while @mod is used), never the file a second time.
@@ -523,7 +507,7 @@ enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const char *module, const ch
 		snprintf(loaded_src, size, "%.*s", (int)strcspn(kb_buf_str(&got), "\n"),
 			 kb_buf_str(&got));
 		/* a file that cannot be read is not the loaded one */
-		state = read_image(path, &image, why, sizeof(why)) == 0 &&
+		state = kb_elf_read_path(path, &image, why, sizeof(why)) == 0 &&
 					kb_elf_modinfo(image.buf, image.len, "srcversion", 0, want,
 						       sizeof(want)) == 0 &&
 					!strcmp(loaded_src, want) ?
@@ -567,7 +551,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 
 	memset(d, 0, sizeof(*d));
 	kb_buf_init(&d->image, KB_MAX_MODULE_SIZE);
-	if (read_image(path, &d->image, why, sizeof(why)) < 0) {
+	if (kb_elf_read_path(path, &d->image, why, sizeof(why)) < 0) {
 		kb_diagnosis_release(d);
 		return kb_err(-KB_E_INPUT, "module '%s' %s", path, why);
 	}
@@ -584,6 +568,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 	check_vermagic(ctx, d);
 	check_symbols(ctx, d);
 	kb_doctor_check_signature(ctx, d);
+	kb_doctor_check_policy(ctx, d);
 	check_blacklist(ctx, d);
 	check_shadowing(ctx, d);
 	check_firmware(ctx, d);

@@ -8,8 +8,8 @@ enum kb_level { KB_LEVEL_OK, KB_LEVEL_INFO, KB_LEVEL_WARN, KB_LEVEL_FAIL };
 
 struct kb_finding {
 	enum kb_level level;
-	char check[24]; /* modules, vermagic, symbols, signature, blacklist, shadowing, firmware,
-			   loaded */
+	char check[24]; /* modules, vermagic, symbols, signature, policy, blacklist, shadowing,
+			   firmware, loaded */
 	char *text;	/* what was found, in the user's words */
 	char *fix;	/* what to do, or NULL */
 };
@@ -54,6 +54,9 @@ enum kb_loaded kb_doctor_loaded(struct kb_ctx *ctx, const char *module, const ch
  * CAP_SYS_MODULE: each a failure with what to do; lockdown is said.
  */
 void kb_doctor_check_machine(struct kb_ctx *ctx, struct kb_diagnosis *d);
+
+/* Does /etc/kbuildd/policy.conf keep the module out (machine.c)? Names the line. */
+void kb_doctor_check_policy(struct kb_ctx *ctx, struct kb_diagnosis *d);
 
 /* The signature and trusted-key checks (trust.c). */
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "audit/policy.h"
 #include "doctor/doctor.h"
 
 #define CAP_SYS_MODULE_BIT 16
@@ -74,4 +75,27 @@ void kb_doctor_check_machine(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 lockdown ? "; lockdown (" : "", lockdown ? lockdown : "",
 				 lockdown ? ") lets only modules signed by a trusted key in" : "");
 	kb_buf_release(&b);
+}
+
+void kb_doctor_check_policy(struct kb_ctx *ctx, struct kb_diagnosis *d)
+{
+	struct kb_policy p;
+	char why[512], fix[640];
+
+	if (kb_policy_load(ctx, &p) < 0) {
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "policy", "correct the line named above",
+				 "/%s cannot be read: the modules it keeps out were not checked",
+				 KB_POLICY_FILE);
+		return;
+	}
+	if (p.present && kb_policy_blocks(&p, d->module, why, sizeof(why))) {
+		snprintf(fix, sizeof(fix),
+			 "if %s should load, change that line, then run 'kbuildd policy apply'",
+			 d->module);
+		kb_diagnosis_add(d, KB_LEVEL_FAIL, "policy", fix,
+				 "%s: the policy keeps it from loading (modprobe runs /bin/false "
+				 "instead, once 'kbuildd policy apply' wrote /%s)",
+				 why, KB_POLICY_MODPROBE);
+	}
+	kb_policy_release(&p);
 }

@@ -2,17 +2,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/x509v3.h>
 
 #include "base/limits.h"
+#include "audit/facts.h"
 #include "base/log.h"
 #include "doctor/doctor.h"
 #include "keys.h"
 #include "signing/sign.h"
-
-#define SECURE_BOOT_VAR "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 struct trust_facts {
 	bool force;	  /* CONFIG_MODULE_SIG_FORCE */
@@ -20,50 +18,29 @@ struct trust_facts {
 	bool lockdown;	  /* integrity or confidentiality */
 	bool secure_boot;
 	bool have_keys; /* /proc/keys was readable */
-	struct kb_buf keys;
+	struct kb_keyring_set keys;
 };
-
-static bool file_has(const struct kb_ctx *ctx, const char *rel, const char *needle)
-{
-	struct kb_buf b = KB_BUF_INIT_MAX(65536);
-	bool hit = kb_root_read(&ctx->root, rel, b.max, &b) == 0 && strstr(kb_buf_str(&b), needle);
-
-	kb_buf_release(&b);
-	return hit;
-}
 
 static void read_facts(struct kb_ctx *ctx, const struct kb_diagnosis *d, struct trust_facts *f)
 {
 	_cleanup_free_ char *force = kb_kernel_config(d->kernel, "CONFIG_MODULE_SIG_FORCE");
-	struct kb_buf sb = KB_BUF_INIT_MAX(64);
+	struct kb_machine m;
 
 	memset(f, 0, sizeof(*f));
-	kb_buf_init(&f->keys, 4 * 1024 * 1024);
 	f->force = force && !strcmp(force, "y");
 	if (!d->running)
 		return;
-	f->sig_enforce = file_has(ctx, "sys/module/module/parameters/sig_enforce", "Y");
-	f->lockdown = file_has(ctx, "sys/kernel/security/lockdown", "[integrity]") ||
-		      file_has(ctx, "sys/kernel/security/lockdown", "[confidentiality]");
-	/* efivarfs: 4 attribute bytes, then the value */
-	f->secure_boot = kb_root_read(&ctx->root, SECURE_BOOT_VAR, 64, &sb) == 0 && sb.len >= 5 &&
-			 sb.buf[sb.len - 1] == 1;
-	f->have_keys = kb_root_read(&ctx->root, "proc/keys", f->keys.max, &f->keys) == 0;
-	kb_buf_release(&sb);
+	kb_machine_read(ctx, &m);
+	f->sig_enforce = m.sig_enforce == 1;
+	f->lockdown = !strcmp(m.lockdown, "integrity") || !strcmp(m.lockdown, "confidentiality");
+	f->secure_boot = m.secure_boot == 1;
+	f->have_keys = kb_keyring_read(ctx, &f->keys) == 0;
 }
 
 /* The kernel names an asymmetric key "<CN>: <subjectKeyIdentifier hex>". */
-static bool key_listed(const struct trust_facts *f, const char *cn, const char *skid)
+static bool key_trusted(const struct trust_facts *f, const char *cn, const char *skid)
 {
-	char needle[512];
-	const char *keys = kb_buf_str(&f->keys);
-
-	if (skid) {
-		snprintf(needle, sizeof(needle), "%s: %s", cn, skid);
-		return strcasestr(keys, needle) != NULL;
-	}
-	snprintf(needle, sizeof(needle), " %s: ", cn);
-	return strstr(keys, needle) != NULL;
+	return kb_key_trusted_for_modules(&f->keys, kb_keyring_find(&f->keys, cn, skid));
 }
 
 /* If the configured certificate signed this module, its SKID in hex (caller frees). */
@@ -180,12 +157,12 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 				 rep.signer, rep.key_id, rep.hash);
 		goto out;
 	}
-	if (key_listed(&f, rep.signer, skid))
+	if (key_trusted(&f, rep.signer, skid))
 		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
 				 "signed by '%s' (key %s, %s), a key the kernel trusts", rep.signer,
 				 rep.key_id, rep.hash);
 	else
 		untrusted(d, &f, &rep, der);
 out:
-	kb_buf_release(&f.keys);
+	kb_keyring_release(&f.keys);
 }
