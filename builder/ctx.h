@@ -25,6 +25,7 @@ struct kb_settings {
 	char *initramfs_backend;
 	char *initramfs_command; /* backend = command: the generator, {kernel_release} filled in */
 	char *sign_key, *sign_cert, *sign_hash;
+	char *sign_pin_file; /* [signing] pin_file: a token key's PIN */
 	char *cache;
 	char *ca_file;		     /* TLS CA bundle instead of the system's */
 	unsigned long fetch_timeout; /* seconds without progress before a download fails */

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
+#include "signing/pkcs11.h"
 #include "signing/sign.h"
 #include "state.h"
 
@@ -62,12 +63,34 @@ enum kb_key_origin kb_key_origin_of(const char *key_rel)
 	return !strcmp(skip_slash(key_rel), KB_OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
 }
 
+/* [signing] key = pkcs11:...: the token signs, with [signing] cert from the root. */
+static int token_setup(struct kb_ctx *ctx, struct kb_signer *s)
+{
+	const struct kb_settings *st = &ctx->settings;
+	_cleanup_free_ char *cert = NULL, *pin = NULL;
+
+	if (!st->sign_cert)
+		return kb_err(-KB_E_INPUT,
+			      "[signing] key '%s' is on a token: name its certificate with "
+			      "[signing] cert",
+			      st->sign_key);
+	cert = kb_root_path(&ctx->root, skip_slash(st->sign_cert));
+	pin = st->sign_pin_file ? kb_root_path(&ctx->root, skip_slash(st->sign_pin_file)) : NULL;
+	if (!cert || (st->sign_pin_file && !pin))
+		return -ENOMEM;
+	return kb_signer_load_token(s, st->sign_key, cert, pin, "sha256");
+}
+
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 {
 	char key[512], cert[512];
 	bool dkms;
 	int r;
 
+	if (kb_pkcs11_uri(ctx->settings.sign_key)) {
+		r = token_setup(ctx, s);
+		return r < 0 ? r : 1;
+	}
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, key)) {
 		if (!generate || ctx->settings.sign_key)
@@ -128,6 +151,11 @@ int kb_signer_check(struct kb_ctx *ctx)
 	bool dkms;
 	int r;
 
+	if (kb_pkcs11_uri(ctx->settings.sign_key)) {
+		r = token_setup(ctx, &s);
+		kb_signer_release(&s);
+		return r;
+	}
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, key))
 		return 0;

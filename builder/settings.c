@@ -133,6 +133,8 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->sign_cert, value);
 		else if (!strcmp(key, "hash"))
 			r = set_str(&s->sign_hash, value);
+		else if (!strcmp(key, "pin_file"))
+			r = set_str(&s->sign_pin_file, value);
 	} else if (!strcmp(section, "install")) {
 		if (!strcmp(key, "dest"))
 			r = kb_dest_valid(value) ? set_str(&s->dest, value) : -EINVAL;
@@ -231,6 +233,7 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->sign_key);
 	free(s->sign_cert);
 	free(s->sign_hash);
+	free(s->sign_pin_file);
 	free(s->cache);
 	free(s->ca_file);
 	free(s->maintainer);

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "signing/modsig.h"
+#include "signing/pkcs11.h"
 #include "signing/sign.h"
 
 const char *kb_ssl_error(char *buf, size_t size)
@@ -56,10 +57,31 @@ static int signer_match(struct kb_signer *s, int r)
 	return 0;
 }
 
+int kb_signer_load_token(struct kb_signer *s, const char *key_uri, const char *cert_path,
+			 const char *pin_file, const char *hash)
+{
+	int r = signer_init(s, key_uri, cert_path ? cert_path : "(the token's)", hash);
+
+	if (r >= 0 && cert_path)
+		r = kb_cert_load(cert_path, &s->cert);
+	if (r >= 0)
+		r = kb_token_open(key_uri, pin_file, &s->token, &s->key,
+				  cert_path ? NULL : &s->cert);
+	if (r >= 0 && !s->cert)
+		r = kb_err(-KB_E_INPUT,
+			   "'%s': the token holds no certificate with the key's id: name one",
+			   key_uri);
+	return signer_match(s, r);
+}
+
 int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
 		   const char *hash)
 {
-	int r = signer_init(s, key_path, cert_path, hash);
+	int r;
+
+	if (kb_pkcs11_uri(key_path))
+		return kb_signer_load_token(s, key_path, cert_path, NULL, hash);
+	r = signer_init(s, key_path, cert_path, hash);
 
 	if (r >= 0)
 		r = kb_cert_load(cert_path, &s->cert);
@@ -88,8 +110,10 @@ void kb_signer_release(struct kb_signer *s)
 {
 	EVP_PKEY_free(s->key);
 	X509_free(s->cert);
+	kb_token_close(s->token); /* after its key */
 	s->key = NULL;
 	s->cert = NULL;
+	s->token = NULL;
 }
 
 void kb_signer_fingerprint(const struct kb_signer *s, char out[65])

@@ -10,8 +10,11 @@
 #include "base/strbuf.h"
 #include "signing/keyfile.h"
 
+struct kb_token;
+
 struct kb_signer {
 	EVP_PKEY *key;
+	struct kb_token *token; /* the key is a token's (pkcs11.h), or NULL */
 	X509 *cert;
 	const EVP_MD *md;
 	char hash[32];
@@ -27,6 +30,13 @@ struct kb_signer {
  */
 int kb_signer_load(struct kb_signer *s, const char *key_path, const char *cert_path,
 		   const char *hash);
+/*
+ * The same for a token key (@key_uri "pkcs11:...", see pkcs11.h): the
+ * certificate from @cert_path (a host path), or the token's own when
+ * @cert_path is NULL; @pin_file (host path) may be NULL.
+ */
+int kb_signer_load_token(struct kb_signer *s, const char *key_uri, const char *cert_path,
+			 const char *pin_file, const char *hash);
 /* The same for a key and certificate inside the root, read as kb_key_load_at() reads them. */
 int kb_signer_load_at(struct kb_signer *s, const struct kb_root *root, const char *key_rel,
 		      const char *cert_rel, enum kb_key_origin origin, const char *hash);
