@@ -25,7 +25,8 @@ struct kb_settings {
 	char *initramfs_backend;
 	char *initramfs_command; /* backend = command: the generator, {kernel_release} filled in */
 	char *sign_key, *sign_cert, *sign_hash;
-	char *sign_pin_file; /* [signing] pin_file: a token key's PIN */
+	char *sign_pin_file;	      /* [signing] pin_file: a token key's PIN */
+	unsigned long cert_warn_days; /* [signing] expiry_warn_days */
 	char *cache;
 	char *ca_file;		     /* TLS CA bundle instead of the system's */
 	unsigned long fetch_timeout; /* seconds without progress before a download fails */

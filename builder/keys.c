@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -9,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "keys.h"
+#include "sign-choice.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/pkcs11.h"
@@ -186,4 +188,39 @@ unsigned kb_keys_check(struct kb_ctx *ctx, void (*report)(void *data, const char
 		problems++;
 	}
 	return problems;
+}
+
+int kb_cert_expiry_note(const struct kb_ctx *ctx, X509 *x, const char *name, char *out, size_t size)
+{
+	time_t end;
+	long days;
+	char date[32];
+	struct tm tm;
+
+	if (!kb_cert_end(x, time(NULL), &end, &days) || days > (long)ctx->settings.cert_warn_days ||
+	    !gmtime_r(&end, &tm))
+		return 0;
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	if (days < 0)
+		snprintf(out, size,
+			 "signing certificate %s expired on %s; the kernel does not check expiry, "
+			 "but policy tools and firmware may: make a new key and enroll it",
+			 name, date);
+	else
+		snprintf(out, size,
+			 "signing certificate %s expires on %s, in %ld day%s; the kernel does not "
+			 "check expiry, but policy tools and firmware may",
+			 name, date, days, days == 1 ? "" : "s");
+	return days < 0 ? 2 : 1;
+}
+
+void kb_signing_warn_expiry(const struct kb_ctx *ctx, const struct kb_signing *set)
+{
+	char note[1024];
+
+	for (size_t i = 0; i < set->nr_signers; i++)
+		if (set->signers[i] && set->signers[i]->cert &&
+		    kb_cert_expiry_note(ctx, set->signers[i]->cert, set->signers[i]->cert_path,
+					note, sizeof(note)))
+			kb_warn("%s", note);
 }

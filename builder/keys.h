@@ -26,5 +26,15 @@ void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t siz
 int kb_signer_check(struct kb_ctx *ctx);
 /* status --check's part: one "check:" line per problem with the key pair; how many. */
 unsigned kb_keys_check(struct kb_ctx *ctx, void (*report)(void *data, const char *msg), void *data);
+/*
+ * Is certificate @x (shown as @name) past its end, or within [signing]
+ * expiry_warn_days of it? 0 when neither; else 1 (soon) or 2 (ended) with
+ * the sentence in @out, which says that the kernel does not check expiry.
+ */
+int kb_cert_expiry_note(const struct kb_ctx *ctx, X509 *x, const char *name, char *out,
+			size_t size);
+/* Warn (stderr) once per signing certificate @set loaded that kb_cert_expiry_note() flags. */
+struct kb_signing;
+void kb_signing_warn_expiry(const struct kb_ctx *ctx, const struct kb_signing *set);
 /* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
 enum kb_key_origin kb_key_origin_of(const char *key_rel);

@@ -135,6 +135,8 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->sign_hash, value);
 		else if (!strcmp(key, "pin_file"))
 			r = set_str(&s->sign_pin_file, value);
+		else if (!strcmp(key, "expiry_warn_days"))
+			r = kb_parse_uint(value, 3650, &s->cert_warn_days) < 0 ? -EINVAL : 0;
 	} else if (!strcmp(section, "install")) {
 		if (!strcmp(key, "dest"))
 			r = kb_dest_valid(value) ? set_str(&s->dest, value) : -EINVAL;
@@ -187,6 +189,7 @@ int kb_settings_load(struct kb_ctx *ctx)
 	int r;
 
 	ctx->settings.timeout = 3600;
+	ctx->settings.cert_warn_days = 90;
 	ctx->settings.store.timeout = 10;
 	if (ctx->config_file) {
 		sp.file = ctx->config_file;

@@ -257,3 +257,16 @@ int kb_cert_load(const char *path, X509 **cert)
 	*cert = NULL;
 	return load(NULL, path, "certificate", KB_MAX_CERT_FILE, KB_KEY_ANY, parse_cert, cert);
 }
+
+bool kb_cert_end(X509 *x, time_t now, time_t *not_after, long *days)
+{
+	struct tm tm;
+	double d;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return false;
+	*not_after = timegm(&tm);
+	d = difftime(*not_after, now) / 86400.0;
+	*days = d < 0 ? (long)d - 1 : (long)d;
+	return true;
+}

@@ -1,6 +1,9 @@
 /* Reading signing keys and certificates: no final symlink, regular files only, secrets wiped. */
 #pragma once
 
+#include <stdbool.h>
+#include <time.h>
+
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -47,5 +50,10 @@ int kb_key_load(const char *path, EVP_PKEY **key);
 
 /* A certificate (PEM or DER) inside the root, read like a key; the caller frees *@cert. */
 int kb_cert_load_at(const struct kb_root *root, const char *rel, X509 **cert);
+/*
+ * When certificate @x ends (*@not_after) and how many whole days from @now
+ * that is: negative once it has ended. False when it names no usable date.
+ */
+bool kb_cert_end(X509 *x, time_t now, time_t *not_after, long *days);
 /* A certificate at a host path the user named (verify --cert, sign). */
 int kb_cert_load(const char *path, X509 **cert);

@@ -483,6 +483,7 @@ int kb_audit_run(struct kb_ctx *ctx, bool installed, const struct kb_strv *kerne
 
 	memset(a, 0, sizeof(*a));
 	a->now = time(NULL);
+	a->warn_days = ctx->settings.cert_warn_days;
 	kb_buf_init(&run.image, KB_MAX_MODULE_SIZE);
 	kb_machine_read(ctx, &a->machine);
 	r = kb_policy_load(ctx, &a->policy);

@@ -12,8 +12,6 @@
 #include "audit/policy.h"
 #include "signing/sign.h"
 
-#define KB_CERT_WARN_DAYS 90 /* a signing certificate this close to its end is said */
-
 enum kb_trust {
 	KB_TRUST_UNSIGNED,
 	KB_TRUST_DAMAGED,   /* the signature trailer cannot be read */
@@ -58,6 +56,7 @@ struct kb_audit {
 	size_t n;
 	unsigned breaches; /* entries breaking the policy */
 	time_t now;
+	unsigned long warn_days; /* [signing] expiry_warn_days */
 };
 
 /*

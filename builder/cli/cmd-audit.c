@@ -112,7 +112,7 @@ static void notes_text(const struct kb_audit *a, const struct kb_audit_entry *e,
 			    "  %s (%s): its signing certificate %s expired on %s; the kernel does "
 			    "not check expiry, but policy tools and firmware may\n",
 			    e->module, e->release, e->cert_path, date);
-	else if (e->cert_known && days <= KB_CERT_WARN_DAYS)
+	else if (e->cert_known && days <= (long)a->warn_days)
 		kb_buf_addf(b,
 			    "  %s (%s): its signing certificate %s expires on %s, in %ld days; "
 			    "the kernel does not check expiry, but policy tools and firmware "

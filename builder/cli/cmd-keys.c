@@ -10,6 +10,7 @@
 #include "base/child.h"
 #include "base/log.h"
 #include "cli/cmd.h"
+#include "signing/pkcs11.h"
 #include "keys.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
@@ -105,8 +106,12 @@ static int keys_show(struct kb_ctx *ctx)
 	if (r < 0)
 		return r;
 	print_cert(x, host);
-	printf("private key: /%s%s%s\n", key, kb_root_exists(&ctx->root, key) ? "" : " (missing)",
-	       dkms ? " (the DKMS key)" : "");
+	if (kb_pkcs11_uri(ctx->settings.sign_key))
+		printf("private key: on a token: %s\n", ctx->settings.sign_key);
+	else
+		printf("private key: /%s%s%s\n", key,
+		       kb_root_exists(&ctx->root, key) ? "" : " (missing)",
+		       dkms ? " (the DKMS key)" : "");
 	X509_free(x);
 	/* a pair that cannot sign must not look fine here */
 	return kb_signer_check(ctx);

@@ -212,6 +212,8 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 	/* a missing or broken key is reported, but status still shows the rest */
 	if (r >= 0 && kb_signing_setup(ctx, &kernels, &signing, false) < 0)
 		kb_warn("build ids are shown without the signing key; see 'kbuildd keys show'");
+	else if (r >= 0)
+		kb_signing_warn_expiry(ctx, &signing);
 	if (r < 0)
 		goto out;
 	if (!argc) /* every registered version, not just the newest */

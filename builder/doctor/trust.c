@@ -44,7 +44,8 @@ static bool key_trusted(const struct trust_facts *f, const char *cn, const char 
 }
 
 /* If the configured certificate signed this module, its SKID in hex (caller frees). */
-static char *our_skid(struct kb_ctx *ctx, const struct kb_sig_report *rep, char **der_path)
+static char *our_skid(struct kb_ctx *ctx, const struct kb_sig_report *rep, char **der_path,
+		      char *expiry, size_t esize)
 {
 	char key[512], cert[512];
 	_cleanup_free_ char *host = NULL;
@@ -67,6 +68,12 @@ static char *our_skid(struct kb_ctx *ctx, const struct kb_sig_report *rep, char 
 	for (int i = 0; i < ASN1_STRING_length(sno); i++)
 		kb_buf_addf(&serial, "%s%02X", i ? ":" : "", ASN1_STRING_get0_data(sno)[i]);
 	skid = X509_get0_subject_key_id(x);
+	if (!strcmp(kb_buf_str(&serial), rep->key_id)) {
+		char shown[520];
+
+		snprintf(shown, sizeof(shown), "/%s", cert);
+		kb_cert_expiry_note(ctx, x, shown, expiry, esize);
+	}
 	if (skid && !strcmp(kb_buf_str(&serial), rep->key_id)) {
 		for (int i = 0; i < ASN1_STRING_length(skid); i++)
 			kb_buf_addf(&hex, "%02x", ASN1_STRING_get0_data(skid)[i]);
@@ -107,6 +114,7 @@ static void untrusted(struct kb_diagnosis *d, const struct trust_facts *f,
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 {
 	_cleanup_free_ char *skid = NULL, *der = NULL;
+	char expiry[1024] = "";
 	struct kb_sig_report rep;
 	struct trust_facts f;
 
@@ -142,7 +150,10 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 					 "not signed (the kernel does not check signatures)");
 		goto out;
 	}
-	skid = our_skid(ctx, &rep, &der);
+	skid = our_skid(ctx, &rep, &der, expiry, sizeof(expiry));
+	if (expiry[0])
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "signature",
+				 "make a new signing key, enroll it, and rebuild", "%s", expiry);
 	if (!d->running) {
 		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
 				 "signed by '%s' (key %s, %s); whether the kernel trusts it can only "

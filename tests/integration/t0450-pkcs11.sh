@@ -89,7 +89,10 @@ test_expect_success SOFTHSM '[signing] key = pkcs11:...: installed modules are s
 	f=$(ls "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko"*) &&
 	{ xz -dc "$f" >installed.ko 2>/dev/null || zstd -dcq "$f" >installed.ko 2>/dev/null || cp "$f" installed.ko; } &&
 	kb verify --cert cert.pem installed.ko >out &&
-	test_grep "token signing key" out
+	test_grep "token signing key" out &&
+	kb keys show >out &&
+	test_grep "^subject: /CN=token signing key" out &&
+	test_grep "^private key: on a token: pkcs11:token=kbuildd;object=modkey" out
 '
 
 test_expect_success SOFTHSM 'a token that refuses: install fails with exit 2 and the installed module stays' '

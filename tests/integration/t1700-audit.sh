@@ -161,7 +161,24 @@ test_expect_success 'an expired signing certificate, and one about to expire, ar
 	printf "[signing]\nkey = /etc/kbuildd/soon.pem\ncert = /etc/kbuildd/soon.crt\n" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
 	kb audit --installed -k "$K" >out &&
 	test_grep "soonsig ($K): its signing certificate /etc/kbuildd/soon.crt expires on .*, in \(29\|30\) days" out &&
+	printf "expiry_warn_days = 10\n" >>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb audit --installed -k "$K" >out &&
+	test_grep -v "soonsig ($K): its signing" out &&
 	rm "$ROOT/etc/kbuildd/kbuildd.conf" "$MODS/extra/oldsig.ko" "$MODS/extra/soonsig.ko"
+'
+
+test_expect_success 'status and doctor say it too, for the certificate kbuildd signs with' '
+	cp old.pem old.crt "$ROOT/etc/kbuildd/" &&
+	printf "[signing]\nkey = /etc/kbuildd/old.pem\ncert = /etc/kbuildd/old.crt\n" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb status >/dev/null 2>err &&
+	test_grep "signing certificate /etc/kbuildd/old.crt expired on 2021-01-01; the kernel does not check expiry" err &&
+	unsigned_copy greeter greeter oldsig.ko &&
+	kb sign old.pem old.crt oldsig.ko &&
+	kb doctor -k "$K" oldsig.ko >out ; test_grep "WARN  *signature  *signing certificate /etc/kbuildd/old.crt expired on 2021-01-01" out &&
+	printf "expiry_warn_days = nine\n" >>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	test_expect_code 2 kb status 2>err &&
+	test_grep "kbuildd.conf:4: invalid value .nine. for .expiry_warn_days." err &&
+	rm "$ROOT/etc/kbuildd/kbuildd.conf"
 '
 
 test_expect_success 'require_signed: the unsigned loaded module breaks it, exit 1' '
