@@ -25,7 +25,7 @@ CACHE=${KBUILDD_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kbuildd-test}
 CH=$TRASH/chroot
 SUITE=bookworm
 BASE_PKGS="make gcc libc6-dev kmod bc flex bison libelf-dev libssl-dev initramfs-tools zstd xz-utils \
-libkmod2 libinih1 libssl3 liblzma5 libzstd1 libgit2-1.5 libcurl4 libarchive13 libjson-c5"
+libkmod2 libinih1 libssl3 liblzma5 libzstd1 libgit2-1.5 libcurl4 libarchive13 libjson-c5 libp11-3"
 BASE_KEY=$({ echo "$SUITE minbase $BASE_PKGS"; cat "$TEST_DIRECTORY/lib-chroot.sh"; } |
 	sha256sum | cut -c1-16)
 BASE_TAR=$CACHE/debootstrap-$SUITE-$BASE_KEY.tar.zst
