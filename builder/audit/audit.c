@@ -169,6 +169,11 @@ static void read_file(struct audit_run *run, struct kb_audit_entry *e)
 				   sizeof(intree)) == 0 &&
 		    !strcmp(intree, "Y");
 	judge_signature(run, e, host);
+	/* a module's strings are its builder's: none may steer the admin's terminal */
+	kb_str_printable(e->srcversion);
+	kb_str_printable(e->license);
+	kb_str_printable(e->sig.signer);
+	kb_str_printable(e->sig.key_id);
 }
 
 static struct kb_audit_entry *add_entry(struct kb_audit *a, const char *module, const char *release,
@@ -181,6 +186,7 @@ static struct kb_audit_entry *add_entry(struct kb_audit *a, const char *module, 
 	a->v = v;
 	e = memset(&v[a->n], 0, sizeof(*e));
 	snprintf(e->module, sizeof(e->module), "%s", module);
+	kb_str_printable(e->module);
 	snprintf(e->release, sizeof(e->release), "%s", release);
 	if (rel && !(e->rel = strdup(rel)))
 		return NULL;
@@ -200,6 +206,8 @@ static int add_file(struct audit_run *run, const char *release, const char *rel)
 		return -ENOMEM;
 	read_file(run, e);
 	kb_owners_find(run->ctx, &run->owners, release, module, rel, &e->origin);
+	kb_str_printable(e->origin.owner);
+	kb_str_printable(e->origin.how);
 	return 0;
 }
 
@@ -303,6 +311,8 @@ static int add_loaded(struct audit_run *run, const char *line)
 		snprintf(e->taint, sizeof(e->taint), "%.*s", (int)strcspn(paren + 1, ")"),
 			 paren + 1);
 	sys_attr(run, name, "srcversion", e->loaded_srcversion, sizeof(e->loaded_srcversion));
+	kb_str_printable(e->taint);
+	kb_str_printable(e->loaded_srcversion);
 	e->copy = !e->rel					? KB_COPY_NONE :
 		  !e->loaded_srcversion[0] || !e->srcversion[0] ? KB_COPY_UNKNOWN :
 		  !strcmp(e->loaded_srcversion, e->srcversion)	? KB_COPY_SAME :

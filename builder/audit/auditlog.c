@@ -42,7 +42,7 @@ static const struct {
  * kernel hex-encodes such strings when they hold spaces or controls) back
  * to bytes. False when absent.
  */
-static bool field(const char *rec, const char *name, bool untrusted, char *out, size_t size)
+static bool field_raw(const char *rec, const char *name, bool untrusted, char *out, size_t size)
 {
 	size_t len = strlen(name), n;
 	const char *p = rec;
@@ -75,6 +75,15 @@ static bool field(const char *rec, const char *name, bool untrusted, char *out, 
 		return true;
 	}
 	snprintf(out, size, "%.*s", (int)n, p);
+	return true;
+}
+
+/* Decoded, the kernel's hex-encoding of control bytes is not undone into them. */
+static bool field(const char *rec, const char *name, bool untrusted, char *out, size_t size)
+{
+	if (!field_raw(rec, name, untrusted, out, size))
+		return false;
+	kb_str_printable(out);
 	return true;
 }
 

@@ -355,3 +355,11 @@ int kb_pathf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+char *kb_str_printable(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}

@@ -100,6 +100,8 @@ int kb_sha256_file(int dirfd, const char *path, char hex[KB_SHA256_HEX]);
 /* Trim leading and trailing whitespace in place; returns @s advanced. */
 char *kb_strstrip(char *s);
 bool kb_str_startswith(const char *s, const char *prefix);
+/* Replace, in place, each control byte (below 0x20, and DEL) with '?': text for a terminal. */
+char *kb_str_printable(char *s);
 
 /* snprintf that reports truncation as -ENAMETOOLONG instead of a short string. */
 int kb_pathf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -376,6 +376,26 @@ test_expect_success 'audit --log: who loaded and unloaded which module, from rea
 	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert [(e[\"syscall\"], e[\"module\"], e[\"success\"], e[\"exit\"], e[\"key\"]) for e in d] == [(\"finit_module\", \"hello\", True, 0, \"kbuildd-module\"), (\"init_module\", \"rogue\", False, -1, \"kbuildd-module\"), (\"delete_module\", \"hello\", True, 0, \"kbuildd-module\")], d" out.json
 '
 
+test_expect_success 'a hostile module'"'"'s strings and a logged program name cannot steer the terminal' '
+	unsigned_copy greeter greeter evil.ko &&
+	python3 - evil.ko <<-\EOF &&
+	import sys
+	data = open(sys.argv[1], "rb").read()
+	assert b"license=GPL\0" in data
+	open(sys.argv[1], "wb").write(data.replace(b"license=GPL\0", b"license=\x1b]0\0", 1))
+	EOF
+	cp evil.ko "$MODS/extra/evil.ko" &&
+	kb audit --installed -k "$K" >out &&
+	test_grep "^evil .*?]0$" out &&
+	! grep -q "$(printf "\033")" out &&
+	printf "type=SYSCALL msg=audit(1764600000.000:600): arch=c000003e syscall=313 success=yes exit=0 auid=0 uid=0 exe=1B5B324A2F62696E key=\"kbuildd-module\"\n" \
+		>"$ROOT/var/log/audit/audit.log" &&
+	kb audit --log >out &&
+	test_grep "?\[2J/bin$" out &&
+	! grep -q "$(printf "\033")" out &&
+	rm "$MODS/extra/evil.ko"
+'
+
 test_expect_success 'the package records every load: its auditd rules name the three calls' '
 	rules=$TOP/hooks/audit-rules.d-kbuildd.rules &&
 	test_grep "^-a always,exit -F arch=b64 -S init_module,finit_module,delete_module -k kbuildd-module$" "$rules" &&
