@@ -26,7 +26,7 @@ static int add_ext(X509 *cert, int nid, const char *value)
 	return ok ? 0 : -EINVAL;
 }
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn)
+X509 *kb_keys_make_cert(EVP_PKEY *key, const char *cn)
 {
 	unsigned char serial[20];
 	X509 *cert = X509_new();
@@ -96,26 +96,37 @@ static int serialise(EVP_PKEY *key, X509 *cert, struct kb_buf *key_pem, struct k
 	return r;
 }
 
+int kb_keys_make(unsigned bits, const char *common_name, struct kb_buf *key_pem,
+		 struct kb_buf *cert_pem, struct kb_buf *cert_der)
+{
+	EVP_PKEY *key = EVP_RSA_gen(bits);
+	X509 *cert = key ? kb_keys_make_cert(key, common_name) : NULL;
+	int r = cert ? serialise(key, cert, key_pem, cert_pem, cert_der) : -EIO;
+
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+void kb_keys_wipe(struct kb_buf *key_pem)
+{
+	if (key_pem->buf)
+		OPENSSL_cleanse(key_pem->buf, key_pem->alloc);
+	kb_buf_release(key_pem);
+}
+
 static int generate(const struct kb_root *root, const char *key_rel, const char *cert_rel,
 		    unsigned bits, const char *common_name, bool der)
 {
 	struct kb_buf key_pem = KB_BUF_INIT, cert_pem = KB_BUF_INIT, cert_der = KB_BUF_INIT;
 	struct kb_keypair pair = { &key_pem, der ? &cert_der : &cert_pem, &cert_der };
-	EVP_PKEY *key = EVP_RSA_gen(bits);
-	X509 *cert = key ? make_cert(key, common_name) : NULL;
-	int r = -EIO;
+	int r = kb_keys_make(bits, common_name, &key_pem, &cert_pem, &cert_der);
 
-	if (cert)
-		r = serialise(key, cert, &key_pem, &cert_pem, &cert_der);
 	if (r >= 0)
 		r = kb_keystore_replace(root, key_rel, cert_rel, &pair);
-	if (key_pem.buf)
-		OPENSSL_cleanse(key_pem.buf, key_pem.alloc);
-	kb_buf_release(&key_pem);
+	kb_keys_wipe(&key_pem);
 	kb_buf_release(&cert_pem);
 	kb_buf_release(&cert_der);
-	X509_free(cert);
-	EVP_PKEY_free(key);
 	return r;
 }
 

@@ -146,16 +146,38 @@ static int check_keys_dir(const struct store *ks, bool *exists)
 	return r;
 }
 
-static bool is_own_name(const char *name)
+static const struct kb_store_file *listed(const struct kb_store_file *files, size_t n,
+					  const char *name)
 {
-	for (size_t i = 0; i < NR_FILES; i++)
-		if (!strcmp(name, own_names[i]))
-			return true;
-	return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, files[i].name))
+			return &files[i];
+	return NULL;
 }
 
-/* Whatever else an admin keeps in keys/ moves with the new pair, as hard links. */
-static int carry_over(const struct store *ks)
+/*
+ * Link @name of the old keys/ as @as in the new one. What an admin keeps
+ * there moves too: only files, so the swap stays one rename.
+ */
+static int link_old(const struct store *ks, int kfd, int sfd, const char *name, const char *as)
+{
+	struct stat st;
+
+	if (fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT && strcmp(name, as) ?
+			       kb_err(-KB_E_INPUT, "'/%s/%s' is not there", ks->keys, name) :
+			       -errno;
+	if (S_ISDIR(st.st_mode))
+		return kb_err(-KB_E_INPUT,
+			      "'/%s/%s' is a directory: move it out of '/%s' so the "
+			      "key pair can be replaced",
+			      ks->keys, name, ks->keys);
+	kb_fault_point("link");
+	return linkat(kfd, name, sfd, as, 0) < 0 ? -errno : 0;
+}
+
+/* The old keys/'s files: each one listed as taken, and every one not listed. */
+static int carry_over(const struct store *ks, const struct kb_store_file *files, size_t n)
 {
 	const struct kb_root *root = ks->root;
 	struct kb_strv names = KB_STRV_INIT;
@@ -167,25 +189,12 @@ static int carry_over(const struct store *ks)
 		sfd = kb_root_openat(root, ks->swap, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (r >= 0 && (kfd < 0 || sfd < 0))
 		r = kfd < 0 ? kfd : sfd;
-	for (size_t i = 0; r >= 0 && i < names.n; i++) {
-		const char *name = names.v[i];
-		struct stat st;
-
-		if (is_own_name(name))
-			continue;
-		if (fstatat(kfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = -errno;
-		} else if (S_ISDIR(st.st_mode)) {
-			r = kb_err(-KB_E_INPUT,
-				   "'/%s/%s' is a directory: move it out of '/%s' so the "
-				   "key pair can be replaced",
-				   ks->keys, name, ks->keys);
-		} else {
-			kb_fault_point("link");
-			if (linkat(kfd, name, sfd, name, 0) < 0)
-				r = -errno;
-		}
-	}
+	for (size_t i = 0; r >= 0 && i < names.n; i++)
+		if (!listed(files, n, names.v[i]))
+			r = link_old(ks, kfd, sfd, names.v[i], names.v[i]);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (files[i].from)
+			r = link_old(ks, kfd, sfd, files[i].from, files[i].name);
 	if (sfd >= 0)
 		close(sfd);
 	if (kfd >= 0)
@@ -195,7 +204,7 @@ static int carry_over(const struct store *ks)
 }
 
 /* kbuildd's own keys/: build the new one beside it, then swap the two in one step. */
-static int swap_in(const struct store *ks, const struct kb_buf *const data[NR_FILES])
+static int swap_in(const struct store *ks, const struct kb_store_file *files, size_t n)
 {
 	const struct kb_root *root = ks->root;
 	char rel[PATH_MAX];
@@ -205,14 +214,19 @@ static int swap_in(const struct store *ks, const struct kb_buf *const data[NR_FI
 	r = check_keys_dir(ks, &exists);
 	if (r < 0)
 		return r;
+	for (size_t i = 0; i < n; i++)
+		if (files[i].from && !exists)
+			return kb_err(-KB_E_INPUT, "'/%s' is not there", ks->keys);
 	r = make_stage(ks, ks->swap);
-	for (size_t i = 0; r >= 0 && i < NR_FILES; i++) {
-		r = kb_pathf(rel, sizeof(rel), "%s/%s", ks->swap, own_names[i]);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		if (!files[i].data)
+			continue;
+		r = kb_pathf(rel, sizeof(rel), "%s/%s", ks->swap, files[i].name);
 		if (r >= 0)
-			r = write_new(root, rel, data[i], file_modes[i]);
+			r = write_new(root, rel, files[i].data, files[i].mode);
 	}
 	if (r >= 0 && exists)
-		r = carry_over(ks);
+		r = carry_over(ks, files, n);
 	if (r >= 0)
 		r = sync_dir(root, ks->swap);
 	if (r >= 0) {
@@ -221,9 +235,18 @@ static int swap_in(const struct store *ks, const struct kb_buf *const data[NR_FI
 		if (r < 0)
 			r = kb_err_errno(r, "cannot swap '/%s' into place", ks->swap);
 	}
-	/* before the swap it holds the unused new pair, after it the old one */
+	/* before the swap it holds the unused new files, after it the old ones */
 	drop_stage(ks, ks->swap);
 	return r;
+}
+
+int kb_keystore_update(const struct kb_root *root, const struct kb_store_file *files, size_t n)
+{
+	struct store st;
+	int r = store_init(&st, root);
+
+	return r < 0 ? kb_err_errno(r, "cannot name the key store's files") :
+		       swap_in(&st, files, n);
 }
 
 /* Where each file of a pair kept elsewhere goes, and its staged copy beside it. */
@@ -367,8 +390,14 @@ int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const c
 			      "the key and the certificate are both '/%s': [signing] key "
 			      "and cert must name two files",
 			      key_rel);
-	if (!strcmp(key_rel, st.own_key) && !strcmp(cert_rel, st.own_cert))
-		return swap_in(&st, data);
+	if (!strcmp(key_rel, st.own_key) && !strcmp(cert_rel, st.own_cert)) {
+		struct kb_store_file files[NR_FILES];
+
+		for (size_t i = 0; i < NR_FILES; i++)
+			files[i] = (struct kb_store_file){ own_names[i], data[i], NULL,
+							   file_modes[i] };
+		return swap_in(&st, files, NR_FILES);
+	}
 	return copy_in(&st, key_rel, cert_rel, data);
 }
 

@@ -1,6 +1,8 @@
 /* Replacing the signing key pair in one step, and finishing or rolling back a torn one. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "base/path.h"
 #include "base/strbuf.h"
 
@@ -30,6 +32,26 @@ struct kb_keypair {
  */
 int kb_keystore_replace(const struct kb_root *root, const char *key_rel, const char *cert_rel,
 			const struct kb_keypair *pair);
+
+/*
+ * One file of kbuildd's own keys/ in a kb_keystore_update(): new bytes
+ * (@data, written with @mode), or the old keys/'s file @from linked under
+ * this name, or neither: dropped.
+ */
+struct kb_store_file {
+	const char *name;
+	const struct kb_buf *data;
+	const char *from;
+	mode_t mode;
+};
+
+/*
+ * Make kbuildd's own keys/ what it was with @files changed, every file not
+ * listed carried over, in one swap as kb_keystore_replace() does: a kill
+ * at any point leaves the old keys/ or the new one. 0, or a negative
+ * errno or -KB_E_INPUT with a message.
+ */
+int kb_keystore_update(const struct kb_root *root, const struct kb_store_file *files, size_t n);
 
 /*
  * Run first by kb_state_recover(): a staging directory left by a killed

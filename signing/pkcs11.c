@@ -23,6 +23,12 @@ struct kb_token {
 	bool loaded; /* the module is: unload it */
 	PKCS11_SLOT *slots;
 	unsigned n_slots;
+	PKCS11_SLOT *slot;     /* the token's */
+	unsigned char id[256]; /* the key's id and label, for its certificate */
+	size_t id_len;
+	char label[256];
+	unsigned generate_bits; /* make the key when the token has none the URI names */
+	bool generated;
 };
 
 /* The URI's attributes that kbuildd uses; NULL when absent. */
@@ -259,6 +265,9 @@ static bool key_matches(const struct uri *u, const unsigned char *id, size_t id_
 	       (!u->has_id || (id_len == u->id_len && !memcmp(id, u->id, id_len)));
 }
 
+static int generate(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, const char *uri,
+		    EVP_PKEY **key, X509 **cert);
+
 static int take_key(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, const char *uri,
 		    EVP_PKEY **key, X509 **cert)
 {
@@ -267,13 +276,14 @@ static int take_key(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, 
 	unsigned n = 0, nc = 0;
 	char why[256];
 
-	(void)t;
 	if (PKCS11_enumerate_keys(slot->token, &keys, &n) < 0)
 		return kb_err(-KB_E_INPUT, "'%s': cannot list the keys of token '%s': %s", uri,
 			      slot->token->label, ssl_reason(why, sizeof(why)));
 	for (unsigned i = 0; !k && i < n; i++)
 		if (keys[i].isPrivate && key_matches(u, keys[i].id, keys[i].id_len, keys[i].label))
 			k = &keys[i];
+	if (!k && t->generate_bits && !t->generated)
+		return generate(t, slot, u, uri, key, cert);
 	if (!k)
 		return kb_err(-KB_E_INPUT, "'%s': token '%s' holds no private key of that %s", uri,
 			      slot->token->label, u->object || u->has_id ? "object/id" : "kind");
@@ -281,6 +291,10 @@ static int take_key(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, 
 	if (!*key)
 		return kb_err(-KB_E_INPUT, "'%s': cannot use the key of token '%s': %s", uri,
 			      slot->token->label, ssl_reason(why, sizeof(why)));
+	t->slot = slot;
+	t->id_len = k->id_len < sizeof(t->id) ? k->id_len : 0;
+	memcpy(t->id, k->id, t->id_len);
+	snprintf(t->label, sizeof(t->label), "%s", k->label ? k->label : "");
 	if (!cert)
 		return 0;
 	*cert = NULL;
@@ -291,6 +305,39 @@ static int take_key(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, 
 		    !memcmp(certs[i].id, k->id, k->id_len))
 			*cert = X509_dup(certs[i].x509);
 	return 0;
+}
+
+/*
+ * Make the RSA key the URI names on the token: its object is the label,
+ * its id the URI's or 16 random bytes. libp11 0.4 has only the deprecated
+ * call for this; its replacement is not in Debian 12's.
+ */
+static int generate(struct kb_token *t, PKCS11_SLOT *slot, const struct uri *u, const char *uri,
+		    EVP_PKEY **key, X509 **cert)
+{
+	struct uri with_id = *u;
+	size_t id_len = u->has_id ? u->id_len : 16;
+	char why[256];
+	int r;
+
+	if (!u->object)
+		return kb_err(-KB_E_INPUT,
+			      "'%s': name the new key with an object attribute (its label)", uri);
+	if (!u->has_id && PKCS11_generate_random(slot, with_id.id, (unsigned)id_len) < 0)
+		return kb_err(-KB_E_INPUT, "'%s': token '%s' gives no random id: %s", uri,
+			      slot->token->label, ssl_reason(why, sizeof(why)));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	r = PKCS11_generate_key(slot->token, 0, t->generate_bits, u->object, with_id.id, id_len);
+#pragma GCC diagnostic pop
+	if (r < 0)
+		return kb_err(-KB_E_INPUT, "'%s': token '%s' could not make an RSA-%u key: %s", uri,
+			      slot->token->label, t->generate_bits, ssl_reason(why, sizeof(why)));
+	t->generated = true;
+	/* without an id in the URI, the new key is found by its label and this id */
+	with_id.id_len = id_len;
+	with_id.has_id = true;
+	return take_key(t, slot, &with_id, uri, key, cert);
 }
 
 static int open_token(struct kb_token *t, const struct uri *u, const char *uri,
@@ -320,6 +367,10 @@ static int open_token(struct kb_token *t, const struct uri *u, const char *uri,
 			   "'%s': token '%s' needs a PIN: set KBUILD_SIGN_PIN, pin-source in the "
 			   "URI, or [signing] pin_file",
 			   uri, slot->token->label);
+	/* making a key and storing its certificate write: the session must be read-write */
+	if (r >= 0 && t->generate_bits && PKCS11_open_session(slot, 1) < 0)
+		r = kb_err(-KB_E_INPUT, "'%s': token '%s' opens no read-write session: %s", uri,
+			   slot->token->label, ssl_reason(why, sizeof(why)));
 	/* one attempt: a token locks itself after a few wrong PINs */
 	if (r >= 0 && slot->token->loginRequired && PKCS11_login(slot, 0, pin) < 0)
 		r = kb_err(-KB_E_INPUT, "'%s': token '%s' refused the PIN: %s", uri,
@@ -328,8 +379,8 @@ static int open_token(struct kb_token *t, const struct uri *u, const char *uri,
 	return r < 0 ? r : take_key(t, slot, u, uri, key, cert);
 }
 
-int kb_token_open(const char *uri, const char *pin_file, struct kb_token **t, EVP_PKEY **key,
-		  X509 **cert)
+static int token_open(const char *uri, const char *pin_file, unsigned bits, struct kb_token **t,
+		      EVP_PKEY **key, X509 **cert)
 {
 	struct uri u;
 	int r;
@@ -342,6 +393,8 @@ int kb_token_open(const char *uri, const char *pin_file, struct kb_token **t, EV
 	if (r < 0)
 		return r;
 	*t = calloc(1, sizeof(**t));
+	if (*t)
+		(*t)->generate_bits = bits;
 	r = *t ? open_token(*t, &u, uri, pin_file, key, cert) : -ENOMEM;
 	if (u.pin_value)
 		OPENSSL_cleanse(u.pin_value, strlen(u.pin_value));
@@ -353,6 +406,31 @@ int kb_token_open(const char *uri, const char *pin_file, struct kb_token **t, EV
 		*t = NULL;
 	}
 	return r;
+}
+
+int kb_token_open(const char *uri, const char *pin_file, struct kb_token **t, EVP_PKEY **key,
+		  X509 **cert)
+{
+	return token_open(uri, pin_file, 0, t, key, cert);
+}
+
+int kb_token_open_or_generate(const char *uri, const char *pin_file, unsigned bits,
+			      struct kb_token **t, EVP_PKEY **key, bool *generated)
+{
+	int r = token_open(uri, pin_file, bits, t, key, NULL);
+
+	*generated = r >= 0 && (*t)->generated;
+	return r;
+}
+
+int kb_token_store_cert(struct kb_token *t, X509 *cert, const char *uri)
+{
+	char why[256];
+
+	if (PKCS11_store_certificate(t->slot->token, cert, t->label, t->id, t->id_len, NULL) < 0)
+		return kb_err(-KB_E_INPUT, "'%s': token '%s' did not take the certificate: %s", uri,
+			      t->slot->token->label, ssl_reason(why, sizeof(why)));
+	return 0;
 }
 
 void kb_token_close(struct kb_token *t)

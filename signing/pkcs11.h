@@ -28,4 +28,13 @@ bool kb_pkcs11_uri(const char *s);
  */
 int kb_token_open(const char *uri, const char *pin_file, struct kb_token **t, EVP_PKEY **key,
 		  X509 **cert);
+/*
+ * kb_token_open() without a certificate, but when the token holds no key
+ * the URI names, an RSA key of @bits is made there first (the URI's object
+ * is its label, its id the URI's or random); *@generated says if it was.
+ */
+int kb_token_open_or_generate(const char *uri, const char *pin_file, unsigned bits,
+			      struct kb_token **t, EVP_PKEY **key, bool *generated);
+/* Store @cert on the token beside the key that was opened, with its label and id. */
+int kb_token_store_cert(struct kb_token *t, X509 *cert, const char *uri);
 void kb_token_close(struct kb_token *t);
