@@ -25,8 +25,9 @@ struct kb_settings {
 	char *initramfs_backend;
 	char *initramfs_command; /* backend = command: the generator, {kernel_release} filled in */
 	char *sign_key, *sign_cert, *sign_hash;
-	char *sign_pin_file;	      /* [signing] pin_file: a token key's PIN */
-	unsigned long cert_warn_days; /* [signing] expiry_warn_days */
+	char *sign_pin_file;		      /* [signing] pin_file: a token key's PIN */
+	char *sign_next_key, *sign_next_cert; /* [signing] next_*: a rotation's new pair */
+	unsigned long cert_warn_days;	      /* [signing] expiry_warn_days */
 	char *cache;
 	char *ca_file;		     /* TLS CA bundle instead of the system's */
 	unsigned long fetch_timeout; /* seconds without progress before a download fails */
@@ -84,6 +85,7 @@ struct kb_ctx {
 	bool no_reuse;	    /* --no-reuse: compile every build this run makes */
 	bool installed;	    /* audit --installed: the module files too */
 	bool audit_log;	    /* audit --log: the load trail */
+	bool activate;	    /* keys rotate --activate */
 	bool export_deb;    /* export --deb */
 	const char *output; /* export --output DIR */
 	/* import-dkms: DKMS's files and version choices give way (no rebuild is forced) */

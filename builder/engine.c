@@ -8,6 +8,7 @@
 
 #include "cache/cache.h"
 #include "depmod.h"
+#include "base/atomic.h"
 #include "engine.h"
 #include "initramfs-job.h"
 #include "install.h"
@@ -235,6 +236,32 @@ static void show_dry_run(struct kb_plan *plan)
 	}
 }
 
+/*
+ * A key rotation switched keys: the kept builds are the same compiles, so
+ * they take the new ids (install then signs them with the new key). A kill
+ * after this leaves them up to date, and install still re-signs.
+ */
+static int take_new_ids(struct kb_ctx *ctx, struct kb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct kb_task *t = &plan->tasks[i];
+		char rel[4096], line[KB_SHA256_HEX + 1], id[160];
+		int r;
+
+		if (!t->resign || t->action != KB_ACT_UPTODATE)
+			continue;
+		snprintf(line, sizeof(line), "%s\n", t->build_id);
+		r = kb_task_build_rel(t, "/build-id", rel, sizeof(rel));
+		if (r >= 0)
+			r = kb_atomic_write(&ctx->root, rel, line, strlen(line), 0644);
+		if (r < 0)
+			return kb_err_errno(r, "cannot write '/%s'", rel);
+		kb_verbose("%s for %s: re-signed with the new key, not rebuilt",
+			   kb_task_id(t, id, sizeof(id)), t->kernel->release);
+	}
+	return 0;
+}
+
 /* The builds, under the jobserver; installing, a kernel whose builds are done installs early. */
 static int run_builds(struct kb_ctx *ctx, struct kb_plan *plan, enum kb_plan_mode mode,
 		      struct early_installs *early)
@@ -272,6 +299,9 @@ int kb_engine_run(struct kb_ctx *ctx, const struct kb_strv *ids, enum kb_plan_mo
 	if (ctx->dry_run) {
 		show_dry_run(&plan);
 	} else {
+		r = take_new_ids(ctx, &plan);
+		if (r < 0)
+			goto out;
 		/* what the fleet's cache has is compiled nowhere; a cache that failed is no stop */
 		if (kb_cache_fetch(ctx, &plan) < 0)
 			kb_warn("the build cache could not be asked; building here");

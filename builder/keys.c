@@ -4,12 +4,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base/atomic.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "keys.h"
+#include "rotation.h"
 #include "sign-choice.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
@@ -27,14 +30,19 @@ static const char *skip_slash(const char *p)
 	return p;
 }
 
-void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms)
+void kb_signer_current_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size,
+			     bool *dkms)
 {
 	const struct kb_settings *st = &ctx->settings;
 
 	*dkms = false;
 	if (st->sign_key || st->sign_cert) {
 		snprintf(key, size, "%s", skip_slash(st->sign_key ? st->sign_key : KB_OWN_KEY));
-		snprintf(cert, size, "%s", skip_slash(st->sign_cert ? st->sign_cert : KB_OWN_CERT));
+		/* a token's key without [signing] cert: its certificate is the token's */
+		snprintf(cert, size, "%s",
+			 st->sign_cert		     ? skip_slash(st->sign_cert) :
+			 kb_pkcs11_uri(st->sign_key) ? "" :
+						       KB_OWN_CERT);
 		return;
 	}
 	if (!kb_root_exists(&ctx->root, KB_OWN_KEY) && kb_root_exists(&ctx->root, DKMS_KEY) &&
@@ -47,6 +55,25 @@ void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t siz
 	}
 	snprintf(key, size, "%s", KB_OWN_KEY);
 	snprintf(cert, size, "%s", KB_OWN_CERT);
+}
+
+void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms)
+{
+	struct kb_rotation rot;
+	int quiet = kb_log_get_level();
+	bool next;
+
+	/* a broken next pair is said by whatever signs, not by every caller of this */
+	kb_log_set_level(KB_LOG_QUIET);
+	next = kb_rotation_read(ctx, &rot) == 0 && rot.use_next;
+	kb_log_set_level((enum kb_log_level)quiet);
+	if (!next) {
+		kb_signer_current_paths(ctx, key, cert, size, dkms);
+		return;
+	}
+	*dkms = false;
+	snprintf(key, size, "%s", rot.next_key);
+	snprintf(cert, size, "%s", rot.next_cert);
 }
 
 int kb_signer_set_hash(struct kb_signer *s, const char *hash)
@@ -62,25 +89,41 @@ int kb_signer_set_hash(struct kb_signer *s, const char *hash)
 
 enum kb_key_origin kb_key_origin_of(const char *key_rel)
 {
-	return !strcmp(skip_slash(key_rel), KB_OWN_KEY) ? KB_KEY_OWN : KB_KEY_FOREIGN;
+	key_rel = skip_slash(key_rel);
+	return !strcmp(key_rel, KB_OWN_KEY) || !strcmp(key_rel, KB_KEYS_DIR "/" KB_NEXT_KEY_NAME) ?
+		       KB_KEY_OWN :
+		       KB_KEY_FOREIGN;
 }
 
-/* [signing] key = pkcs11:...: the token signs, with [signing] cert from the root. */
-static int token_setup(struct kb_ctx *ctx, struct kb_signer *s)
+/* A key on a token (@uri): the token signs, with @cert_rel from the root, or the token's own. */
+static int token_setup(struct kb_ctx *ctx, struct kb_signer *s, const char *uri,
+		       const char *cert_rel)
 {
 	const struct kb_settings *st = &ctx->settings;
 	_cleanup_free_ char *cert = NULL, *pin = NULL;
 
-	if (!st->sign_cert)
-		return kb_err(-KB_E_INPUT,
-			      "[signing] key '%s' is on a token: name its certificate with "
-			      "[signing] cert",
-			      st->sign_key);
-	cert = kb_root_path(&ctx->root, skip_slash(st->sign_cert));
+	cert = cert_rel ? kb_root_path(&ctx->root, skip_slash(cert_rel)) : NULL;
 	pin = st->sign_pin_file ? kb_root_path(&ctx->root, skip_slash(st->sign_pin_file)) : NULL;
-	if (!cert || (st->sign_pin_file && !pin))
+	if ((cert_rel && !cert) || (st->sign_pin_file && !pin))
 		return -ENOMEM;
-	return kb_signer_load_token(s, st->sign_key, cert, pin, "sha256");
+	return kb_signer_load_token(s, uri, cert, pin, "sha256");
+}
+
+/* The pair in use, when a rotation has made it the next one: 1 with @s loaded, else 0. */
+static int rotation_setup(struct kb_ctx *ctx, struct kb_signer *s)
+{
+	struct kb_rotation rot;
+	int r = kb_rotation_read(ctx, &rot);
+
+	if (r < 0 || !rot.use_next)
+		return r;
+	kb_verbose("key rotation: signing with the new key /%s (%s)", rot.next_cert,
+		   rot.activated ? "activated" : "the running kernel trusts it");
+	r = kb_pkcs11_uri(rot.next_key) ?
+		    token_setup(ctx, s, rot.next_key, rot.next_cert) :
+		    kb_signer_load_at(s, &ctx->root, rot.next_key, rot.next_cert,
+				      kb_key_origin_of(rot.next_key), "sha256");
+	return r < 0 ? r : 1;
 }
 
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
@@ -89,11 +132,14 @@ int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate)
 	bool dkms;
 	int r;
 
+	r = rotation_setup(ctx, s);
+	if (r != 0)
+		return r;
 	if (kb_pkcs11_uri(ctx->settings.sign_key)) {
-		r = token_setup(ctx, s);
+		r = token_setup(ctx, s, ctx->settings.sign_key, ctx->settings.sign_cert);
 		return r < 0 ? r : 1;
 	}
-	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	kb_signer_current_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, key)) {
 		if (!generate || ctx->settings.sign_key)
 			return ctx->settings.sign_key ?
@@ -153,12 +199,15 @@ int kb_signer_check(struct kb_ctx *ctx)
 	bool dkms;
 	int r;
 
-	if (kb_pkcs11_uri(ctx->settings.sign_key)) {
-		r = token_setup(ctx, &s);
-		kb_signer_release(&s);
-		return r;
+	r = rotation_setup(ctx, &s);
+	if (r == 0 && kb_pkcs11_uri(ctx->settings.sign_key))
+		r = token_setup(ctx, &s, ctx->settings.sign_key, ctx->settings.sign_cert) ?: 1;
+	if (r != 0) {
+		if (r > 0)
+			kb_signer_release(&s);
+		return r < 0 ? r : 0;
 	}
-	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	kb_signer_current_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (!kb_root_exists(&ctx->root, key))
 		return 0;
 	r = kb_signer_load_at(&s, &ctx->root, key, cert, kb_key_origin_of(key), "sha256");
@@ -223,4 +272,79 @@ void kb_signing_warn_expiry(const struct kb_ctx *ctx, const struct kb_signing *s
 		    kb_cert_expiry_note(ctx, set->signers[i]->cert, set->signers[i]->cert_path,
 					note, sizeof(note)))
 			kb_warn("%s", note);
+}
+
+/* The token's new certificate at [signing] cert (PEM) and beside it as DER, for mokutil. */
+static int write_cert_files(struct kb_ctx *ctx, const char *cert_rel, X509 *x)
+{
+	struct kb_buf pem = KB_BUF_INIT, der = KB_BUF_INIT;
+	unsigned char *d = NULL;
+	char rel[600], dir[600], *slash;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *mem;
+	long n;
+	int len, r = -ENOMEM;
+
+	cert_rel = skip_slash(cert_rel);
+	if (bio && PEM_write_bio_X509(bio, x) && (n = BIO_get_mem_data(bio, &mem)) > 0 &&
+	    (len = i2d_X509(x, &d)) > 0) {
+		kb_buf_add(&pem, mem, (size_t)n);
+		kb_buf_add(&der, d, (size_t)len);
+		r = kb_buf_error(&pem) ?: kb_buf_error(&der);
+	}
+	BIO_free(bio);
+	OPENSSL_free(d);
+	snprintf(dir, sizeof(dir), "%s", cert_rel);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (r >= 0 && slash)
+		r = kb_mkdirs(&ctx->root, dir, 0755);
+	if (r >= 0)
+		r = kb_atomic_write_buf(&ctx->root, cert_rel, &pem, 0644);
+	if (r >= 0 && kb_pathf(rel, sizeof(rel), "%s.der", cert_rel) == 0)
+		r = kb_atomic_write_buf(&ctx->root, rel, &der, 0644);
+	kb_buf_release(&pem);
+	kb_buf_release(&der);
+	return r < 0 && r != -KB_E_INPUT ? kb_err_errno(r, "cannot write '/%s'", cert_rel) : r;
+}
+
+int kb_keys_generate_token(struct kb_ctx *ctx)
+{
+	const struct kb_settings *st = &ctx->settings;
+	_cleanup_free_ char *pin = NULL;
+	struct kb_token *t;
+	EVP_PKEY *key;
+	X509 *x = NULL;
+	char why[256];
+	bool made;
+	int r;
+
+	if (ctx->dry_run) {
+		kb_info("would make the key '%s' on its token", st->sign_key);
+		return 0;
+	}
+	pin = st->sign_pin_file ? kb_root_path(&ctx->root, skip_slash(st->sign_pin_file)) : NULL;
+	if (st->sign_pin_file && !pin)
+		return -ENOMEM;
+	r = kb_token_open_or_generate(st->sign_key, pin, 4096, &t, &key, &made);
+	if (r < 0)
+		return r;
+	if (!made)
+		r = kb_err(-KB_E_INPUT,
+			   "'%s': the token already holds that key; kbuildd never replaces a key "
+			   "on a token (remove it with the token's own tools, or name another "
+			   "object)",
+			   st->sign_key);
+	else if (!(x = kb_keys_make_cert(key, "kbuildd module signing key")))
+		r = kb_err(-KB_E_INPUT, "'%s': cannot make a certificate with the new key: %s",
+			   st->sign_key, kb_ssl_error(why, sizeof(why)));
+	else
+		r = kb_token_store_cert(t, x, st->sign_key);
+	if (r >= 0 && st->sign_cert)
+		r = write_cert_files(ctx, st->sign_cert, x);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	kb_token_close(t);
+	return r;
 }

@@ -15,7 +15,11 @@
  * to be generated), or a negative error.
  */
 int kb_signer_setup(struct kb_ctx *ctx, struct kb_signer *s, bool generate);
-/* The key and certificate paths kb_signer_setup() would use, inside the root. */
+/*
+ * The key and certificate paths kb_signer_setup() would use, inside the
+ * root: during a key rotation the next pair once it signs (rotation.h).
+ * A token's key without [signing] cert has "" for its certificate.
+ */
 void kb_signer_paths(const struct kb_ctx *ctx, char *key, char *cert, size_t size, bool *dkms);
 /*
  * Check the pair kb_signer_setup() would use, when its key exists: both
@@ -36,5 +40,11 @@ int kb_cert_expiry_note(const struct kb_ctx *ctx, X509 *x, const char *name, cha
 /* Warn (stderr) once per signing certificate @set loaded that kb_cert_expiry_note() flags. */
 struct kb_signing;
 void kb_signing_warn_expiry(const struct kb_ctx *ctx, const struct kb_signing *set);
+/*
+ * keys generate for [signing] key = pkcs11:...: make an RSA-4096 key on the
+ * token (never over one there), its certificate, stored on the token beside
+ * it, and at [signing] cert (PEM, and DER beside it) when that is set.
+ */
+int kb_keys_generate_token(struct kb_ctx *ctx);
 /* KB_KEY_OWN for kbuildd's own key file, KB_KEY_FOREIGN for any other (configured, DKMS's). */
 enum kb_key_origin kb_key_origin_of(const char *key_rel);

@@ -116,9 +116,10 @@ static void hash_field(EVP_MD_CTX *md, const char *tag, const char *value)
 	EVP_DigestUpdate(md, value ? value : "", strlen(value ? value : "") + 1);
 }
 
-void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
-		      struct kb_task *const *deps, size_t nr_deps, const char *signing,
-		      char out[KB_SHA256_HEX])
+/* The id with @signing; with @alt each dependency's alt_build_id stands for its id. */
+static void build_id(const struct kb_recipe *r, const struct kb_kernel *k,
+		     struct kb_task *const *deps, size_t nr_deps, const char *signing, bool alt,
+		     char out[KB_SHA256_HEX])
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
@@ -136,7 +137,9 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 	for (size_t i = 0; i < nr_deps; i++) {
 		hash_field(md, "depends", deps[i]->recipe->name);
 		hash_field(md, "depends-version", deps[i]->recipe->version);
-		hash_field(md, "depends-id", deps[i]->build_id);
+		hash_field(md, "depends-id",
+			   alt && deps[i]->alt_build_id[0] ? deps[i]->alt_build_id :
+							     deps[i]->build_id);
 		/* what it linked against: a dependency rebuilt differently changes it too */
 		hash_field(md, "depends-outputs", deps[i]->outputs_id);
 	}
@@ -144,6 +147,13 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
 	EVP_MD_CTX_free(md);
 	for (unsigned i = 0; i < len; i++)
 		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
+		      struct kb_task *const *deps, size_t nr_deps, const char *signing,
+		      char out[KB_SHA256_HEX])
+{
+	build_id(r, k, deps, nr_deps, signing, false, out);
 }
 
 static struct kb_task *find_task(struct kb_plan *plan, const struct kb_recipe *r,
@@ -217,8 +227,14 @@ static bool read_outputs_id(struct kb_ctx *ctx, struct kb_task *t)
 
 static void task_build_id(struct kb_ctx *ctx, struct kb_task *t)
 {
+	const char *alt = kb_signing_alt_id(ctx, t->kernel);
+
 	kb_plan_build_id(t->recipe, t->kernel, t->deps, t->nr_deps, kb_signing_id(ctx, t->kernel),
 			 t->build_id);
+	/* during a key rotation, the id the same build has with the other pair */
+	t->alt_build_id[0] = '\0';
+	if (alt[0] && t->kernel->module_sig)
+		build_id(t->recipe, t->kernel, t->deps, t->nr_deps, alt, true, t->alt_build_id);
 }
 
 void kb_plan_final_id(struct kb_ctx *ctx, struct kb_task *t)
@@ -240,10 +256,17 @@ static void check_kept(struct kb_ctx *ctx, struct kb_task *t)
 
 	t->action = KB_ACT_BUILD;
 	/* without outputs: an unsealed build of an earlier kbuildd */
+	t->resign = false;
 	if (!ctx->force && kb_task_build_rel(t, "/build-id", rel, sizeof(rel)) == 0 &&
 	    kb_root_read(&ctx->root, rel, 128, &old_id) == 0 &&
 	    !strncmp(kb_buf_str(&old_id), t->build_id, 64) && read_outputs_id(ctx, t))
 		t->action = KB_ACT_UPTODATE;
+	/* the same compile with the other key of a rotation: signed anew at install */
+	else if (!ctx->force && t->alt_build_id[0] && old_id.len &&
+		 !strncmp(kb_buf_str(&old_id), t->alt_build_id, 64) && read_outputs_id(ctx, t)) {
+		t->action = KB_ACT_UPTODATE;
+		t->resign = true;
+	}
 	/* a dependency rebuilt in this run changes our id, so this is enough */
 	kb_buf_reset(&old_id);
 	if (t->action == KB_ACT_BUILD && !ctx->force &&

@@ -37,6 +37,8 @@ struct kb_task {
 	enum kb_task_state state;
 	char *reason; /* why excluded, failed or skipped */
 	char build_id[KB_SHA256_HEX];
+	char alt_build_id[KB_SHA256_HEX]; /* with a rotation's other key (sign-choice.h), or "" */
+	bool resign;			/* the kept build has alt_build_id: re-signed, not built */
 	char outputs_id[KB_SHA256_HEX]; /* sha256 of its kept build's outputs; "" until built */
 	char *missing;			/* owned: dependencies not registered, space-separated */
 	enum kb_failure failure;	/* what kind of failure it was, beyond a build's */

@@ -135,6 +135,10 @@ static int settings_handler(void *user, const char *section, const char *key, co
 			r = set_str(&s->sign_hash, value);
 		else if (!strcmp(key, "pin_file"))
 			r = set_str(&s->sign_pin_file, value);
+		else if (!strcmp(key, "next_key"))
+			r = set_str(&s->sign_next_key, value);
+		else if (!strcmp(key, "next_cert"))
+			r = set_str(&s->sign_next_cert, value);
 		else if (!strcmp(key, "expiry_warn_days"))
 			r = kb_parse_uint(value, 3650, &s->cert_warn_days) < 0 ? -EINVAL : 0;
 	} else if (!strcmp(section, "install")) {
@@ -237,6 +241,8 @@ void kb_settings_release(struct kb_settings *s)
 	free(s->sign_cert);
 	free(s->sign_hash);
 	free(s->sign_pin_file);
+	free(s->sign_next_key);
+	free(s->sign_next_cert);
 	free(s->cache);
 	free(s->ca_file);
 	free(s->maintainer);

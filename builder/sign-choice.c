@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "dkms/framework.h"
 #include "keys.h"
+#include "rotation.h"
 #include "sign-choice.h"
 
 #define DKMS_KEY "/var/lib/dkms/mok.key"
@@ -211,12 +212,32 @@ static int default_signer(struct kb_ctx *ctx, struct kb_signing *set, bool gener
 	return r < 0 ? r : 0;
 }
 
+/*
+ * During a key rotation the other pair's id: a kept build with it is the
+ * same compile, signed otherwise, so it is re-signed, not compiled (plan.c).
+ */
+static void rotation_alt_id(const struct kb_ctx *ctx, struct kb_kernel_signing *ks)
+{
+	struct kb_rotation rot;
+	int quiet = kb_log_get_level();
+	const char *other;
+
+	kb_log_set_level(KB_LOG_QUIET);
+	if (kb_rotation_read(ctx, &rot) == 0 && rot.pending) {
+		other = rot.use_next ? rot.cur_fpr : rot.next_fpr;
+		if (other[0] && strcmp(other, ks->id))
+			snprintf(ks->alt_id, sizeof(ks->alt_id), "%s", other);
+	}
+	kb_log_set_level((enum kb_log_level)quiet);
+}
+
 static int choose(struct kb_ctx *ctx, struct kb_signing *set, struct kb_kernel_signing *ks,
 		  bool generate)
 {
 	const struct kb_settings *st = &ctx->settings;
 	struct kb_dkms_conf c;
 	char fpr[65];
+	bool rotating = false;
 	int r;
 
 	kb_dkms_conf_init(&c);
@@ -233,8 +254,10 @@ static int choose(struct kb_ctx *ctx, struct kb_signing *set, struct kb_kernel_s
 			   "and mok_certificate",
 			   ks->kernel->release);
 	r = st->sign_key || st->sign_cert ? 0 : framework_pair(ctx, set, ks, &c);
-	if (r == 0)
+	if (r == 0) {
 		r = default_signer(ctx, set, generate, &ks->signer);
+		rotating = true;
+	}
 	if (r >= 0 && !ks->error)
 		r = framework_program(ctx, ks, &c);
 	if (r < 0 || ks->error || !ks->signer)
@@ -242,6 +265,8 @@ static int choose(struct kb_ctx *ctx, struct kb_signing *set, struct kb_kernel_s
 	kb_signer_fingerprint(ks->signer, fpr);
 	snprintf(ks->id, sizeof(ks->id), "%s%s%s", fpr, ks->program ? " sign_file=" : "",
 		 ks->program ? ks->program : "");
+	if (rotating && !ks->program)
+		rotation_alt_id(ctx, ks);
 out:
 	kb_dkms_conf_release(&c);
 	return r < 0 ? r : 0;
@@ -304,4 +329,11 @@ const char *kb_signing_id(const struct kb_ctx *ctx, const struct kb_kernel *k)
 	const struct kb_kernel_signing *ks = kb_signing_for(ctx, k);
 
 	return ks ? ks->id : "";
+}
+
+const char *kb_signing_alt_id(const struct kb_ctx *ctx, const struct kb_kernel *k)
+{
+	const struct kb_kernel_signing *ks = kb_signing_for(ctx, k);
+
+	return ks ? ks->alt_id : "";
 }

@@ -13,6 +13,7 @@ struct kb_kernel_signing {
 	char *key_host, *cert_host; /* the pair as host paths, for @program */
 	char *error;		    /* why its modules cannot be signed: each install fails */
 	char id[192];		    /* certificate fingerprint (+ program): in every build id */
+	char alt_id[192];	    /* the other pair's during a key rotation, else "" */
 };
 
 struct kb_signing {
@@ -42,3 +43,5 @@ void kb_signing_release(struct kb_ctx *ctx, struct kb_signing *set);
 const struct kb_kernel_signing *kb_signing_for(const struct kb_ctx *ctx, const struct kb_kernel *k);
 /* What about @k's signing goes into its build ids ("" for none). */
 const char *kb_signing_id(const struct kb_ctx *ctx, const struct kb_kernel *k);
+/* The other pair's id during a key rotation (rotation.h), else "": a kept build with it is re-signed. */
+const char *kb_signing_alt_id(const struct kb_ctx *ctx, const struct kb_kernel *k);

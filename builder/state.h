@@ -10,6 +10,7 @@
 /* kbuildd's own key pair, inside the root (the key store's, in the state directory). */
 #define KB_OWN_KEY KB_STATE_DIR "/" KB_OWN_KEY_IN_STATE
 #define KB_OWN_CERT KB_STATE_DIR "/" KB_OWN_CERT_IN_STATE
+#define KB_KEYS_DIR KB_STATE_DIR "/keys"
 
 /*
  * Beside recipes/N/V while it changes: a registration being made, the one

@@ -54,7 +54,8 @@ enum {
 	OPT_OUTPUT,
 	OPT_DKMS_CODES,
 	OPT_INSTALLED,
-	OPT_LOG
+	OPT_LOG,
+	OPT_ACTIVATE
 };
 
 /* The typed option table: getopt entry, the command bit, and its help. */
@@ -166,6 +167,11 @@ static const struct option_spec {
 	  KB_OPT_INSTALLED,
 	  NULL,
 	  "every module file of the kernels too, not only the loaded modules" },
+	{ { "activate", no_argument, NULL, OPT_ACTIVATE },
+	  0,
+	  KB_OPT_ACTIVATE,
+	  NULL,
+	  "sign with the new key of the rotation from now on" },
 	{ { "log", no_argument, NULL, OPT_LOG },
 	  0,
 	  KB_OPT_LOG,
@@ -339,6 +345,9 @@ static bool note_option(struct kb_ctx *ctx, int c, const char *arg)
 		break;
 	case OPT_LOG:
 		ctx->audit_log = true;
+		break;
+	case OPT_ACTIVATE:
+		ctx->activate = true;
 		break;
 	default:
 		return false;

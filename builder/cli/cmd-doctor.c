@@ -23,7 +23,7 @@ static void print_text(const struct kb_diagnosis *d, struct kb_buf *b)
 		const struct kb_finding *f = &d->findings[i];
 
 		kb_buf_addf(b, "  %-4s  %-9s  %s\n", level_names[f->level], f->check, f->text);
-		if (f->fix && f->level >= KB_LEVEL_WARN)
+		if (f->fix && f->level != KB_LEVEL_OK)
 			kb_buf_addf(b, "  %-4s  %-9s  fix: %s\n", "", "", f->fix);
 	}
 }

@@ -12,6 +12,7 @@
 #include "cli/cmd.h"
 #include "signing/pkcs11.h"
 #include "keys.h"
+#include "rotation.h"
 #include "signing/keygen.h"
 #include "signing/keystore.h"
 #include "signing/sign.h"
@@ -26,9 +27,28 @@ struct keys_verb {
 static int keys_generate(struct kb_ctx *ctx)
 {
 	char key[512], cert[512];
+	struct kb_rotation rot;
 	bool dkms;
 	int r;
 
+	r = kb_rotation_read(ctx, &rot);
+	if (r < 0)
+		return r;
+	/* replacing either pair now would break the promise rotation keeps */
+	if (rot.pending)
+		return kb_err(-KB_E_INPUT,
+			      "a key rotation is under way (the new key /%s): finish it with "
+			      "'kbuildd keys rotate --activate' and 'kbuildd keys retire', not "
+			      "with a new key",
+			      rot.next_key);
+	if (kb_pkcs11_uri(ctx->settings.sign_key)) {
+		r = kb_keys_generate_token(ctx);
+		if (r >= 0 && !ctx->dry_run)
+			printf("key: %s (made on the token)\ncertificate: on the token%s%s\n",
+			       ctx->settings.sign_key, ctx->settings.sign_cert ? ", and " : "",
+			       ctx->settings.sign_cert ? ctx->settings.sign_cert : "");
+		return r;
+	}
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
 	if (dkms && !ctx->force)
 		return kb_err(-KB_E_INPUT,
@@ -85,6 +105,41 @@ static void print_cert(X509 *cert, const char *path)
 	printf("\n");
 }
 
+/* The pair not in use during a rotation, and what the admin does next. */
+static void show_rotation(struct kb_ctx *ctx)
+{
+	struct kb_rotation rot;
+	char steps[2048];
+
+	if (kb_rotation_read(ctx, &rot) < 0)
+		return;
+	if (rot.pending)
+		printf("rotation: %s key signs\n"
+		       "new certificate: /%s (running kernel: %s%s)\n"
+		       "old certificate: /%s (running kernel: %s)\n",
+		       rot.use_next ? "the new" : "the old", rot.next_cert,
+		       kb_rotation_trust_words(rot.next_trust),
+		       rot.activated ? "; activated by hand" : "", rot.cur_cert,
+		       kb_rotation_trust_words(rot.cur_trust));
+	kb_rotation_describe(ctx, &rot, steps, sizeof(steps));
+	fputs(steps, stdout);
+}
+
+/* A token's key with no [signing] cert: the certificate is the token's, read with the PIN. */
+static int show_token_cert(struct kb_ctx *ctx, const char *uri)
+{
+	struct kb_signer s;
+	int r = kb_signer_setup(ctx, &s, false);
+
+	if (r <= 0)
+		return r;
+	print_cert(s.cert, "on the token");
+	printf("private key: on a token: %s\n", uri);
+	kb_signer_release(&s);
+	show_rotation(ctx);
+	return 0;
+}
+
 static int keys_show(struct kb_ctx *ctx)
 {
 	char key[512], cert[512];
@@ -94,6 +149,8 @@ static int keys_show(struct kb_ctx *ctx)
 	int r;
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	if (!cert[0])
+		return show_token_cert(ctx, key);
 	if (!kb_root_exists(&ctx->root, cert))
 		return kb_err(-KB_E_INPUT,
 			      "no signing certificate at '/%s'; run 'kbuildd keys "
@@ -113,6 +170,7 @@ static int keys_show(struct kb_ctx *ctx)
 		       kb_root_exists(&ctx->root, key) ? "" : " (missing)",
 		       dkms ? " (the DKMS key)" : "");
 	X509_free(x);
+	show_rotation(ctx);
 	/* a pair that cannot sign must not look fine here */
 	return kb_signer_check(ctx);
 }
@@ -120,12 +178,18 @@ static int keys_show(struct kb_ctx *ctx)
 static int keys_enroll(struct kb_ctx *ctx)
 {
 	char key[512], cert[512], der[600];
+	struct kb_rotation rot;
 	_cleanup_free_ char *host = NULL;
 	struct kb_child c;
 	bool dkms;
 	int r;
 
 	kb_signer_paths(ctx, key, cert, sizeof(key), &dkms);
+	/* during a rotation the certificate waiting to be trusted is the one to enroll */
+	if (kb_rotation_read(ctx, &rot) == 0 && rot.pending && !rot.use_next) {
+		snprintf(cert, sizeof(cert), "%s", rot.next_cert);
+		dkms = false;
+	}
 	/* mokutil wants DER; DKMS's mok.pub already is */
 	if (dkms)
 		snprintf(der, sizeof(der), "%s", cert);
@@ -157,19 +221,66 @@ static int keys_enroll(struct kb_ctx *ctx)
 	return 0;
 }
 
+static int keys_rotate(struct kb_ctx *ctx)
+{
+	struct kb_rotation rot;
+	char steps[2048];
+	int r = ctx->activate ? kb_rotation_activate(ctx) : kb_rotation_start(ctx);
+
+	if (r < 0 || ctx->dry_run)
+		return r;
+	r = kb_rotation_read(ctx, &rot);
+	if (r < 0)
+		return r;
+	if (!ctx->activate)
+		printf("new key: %s%s\nnew certificate: /%s\n",
+		       kb_pkcs11_uri(rot.next_key) ? "" : "/", rot.next_key, rot.next_cert);
+	kb_rotation_describe(ctx, &rot, steps, sizeof(steps));
+	fputs(steps, stdout);
+	return 0;
+}
+
+static int keys_retire(struct kb_ctx *ctx)
+{
+	struct kb_rotation rot;
+	_cleanup_free_ char *der = NULL;
+	int r = kb_rotation_read(ctx, &rot);
+
+	if (r >= 0)
+		r = kb_rotation_retire(ctx);
+	if (r < 0 || ctx->dry_run)
+		return r;
+	if (rot.configured)
+		printf("kbuildd.conf still names both pairs: set [signing] key = %s and cert = %s, "
+		       "and remove next_key and next_cert\n",
+		       ctx->settings.sign_next_key, ctx->settings.sign_next_cert);
+	else
+		printf("signing key: /%s\n", KB_OWN_KEY);
+	der = kb_root_path(&ctx->root, KB_KEYS_DIR "/" KB_RETIRED_DER_NAME);
+	if (der && kb_root_exists(&ctx->root, KB_KEYS_DIR "/" KB_RETIRED_DER_NAME))
+		printf("retired: the old certificate, kept as /%s; once no kernel needs it, "
+		       "delete it from the MOK list:\n  mokutil --delete %s\n",
+		       KB_KEYS_DIR "/" KB_RETIRED_CERT_NAME, der);
+	return 0;
+}
+
 static const struct keys_verb verbs[] = {
 	{ "generate", keys_generate, "make a new RSA-4096 key and certificate" },
 	{ "show", keys_show, "describe the certificate kbuildd signs with" },
 	{ "enroll", keys_enroll, "enroll the certificate with mokutil (or say how)" },
+	{ "rotate", keys_rotate, "make the next key; --activate signs with it from now on" },
+	{ "retire", keys_retire, "end a rotation: the new key becomes the key" },
 };
 
 static int cmd_keys(struct kb_ctx *ctx, int argc, char **argv)
 {
+	if (ctx->activate && (argc != 1 || strcmp(argv[0], "rotate")))
+		return kb_err(-KB_E_INPUT, "--activate goes with 'kbuildd keys rotate' only");
 	if (argc == 1)
 		for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 			if (!strcmp(argv[0], verbs[i].name))
 				return verbs[i].run(ctx);
-	fprintf(stderr, "usage: kbuildd keys (generate | show | enroll)\n");
+	fprintf(stderr, "usage: kbuildd keys (generate | show | enroll | rotate | retire)\n");
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 		fprintf(stderr, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
 	return -KB_E_INPUT;
@@ -178,16 +289,26 @@ static int cmd_keys(struct kb_ctx *ctx, int argc, char **argv)
 const struct kb_cmd kb_cmd_keys = {
 	.name = "keys",
 	.run = cmd_keys,
-	.usage = "generate [--force] | show | enroll",
-	.summary = "generate, show or enroll the module signing key",
+	.usage =
+		"generate [--force] | show | enroll | rotate [--activate] [--force] | retire [--force]",
+	.summary = "generate, show, enroll or rotate the module signing key",
 	.help = "generate: a 4096-bit RSA key (mode 0600) and an X.509 certificate fit for MOK\n"
 		"  enrollment (digitalSignature, codeSigning EKU, subjectKeyIdentifier) at the\n"
 		"  [signing] paths of kbuildd.conf, by default /var/lib/kbuildd/keys/. An\n"
-		"  existing key is kept unless --force.\n"
+		"  existing key is kept unless --force. For a pkcs11: key the token makes it\n"
+		"  and keeps its certificate; a key on the token is never replaced.\n"
 		"show: the certificate's subject, serial (modinfo's sig_key), key and fingerprint.\n"
 		"enroll: run 'mokutil --import' on the DER certificate, or print what to do.\n"
 		"When no kbuildd key exists, an existing DKMS key (/var/lib/dkms/mok.key and\n"
-		"mok.pub) is used, so nothing needs enrolling again.",
-	.options = KB_OPT_FORCE | KB_OPT_DRY_RUN | KB_OPT_WAIT,
+		"mok.pub) is used, so nothing needs enrolling again.\n"
+		"rotate: make the next key (or check [signing] next_key and next_cert). The old\n"
+		"  key signs on until the running kernel trusts the new certificate (/proc/keys)\n"
+		"  or --activate says so; then a rebuild re-signs every module, not compiling.\n"
+		"  enroll enrolls the new certificate meanwhile. --activate refuses a certificate\n"
+		"  the running kernel does not trust, unless --force.\n"
+		"retire: once the new key signs and no installed module is signed with the old\n"
+		"  one (unless --force), the new key becomes the key; prints the mokutil --delete\n"
+		"  line for the old certificate.",
+	.options = KB_OPT_FORCE | KB_OPT_DRY_RUN | KB_OPT_WAIT | KB_OPT_ACTIVATE,
 	.flags = KB_CMD_LOCK | KB_CMD_SETTINGS,
 };

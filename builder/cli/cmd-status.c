@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "reuse.h"
 #include "keys.h"
+#include "rotation.h"
 
 struct row {
 	const char *state;
@@ -109,7 +110,7 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	struct kb_buf id = KB_BUF_INIT_MAX(128);
 	struct kb_manifest m;
 	char rel[PATH_MAX];
-	bool built, installed = false, current = false, damaged;
+	bool built, installed = false, current = false, damaged, resign = false;
 
 	row->detail[0] = '\0';
 	row->origin[0] = '\0';
@@ -128,6 +129,9 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 	if (!damaged && m.name) {
 		installed = !strcmp(m.version, t->recipe->version);
 		current = installed && !strcmp(m.build_id, t->build_id);
+		/* the same build, signed with the other key of a rotation */
+		resign = installed && !current && t->alt_build_id[0] &&
+			 !strcmp(m.build_id, t->alt_build_id);
 		if (installed) {
 			size_t used = 0;
 
@@ -157,6 +161,8 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		row->state = "damaged manifest (see status --check)";
 	else if (current)
 		row->state = "installed";
+	else if (resign)
+		row->state = "installed (signed with the other key: the next rebuild re-signs it)";
 	else if (installed)
 		row->state = "installed (outdated: rebuild pending)";
 	else if (built && !strncmp(kb_buf_str(&id), t->build_id, 64))
@@ -172,6 +178,19 @@ static void describe(struct kb_ctx *ctx, const struct kb_task *t, const char *ru
 		snprintf(row->detail, sizeof(row->detail), "see 'kbuildd log %s/%s -k %s'",
 			 t->recipe->name, t->recipe->version, t->kernel->release);
 	kb_buf_release(&id);
+}
+
+/* During a key rotation, which key signs and what the admin does next (stderr). */
+static void warn_rotation(struct kb_ctx *ctx)
+{
+	struct kb_rotation rot;
+	char steps[2048], *line, *save = NULL;
+
+	if (kb_rotation_read(ctx, &rot) < 0)
+		return;
+	kb_rotation_describe(ctx, &rot, steps, sizeof(steps));
+	for (line = strtok_r(steps, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		kb_info("%s", line);
 }
 
 /* A finding of --check, on its own line. */
@@ -214,6 +233,8 @@ static int cmd_status(struct kb_ctx *ctx, int argc, char **argv)
 		kb_warn("build ids are shown without the signing key; see 'kbuildd keys show'");
 	else if (r >= 0)
 		kb_signing_warn_expiry(ctx, &signing);
+	if (r >= 0)
+		warn_rotation(ctx);
 	if (r < 0)
 		goto out;
 	if (!argc) /* every registered version, not just the newest */

@@ -23,6 +23,7 @@ enum kb_opt_bit {
 	KB_OPT_EXPORT = 1 << 15,
 	KB_OPT_INSTALLED = 1 << 16,
 	KB_OPT_LOG = 1 << 17,
+	KB_OPT_ACTIVATE = 1 << 18,
 };
 
 /* What the dispatcher sets up before the command runs. */

@@ -568,6 +568,7 @@ int kb_doctor_check(struct kb_ctx *ctx, const struct kb_kernel *k, const char *p
 	check_vermagic(ctx, d);
 	check_symbols(ctx, d);
 	kb_doctor_check_signature(ctx, d);
+	kb_doctor_check_rotation(ctx, d);
 	kb_doctor_check_policy(ctx, d);
 	check_blacklist(ctx, d);
 	check_shadowing(ctx, d);

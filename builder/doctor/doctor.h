@@ -9,7 +9,7 @@ enum kb_level { KB_LEVEL_OK, KB_LEVEL_INFO, KB_LEVEL_WARN, KB_LEVEL_FAIL };
 struct kb_finding {
 	enum kb_level level;
 	char check[24]; /* modules, vermagic, symbols, signature, policy, blacklist, shadowing,
-			   firmware, loaded */
+			   firmware, loaded, rotation */
 	char *text;	/* what was found, in the user's words */
 	char *fix;	/* what to do, or NULL */
 };
@@ -60,3 +60,5 @@ void kb_doctor_check_policy(struct kb_ctx *ctx, struct kb_diagnosis *d);
 
 /* The signature and trusted-key checks (trust.c). */
 void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d);
+/* During a key rotation: the new certificate to enroll, a module still signed with the old key. */
+void kb_doctor_check_rotation(struct kb_ctx *ctx, struct kb_diagnosis *d);

@@ -10,6 +10,8 @@
 #include "base/log.h"
 #include "doctor/doctor.h"
 #include "keys.h"
+#include "rotation.h"
+#include "state.h"
 #include "signing/sign.h"
 
 struct trust_facts {
@@ -153,7 +155,9 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 	skid = our_skid(ctx, &rep, &der, expiry, sizeof(expiry));
 	if (expiry[0])
 		kb_diagnosis_add(d, KB_LEVEL_WARN, "signature",
-				 "make a new signing key, enroll it, and rebuild", "%s", expiry);
+				 "replace the key: kbuildd keys rotate, enroll the new certificate "
+				 "(kbuildd keys enroll), reboot; the next rebuild re-signs",
+				 "%s", expiry);
 	if (!d->running) {
 		kb_diagnosis_add(d, KB_LEVEL_OK, "signature", NULL,
 				 "signed by '%s' (key %s, %s); whether the kernel trusts it can only "
@@ -176,4 +180,61 @@ void kb_doctor_check_signature(struct kb_ctx *ctx, struct kb_diagnosis *d)
 		untrusted(d, &f, &rep, der);
 out:
 	kb_keyring_release(&f.keys);
+}
+
+/* Is the module signed by the certificate at @rel? */
+static bool signed_with(struct kb_ctx *ctx, const struct kb_diagnosis *d, const char *rel)
+{
+	struct kb_sig_report rep;
+	int quiet = kb_log_get_level();
+	X509 *x = NULL;
+	bool yes;
+
+	kb_log_set_level(KB_LOG_QUIET);
+	yes = rel[0] && kb_root_exists(&ctx->root, rel) &&
+	      kb_cert_load_at(&ctx->root, rel, &x) == 0 &&
+	      kb_verify_module(d->image.buf, d->image.len, x, &rep, d->path) >= 0 && rep.valid;
+	kb_log_set_level((enum kb_log_level)quiet);
+	X509_free(x);
+	return yes;
+}
+
+void kb_doctor_check_rotation(struct kb_ctx *ctx, struct kb_diagnosis *d)
+{
+	_cleanup_free_ char *der = NULL, *old = NULL;
+	struct kb_rotation rot;
+	char fix[1024];
+
+	if (!d->kernel->module_sig || kb_rotation_read(ctx, &rot) < 0)
+		return;
+	if (rot.pending) {
+		der = kb_rotation_der(ctx, rot.next_cert, false);
+		snprintf(fix, sizeof(fix),
+			 "enroll it: mokutil --import %s (or kbuildd keys enroll), reboot and "
+			 "confirm it in MokManager; the next rebuild then re-signs",
+			 der ? der : "<its DER copy>");
+	}
+	if (rot.pending && !rot.use_next && rot.next_trust == KB_TRUST_NO)
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "rotation", fix,
+				 "a new signing key waits: the running kernel does not trust its "
+				 "certificate /%s yet, so the old key signs on",
+				 rot.next_cert);
+	else if (rot.pending && !rot.use_next)
+		kb_diagnosis_add(d, KB_LEVEL_INFO, "rotation",
+				 "once it is enrolled: kbuildd keys rotate --activate",
+				 "a new signing key waits; whether the kernel trusts its certificate "
+				 "/%s cannot be read here (/proc/keys), so the old key signs on",
+				 rot.next_cert);
+	else if (rot.use_next && signed_with(ctx, d, rot.cur_cert))
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "rotation",
+				 "kbuildd rebuild --all (it re-signs, it does not compile)",
+				 "signed with the old key /%s; the new key /%s signs now",
+				 rot.cur_cert, rot.next_cert);
+	if (rot.retired && rot.retired_trust == KB_TRUST_YES) {
+		old = kb_root_path(&ctx->root, KB_KEYS_DIR "/" KB_RETIRED_DER_NAME);
+		snprintf(fix, sizeof(fix), "mokutil --delete %s, then reboot", old ? old : "");
+		kb_diagnosis_add(d, KB_LEVEL_WARN, "rotation", fix,
+				 "the retired signing key is still trusted by the running kernel: "
+				 "a module it signs still loads");
+	}
 }

@@ -101,10 +101,52 @@ test_expect_success SOFTHSM 'a token that refuses: install fails with exit 2 and
 	test_expect_code 2 kb install hello -k "$K" --force 2>err &&
 	test_grep "refused the PIN" err &&
 	cmp before.ko "$f" &&
-	printf "[signing]\nkey = %s\n" "$URI" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	echo 1234 >"$ROOT/etc/kbuildd/pin" &&
+	printf "[signing]\nkey = %s\npin_file = /etc/kbuildd/pin\n" "$URI" \
+		>"$ROOT/etc/kbuildd/kbuildd.conf" &&
 	test_expect_code 2 kb install hello -k "$K" --force 2>err &&
-	test_grep "is on a token: name its certificate with \[signing\] cert" err &&
+	test_grep "the token holds no certificate with the key.s id" err &&
 	cmp before.ko "$f"
+'
+
+GEN="pkcs11:token=kbuildd;object=genkey?$MOD"
+export GEN
+
+test_expect_success SOFTHSM 'keys generate with a token key: the token makes it and keeps its certificate' '
+	printf "[signing]\nkey = %s\ncert = /etc/kbuildd/gen.x509\npin_file = /etc/kbuildd/pin\n" \
+		"$GEN" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb keys generate >out &&
+	openssl x509 -in "$ROOT/etc/kbuildd/gen.x509" -noout -subject >subject &&
+	test_grep "kbuildd module signing key" subject &&
+	openssl x509 -inform DER -in "$ROOT/etc/kbuildd/gen.x509.der" -out der.pem &&
+	openssl x509 -in "$ROOT/etc/kbuildd/gen.x509" -out pem.pem && cmp der.pem pem.pem &&
+	kb keys show >out &&
+	test_grep "^private key: on a token: pkcs11:token=kbuildd;object=genkey" out &&
+	! grep -rl "PRIVATE KEY" "$ROOT/etc" &&
+	KBUILD_SIGN_PIN=1234 kb sign "$GEN" "$ROOT/etc/kbuildd/gen.x509" unsigned.ko gen.ko &&
+	kb verify --cert "$ROOT/etc/kbuildd/gen.x509" gen.ko >out &&
+	test_grep "kbuildd module signing key" out
+'
+
+test_expect_success SOFTHSM 'a key already on the token is never replaced, not even with --force' '
+	cp "$ROOT/etc/kbuildd/gen.x509" gen-before.x509 &&
+	test_expect_code 2 kb keys generate --force 2>err &&
+	test_grep "the token already holds that key; kbuildd never replaces a key on a token" err &&
+	cmp gen-before.x509 "$ROOT/etc/kbuildd/gen.x509" &&
+	KBUILD_SIGN_PIN=1234 kb sign "$GEN" gen-before.x509 unsigned.ko again.ko &&
+	cmp again.ko gen.ko
+'
+
+test_expect_success SOFTHSM 'without [signing] cert the certificate is the token'"'"'s: install signs with it' '
+	printf "[signing]\nkey = %s\npin_file = /etc/kbuildd/pin\n" "$GEN" \
+		>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb install hello -k "$K" --force >/dev/null &&
+	f=$(ls "$ROOT/lib/modules/$K/updates/kbuildd/hello.ko"*) &&
+	{ xz -dc "$f" >tok.ko 2>/dev/null || zstd -dcq "$f" >tok.ko 2>/dev/null || cp "$f" tok.ko; } &&
+	kb verify --cert gen-before.x509 tok.ko >out &&
+	test_grep "kbuildd module signing key" out &&
+	kb keys show >out &&
+	test_grep "^subject: /CN=kbuildd module signing key" out
 '
 
 test_done

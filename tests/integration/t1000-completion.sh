@@ -94,7 +94,7 @@ test_expect_success BASH 'options after a command argument still complete' '
 '
 
 test_expect_success BASH 'kbuildd keys <TAB> offers the verbs, and nothing after one' '
-	printf "%s\n" enroll generate show >expect &&
+	printf "%s\n" enroll generate retire rotate show >expect &&
 	kb_complete kbuildd keys "" >actual &&
 	test_cmp expect actual &&
 	kb_complete kbuildd keys show "" >actual &&
