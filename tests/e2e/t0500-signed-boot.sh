@@ -3,8 +3,9 @@
 # linux-source with MODULE_SIG_FORCE trusts only a certificate made by
 # `kbuildd keys generate`; the stock Debian kernel with module.sig_enforce=1
 # trusts none of ours. Both boot under qemu (TCG) with a busybox initramfs
-# that runs insmod (tests/e2e/boot-module). The test kernel and the trusted
-# key are cached outside the work tree (tests/e2e/build-test-kernel).
+# that runs insmod (tests/e2e/boot-module); the trusted key also signs from
+# a SoftHSM2 token. The test kernel and the trusted key are cached outside
+# the work tree (tests/e2e/build-test-kernel).
 # shellcheck disable=SC2016
 . "$(dirname "$0")/../integration/test-lib.sh"
 
@@ -63,6 +64,33 @@ test_expect_success 'the kernel loads the module kbuildd signed, with no unsigne
 	test_grep "^KBTEST insmod signed-hello.ko rc=0$" boot.out &&
 	test $(( $(tainted) & 8192 )) = 0 &&
 	test_grep "hello: loaded" boot.out
+'
+
+SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+[ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null && test_set_prereq SOFTHSM
+SOFTHSM2_CONF=$TRASH/softhsm2.conf
+export SOFTHSM2_CONF
+
+test_expect_success SOFTHSM 'the trusted key on a PKCS#11 token: the module it signs loads' '
+	mkdir tokens &&
+	printf "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" \
+		"$TRASH" >"$SOFTHSM2_CONF" &&
+	softhsm2-util --init-token --free --label boot --so-pin 4321 --pin 1234 >/dev/null &&
+	openssl pkcs8 -topk8 -nocrypt -in "$TRUST/var/lib/kbuildd/keys/signing_key.pem" -out key.p8 &&
+	softhsm2-util --import key.p8 --token boot --label modkey --id 01 --pin 1234 >/dev/null &&
+	rm key.p8 &&
+	mkdir -p troot/lib/modules/$KREL troot/etc/kbuildd &&
+	ln -s "$KDIR" troot/lib/modules/$KREL/build &&
+	cp "$CERT" troot/etc/kbuildd/token.x509 &&
+	echo 1234 >troot/etc/kbuildd/pin && chmod 600 troot/etc/kbuildd/pin &&
+	printf "[signing]\nkey = pkcs11:token=boot;object=modkey?module-path=%s\ncert = %s\npin_file = %s\n" \
+		"$SOFTHSM" /etc/kbuildd/token.x509 /etc/kbuildd/pin >troot/etc/kbuildd/kbuildd.conf &&
+	"$KBUILDD" --root "$TRASH/troot" install "$TOP/recipes/hello.recipe" >out &&
+	test_path_is_missing troot/var/lib/kbuildd/keys/signing_key.pem &&
+	cp troot/lib/modules/$KREL/updates/kbuildd/hello.ko token-hello.ko &&
+	boot "$BZIMAGE" "" token-hello.ko &&
+	test_grep "^KBTEST insmod token-hello.ko rc=0$" boot.out &&
+	test $(( $(tainted) & 8192 )) = 0
 '
 
 test_expect_success 'the same module unsigned is rejected' '

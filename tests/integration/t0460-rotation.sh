@@ -275,4 +275,65 @@ test_expect_success 'a configured pair rotates through [signing] next_key and ne
 	cmp "$ROOT/etc/kbuildd/keys/one.x509" "$KEYS/retired_key.x509"
 '
 
+SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+[ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null && test_set_prereq SOFTHSM
+SOFTHSM2_CONF=$TRASH/softhsm2.conf
+export SOFTHSM2_CONF
+
+test_expect_success SOFTHSM 'the new key can be on a token: [signing] next_key = pkcs11:...' '
+	mkdir tokens &&
+	printf "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" \
+		"$TRASH" >"$SOFTHSM2_CONF" &&
+	softhsm2-util --init-token --free --label rot --so-pin 4321 --pin 1234 >/dev/null &&
+	echo 1234 >"$ROOT/etc/kbuildd/pin" && chmod 600 "$ROOT/etc/kbuildd/pin" &&
+	uri="pkcs11:token=rot;object=next?module-path=$SOFTHSM" &&
+	printf "[signing]\nkey = %s\ncert = /etc/kbuildd/keys/tok.x509\npin_file = /etc/kbuildd/pin\n" \
+		"$uri" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb keys generate >/dev/null &&
+	cp "$ROOT/etc/kbuildd/keys/tok.x509" tok.x509 &&
+	printf "[signing]\nkey = /etc/kbuildd/keys/two.pem\ncert = /etc/kbuildd/keys/two.x509\n" \
+		>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	printf "next_key = %s\nnext_cert = /etc/kbuildd/keys/tok.x509\npin_file = /etc/kbuildd/pin\n" \
+		"$uri" >>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb keys rotate >out &&
+	test_grep "^new key: pkcs11:token=rot;object=next" out &&
+	trusts "$ROOT/etc/kbuildd/keys/two.x509" - &&
+	kb rebuild --all >/dev/null &&
+	signed_by "$ROOT/etc/kbuildd/keys/two.x509" &&
+	trusts "$ROOT/etc/kbuildd/keys/two.x509" tok.x509 &&
+	kb rebuild --all >/dev/null &&
+	signed_by tok.x509 &&
+	compiled_nothing &&
+	kb keys retire >out &&
+	test_grep "set \[signing\] key = pkcs11:token=rot;object=next" out &&
+	cmp "$ROOT/etc/kbuildd/keys/two.x509" "$KEYS/retired_key.x509"
+'
+
+test_expect_success 'a machine on the DKMS key rotates to a kbuildd key; the DKMS files stay' '
+	rm -f "$ROOT/etc/kbuildd/kbuildd.conf" && rm -rf "$KEYS" "$ROOT/proc" &&
+	mkdir -p "$ROOT/var/lib/dkms" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=DKMS module signing key" \
+		-addext subjectKeyIdentifier=hash -keyout "$ROOT/var/lib/dkms/mok.key" \
+		-outform DER -out "$ROOT/var/lib/dkms/mok.pub" 2>/dev/null &&
+	chmod 600 "$ROOT/var/lib/dkms/mok.key" &&
+	openssl x509 -inform DER -in "$ROOT/var/lib/dkms/mok.pub" -out dkms.x509 &&
+	cp "$ROOT/var/lib/dkms/mok.key" dkms.key && cp "$ROOT/var/lib/dkms/mok.pub" dkms.pub &&
+	kb rebuild --all >/dev/null &&
+	signed_by "$ROOT/var/lib/dkms/mok.pub" &&
+	save_logs &&
+	kb keys rotate >/dev/null &&
+	cp "$KEYS/next_key.x509" new.x509 &&
+	trusts dkms.x509 new.x509 &&
+	kb rebuild --all >/dev/null &&
+	signed_by new.x509 &&
+	compiled_nothing &&
+	trusts - new.x509 &&
+	kb keys retire >out &&
+	cmp new.x509 "$KEYS/signing_key.x509" &&
+	openssl x509 -in "$KEYS/retired_key.x509" -outform DER | cmp - dkms.pub &&
+	cmp dkms.key "$ROOT/var/lib/dkms/mok.key" && cmp dkms.pub "$ROOT/var/lib/dkms/mok.pub" &&
+	kb keys show >out &&
+	test_grep "^private key: /var/lib/kbuildd/keys/signing_key.pem" out
+'
+
 test_done
