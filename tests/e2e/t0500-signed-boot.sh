@@ -66,16 +66,8 @@ test_expect_success 'the kernel loads the module kbuildd signed, with no unsigne
 	test_grep "hello: loaded" boot.out
 '
 
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null && test_set_prereq SOFTHSM
-SOFTHSM2_CONF=$TRASH/softhsm2.conf
-export SOFTHSM2_CONF
-
 test_expect_success SOFTHSM 'the trusted key on a PKCS#11 token: the module it signs loads' '
-	mkdir tokens &&
-	printf "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" \
-		"$TRASH" >"$SOFTHSM2_CONF" &&
-	softhsm2-util --init-token --free --label boot --so-pin 4321 --pin 1234 >/dev/null &&
+	softhsm_token boot &&
 	openssl pkcs8 -topk8 -nocrypt -in "$TRUST/var/lib/kbuildd/keys/signing_key.pem" -out key.p8 &&
 	softhsm2-util --import key.p8 --token boot --label modkey --id 01 --pin 1234 >/dev/null &&
 	rm key.p8 &&

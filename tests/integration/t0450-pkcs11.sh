@@ -10,18 +10,12 @@ kb_root root
 K=${KERNELS%% *}
 SIGN_FILE=$ROOT/lib/modules/$K/build/scripts/sign-file
 [ -x "$SIGN_FILE" ] && test_set_prereq SIGN_FILE
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null && test_set_prereq SOFTHSM
-SOFTHSM2_CONF=$TRASH/softhsm2.conf
 MOD="module-path=$SOFTHSM"
 URI="pkcs11:token=kbuildd;object=modkey?$MOD"
-export SOFTHSM2_CONF MOD URI K
+export MOD URI K
 
 test_expect_success SOFTHSM 'setup: a token, a key imported into it, an unsigned module' '
-	mkdir tokens &&
-	printf "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" \
-		"$TRASH" >"$SOFTHSM2_CONF" &&
-	softhsm2-util --init-token --free --label kbuildd --so-pin 4321 --pin 1234 >/dev/null &&
+	softhsm_token kbuildd &&
 	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=token signing key" \
 		-addext subjectKeyIdentifier=hash -keyout key.pem -out cert.pem 2>/dev/null &&
 	openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.p8 &&

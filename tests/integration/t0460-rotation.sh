@@ -275,16 +275,8 @@ test_expect_success 'a configured pair rotates through [signing] next_key and ne
 	cmp "$ROOT/etc/kbuildd/keys/one.x509" "$KEYS/retired_key.x509"
 '
 
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null && test_set_prereq SOFTHSM
-SOFTHSM2_CONF=$TRASH/softhsm2.conf
-export SOFTHSM2_CONF
-
 test_expect_success SOFTHSM 'the new key can be on a token: [signing] next_key = pkcs11:...' '
-	mkdir tokens &&
-	printf "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n" \
-		"$TRASH" >"$SOFTHSM2_CONF" &&
-	softhsm2-util --init-token --free --label rot --so-pin 4321 --pin 1234 >/dev/null &&
+	softhsm_token rot &&
 	echo 1234 >"$ROOT/etc/kbuildd/pin" && chmod 600 "$ROOT/etc/kbuildd/pin" &&
 	uri="pkcs11:token=rot;object=next?module-path=$SOFTHSM" &&
 	printf "[signing]\nkey = %s\ncert = /etc/kbuildd/keys/tok.x509\npin_file = /etc/kbuildd/pin\n" \

@@ -406,3 +406,20 @@ tree_snapshot () {
 		done
 	)
 }
+
+# SoftHSM2, when installed, gives tests a real PKCS#11 token (prereq SOFTHSM).
+SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+SOFTHSM2_CONF=$TRASH/softhsm2.conf
+export SOFTHSM SOFTHSM2_CONF
+if [ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null; then
+	test_set_prereq SOFTHSM
+fi
+
+# softhsm_token LABEL: initialise a token (user PIN 1234, SO PIN 4321) whose
+# store is in the test's directory, never the system's.
+softhsm_token () {
+	mkdir -p "$TRASH/tokens" &&
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$TRASH" >"$SOFTHSM2_CONF" &&
+	softhsm2-util --init-token --free --label "$1" --so-pin 4321 --pin 1234 >/dev/null
+}
