@@ -36,6 +36,7 @@
 #define NEXT_CERT KB_KEYS_DIR "/" KB_NEXT_CERT_NAME
 #define RETIRED_CERT KB_KEYS_DIR "/" KB_RETIRED_CERT_NAME
 #define ACTIVATED KB_KEYS_DIR "/" KB_ACTIVATED_NAME
+#define ROTATED_CERT KB_KEYS_DIR "/" KB_ROTATED_CERT_NAME
 
 const char *kb_rotation_trust_words(enum kb_trust t)
 {
@@ -142,6 +143,9 @@ int kb_rotation_read(const struct kb_ctx *ctx, struct kb_rotation *rot)
 	r = next_pair(ctx, rot);
 	if (r < 0)
 		return r;
+	/* a token key whose certificate is the token's: the copy keys rotate kept */
+	if (rot->configured && !rot->cur_cert[0] && kb_root_exists(&ctx->root, ROTATED_CERT))
+		snprintf(rot->cur_cert, sizeof(rot->cur_cert), "%s", ROTATED_CERT);
 	kp = kb_keyring_read(ctx, &keys) == 0 ? &keys : NULL;
 	if (rot->pending) {
 		r = cert_facts(ctx, kp, rot->next_cert, rot->next_fpr, &rot->next_trust);
@@ -253,6 +257,43 @@ static int make_next(struct kb_ctx *ctx)
 	return r;
 }
 
+static int cert_bytes(X509 *x, struct kb_buf *pem, struct kb_buf *der);
+
+/*
+ * The current key is a token's and its certificate the token's own: keep a
+ * copy, so the rotation can tell what the old key signed (and re-sign it,
+ * not compile it), and keys retire has the certificate to retire.
+ */
+static int keep_token_cert(struct kb_ctx *ctx, const struct kb_rotation *rot, const char *pin)
+{
+	struct kb_buf pem = KB_BUF_INIT, der = KB_BUF_INIT;
+	struct kb_token *t;
+	EVP_PKEY *key;
+	X509 *x = NULL;
+	int r;
+
+	if (rot->cur_cert[0] || !kb_pkcs11_uri(rot->cur_key) || ctx->dry_run)
+		return 0;
+	r = kb_token_open(rot->cur_key, pin, &t, &key, &x);
+	if (r < 0)
+		return r;
+	EVP_PKEY_free(key);
+	kb_token_close(t);
+	if (!x)
+		return kb_err(-KB_E_INPUT, "'%s': the token holds no certificate with the key's id",
+			      rot->cur_key);
+	r = cert_bytes(x, &pem, &der);
+	X509_free(x);
+	if (r >= 0) {
+		const struct kb_store_file files[] = { { KB_ROTATED_CERT_NAME, &pem, NULL, 0644 } };
+
+		r = kb_keystore_update(&ctx->root, files, ARRAY_SIZE(files));
+	}
+	kb_buf_release(&pem);
+	kb_buf_release(&der);
+	return r;
+}
+
 /* The configured next pair must be one: its key (a file or a token's) matches its certificate. */
 static int check_configured(struct kb_ctx *ctx, const struct kb_rotation *rot)
 {
@@ -264,7 +305,7 @@ static int check_configured(struct kb_ctx *ctx, const struct kb_rotation *rot)
 					   NULL;
 	int r;
 
-	if (!cert)
+	if (!cert || (ctx->settings.sign_pin_file && !pin))
 		return -ENOMEM;
 	r = kb_pkcs11_uri(rot->next_key) ?
 		    kb_signer_load_token(&s, rot->next_key, cert, pin, "sha256") :
@@ -272,7 +313,7 @@ static int check_configured(struct kb_ctx *ctx, const struct kb_rotation *rot)
 				      "sha256");
 	if (r >= 0)
 		kb_signer_release(&s);
-	return r;
+	return r < 0 ? r : keep_token_cert(ctx, rot, pin);
 }
 
 int kb_rotation_start(struct kb_ctx *ctx)
@@ -466,6 +507,7 @@ int kb_rotation_retire(struct kb_ctx *ctx)
 		const struct kb_store_file files[] = {
 			{ KB_RETIRED_CERT_NAME, pem.len ? &pem : NULL, NULL, 0644 },
 			{ KB_RETIRED_DER_NAME, der.len ? &der : NULL, NULL, 0644 },
+			{ KB_ROTATED_CERT_NAME, NULL, NULL, 0 },
 		};
 
 		r = kb_keystore_update(&ctx->root, files, ARRAY_SIZE(files));

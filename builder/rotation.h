@@ -19,6 +19,8 @@
 #define KB_RETIRED_CERT_NAME "retired_key.x509"
 #define KB_RETIRED_DER_NAME "retired_key.x509.der"
 #define KB_ACTIVATED_NAME "activated"
+/* a token key's own certificate, kept at keys rotate when no [signing] cert names it */
+#define KB_ROTATED_CERT_NAME "rotated_key.x509"
 
 struct kb_rotation {
 	bool pending;	 /* a next pair waits: keys/next_key.*, or [signing] next_key */

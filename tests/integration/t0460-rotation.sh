@@ -301,6 +301,31 @@ test_expect_success SOFTHSM 'the new key can be on a token: [signing] next_key =
 	cmp "$ROOT/etc/kbuildd/keys/two.x509" "$KEYS/retired_key.x509"
 '
 
+test_expect_success SOFTHSM 'a token key whose certificate is the token'"'"'s rotates away without compiling' '
+	uri="pkcs11:token=rot;object=next?module-path=$SOFTHSM" &&
+	printf "[signing]\nkey = %s\npin_file = /etc/kbuildd/pin\n" "$uri" >"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	rm -f "$KEYS/retired_key.x509" "$KEYS/retired_key.x509.der" &&
+	kb rebuild --all >/dev/null &&
+	signed_by tok.x509 &&
+	save_logs &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=site key three" \
+		-addext subjectKeyIdentifier=hash -keyout "$ROOT/etc/kbuildd/keys/three.pem" \
+		-out "$ROOT/etc/kbuildd/keys/three.x509" 2>/dev/null &&
+	chmod 600 "$ROOT/etc/kbuildd/keys/three.pem" &&
+	printf "next_key = /etc/kbuildd/keys/three.pem\nnext_cert = /etc/kbuildd/keys/three.x509\n" \
+		>>"$ROOT/etc/kbuildd/kbuildd.conf" &&
+	kb keys rotate >/dev/null &&
+	cmp tok.x509 "$KEYS/rotated_key.x509" &&
+	trusts tok.x509 "$ROOT/etc/kbuildd/keys/three.x509" &&
+	kb rebuild --all >/dev/null &&
+	signed_by "$ROOT/etc/kbuildd/keys/three.x509" &&
+	compiled_nothing &&
+	trusts - "$ROOT/etc/kbuildd/keys/three.x509" &&
+	kb keys retire >out &&
+	cmp tok.x509 "$KEYS/retired_key.x509" &&
+	test_path_is_missing "$KEYS/rotated_key.x509"
+'
+
 test_expect_success 'a machine on the DKMS key rotates to a kbuildd key; the DKMS files stay' '
 	rm -f "$ROOT/etc/kbuildd/kbuildd.conf" && rm -rf "$KEYS" "$ROOT/proc" &&
 	mkdir -p "$ROOT/var/lib/dkms" &&
