@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "base/atomic.h"
@@ -278,22 +277,10 @@ void kb_signing_warn_expiry(const struct kb_ctx *ctx, const struct kb_signing *s
 static int write_cert_files(struct kb_ctx *ctx, const char *cert_rel, X509 *x)
 {
 	struct kb_buf pem = KB_BUF_INIT, der = KB_BUF_INIT;
-	unsigned char *d = NULL;
 	char rel[600], dir[600], *slash;
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *mem;
-	long n;
-	int len, r = -ENOMEM;
+	int r = kb_cert_serialise(x, &pem, &der);
 
 	cert_rel = skip_slash(cert_rel);
-	if (bio && PEM_write_bio_X509(bio, x) && (n = BIO_get_mem_data(bio, &mem)) > 0 &&
-	    (len = i2d_X509(x, &d)) > 0) {
-		kb_buf_add(&pem, mem, (size_t)n);
-		kb_buf_add(&der, d, (size_t)len);
-		r = kb_buf_error(&pem) ?: kb_buf_error(&der);
-	}
-	BIO_free(bio);
-	OPENSSL_free(d);
 	snprintf(dir, sizeof(dir), "%s", cert_rel);
 	slash = strrchr(dir, '/');
 	if (slash)

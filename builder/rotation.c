@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "audit/facts.h"
@@ -257,8 +256,6 @@ static int make_next(struct kb_ctx *ctx)
 	return r;
 }
 
-static int cert_bytes(X509 *x, struct kb_buf *pem, struct kb_buf *der);
-
 /*
  * The current key is a token's and its certificate the token's own: keep a
  * copy, so the rotation can tell what the old key signed (and re-sign it,
@@ -282,7 +279,7 @@ static int keep_token_cert(struct kb_ctx *ctx, const struct kb_rotation *rot, co
 	if (!x)
 		return kb_err(-KB_E_INPUT, "'%s': the token holds no certificate with the key's id",
 			      rot->cur_key);
-	r = cert_bytes(x, &pem, &der);
+	r = kb_cert_serialise(x, &pem, &der);
 	X509_free(x);
 	if (r >= 0) {
 		const struct kb_store_file files[] = { { KB_ROTATED_CERT_NAME, &pem, NULL, 0644 } };
@@ -428,28 +425,6 @@ static unsigned signed_by(struct kb_ctx *ctx, X509 *old, char *first, size_t siz
 	return n;
 }
 
-static int cert_bytes(X509 *x, struct kb_buf *pem, struct kb_buf *der)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	unsigned char *d = NULL;
-	char *mem;
-	long n;
-	int len;
-
-	if (!bio || !PEM_write_bio_X509(bio, x) || (n = BIO_get_mem_data(bio, &mem)) <= 0) {
-		BIO_free(bio);
-		return -ENOMEM;
-	}
-	kb_buf_add(pem, mem, (size_t)n);
-	BIO_free(bio);
-	len = i2d_X509(x, &d);
-	if (len < 0)
-		return -ENOMEM;
-	kb_buf_add(der, d, (size_t)len);
-	OPENSSL_free(d);
-	return kb_buf_error(pem) ?: kb_buf_error(der);
-}
-
 /* The swap that ends an own rotation: next_key.* become signing_key.*. */
 static int promote(struct kb_ctx *ctx, const struct kb_buf *pem, const struct kb_buf *der)
 {
@@ -499,7 +474,7 @@ int kb_rotation_retire(struct kb_ctx *ctx)
 			      "'kbuildd rebuild --all' re-signs them; --force retires it anyway",
 			      n, n == 1 ? " is" : "s are", first, n > 1 ? ", ..." : "");
 	}
-	r = old ? cert_bytes(old, &pem, &der) : 0;
+	r = old ? kb_cert_serialise(old, &pem, &der) : 0;
 	X509_free(old);
 	if (r >= 0 && ctx->dry_run)
 		kb_info("would retire /%s", rot.cur_cert);

@@ -74,26 +74,31 @@ static int bio_to_buf(BIO *bio, struct kb_buf *b)
 	return n > 0 ? kb_buf_add(b, mem, (size_t)n) : -EIO;
 }
 
+int kb_cert_serialise(X509 *cert, struct kb_buf *pem, struct kb_buf *der)
+{
+	BIO *cbio = BIO_new(BIO_s_mem()), *dbio = BIO_new(BIO_s_mem());
+	int r = -EIO;
+
+	if (cbio && dbio && PEM_write_bio_X509(cbio, cert) && i2d_X509_bio(dbio, cert))
+		r = bio_to_buf(cbio, pem);
+	if (r >= 0)
+		r = bio_to_buf(dbio, der);
+	BIO_free(cbio);
+	BIO_free(dbio);
+	return r;
+}
+
 /* The three files of a pair, serialised; the key's PEM is wiped by the caller. */
 static int serialise(EVP_PKEY *key, X509 *cert, struct kb_buf *key_pem, struct kb_buf *cert_pem,
 		     struct kb_buf *cert_der)
 {
-	BIO *kbio = BIO_new(BIO_s_mem()), *cbio = BIO_new(BIO_s_mem()),
-	    *dbio = BIO_new(BIO_s_mem());
+	BIO *kbio = BIO_new(BIO_s_mem());
 	int r = -EIO;
 
-	if (kbio && cbio && dbio &&
-	    PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) &&
-	    PEM_write_bio_X509(cbio, cert) && i2d_X509_bio(dbio, cert))
+	if (kbio && PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL))
 		r = bio_to_buf(kbio, key_pem);
-	if (r >= 0)
-		r = bio_to_buf(cbio, cert_pem);
-	if (r >= 0)
-		r = bio_to_buf(dbio, cert_der);
 	BIO_free(kbio); /* a memory BIO clears its buffer when freed */
-	BIO_free(cbio);
-	BIO_free(dbio);
-	return r;
+	return r < 0 ? r : kb_cert_serialise(cert, cert_pem, cert_der);
 }
 
 int kb_keys_make(unsigned bits, const char *common_name, struct kb_buf *key_pem,

@@ -28,3 +28,5 @@ int kb_keys_make(unsigned bits, const char *common_name, struct kb_buf *key_pem,
 void kb_keys_wipe(struct kb_buf *key_pem);
 /* The self-signed certificate for @key (which may be a token's), as kb_keys_generate() makes it. */
 X509 *kb_keys_make_cert(EVP_PKEY *key, const char *cn);
+/* @cert appended to @pem as PEM and to @der as DER: 0, or a negative errno. */
+int kb_cert_serialise(X509 *cert, struct kb_buf *pem, struct kb_buf *der);
