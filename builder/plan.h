@@ -103,6 +103,14 @@ void kb_plan_build_id(const struct kb_recipe *r, const struct kb_kernel *k,
  * its build id (a dependency built in this run had none when planned).
  */
 void kb_plan_final_id(struct kb_ctx *ctx, struct kb_task *t);
+/* t->build_id, and t->alt_build_id during a key rotation (build-id.c). */
+void kb_task_build_ids(struct kb_ctx *ctx, struct kb_task *t);
+/*
+ * Is @t's kept build the one its build id names (up to date), or the one
+ * with its alt_build_id (up to date, t->resign), or did the last build
+ * with this id fail (not retried without --force)?
+ */
+void kb_task_check_kept(struct kb_ctx *ctx, struct kb_task *t);
 
 /* var/lib/kbuildd/builds/NAME/VERSION/KERNEL (in @buf). */
 int kb_task_build_rel(const struct kb_task *t, const char *suffix, char *buf, size_t size);
