@@ -163,8 +163,8 @@ static int keys_show(struct kb_ctx *ctx)
 	if (r < 0)
 		return r;
 	print_cert(x, host);
-	if (kb_pkcs11_uri(ctx->settings.sign_key))
-		printf("private key: on a token: %s\n", ctx->settings.sign_key);
+	if (kb_pkcs11_uri(key)) /* [signing] key, or a rotation's next_key */
+		printf("private key: on a token: %s\n", key);
 	else
 		printf("private key: /%s%s%s\n", key,
 		       kb_root_exists(&ctx->root, key) ? "" : " (missing)",
@@ -190,15 +190,28 @@ static int keys_enroll(struct kb_ctx *ctx)
 		snprintf(cert, sizeof(cert), "%s", rot.next_cert);
 		dkms = false;
 	}
+	if (!cert[0])
+		return kb_err(-KB_E_INPUT,
+			      "the certificate of '%s' is on the token only: name a file for it "
+			      "with [signing] cert (the token's certificate in PEM, and DER beside "
+			      "it as FILE.der), then enroll that",
+			      key);
 	/* mokutil wants DER; DKMS's mok.pub already is */
 	if (dkms)
 		snprintf(der, sizeof(der), "%s", cert);
 	else
 		snprintf(der, sizeof(der), "%s.der", cert);
+	host = kb_root_path(&ctx->root, der);
+	if (!host)
+		return -ENOMEM;
+	if (!kb_root_exists(&ctx->root, der) && kb_root_exists(&ctx->root, cert))
+		return kb_err(-KB_E_INPUT,
+			      "'/%s' has no DER copy beside it, which mokutil needs: make it with "
+			      "'openssl x509 -in %.*s -outform DER -out %s'",
+			      cert, (int)(strlen(host) - 4), host, host);
 	if (!kb_root_exists(&ctx->root, der))
 		return kb_err(-KB_E_INPUT, "no certificate at '/%s'; run 'kbuildd keys generate'",
 			      der);
-	host = kb_root_path(&ctx->root, der);
 	if (ctx->root.path[0] || !kb_child_have_program("mokutil")) {
 		printf("To make the kernel trust modules signed by kbuildd, enroll the key:\n"
 		       "  mokutil --import %s\n"

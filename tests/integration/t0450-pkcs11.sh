@@ -140,7 +140,9 @@ test_expect_success SOFTHSM 'without [signing] cert the certificate is the token
 	kb verify --cert gen-before.x509 tok.ko >out &&
 	test_grep "kbuildd module signing key" out &&
 	kb keys show >out &&
-	test_grep "^subject: /CN=kbuildd module signing key" out
+	test_grep "^subject: /CN=kbuildd module signing key" out &&
+	test_expect_code 2 kb keys enroll 2>err &&
+	test_grep "is on the token only: name a file for it with \[signing\] cert" err
 '
 
 test_done

@@ -266,6 +266,12 @@ test_expect_success 'a configured pair rotates through [signing] next_key and ne
 	sed -i "s|^next_cert = .*|next_cert = /etc/kbuildd/keys/two.x509|" "$ROOT/etc/kbuildd/kbuildd.conf" &&
 	kb keys rotate >out &&
 	test_grep "^new key: /etc/kbuildd/keys/two.pem" out &&
+	test_expect_code 2 kb keys enroll 2>err &&
+	test_grep "two.x509. has no DER copy beside it, which mokutil needs: make it with .openssl x509 -in $ROOT/etc/kbuildd/keys/two.x509 -outform DER" err &&
+	openssl x509 -in "$ROOT/etc/kbuildd/keys/two.x509" -outform DER \
+		-out "$ROOT/etc/kbuildd/keys/two.x509.der" &&
+	kb keys enroll >out &&
+	test_grep "mokutil --import $ROOT/etc/kbuildd/keys/two.x509.der" out &&
 	trusts "$ROOT/etc/kbuildd/keys/one.x509" "$ROOT/etc/kbuildd/keys/two.x509" &&
 	kb rebuild --all >/dev/null &&
 	signed_by "$ROOT/etc/kbuildd/keys/two.x509" &&
@@ -293,6 +299,8 @@ test_expect_success SOFTHSM 'the new key can be on a token: [signing] next_key =
 	kb rebuild --all >/dev/null &&
 	signed_by "$ROOT/etc/kbuildd/keys/two.x509" &&
 	trusts "$ROOT/etc/kbuildd/keys/two.x509" tok.x509 &&
+	kb keys show >out &&
+	test_grep "^private key: on a token: pkcs11:token=rot;object=next" out &&
 	kb rebuild --all >/dev/null &&
 	signed_by tok.x509 &&
 	compiled_nothing &&
